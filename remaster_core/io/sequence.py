@@ -1,0 +1,264 @@
+"""Image sequences on disk: frame patterns, frame ranges and finding the sequence in a folder.
+
+Frame patterns (one frame token, in the file name):
+    ``plate.####.exr``   ``#`` run: zero-padded to as many digits as there are ``#``
+    ``plate.%06d.exr``   printf style, zero-padded to 6 digits
+    ``plate.%d.exr``     no padding (same as a single ``#``)
+Padding is a minimum width, as in Nuke and printf: frame 12345 of ``plate.####.exr`` is
+``plate.12345.exr``. Negative frames are formatted as printf does (the sign counts in the width):
+frame -1 of ``####`` is ``-001``. ``@`` is not a frame token; ``%%``, ``%s``, ``%4d`` are refused.
+
+Frame ranges: ``1001``, ``1001-1100``, ``1001-1100x2`` (every 2nd frame), comma lists
+``1-5,10,20-30x5``, negative frames ``-5-5`` or ``-10--5``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from remaster_core.errors import InputError
+
+IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png")
+_TOKEN = re.compile(r"#+|%(0[1-9]\d*)?d")
+_MAX_FRAMES = 10_000_000  # a frame range larger than this is a typo, not a shot
+
+
+@dataclass(frozen=True)
+class SequencePattern:
+    """A frame-numbered image sequence: ``directory / (head + frame digits + tail)``.
+
+    Build one with ``parse_pattern`` (or ``resolve_sequence``); ``pattern`` is the text as given.
+    """
+
+    pattern: str
+    directory: Path
+    head: str
+    tail: str
+    padding: int
+
+    def __str__(self) -> str:
+        return self.pattern
+
+    def name(self, frame: int) -> str:
+        """The file name (no folder) of ``frame``."""
+        return f"{self.head}{frame:0{self.padding}d}{self.tail}"
+
+    def path(self, frame: int) -> Path:
+        """The path of ``frame``: ``path(1001)`` of ``shot/plate.####.exr`` is ``shot/plate.1001.exr``."""
+        return self.directory / self.name(frame)
+
+    @property
+    def printf(self) -> str:
+        """The pattern in printf form (``shot/plate.%04d.exr``), as ffmpeg's image2 muxer wants it."""
+        token = "%d" if self.padding == 1 else f"%0{self.padding}d"
+        return str(self.directory / f"{self.head}{token}{self.tail}")
+
+    def frames_on_disk(self) -> list[int]:
+        """Sorted frame numbers whose files exist and are named with exactly this padding.
+
+        ``plate.0001.exr`` matches ``plate.####.exr``; ``plate.001.exr`` and ``plate.00001.exr`` do not
+        (``path()`` would never produce them). A missing folder gives ``[]``.
+        """
+        regex = re.compile(re.escape(self.head) + r"(-?\d+)" + re.escape(self.tail))
+        try:
+            names = os.listdir(self.directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        frames = []
+        for name in names:
+            m = regex.fullmatch(name)
+            if m and self.name(int(m.group(1))) == name:
+                frames.append(int(m.group(1)))
+        return sorted(frames)
+
+    def glob(self) -> list[Path]:
+        """Paths of ``frames_on_disk()``, in frame order."""
+        return [self.path(f) for f in self.frames_on_disk()]
+
+
+def parse_pattern(text: str) -> SequencePattern:
+    """Parse a frame pattern (``plate.####.exr``, ``plate.%04d.exr``, ``plate.%d.exr``).
+
+    Raises:
+        InputError: no frame token, more than one, a token in a folder name, or another ``%`` code.
+    """
+    path = Path(text)
+    name = path.name
+    hint = "write one frame token in the file name, e.g. plate.####.exr or plate.%04d.exr"
+    if _TOKEN.search(str(path.parent)):
+        raise InputError(f"frame pattern {text!r}: the frame token must be in the file name, not a folder")
+    tokens = list(_TOKEN.finditer(name))
+    leftover = _TOKEN.sub("", name)
+    if "%" in leftover:
+        raise InputError(
+            f"frame pattern {text!r}: only %d and %0Nd are frame tokens (no %s, %%, %4d); {hint}"
+        )
+    if not tokens:
+        raise InputError(f"frame pattern {text!r} has no frame token; {hint}")
+    if len(tokens) > 1:
+        raise InputError(f"frame pattern {text!r} has {len(tokens)} frame tokens; {hint}")
+    tok = tokens[0]
+    if tok.group(0).startswith("#"):
+        padding = len(tok.group(0))
+    else:
+        padding = int(tok.group(1)) if tok.group(1) else 1
+    return SequencePattern(
+        pattern=text, directory=path.parent, head=name[: tok.start()], tail=name[tok.end() :], padding=padding
+    )
+
+
+_RANGE_ITEM = re.compile(r"(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?")
+
+
+def parse_frame_range(text: str) -> list[int]:
+    """Parse ``1001``, ``1001-1100``, ``1001-1100x2``, ``1-5,10,20-30x5``, ``-5-5`` into frame numbers.
+
+    ``a-bxN`` is a, a+N, ... up to b (b included when it falls on the step). The result is sorted
+    with duplicates removed.
+
+    Raises:
+        InputError: empty text, a reversed range (``1100-1001``), a step of 0, or anything else.
+    """
+    if not text.strip():
+        raise InputError("empty frame range; give e.g. 1001-1100, 1001-1100x2 or 1-5,10")
+    frames: set[int] = set()
+    for item in text.split(","):
+        m = _RANGE_ITEM.fullmatch(item.strip())
+        if not m:
+            raise InputError(
+                f"frame range {text!r}: cannot read {item.strip()!r}; use N, A-B, A-BxSTEP, comma-separated"
+            )
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) is not None else first
+        step = int(m.group(3)) if m.group(3) is not None else 1
+        if last < first:
+            raise InputError(f"frame range {text!r}: {item.strip()!r} runs backwards; write {last}-{first}")
+        if step == 0:
+            raise InputError(f"frame range {text!r}: step 0 in {item.strip()!r}; the step must be 1 or more")
+        if (last - first) // step + 1 + len(frames) > _MAX_FRAMES:
+            raise InputError(f"frame range {text!r} has more than {_MAX_FRAMES} frames; is it a typo?")
+        frames.update(range(first, last + 1, step))
+    return sorted(frames)
+
+
+def format_frame_range(frames: Sequence[int]) -> str:
+    """Write frame numbers compactly, the inverse of ``parse_frame_range``.
+
+    Consecutive runs become ``a-b``, runs of 3 or more at a constant step ``a-bxN``, the rest single
+    numbers: ``[1, 2, 3, 5, 7, 9, 20]`` -> ``"1-3,5-9x2,20"``. ``[]`` -> ``""``.
+    """
+    values = sorted(set(frames))
+    parts: list[str] = []
+    i = 0
+    while i < len(values):
+        if i + 1 == len(values):
+            parts.append(str(values[i]))
+            break
+        step = values[i + 1] - values[i]
+        j = i + 1
+        while j + 1 < len(values) and values[j + 1] - values[j] == step:
+            j += 1
+        if step == 1:
+            parts.append(f"{values[i]}-{values[j]}")
+        elif j - i >= 2:
+            parts.append(f"{values[i]}-{values[j]}x{step}")
+        else:  # two frames far apart: the second may start a run of its own
+            parts.append(str(values[i]))
+            j = i
+        i = j + 1
+    return ",".join(parts)
+
+
+# a frame file in a folder: head, digits, image extension ("plate.0001.exr", "plate_000123.dpx").
+# Negative frames are not detected here ("plate-0001.exr" is frame 1 with head "plate-").
+_FRAME_FILE = re.compile(r"(.*?)(\d+)(\.(?:exr|dpx|tiff?|png))", re.IGNORECASE)
+
+
+def _describe(head: str, tail: str, digits: list[str]) -> tuple[str, list[int]]:
+    padding = min(len(d) for d in digits)
+    return f"{head}{'#' * padding}{tail}", sorted(int(d) for d in digits)
+
+
+def resolve_sequence(arg: str) -> SequencePattern:
+    """Turn a command-line argument into a sequence: a frame pattern, or a folder holding one sequence.
+
+    For a folder, the files named ``<head><frame digits>.<ext>`` (ext one of exr, dpx, tif, tiff, png;
+    hidden files ignored) are grouped by head and extension; exactly one group must exist. Its padding
+    is the shortest digit count seen (``plate.0998.exr`` .. ``plate.1002.exr`` -> ``plate.####.exr``).
+    A pattern is parsed only; whether its frames exist is checked by the reader (or ``check_contiguous``).
+
+    Raises:
+        InputError: a folder with no image sequence or several (the message lists what was found), or a
+            bad pattern.
+    """
+    folder = Path(arg)
+    if not folder.is_dir():
+        if not _TOKEN.search(folder.name):
+            raise InputError(
+                f"{arg}: neither a folder nor a frame pattern; give the folder of the sequence or a pattern "
+                "such as plate.####.exr"
+            )
+        return parse_pattern(arg)
+    groups: dict[tuple[str, str], list[str]] = {}
+    others: list[str] = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(".") or not (folder / name).is_file():
+            continue
+        m = _FRAME_FILE.fullmatch(name)
+        if m is None:
+            others.append(name)
+            continue
+        groups.setdefault((m.group(1), m.group(3)), []).append(m.group(2))
+    if len(groups) == 1:
+        (head, tail), digits = next(iter(groups.items()))
+        text, frames = _describe(head, tail, digits)
+        seq = parse_pattern(str(folder / text))
+        if len(seq.frames_on_disk()) != len(frames):
+            raise InputError(
+                f"{folder}: the frames of {text} are not padded consistently "
+                f"(digit counts {sorted({len(d) for d in digits})}); rename them to one padding"
+            )
+        return seq
+    if not groups:
+        shown = ", ".join(others[:10]) + (" ..." if len(others) > 10 else "")
+        raise InputError(
+            f"{folder}: no image sequence found (looked for name.0001.exr style files with extension "
+            f"{', '.join(e[1:] for e in IMAGE_EXTENSIONS)}); the folder holds {len(others)} other file(s)"
+            + (f": {shown}" if others else "")
+        )
+    found = []
+    for (head, tail), digits in sorted(groups.items()):
+        text, frames = _describe(head, tail, digits)
+        found.append(f"{text} ({len(frames)} frames, {format_frame_range(frames)})")
+    raise InputError(
+        f"{folder}: holds {len(groups)} image sequences, expected one: {'; '.join(found)}; "
+        "pass the pattern of the one you mean, e.g. " + str(folder / found[0].split(" ")[0])
+    )
+
+
+def check_contiguous(pattern: SequencePattern, frames: Sequence[int] | None = None) -> None:
+    """Check that every frame of ``frames`` exists on disk (default: every frame from the first to the
+    last frame found on disk).
+
+    Raises:
+        InputError: frames are missing; the message names the first missing files and the count. Also
+            when there are no frames of ``pattern`` on disk at all.
+    """
+    on_disk = set(pattern.frames_on_disk())
+    if frames is None:
+        if not on_disk:
+            raise InputError(f"{pattern}: no frames found on disk (looked for {pattern.path(1001)} etc.)")
+        frames = range(min(on_disk), max(on_disk) + 1)
+    missing = [f for f in frames if f not in on_disk]
+    if not missing:
+        return
+    shown = ", ".join(f"frame {f} ({pattern.path(f)})" for f in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    raise InputError(
+        f"{pattern}: {len(missing)} of {len(frames)} frames missing: {shown}{more} "
+        f"[missing: {format_frame_range(missing)}]; restore them or narrow the frame range"
+    )
