@@ -1,0 +1,245 @@
+"""The enhancement generator G: dense compression units behind a space-to-depth (DESIGN.md section 1).
+
+Data flow, for an input ``x`` of shape (N, 3, H, W), float32 RGB code values 0..1 (the broadcast frame
+already resampled bilinearly to the output raster)::
+
+    x --reflect-pad to a multiple of s--> pixel_unshuffle(s)          (N, 3*s*s, H/s, W/s)
+      --3x3 conv--> f                                                 (N, width, H/s, W/s)
+      --DCU x num_dcus--> 3x3 conv --> + f   (global residual over the trunk, as ProSR)
+      --3x3 conv (zero-initialised)--> pixel_shuffle(s) --> crop to H, W    residual r (N, 3, H, W)
+    G(x) = x + r + colour(x)
+
+A dense compression unit (DCU, ProSR's ``DenseResidualBlock``) is ``dense_layers`` dense layers, each
+1x1 conv (to 4*growth, bias) -> ReLU -> 3x3 conv (to growth, bias, reflection padding) whose output is
+concatenated to its input, then a 1x1 compression (no bias) back to ``width``; the unit returns
+``x + res_scale * block(x)``. There is no normalisation layer anywhere.
+
+``colour(x)`` is a per-pixel quadratic colour transform of the input: a 1x1 conv over the centred
+channels ``c = x - 0.5`` and their pairwise products ``c_i * c_j``. It is our addition to ProSR, made
+because of a measurement (ANCHORS.md): under a small CPU budget a small CNN scored *below* a global
+quadratic colour fit, i.e. the grade (the largest part of the broadcast -> film error) is learned slowly
+through a deep trunk. With this path, G contains the colour-fit baseline exactly (it is that baseline
+plus the trunk), and the grade is learned by 39 parameters one layer from the loss. It costs about 50
+operations a pixel, is exportable (mul/concat/1x1 conv) and is tiling-neutral (per pixel). Measured
+gain, so that nobody expects more: on a pure global grade ``lite`` is ~1.4 dB further after 20 steps
+with it (``test_model``); on the synthetic pairs of ``training.losses``' note (grade + blur + noise) it
+was 0.35 dB ahead after 75 steps and level (23.5 vs 23.4 dB) after 300. It speeds the start, and
+guarantees that G can express the colour-fit baseline; it does not replace training.
+
+Initialisation: the last trunk conv and the colour path start at zero, so an untrained G is exactly the
+identity (its output is the bilinear baseline). Training starts from the baseline instead of from a
+random residual: the first steps already improve on it, and no step is spent unlearning noise. The
+gradient still reaches every parameter after the first optimiser step.
+
+The forward pass does not clamp: the losses see the raw output (a clamp would zero the gradient of
+saturated pixels, and film highlights may legitimately exceed the broadcast's range). Clamping to the
+output format is the runtime's job when it writes a file.
+
+Any H, W >= ``min_input_size(cfg)`` work: the module reflection-pads to the next multiple of ``s``
+internally and crops back (always, by zero pixels when H, W are multiples already: no shape-dependent
+branch). Export, as checked with torch 2.13: ``torch.jit.script`` and the legacy ONNX exporter
+(``dynamo=False``, dynamic N/H/W) keep any-size inputs (onnxruntime matches torch to ~1e-7 at 37x53);
+``torch.export`` / the dynamo exporter cannot prove the padding's bounds for a free H, so declare H and W
+as ``s * Dim(...)`` there (then the padding is empty).
+
+Tiling caveat for the runtime: G is translation-equivariant only for shifts that are multiples of ``s``
+(the pixel-unshuffle grid), so tile origins must be multiples of ``s`` for tiled output to equal
+untiled output; the context each side must be at least ``receptive_field(cfg)`` pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of G. Everything that changes the parameter shapes or the function lives here.
+
+    Attributes:
+        width: channels of the trunk (ProSR's ``num_init_features``, 160).
+        growth: channels each dense layer adds (ProSR's ``growth_rate``, 40); its 1x1 conv widens to
+            ``4 * growth`` (ProSR's ``bn_size`` 4).
+        dense_layers: dense layers per DCU (ProSR: 8).
+        num_dcus: DCUs in the trunk.
+        space_to_depth: ``s``, the pixel-unshuffle factor: the trunk runs at 1/s of the input size.
+        in_channels: image channels (3, RGB); the output has the same channels.
+        res_scale: residual scaling inside each DCU (ProSR: 0.2).
+        colour_path: add the per-pixel quadratic colour transform of the input (see module docstring).
+    """
+
+    width: int
+    growth: int
+    dense_layers: int
+    num_dcus: int
+    space_to_depth: int
+    in_channels: int = 3
+    res_scale: float = 0.2
+    colour_path: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("width", "growth", "dense_layers", "num_dcus", "space_to_depth", "in_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GeneratorConfig.{name} must be a positive int, got {value!r}")
+        if not 0.0 < float(self.res_scale) <= 1.0:
+            raise ValueError(f"GeneratorConfig.res_scale must be in (0, 1], got {self.res_scale!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of the fields (for checkpoint metadata and exported model metadata)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """Inverse of ``to_dict``. Raises ValueError naming unknown or missing fields."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown generator config fields {unknown}; known: {sorted(names)}")
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        missing = sorted(required - set(data))
+        if missing:
+            raise ValueError(f"generator config lacks fields {missing}")
+        return cls(**data)
+
+
+# ``paper``: ProSR's block (width 160, growth 40, 8 dense layers, DCU ~0.92M parameters). ProSR x8 has
+# 13 DCUs over three pyramid levels (9 + 3 + 1, ~15.5M parameters); G has a single level because its
+# input is already at the output raster, so it keeps ProSR's total of 13 DCUs in one trunk (~12.3M
+# parameters). s = 2: the remaster deliverable is an HD/2K raster made from a 480-line broadcast (a
+# factor 2.25 to 3.2), so a trunk at 1/2 resolution still has more samples than the source has lines
+# (nothing the broadcast holds is squeezed), costs a quarter of a full-resolution trunk, and leaves the
+# output conv a 2x2 sub-pixel freedom for grain and sharp edges; s = 4 would put the trunk below the
+# source's density. Receptive field: 2 * (3 + 13 * 8 + 1) - 1 = 215 input pixels each side.
+#
+# ``lite``: trains in minutes on 2 CPU cores. s = 4, so the trunk runs on 1/16 of the pixels: a 128 px
+# crop is a 32 x 32 trunk, which keeps a step of batch 8 at 128 px (forward, backward, Adam) at 0.12 s
+# on 2 idle cores (0.19 s on one), while still giving a receptive field of 4 * (3 + 3 * 4 + 1) - 1 = 63
+# input pixels each side, wide enough for low-frequency noise. ~0.2M parameters. The colour path
+# carries the grade from the first steps.
+PRESETS: dict[str, GeneratorConfig] = {
+    "paper": GeneratorConfig(width=160, growth=40, dense_layers=8, num_dcus=13, space_to_depth=2),
+    "lite": GeneratorConfig(width=32, growth=16, dense_layers=4, num_dcus=3, space_to_depth=4),
+}
+
+
+def _conv3x3(in_channels: int, out_channels: int, bias: bool = True) -> nn.Conv2d:
+    """3x3 convolution, stride 1, reflection padding (ProSR's choice: no dark seams at borders)."""
+    return nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode="reflect", bias=bias)
+
+
+class DenseLayer(nn.Module):
+    """1x1 conv (in -> 4*growth) -> ReLU -> 3x3 conv (-> growth); returns cat(x, new): in + growth ch."""
+
+    def __init__(self, in_channels: int, growth: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 4 * growth, 1)
+        self.conv2 = _conv3x3(4 * growth, growth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.conv2(F.relu(self.conv1(x)))], dim=1)
+
+
+class DenseCompressionUnit(nn.Module):
+    """ProSR's DCU: ``x + res_scale * compress(dense_layers(x))``; (N, width, h, w) in and out."""
+
+    def __init__(self, width: int, growth: int, dense_layers: int, res_scale: float) -> None:
+        super().__init__()
+        self.res_scale = float(res_scale)
+        self.dense = nn.Sequential(*[DenseLayer(width + i * growth, growth) for i in range(dense_layers)])
+        self.compress = nn.Conv2d(width + dense_layers * growth, width, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res_scale * self.compress(self.dense(x))
+
+
+def quadratic_colour_features(x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel colour terms of ``x`` (N, C, H, W): centred ``c = x - 0.5`` and all products c_i*c_j.
+
+    Returns (N, C + C*C, H, W), same dtype as ``x`` (the symmetric products appear twice; a 1x1 conv
+    over them is still exactly a general quadratic polynomial of the colour).
+    """
+    c = x - 0.5
+    products = torch.flatten(c.unsqueeze(1) * c.unsqueeze(2), 1, 2)
+    return torch.cat([c, products], dim=1)
+
+
+class Generator(nn.Module):
+    """G: (N, C, H, W) float RGB 0..1 -> (N, C, H, W), ``x`` + learned residual, not clamped.
+
+    Build with ``build_generator(cfg)``. H and W must be at least ``min_input_size(cfg)``; any value
+    above works (reflection padding to a multiple of ``s`` inside). Nothing in ``forward`` creates a
+    tensor of a fixed dtype, so it runs in the input's precision (Nuke's fp16 rule).
+    """
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        s = cfg.space_to_depth
+        self.scale = s
+        self.head = _conv3x3(cfg.in_channels * s * s, cfg.width)
+        self.trunk = nn.Sequential(
+            *[
+                DenseCompressionUnit(cfg.width, cfg.growth, cfg.dense_layers, cfg.res_scale)
+                for _ in range(cfg.num_dcus)
+            ]
+        )
+        self.trunk_conv = _conv3x3(cfg.width, cfg.width)
+        self.tail = _conv3x3(cfg.width, cfg.in_channels * s * s)
+        for parameter in self.tail.parameters():
+            nn.init.zeros_(parameter)
+        self.colour: nn.Conv2d | None = None
+        if cfg.colour_path:
+            self.colour = nn.Conv2d(cfg.in_channels + cfg.in_channels**2, cfg.in_channels, 1)
+            for parameter in self.colour.parameters():
+                nn.init.zeros_(parameter)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.scale
+        h, w = x.shape[-2], x.shape[-1]
+        if not torch.jit.is_tracing() and (h <= s or w <= s):
+            raise ValueError(f"generator input must be larger than {s}x{s} pixels, got {h}x{w}")
+        # Always pad (possibly by zero pixels): no shape-dependent branch, so tracing and torch.export
+        # keep H and W dynamic. ``(h + s - 1) // s * s`` states the padded size as a multiple of s.
+        padded = F.pad(x, (0, (w + s - 1) // s * s - w, 0, (h + s - 1) // s * s - h), mode="reflect")
+        features = self.head(F.pixel_unshuffle(padded, s))
+        trunk = self.trunk_conv(self.trunk(features)) + features
+        residual = F.pixel_shuffle(self.tail(trunk), s)[:, :, :h, :w]
+        out = x + residual
+        if self.colour is not None:
+            out = out + self.colour(quadratic_colour_features(x))
+        return out
+
+
+def build_generator(cfg: GeneratorConfig) -> Generator:
+    """A freshly initialised G for ``cfg``: exactly the identity until trained (see module docstring)."""
+    return Generator(cfg)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars in ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def receptive_field(cfg: GeneratorConfig) -> int:
+    """How far, in input pixels, an input pixel can influence an output pixel (one side, L-inf).
+
+    The trunk has ``3 + num_dcus * dense_layers`` 3x3 convs (head, one per dense layer, trunk conv,
+    tail), each reaching one trunk pixel = ``s`` input pixels further; the pixel-unshuffle block adds up
+    to ``s - 1`` pixels within a block. So an output pixel depends on inputs at most
+    ``s * (n3x3 + 1) - 1`` pixels away (the colour path is per pixel). A tile whose border has at least
+    this many pixels of real context on each side (and whose origin is a multiple of ``s``) produces the
+    same interior as the whole frame.
+    """
+    n3x3 = 3 + cfg.num_dcus * cfg.dense_layers
+    return cfg.space_to_depth * (n3x3 + 1) - 1
+
+
+def min_input_size(cfg: GeneratorConfig) -> int:
+    """Smallest H and W G accepts: ``s + 1`` (the trunk needs 2 pixels for its reflection padding)."""
+    return cfg.space_to_depth + 1
