@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from remaster_core.cli import VERBS, build_parser  # noqa: E402
+from remaster_core.cli import VERBS, build_parser
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
