@@ -1,0 +1,88 @@
+"""``remaster conform``: inverse telecine the broadcast to 23.976 frames, find cuts and the film offset.
+
+Example::
+
+    remaster conform broadcast.mpg --out conform/ --film film/
+    remaster conform broadcast.mpg --out conform/ --overrides fixes.txt --format png
+
+Writes ``DIR/frames/frame.%06d.exr`` (or ``.png``), ``DIR/conform.json`` and ``DIR/report.html``, then
+prints where they are and one summary line. A truncated broadcast is conformed as far as it decodes
+and the command exits with code 4 (partial) after saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from remaster_core.conform.pipeline import IMAGE_FORMATS, conform
+from remaster_core.errors import EXIT_OK, EXIT_PARTIAL
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``conform`` verb to the top-level subparsers."""
+    p = subparsers.add_parser(
+        "conform",
+        help="inverse telecine the broadcast to 23.976p, find cuts and the film offset",
+        description=(
+            "Inverse telecine (3:2 cadence tracked over the whole reel; orphaned fields rebuilt from their own "
+            "field; video-originated stretches deinterlaced), cut detection and, with --film, the temporal "
+            "offset between the broadcast and the film scan. Writes DIR/frames/, DIR/conform.json and "
+            "DIR/report.html."
+        ),
+    )
+    p.add_argument(
+        "broadcast", type=Path, help="the broadcast video (NTSC 29.97 interlaced, or 23.976 progressive)"
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--film",
+        default=None,
+        metavar="FILM_SEQUENCE",
+        help="the film scan: a folder of frames or a frame pattern (film.%%06d.dpx, film.####.exr)",
+    )
+    p.add_argument(
+        "--overrides",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="match override file correcting the cadence decision (see remaster_core/conform/overrides.py)",
+    )
+    p.add_argument(
+        "--format",
+        dest="image_format",
+        default="exr",
+        choices=IMAGE_FORMATS,
+        help="output frames: exr (half float, nothing clipped; default) or png (16-bit, clipped to 0..1)",
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the conform described by ``args``; returns the exit code."""
+    result = conform(
+        args.broadcast, args.out, film=args.film, overrides=args.overrides, image_format=args.image_format
+    )
+    doc = result.document
+    out = Path(args.out)
+    print(f"frames:  {out / doc['frames_pattern']}")
+    print(f"json:    {out / 'conform.json'}")
+    print(f"report:  {out / 'report.html'}")
+    summary = (
+        f"{doc['frame_count']} frames at 23.976 from {doc['source_frame_count']} broadcast frames, "
+        f"{len(doc['cuts'])} cuts ({len(doc['shots'])} shots), {len(doc['orphans'])} orphans, {len(doc['video_frames'])} video, "
+        f"{len(doc['combed'])} combed"
+    )
+    if "offset" in doc:
+        summary += f"; offset {doc['offset']}" if doc["offset"] is not None else "; offset: no match"
+    print(summary)
+    if "offset_match" in doc and doc["offset"] is None:
+        print(f"warning: {doc['offset_match']['message']}")
+    if doc["decode_error"]:
+        print(
+            f"warning: the broadcast did not decode to its end; conformed what decoded. {doc['decode_error']}"
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK

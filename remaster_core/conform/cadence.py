@@ -1,0 +1,336 @@
+"""The 3:2 cadence across a whole reel: a Viterbi decision over field phases, and the runs it implies.
+
+Model. 3:2 pulldown holds film frames A B C D for 2, 3, 2, 3 fields: one 10-field cycle
+``At Ab Bt Bb Bt Cb Ct Db Dt Db`` (for top field first; t/b swap for bottom first). Field i of the
+stream sits at a *phase* p in 0..9 of that cycle, and runs of one film frame start at phases 0, 2, 5
+and 7. Video edits cut between frames, so a phase is always even on a frame's first field: five
+cadence positions per frame. A reel of telecined film that was cut *before* telecine (every shot of a
+transfer) keeps one unbroken cadence; cuts made *after* telecine (video edits, commercial breaks)
+may break it, leaving a film frame with a single field (an orphan). Video-originated material has a
+new moment in every field.
+
+States per field: the 10 phases (half of them ruled out by the field's parity) and ``VIDEO``.
+Moving from field i to i+1 costs nothing along the cadence (p -> p+1 mod 10, video -> video). A
+*break* costs ``break_penalty`` and may land on any even phase, the natural successor included (an
+edit can join two pieces at consecutive phases, and the fields on either side of it still belong to
+different frames); breaks happen only between frames. Entering or leaving video costs
+``video_penalty``. The evidence (``field_evidence``) is signed and clipped per field so that a glitch
+cannot outvote the cycle:
+
+- boundary i | i+1: ``ec[i] > 0`` says "two different moments" (the pair combs clearly more than the
+  least combed pair next to it, each relative to its fields' own detail), < 0 "one moment". Paid as
+  +ec when the phase says "same run" and -ec when it says "new run" (a break always says so). Its
+  positive side may exceed ``break_penalty`` (``clip_two_moments``): two pictures woven where the
+  cadence expects one film frame can only be an edit made after telecine, and force a break alone.
+  Inside video the boundaries pay nothing: the relative measure cannot tell video's pairs (all two
+  moments) from a still picture's (all one), so whether a stretch is video is left to the repeats.
+- repeat i, i+2: ``ed[i] > 0`` says "not a repeat" (they differ by more than twice the reel's repeat
+  noise floor), < 0 "a repeat". Paid as +ed at phases 2 and 7 (the 3-field runs), -ed elsewhere and
+  in video: film repeats a field twice every 10 fields, video never.
+
+The dynamic programme (Viterbi) finds the cheapest state path for the whole reel at once, so a cut
+inside a pulldown cycle does not disturb the cadence (the cycle carries across it), an edit that does
+break it is followed as soon as the evidence after it outweighs one ``break_penalty``, and stretches
+without evidence (black, static, a still leader) simply inherit the cadence of their neighbours. The
+switch into or out of video is placed to within about a frame (at its edges the evidence of one
+frame is weak either way).
+
+Runs (``group_runs``): a new run starts at phases 0, 2, 5, 7, after every break, and at each frame
+of video. A film run of 2 or 3 fields with both parities is woven; a run of one field is an orphan
+(rebuilt from that field alone); a video run is one interlaced frame to deinterlace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from remaster_core.conform.fields import FieldMetrics
+
+PHASES = 10
+VIDEO = 10
+STATES = 11
+RUN_STARTS = (0, 2, 5, 7)
+REPEAT_PHASES = (2, 7)  # a 3-field run starts here: field i+2 repeats field i
+
+RunKind = Literal["film", "orphan", "video"]
+
+_SAME_RUN_NEXT = np.array([((p + 1) % PHASES) not in RUN_STARTS for p in range(PHASES)])
+
+
+@dataclass(frozen=True)
+class CadenceParams:
+    """Tuning of the decision (costs are in the units of the clipped evidence, at most ``clip`` a term).
+
+    Attributes:
+        break_penalty: cost of a cadence break (a new phase) between two frames.
+        video_penalty: cost of entering or leaving video-originated material.
+        floor_eps: code values added to every measure before a ratio (black frames give 0/0).
+        comb_threshold: how much more (log) a pair combs, relative to its fields' own zig-zag, than the
+            least combed pair near it, before it says "two moments".
+        repeat_floor_cap: the most the repeat noise floor may be, in 8-bit code values (MPEG-2 at
+            broadcast rates repeats a field within about 0.5-1.5).
+        repeat_threshold: log(diff / floor) above which two same-parity fields say "not a repeat".
+        gain: slope of the evidence around its threshold.
+        clip: the most one measure can say, either way (but see ``clip_two_moments``).
+        clip_two_moments: the most a weave that combs can say. Larger than ``break_penalty``: inside
+            an unbroken cadence every pair of fields from two shots sits on a run boundary anyway, so
+            a pair that combs like two different pictures on a "same run" boundary is an edit made
+            after telecine and must be able to force a break on its own.
+        floor_window: fields each side over which the repeat noise floor is taken.
+        combed_threshold: weave comb log-ratio above which an output frame is flagged "combed". Set
+            above what clean weaves of slow, noisy, MPEG-2 coded film reach (up to about 0.9 on the
+            synthetic reels: a film frame's two fields may sit in two coded pictures with unrelated
+            coding noise); a frame mixing two shots scores 2 and more.
+    """
+
+    break_penalty: float = 8.0
+    video_penalty: float = 14.0
+    floor_eps: float = 0.3
+    comb_threshold: float = 0.25
+    repeat_floor_cap: float = 2.5
+    repeat_threshold: float = 0.7
+    gain: float = 2.0
+    clip: float = 3.0
+    clip_two_moments: float = 12.0
+    floor_window: int = 15
+    combed_threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Signed, clipped evidence per field (see the module docstring).
+
+    Attributes:
+        comb: (N-1,) float32, > 0: fields i and i+1 are two moments.
+        repeat: (N-2,) float32, > 0: field i+2 is not a repeat of field i.
+    """
+
+    comb: np.ndarray
+    repeat: np.ndarray
+
+
+@dataclass(frozen=True)
+class CadenceTrack:
+    """The decided state of every field.
+
+    Attributes:
+        state: (N,) int8, the phase 0..9 or ``VIDEO`` (10).
+        broken: (N,) bool, True where field i starts afresh instead of following field i-1 along the
+            cadence (an edit, possibly joining consecutive phases; entering or leaving video); field 0
+            is not marked.
+        cost: total cost of the path (lower is better; comparable only between tracks of one reel).
+    """
+
+    state: np.ndarray
+    broken: np.ndarray
+    cost: float
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive fields that make one output frame.
+
+    Attributes:
+        fields: field indices in temporal order (1 to 3 of them; 2 for video).
+        kind: "film" (woven), "orphan" (a lone field, interpolated) or "video" (deinterlaced).
+        phase: cadence phase of the first field, or None for video.
+    """
+
+    fields: tuple[int, ...]
+    kind: RunKind
+    phase: int | None
+
+
+def _repeat_floor(dup: np.ndarray, window: int) -> np.ndarray:
+    """Per pair, the noise level of a repeated field: a low percentile of ``dup`` over +-``window`` fields,
+    capped by the reel's median of those (inside video nothing repeats, so the local value is motion)."""
+    n = dup.shape[0]
+    if n == 0:
+        return dup.copy()
+    pad = np.pad(dup, window, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(pad, 2 * window + 1)[:n]
+    local = np.percentile(windows, 10, axis=1).astype(np.float32)
+    return np.minimum(local, np.float32(np.median(local)))
+
+
+def _neighbour_min(values: np.ndarray, reach: int = 2) -> np.ndarray:
+    """For each element, the smallest of the others within +-``reach`` (itself when it has none)."""
+    n = values.shape[0]
+    out = np.full(n, np.inf, dtype=values.dtype)
+    for k in range(1, reach + 1):
+        if k >= n:
+            break
+        out[k:] = np.minimum(out[k:], values[:-k])
+        out[:-k] = np.minimum(out[:-k], values[k:])
+    return np.where(np.isfinite(out), out, values)
+
+
+def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -> Evidence:
+    """Turn ``FieldMetrics`` into the signed evidence the tracker weighs.
+
+    Combing is judged in two steps. First each pair's comb is divided by the zig-zag its two fields
+    have on their own (``FieldMetrics.intra``), which puts a flat leader and a detailed picture on
+    one scale. Then that ratio is judged *relative to the neighbouring pairs*: pair (i, i+1) against
+    the least combed of the pairs within two fields of it. Every field of telecined film belongs to a run of 2 or 3,
+    so within two pairs of any boundary there is a pair of one moment; a run boundary combs clearly
+    more than that, a pair inside a run does not, and two pieces joined by an edit where the cadence
+    expected one film frame comb far more (the reach of two keeps a one-moment pair in reach there
+    too, where both adjacent pairs are run boundaries). The ratio cancels what the picture's own vertical detail
+    contributes (the same fields are on both sides), which an absolute comb threshold cannot. Video
+    (every pair two moments) and still pictures give ratios near 1: no evidence, as it should be.
+
+    Repeats are judged against the noise floor of repeated fields (``_repeat_floor``), capped at
+    ``repeat_floor_cap`` code values so that a reel made mostly of video, which has no repeats to
+    learn the floor from, still shows its fields as "not repeats".
+    """
+    p = params or CadenceParams()
+    eps = np.float32(p.floor_eps)
+    intra = metrics.intra
+    own = (
+        np.log((metrics.comb + eps) / (0.5 * (intra[:-1] + intra[1:]) + eps))
+        if intra.shape[0] > 1
+        else metrics.comb
+    )
+    comb_lr = own - _neighbour_min(own)
+    floor = np.minimum(_repeat_floor(metrics.dup, p.floor_window), np.float32(p.repeat_floor_cap))
+    rep_lr = np.log((metrics.dup + eps) / (floor + eps))
+    comb = np.clip(p.gain * (comb_lr - p.comb_threshold), -p.clip, p.clip_two_moments).astype(np.float32)
+    repeat = np.clip(p.gain * (rep_lr - p.repeat_threshold), -p.clip, p.clip).astype(np.float32)
+    return Evidence(comb=comb, repeat=repeat)
+
+
+def _structures(params: CadenceParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Transition costs, indexed [from, to] (STATES x STATES float64; inf = impossible).
+
+    Returns:
+        natural: 0 along the cadence (p -> p+1 mod 10, video -> video), inf elsewhere;
+        sign: the sign with which a natural transition pays the boundary evidence (+1 "same run");
+        brk: the cost of a break into a frame's first field: ``break_penalty`` from any phase to any
+            even phase (the natural successor included: an edit may join two pieces at consecutive
+            phases), ``video_penalty`` into or out of video, inf video -> video. A break always pays
+            the boundary evidence as "new run".
+    """
+    inf = np.inf
+    natural = np.full((STATES, STATES), inf)
+    sign = np.zeros((STATES, STATES))
+    for p in range(PHASES):
+        q = (p + 1) % PHASES
+        natural[p, q] = 0.0
+        sign[p, q] = 1.0 if _SAME_RUN_NEXT[p] else -1.0
+    natural[VIDEO, VIDEO] = 0.0  # sign 0: combing says nothing about video (see the module docstring)
+    brk = np.full((STATES, STATES), inf)
+    for p in range(1, PHASES, 2):  # an odd phase ends a frame: the next field may start anything
+        brk[p, 0:PHASES:2] = params.break_penalty
+        brk[p, VIDEO] = params.video_penalty
+    brk[VIDEO, 0:PHASES:2] = params.video_penalty
+    return natural, sign, brk
+
+
+def track_cadence(
+    evidence: Evidence, *, allowed: np.ndarray | None = None, params: CadenceParams | None = None
+) -> CadenceTrack:
+    """Decide every field's phase (or video) for the whole reel: Viterbi over ``STATES`` states.
+
+    Each step weighs, for every target state, the natural transition and a break (into a frame's
+    first field only) and keeps the cheaper, remembering which it was.
+
+    Args:
+        evidence: from ``field_evidence``; N = len(evidence.comb) + 1 fields.
+        allowed: optional (N, STATES) bool mask of states a field may take (overrides); None = all.
+        params: tuning.
+
+    Returns:
+        ``CadenceTrack``. An empty reel gives empty arrays.
+
+    Raises:
+        ValueError: ``allowed`` leaves no possible path.
+    """
+    p = params or CadenceParams()
+    n = evidence.comb.shape[0] + 1 if evidence.comb.shape[0] or evidence.repeat.shape[0] else 0
+    if allowed is not None:
+        n = max(n, allowed.shape[0])
+    if n == 0:
+        return CadenceTrack(np.zeros(0, np.int8), np.zeros(0, bool), 0.0)
+    natural, sign, brk = _structures(p)
+    emit = np.zeros((n, STATES))
+    rep = evidence.repeat.astype(np.float64)
+    dup_sign = -np.ones(STATES)
+    dup_sign[list(REPEAT_PHASES)] = 1.0
+    emit[: rep.shape[0]] = rep[:, None] * dup_sign[None, :]
+    emit[:, 1:PHASES:2][0::2] = np.inf  # even fields (a frame's first) sit at even phases
+    emit[:, 0:PHASES:2][1::2] = np.inf
+    if allowed is not None:
+        emit[~allowed[:n]] = np.inf
+    comb = evidence.comb.astype(np.float64)
+    back = np.zeros((n, STATES), dtype=np.int8)
+    via_break = np.zeros((n, STATES), dtype=bool)
+    cols = np.arange(STATES)
+    score = emit[0].copy()
+    for i in range(1, n):
+        ec = comb[i - 1] if i - 1 < comb.shape[0] else 0.0
+        nat = score[:, None] + natural + ec * sign
+        best_nat = np.argmin(nat, axis=0)
+        cost_nat = nat[best_nat, cols]
+        if i % 2 == 0:
+            bro = score[:, None] + brk - ec
+            best_bro = np.argmin(bro, axis=0)
+            cost_bro = bro[best_bro, cols]
+            take = cost_bro < cost_nat
+            back[i] = np.where(take, best_bro, best_nat)
+            via_break[i] = take
+            score = np.where(take, cost_bro, cost_nat) + emit[i]
+        else:
+            back[i] = best_nat
+            score = cost_nat + emit[i]
+    last = int(np.argmin(score))
+    total = float(score[last])
+    if not np.isfinite(total):
+        raise ValueError("the cadence constraints (overrides) leave no possible decision")
+    state = np.empty(n, dtype=np.int8)
+    broken = np.zeros(n, dtype=bool)
+    state[-1] = last
+    for i in range(n - 1, 0, -1):
+        broken[i] = via_break[i, state[i]]
+        state[i - 1] = back[i, state[i]]
+    return CadenceTrack(state=state, broken=broken, cost=total)
+
+
+def group_runs(track: CadenceTrack) -> list[Run]:
+    """Cut the field stream into runs, one per output frame (see the module docstring).
+
+    Video runs are the two fields of one frame (a lone trailing field of video is an orphan).
+    """
+    runs: list[Run] = []
+    current: list[int] = []
+    current_phase: int | None = None
+
+    def close() -> None:
+        if current:
+            kind: RunKind = "film" if len(current) > 1 else "orphan"
+            runs.append(Run(tuple(current), kind, current_phase))
+
+    n = track.state.shape[0]
+    i = 0
+    while i < n:
+        s = int(track.state[i])
+        if s == VIDEO:
+            close()
+            current, current_phase = [], None
+            if i + 1 < n and int(track.state[i + 1]) == VIDEO and not track.broken[i + 1]:
+                runs.append(Run((i, i + 1), "video", None))
+                i += 2
+            else:
+                runs.append(Run((i,), "orphan", None))
+                i += 1
+            continue
+        if i == 0 or track.broken[i] or s in RUN_STARTS:
+            close()
+            current, current_phase = [i], s
+        else:
+            current.append(i)
+        i += 1
+    close()
+    return runs

@@ -1,0 +1,164 @@
+"""Score a conform against a synthetic reel's truth (``remaster synth``): for tests and the benchmark.
+
+Truth used (``truth.json``): ``telecine[j] = [top_src, bottom_src]`` (the 24p index each field of
+broadcast frame j shows), ``broadcast.field_order``, ``frames24p`` (the pre-telecine 8-bit PNGs),
+``cuts_24p``, ``leader_frames`` and the shots' ``film_first``.
+
+- Source of an output frame: the 24p index of each field it was built from (the woven pair, or the
+  kept field). One index: the frame is that 24p frame ("exact"); two: it mixes two film frames.
+  Video-originated fields have source -1 (frames built from them only are neither).
+- Recovery: the sequence of exact sources must be every 24p index that has at least one field in the
+  broadcast, once each, in order (an edit after telecine may remove frames entirely). Cuts are
+  expected at the output position of the first present frame of every shot.
+- PSNR of a frame against its 24p PNG (R'G'B' 0..1, peak 1). The codec's own PSNR of a 24p frame is
+  the best over every weave of a true top and a true bottom field of that frame (3:2 gives up to two
+  copies of a parity); a 24p frame that kept a single field (a reel that starts mid-cadence) is
+  referenced by ``rebuild.rebuild_orphan`` of that field, the best any field-only rebuild can claim.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remaster_core.conform.rebuild import rebuild_orphan
+from remaster_core.io.images import read_image
+from remaster_core.io.video import Field, frame_to_rgb, iter_ycbcr_frames, probe_video, split_fields, weave
+
+PSNR_CAP = 50.0
+
+
+def field_sources(truth: dict[str, Any]) -> list[int]:
+    """The 24p index shown by each field of the broadcast, in stream (temporal) order."""
+    first_top = truth["broadcast"]["field_order"] != "bff"
+    out: list[int] = []
+    for top, bottom in truth["telecine"]:
+        out.extend((top, bottom) if first_top else (bottom, top))
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two R'G'B' float images (peak 1); a is clipped to 0..1 first."""
+    mse = float(np.mean((np.clip(a, 0.0, 1.0) - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
+
+
+def frame_used_fields(record: dict[str, Any]) -> list[int]:
+    """The fields whose pixels an output frame shows (woven pair, or the kept field)."""
+    if "weave" in record:
+        w = record["weave"]
+        return [w["top"], w["bottom"], *([w["merged_with"]] if "merged_with" in w else [])]
+    if "keep" in record:
+        return [record["keep"]]
+    return list(record["fields"])
+
+
+def reference_psnr(reel: Path, truth: dict[str, Any]) -> dict[int, float]:
+    """The codec's own PSNR per 24p index (see the module docstring)."""
+    broadcast = reel / truth["broadcast"]["path"]
+    info = probe_video(broadcast)
+    first_top = truth["broadcast"]["field_order"] != "bff"
+    fields: list[Field] = []
+    for frame in iter_ycbcr_frames(broadcast):
+        top, bottom = split_fields(frame)
+        fields.extend((top, bottom) if first_top else (bottom, top))
+    sources = field_sources(truth)
+    pattern = str(reel / truth["frames24p"]["pattern"])
+    best: dict[int, float] = {}
+    for n in range(truth["frames24p"]["count"]):
+        mine = [i for i, s in enumerate(sources[: len(fields)]) if s == n]
+        if not mine:
+            continue
+        png = read_image(pattern % n)[0]
+        tops = [fields[i] for i in mine if fields[i].parity == "top"]
+        bottoms = [fields[i] for i in mine if fields[i].parity == "bottom"]
+        if tops and bottoms:
+            scores = [
+                psnr(frame_to_rgb(weave(t, b, interlaced=False), info), png) for t in tops for b in bottoms
+            ]
+        else:
+            scores = [psnr(rebuild_orphan(fields[i], info), png) for i in mine]
+        best[n] = max(scores)
+    return best
+
+
+@dataclass
+class Score:
+    """How a conform did against the truth."""
+
+    n_truth: int
+    recovered_in_order: bool
+    exact: int
+    mixed: list[int]
+    missing: list[int]
+    duplicated: list[int]
+    psnr: dict[int, float] = field(default_factory=dict)
+    reference: dict[int, float] = field(default_factory=dict)
+    cuts_expected: list[int] = field(default_factory=list)
+    cuts_found: list[int] = field(default_factory=list)
+
+    @property
+    def worst_shortfall(self) -> float:
+        """Largest dB by which a frame falls below the codec's own PSNR (negative: all above).
+
+        Both PSNRs are capped at ``PSNR_CAP`` dB: above it the error is under one 8-bit code value RMS
+        (a flat leader frame reaches 60+ dB) and dB differences there mean nothing.
+        """
+        gaps = [
+            min(self.reference[n], PSNR_CAP) - min(p, PSNR_CAP)
+            for n, p in self.psnr.items()
+            if n in self.reference
+        ]
+        return max(gaps) if gaps else 0.0
+
+
+def score_conform(
+    out_dir: Path, reel: Path, *, truth: dict[str, Any] | None = None, with_psnr: bool = True
+) -> Score:
+    """Compare ``out_dir``'s conform.json and frames with the truth of the reel in ``reel``.
+
+    ``truth`` defaults to ``reel/truth.json``; paths in it are relative to ``reel`` (or absolute).
+    """
+    truth = truth if truth is not None else json.loads((reel / "truth.json").read_text())
+    doc = json.loads((out_dir / "conform.json").read_text())
+    sources = field_sources(truth)
+    present = sorted({n for n in sources if n >= 0})  # an edit may have cut 24p frames away entirely
+    got: list[int] = []
+    mixed: list[int] = []
+    frame_of: dict[int, int] = {}
+    for rec in doc["frames"]:
+        srcs = {sources[f] for f in frame_used_fields(rec) if f < len(sources)}
+        if len(srcs) != 1 or -1 in srcs:
+            if srcs != {-1}:
+                mixed.append(rec["index"])
+            continue
+        n = srcs.pop()
+        got.append(n)
+        frame_of.setdefault(n, rec["index"])
+    counts = {n: got.count(n) for n in present}
+    position = {n: k for k, n in enumerate(present)}
+    cuts = [c for c in truth["cuts_24p"] if c]
+    expected_cuts = sorted(
+        {position[min(n for n in present if n >= c)] for c in cuts if any(n >= c for n in present)} - {0}
+    )
+    score = Score(
+        n_truth=len(present),
+        recovered_in_order=got == present,
+        exact=len(got),
+        mixed=mixed,
+        missing=[n for n in present if counts[n] == 0],
+        duplicated=[n for n in present if counts[n] > 1],
+        cuts_expected=expected_cuts,
+        cuts_found=list(doc["cuts"]),
+    )
+    if with_psnr:
+        pattern = str(reel / truth["frames24p"]["pattern"])
+        frames_pattern = str(out_dir / doc["frames_pattern"])
+        for n, index in frame_of.items():
+            score.psnr[n] = psnr(read_image(frames_pattern % index)[0], read_image(pattern % n)[0])
+        score.reference = reference_psnr(reel, truth)
+    return score

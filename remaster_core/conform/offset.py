@@ -1,0 +1,284 @@
+"""Temporal offset between the conformed broadcast and the film scan: global and per shot, or "no match".
+
+Signatures, robust to grade, framing, noise (``signatures``): each frame's thumbnail (see
+``cuts.frame_thumbnail``) is cropped to its central 80 %, reduced to 16x12 luma and standardised to
+zero mean and unit length. A grade (gain, lift, a mild matrix) hardly changes the standardised luma;
+a telecine framing that differs by a few percent moves content by a fraction of a 16x12 cell; noise
+and grain average away. The *appearance* signature alone cannot place a slowly moving shot to the
+frame, so a *motion* signature goes with it: the difference of consecutive appearance signatures,
+again standardised. It is close to zero for noise but follows the camera move (and jumps at cuts)
+identically in both sequences at the true offset only.
+
+Similarity of broadcast frame t and film frame s: ``0.5 * appearance_cos + 0.5 * motion_cos``
+(-1..1; about 0.8-1 for the same frame, around 0-0.3 for unrelated pictures).
+
+Per shot (the broadcast's cuts; ``_match_shot``): every film start ``s0`` is scored along the
+diagonal ``(first + j, s0 + j)`` over the frames that overlap the film (at least half the shot, or all
+of a film shorter than that). The content answer is the start with the largest *sum* (frames off the
+film count 0). Content alone places a shot only to within a few frames (in a zoom, a framing a few
+percent tighter looks like a few frames later), so the film's own cuts (``cuts.detect_cuts`` on the
+film thumbnails), which are exact, correct it: a film shot that starts, or ends, within ``snap``
+frames of where the content puts the shot's first, or last, frame fixes the start. The match score is
+the *mean* similarity over the overlap, so a film that starts or ends inside the shot still matches.
+A score of at least ``min_score`` is a match; otherwise the shot has no film (a shot missing from the
+scan, the leader, or film of another show). The matched shots must then run forward through the film
+(the scan is in broadcast order): the heaviest chain of matches with increasing, non-overlapping film
+ranges is kept and the rest are unmatched, which also throws out the odd chance match of an unrelated
+film. ``film_first`` is the film frame shown at the shot's first frame (negative when the film starts
+inside the shot).
+
+Global offset (``offset``: the output frame that shows film frame 0) comes from the matched shot
+whose film range holds frame 0 (else the matched shot that starts earliest in the film). The paper's
+single-offset case is the special case where every shot agrees; ``global_curve`` (mean similarity
+of the whole broadcast against the whole film at every offset) is kept for the report and as the
+answer when no single shot is conclusive but the whole reel is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from remaster_core.conform.cuts import detect_cuts, thumbnail_unit
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+SIG_SIZE = (16, 12)  # (W, H)
+CROP = 0.8
+
+
+@dataclass(frozen=True)
+class OffsetParams:
+    """Decision thresholds (see the module docstring)."""
+
+    min_score: float = 0.5
+    min_z: float = 8.0  # only for the whole-reel fallback
+    snap: int = 12  # frames within which a film cut corrects the content's answer
+    exclude: int = 2  # candidates within this many frames of the best are not "others"
+
+
+@dataclass(frozen=True)
+class ShotMatch:
+    """The film found for one broadcast shot (output frames ``first..last`` inclusive)."""
+
+    first: int
+    last: int
+    film_first: int | None
+    match_score: float | None
+    z: float | None
+
+
+@dataclass(frozen=True)
+class OffsetResult:
+    """What the offset search found.
+
+    Attributes:
+        offset: output frame index showing film frame 0, or None (no match).
+        matched: whether any film was found in the broadcast.
+        shots: one ``ShotMatch`` per broadcast shot.
+        global_offset: argmax of ``global_curve`` (the single-offset answer), or None.
+        global_score, global_z: its mean similarity and robust z-score.
+        global_curve: (Nb + Nf - 1,) float32 mean similarity at offset o = index - (Nf - 1).
+        message: one line for a person.
+    """
+
+    offset: int | None
+    matched: bool
+    shots: list[ShotMatch]
+    global_offset: int | None
+    global_score: float | None
+    global_z: float | None
+    global_curve: np.ndarray = field(repr=False)
+    message: str = ""
+
+
+def signatures(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Appearance and motion signatures, each (N, 192) float32 of unit length (or zero).
+
+    Args:
+        thumbs: (N, h, w, 3) R'G'B' thumbnails (``cuts.frame_thumbnail``: uint8, or float32 0..1).
+    """
+    n = thumbs.shape[0]
+    d = SIG_SIZE[0] * SIG_SIZE[1]
+    app = np.zeros((n, d), np.float32)
+    if n == 0:
+        return app, app.copy()
+    h, w = thumbs.shape[1:3]
+    y0, x0 = round(h * (1 - CROP) / 2), round(w * (1 - CROP) / 2)
+    for i in range(n):
+        luma = thumbnail_unit(thumbs[i, y0 : h - y0, x0 : w - x0]) @ _LUMA
+        app[i] = cv2.resize(luma, SIG_SIZE, interpolation=cv2.INTER_AREA).ravel()
+    app -= app.mean(axis=1, keepdims=True)
+    app /= np.linalg.norm(app, axis=1, keepdims=True) + np.float32(1e-3)
+    mot = np.zeros_like(app)
+    mot[1:] = app[1:] - app[:-1]
+    mot /= np.linalg.norm(mot, axis=1, keepdims=True) + np.float32(1e-2)
+    return app, mot
+
+
+def _similarity(
+    b: tuple[np.ndarray, np.ndarray], f: tuple[np.ndarray, np.ndarray], rows: slice
+) -> np.ndarray:
+    return 0.5 * (b[0][rows] @ f[0].T) + 0.5 * (b[1][rows] @ f[1].T)
+
+
+def _robust_z(scores: np.ndarray, best: int, exclude: int) -> float:
+    mask = np.isfinite(scores)
+    mask[max(0, best - exclude) : best + exclude + 1] = False
+    others = scores[mask]
+    if others.size < 3:
+        return 0.0
+    med = float(np.median(others))
+    mad = float(np.median(np.abs(others - med)))
+    return (float(scores[best]) - med) / (1.4826 * mad + 0.01)
+
+
+def _match_shot(
+    sim: np.ndarray, first: int, last: int, film_cuts: list[int], params: OffsetParams
+) -> ShotMatch:
+    """Find the film start of one shot; ``sim`` is the shot's (L, Nf) similarity block.
+
+    1. Every start is scored by the diagonal's *sum* over the overlap divided by L (frames off the
+       film count 0, so a start cannot win by dropping frames); the best is the content's answer.
+    2. That answer is only good to a few frames: in a zoom, a broadcast framed a few percent tighter
+       than the film looks most like a film frame a few frames later or earlier. The film's own cuts
+       are exact, so a film shot start within ``snap`` frames of the answer (the shot starts there) or
+       a film shot end within ``snap`` frames of where the answer puts the shot's last frame (the shot
+       ends there) replaces it; of several, the one whose diagonal scores best.
+    3. The match score is the *mean* similarity over the overlap at the chosen start (a film that
+       starts or ends inside the shot is not penalised for it).
+    """
+    length, n_film = sim.shape
+    acc = np.zeros(length + n_film - 1, np.float64)
+    cnt = np.zeros_like(acc)
+    for j in range(length):
+        k0 = length - 1 - j
+        acc[k0 : k0 + n_film] += sim[j]
+        cnt[k0 : k0 + n_film] += 1
+    need = min(n_film, max(1, (length + 1) // 2))
+    sums = np.where(cnt >= need, acc / length, -np.inf)
+    best = int(np.argmax(sums))
+    if not np.isfinite(sums[best]):
+        return ShotMatch(first, last, None, None, None)
+    start = best - (length - 1)
+    ends = [c - 1 for c in film_cuts[1:]] + [n_film - 1]
+    snapped = [c for c in film_cuts if abs(c - start) <= params.snap]
+    snapped += [e - length + 1 for e in ends if abs(e - (start + length - 1)) <= params.snap]
+    snapped = [s0 for s0 in snapped if np.isfinite(sums[s0 + length - 1])]
+    if snapped:
+        start = max(snapped, key=lambda s0: float(sums[s0 + length - 1]))
+        best = start + length - 1
+    score = float(acc[best] / cnt[best])
+    z = _robust_z(sums, best, params.exclude)
+    if score < params.min_score:
+        return ShotMatch(first, last, None, score, z)
+    return ShotMatch(first, last, start, score, z)
+
+
+def _monotonic(shots: list[ShotMatch]) -> list[ShotMatch]:
+    """Unmatch shots whose film would run backwards against the others: the film is in broadcast order.
+
+    Keeps the heaviest (frames x score) chain of matched shots whose film starts increase with
+    their broadcast position and do not overlap; the rest become unmatched.
+    """
+    idx = [k for k, s in enumerate(shots) if s.film_first is not None]
+    if len(idx) < 2:
+        return shots
+    weight = {k: (shots[k].last - shots[k].first + 1) * (shots[k].match_score or 0.0) for k in idx}
+    best: dict[int, tuple[float, int | None]] = {}
+    for a, k in enumerate(idx):
+        best[k] = (weight[k], None)
+        for k2 in idx[:a]:
+            s1, s2 = shots[k2], shots[k]
+            end1 = s1.film_first + (s1.last - s1.first)  # type: ignore[operator]
+            if s2.film_first > end1 and best[k2][0] + weight[k] > best[k][0]:  # type: ignore[operator]
+                best[k] = (best[k2][0] + weight[k], k2)
+    node: int | None = max(idx, key=lambda j: best[j][0])
+    keep: set[int] = set()
+    while node is not None:
+        keep.add(node)
+        node = best[node][1]
+    return [
+        s if (k2 in keep or s.film_first is None) else ShotMatch(s.first, s.last, None, s.match_score, s.z)
+        for k2, s in enumerate(shots)
+    ]
+
+
+def global_curve(b: tuple[np.ndarray, np.ndarray], f: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(Nb + Nf - 1,) mean similarity of the whole broadcast against the whole film at each offset.
+
+    Index k stands for offset o = k - (Nf - 1) (film frame s shown at output frame s + o); offsets that
+    overlap fewer than 8 frames (or fewer than all, for shorter inputs) are -inf.
+    """
+    nb, nf = b[0].shape[0], f[0].shape[0]
+    acc = np.zeros(nb + nf - 1, np.float64)
+    cnt = np.zeros_like(acc)
+    chunk = 256
+    for start in range(0, nb, chunk):
+        rows = slice(start, min(nb, start + chunk))
+        sim = _similarity(b, f, rows)
+        for j in range(sim.shape[0]):
+            t = start + j
+            acc[t : t + nf] += sim[j, ::-1]
+            cnt[t : t + nf] += 1
+    need = min(8, nb, nf)
+    return np.where(cnt >= need, acc / np.maximum(cnt, 1), -np.inf).astype(np.float32)
+
+
+def find_offset(
+    broadcast_thumbs: np.ndarray,
+    film_thumbs: np.ndarray,
+    cuts: list[int],
+    params: OffsetParams | None = None,
+) -> OffsetResult:
+    """Match the film to the broadcast: per-shot film starts, the global offset, or no match.
+
+    Args:
+        broadcast_thumbs: (Nb, h, w, 3) thumbnails of the conformed frames.
+        film_thumbs: (Nf, h, w, 3) thumbnails of the film frames 0..Nf-1 (contiguous).
+        cuts: first output frame of every shot (0 first), as from ``cuts.detect_cuts``.
+    """
+    p = params or OffsetParams()
+    nb, nf = broadcast_thumbs.shape[0], film_thumbs.shape[0]
+    b, f = signatures(broadcast_thumbs), signatures(film_thumbs)
+    film_cuts = detect_cuts(film_thumbs)[0] if nf else []
+    bounds = [(c, (cuts[k + 1] - 1) if k + 1 < len(cuts) else nb - 1) for k, c in enumerate(cuts)]
+    shots = []
+    for first, last in bounds:
+        if nf == 0:
+            shots.append(ShotMatch(first, last, None, None, None))
+            continue
+        shots.append(_match_shot(_similarity(b, f, slice(first, last + 1)), first, last, film_cuts, p))
+    curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
+    g_off = g_score = g_z = None
+    if curve.size and np.isfinite(curve).any():
+        k = int(np.argmax(curve))
+        g_off, g_score, g_z = k - (nf - 1), float(curve[k]), _robust_z(curve, k, p.exclude)
+    shots = _monotonic(shots)
+    matched = [s for s in shots if s.film_first is not None]
+    offset: int | None = None
+    if matched:
+        holding = [s for s in matched if s.film_first <= 0 <= s.film_first + (s.last - s.first)]  # type: ignore[operator]
+        anchor = holding[0] if holding else min(matched, key=lambda s: s.film_first)  # type: ignore[arg-type,return-value]
+        offset = anchor.first - anchor.film_first  # type: ignore[operator]
+        message = f"film frame 0 is output frame {offset}; {len(matched)} of {len(shots)} shots matched"
+    elif g_score is not None and g_z is not None and g_score >= p.min_score and g_z >= p.min_z:
+        offset = g_off
+        message = f"film frame 0 is output frame {offset} (whole-reel match; no single shot was conclusive)"
+    else:
+        message = (
+            "no match: the film does not match the broadcast "
+            f"(best shot score {max((s.match_score or -1.0) for s in shots) if shots else float('nan'):.2f}, "
+            f"needs >= {p.min_score}); is it the film of another show or reel?"
+        )
+    return OffsetResult(
+        offset=offset,
+        matched=offset is not None,
+        shots=shots,
+        global_offset=g_off,
+        global_score=g_score,
+        global_z=g_z,
+        global_curve=curve,
+        message=message,
+    )

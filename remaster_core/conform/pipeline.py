@@ -1,0 +1,523 @@
+"""``conform()``: broadcast video (+ film scan) -> progressive 23.976 frames, conform.json, report.html.
+
+Two passes over the broadcast, both decoding it (MPEG-2 SD decodes at over 1000 frames/s, so the
+second decode costs less than keeping an episode's fields in memory):
+
+1. measure: every field's decision luma -> ``FieldMetrics`` (``fields``);
+2. decide: evidence -> Viterbi cadence track (``cadence``, with the ``overrides`` mask) -> runs ->
+   frame recipes (``plan``);
+3. build: decode again and build each output frame (``rebuild``): R'G'B' -> ``DIR/frames``; keep a
+   thumbnail per frame;
+4. cuts on the thumbnails (``cuts``); with a film sequence, the temporal offset (``offset``);
+5. ``DIR/conform.json`` and ``DIR/report.html`` (``report``).
+
+Input kinds (from ``probe_video``):
+
+- 29.97 interlaced (TFF or BFF): inverse telecine, with video-originated stretches deinterlaced.
+- 23.976 progressive: passed through frame by frame (``kind`` "progressive").
+- 29.97 flagged progressive, or with no field order: many encoders flag telecined film as
+  progressive. The fields are analysed anyway (as top field first); if the frames do not hold two
+  moments in a telecine-like share (``_has_pulldown``), ``InputError``: there is nothing to
+  inverse-telecine and conform does not convert frame rates.
+- 25 fps (PAL) and any other rate: ``InputError`` (PAL film is 2:2, one film frame per video frame:
+  no inverse telecine is needed, and conform's output is 23.976 by contract).
+
+Output frames: ``frames/frame.%06d.exr``, numbered from 0, half-float EXR (zip) by default. They hold
+R'G'B' code values exactly as converted from the decoded Y'CbCr (BT.601/709 matrix and range as the
+stream says; no transfer function, no level change, nothing clipped: super-whites stay above 1 and
+sub-blacks below 0). Half float has 11 significant bits, a step of at most 1/2048 below 1.0 (an
+eighth of an 8-bit code), so 8- and 10-bit sources survive it. EXR is also four times faster to write
+than a 16-bit PNG. ``image_format="png"`` writes 16-bit PNG for viewers that want it: a PNG cannot
+hold values outside 0..1, so those are clipped and counted (``clipped_fraction`` in conform.json).
+
+A truncated or corrupt broadcast: everything that decodes is conformed and the result is complete
+for those frames; ``conform.json`` records the error under ``decode_error`` and ``conform()``'s
+caller decides (the CLI exits with ``EXIT_PARTIAL``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remaster_core.conform import cuts as cuts_mod
+from remaster_core.conform.cadence import (
+    CadenceParams,
+    CadenceTrack,
+    field_evidence,
+    group_runs,
+    track_cadence,
+)
+from remaster_core.conform.fields import FieldMetrics, decision_luma, measure_fields
+from remaster_core.conform.offset import OffsetResult, find_offset
+from remaster_core.conform.overrides import allowed_states, read_overrides
+from remaster_core.conform.plan import FramePlan, plan_frames
+from remaster_core.conform.rebuild import deinterlace_video, rebuild_orphan, weave_film, weave_film_planes
+from remaster_core.conform.report import write_report
+from remaster_core.errors import InputError, MediaError
+from remaster_core.io.atomic import write_json_atomic
+from remaster_core.io.images import read_image, write_image
+from remaster_core.io.sequence import resolve_sequence
+from remaster_core.io.video import (
+    Field,
+    VideoInfo,
+    YCbCrFrame,
+    frame_to_rgb,
+    iter_ycbcr_frames,
+    probe_video,
+    split_fields,
+)
+from remaster_core.progress import progress
+
+log = logging.getLogger("remaster.conform")
+
+FPS_FILM = Fraction(24000, 1001)
+FPS_NTSC = Fraction(30000, 1001)
+FRAME_PATTERN = "frames/frame.%06d.{ext}"
+CONFORM_VERSION = 1
+IMAGE_FORMATS = ("exr", "png")
+
+
+@dataclass
+class Conformed:
+    """Everything ``conform`` decided and built (``document`` is what conform.json holds)."""
+
+    document: dict[str, Any]
+    plans: list[FramePlan]
+    metrics: FieldMetrics | None
+    track: CadenceTrack | None
+    thumbs: np.ndarray
+    cut_scores: np.ndarray
+    offset: OffsetResult | None
+    decode_error: str | None = None
+    out_dir: Path = field(default_factory=Path)
+
+
+def _close(a: Fraction, b: Fraction) -> bool:
+    return abs(float(a) - float(b)) < 0.01
+
+
+def _kind_of_input(info: VideoInfo) -> str:
+    """ "ivtc", "progressive24" or "flagged_progressive30"; InputError for anything else."""
+    if _close(info.fps, FPS_NTSC):
+        return "flagged_progressive30" if info.field_order in ("progressive", "unknown") else "ivtc"
+    if _close(info.fps, FPS_FILM) and info.field_order in ("progressive", "unknown"):
+        return "progressive24"
+    if _close(info.fps, Fraction(25)):
+        raise InputError(
+            f"{info.path}: 25 fps ({info.field_order}) is PAL: PAL film is transferred 2:2 (one film frame per "
+            "video frame), so there is no 3:2 pulldown to remove, and conform's output is 23.976 by contract. "
+            "Conform an NTSC 29.97 broadcast, or deinterlace/convert PAL material with a standards converter first"
+        )
+    raise InputError(
+        f"{info.path}: {float(info.fps):.3f} fps {info.field_order} is not a rate conform handles: it expects an "
+        "NTSC 29.97 interlaced broadcast (3:2 pulldown) or 23.976 progressive frames"
+    )
+
+
+class _Decoded:
+    """Counts decoded frames and keeps the error that stopped decoding, if any."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.error: str | None = None
+
+
+def _decision_fields(path: Path, info: VideoInfo, first_is_top: bool, seen: _Decoded) -> Iterator[np.ndarray]:
+    frames = iter_ycbcr_frames(path)
+    total = info.frame_count or None
+    try:
+        for frame in progress(frames, total=total, desc="conform: measure", unit="frame"):
+            y = frame.y
+            first, second = (y[0::2], y[1::2]) if first_is_top else (y[1::2], y[0::2])
+            yield decision_luma(first, info.bit_depth)
+            yield decision_luma(second, info.bit_depth)
+            seen.frames += 1
+    except MediaError as exc:
+        seen.error = str(exc)
+        log.warning("%s", exc)
+
+
+def _fields_in_order(path: Path, first_is_top: bool, count: int) -> Iterator[Field]:
+    for frame in iter_ycbcr_frames(path, count=count):
+        top, bottom = split_fields(frame)
+        yield from ((top, bottom) if first_is_top else (bottom, top))
+
+
+def build_frames(
+    analysis: Analysis, *, to_rgb: bool = True
+) -> Iterator[tuple[FramePlan, np.ndarray | YCbCrFrame]]:
+    """Decode the broadcast again and yield (plan, frame) in output order, holding only the fields needed.
+
+    Frames are R'G'B' float32 (H, W, 3). With ``to_rgb=False`` a film frame is handed out as the woven
+    ``YCbCrFrame`` (planes as decoded, no conversion: what ``fieldmatch`` hands out, for benchmarks);
+    orphans and video stay R'G'B'.
+    """
+    info, plans = analysis.info, analysis.plans
+    buffer: dict[int, Field] = {}
+    stream = enumerate(_fields_in_order(info.path, analysis.first_is_top, analysis.frames_decoded))
+    exhausted = False
+    for plan in plans:
+        need = plan.last_field_needed
+        while not exhausted and need not in buffer:
+            try:
+                i, f = next(stream)
+            except StopIteration:
+                exhausted = True
+                break
+            buffer[i] = f
+        frame: np.ndarray | YCbCrFrame
+        if plan.kind == "film":
+            assert plan.top is not None and plan.bottom is not None
+            copy = buffer[plan.copy] if plan.copy is not None else None
+            if to_rgb:
+                frame = weave_film(buffer[plan.top], buffer[plan.bottom], info, copy=copy)
+            else:
+                frame = weave_film_planes(buffer[plan.top], buffer[plan.bottom], copy=copy)
+        elif plan.kind == "orphan":
+            assert plan.keep is not None
+            frame = rebuild_orphan(buffer[plan.keep], info)
+        else:
+            assert plan.keep is not None
+            before = buffer.get(plan.before) if plan.before is not None else None
+            after = buffer.get(plan.after) if plan.after is not None else None
+            frame = deinterlace_video(buffer[plan.keep], before, after, info)
+        yield plan, frame
+        low = min(plan.fields) - 1  # video needs the field before its first
+        for k in [k for k in buffer if k < low]:
+            del buffer[k]
+
+
+def _has_pulldown(metrics: FieldMetrics, params: CadenceParams) -> bool:
+    """Whether the frames of a stream not flagged interlaced hold two moments each in a telecine-like share.
+
+    Telecined film combs inside 2 of every 5 frames wherever the picture moves; progressive 29.97
+    combs inside none (a cut or a flash may trip a frame or two). Judged over frames whose first field
+    differs from the next frame's (the picture moves), with evidence above 0.5.
+    """
+    ev = field_evidence(metrics, params)
+    within = ev.comb[0::2]  # field 2k | 2k+1: the two fields of frame k
+    moving = ev.repeat[0::2] > 0
+    n = min(within.size, moving.size)
+    if n == 0 or not moving[:n].any():
+        return False
+    return float(np.mean(within[:n][moving[:n]] > 0.5)) > 0.25
+
+
+def _plan_dict(index: int, plan: FramePlan) -> dict[str, Any]:
+    d: dict[str, Any] = {"index": index, "kind": plan.kind, "fields": list(plan.fields), "phase": plan.phase}
+    if plan.kind == "film":
+        d["weave"] = {"top": plan.top, "bottom": plan.bottom}
+        if plan.copy is not None:
+            d["weave"]["merged_with"] = plan.copy
+        d["comb"] = round(float(plan.score or 0.0), 4)
+        d["combed"] = plan.combed
+    else:
+        d["keep"] = plan.keep
+        if plan.kind == "video":
+            d["temporal"] = [f for f in (plan.before, plan.after) if f is not None]
+    return d
+
+
+def film_thumbnails(film: str) -> tuple[np.ndarray, list[int], str]:
+    """Thumbnails (N, 36, 48, 3) uint8 of every frame of the film sequence ``film``, its frame numbers, its pattern."""
+    pattern = resolve_sequence(film)
+    frames = pattern.frames_on_disk()
+    if not frames:
+        raise InputError(
+            f"{film}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
+        )
+    thumbs = np.stack(
+        [
+            cuts_mod.frame_thumbnail(read_image(pattern.path(f))[0])
+            for f in progress(frames, desc="conform: read film", unit="frame")
+        ]
+    )
+    return thumbs, frames, str(pattern)
+
+
+@dataclass
+class Analysis:
+    """The decision half of a conform: what the broadcast is and how every output frame is built.
+
+    Attributes:
+        info: the probed stream.
+        kind: "ivtc", "flagged_progressive30" (both inverse-telecined) or "progressive24" (passed through).
+        first_is_top: whether field 2k (the first in time of frame k) is the top field.
+        metrics, track: the field measures and the cadence decision (None for "progressive24").
+        plans: one recipe per output frame (empty for "progressive24").
+        frames_decoded: broadcast frames that decoded (all of them unless ``decode_error``).
+        decode_error: the error that stopped decoding early (a truncated or corrupt file), or None.
+    """
+
+    info: VideoInfo
+    kind: str
+    first_is_top: bool
+    metrics: FieldMetrics | None
+    track: CadenceTrack | None
+    plans: list[FramePlan]
+    frames_decoded: int
+    decode_error: str | None
+
+
+def analyse(
+    broadcast: str | Path, *, overrides: str | Path | None = None, params: CadenceParams | None = None
+) -> Analysis:
+    """Probe, measure and decide (passes 1 and 2 of the module docstring); nothing is written.
+
+    Raises:
+        InputError / MediaError: an unsupported rate, nothing decodes, no pulldown in a progressive
+            29.97 stream, a bad override file.
+    """
+    path = Path(broadcast)
+    p = params or CadenceParams()
+    info = probe_video(path)
+    kind = _kind_of_input(info)
+    override_list = read_overrides(overrides) if overrides is not None else []
+    first_is_top = info.field_order != "bff"
+    if info.field_order == "unknown":
+        log.warning("%s: the stream does not state its field order; assuming top field first", path)
+    if kind == "progressive24":
+        return Analysis(info, kind, first_is_top, None, None, [], info.frame_count, None)
+    seen = _Decoded()
+    metrics = measure_fields(
+        _decision_fields(path, info, first_is_top, seen), "top" if first_is_top else "bottom"
+    )
+    if seen.frames == 0:
+        raise MediaError(f"{path}: no frame could be decoded ({seen.error or 'empty stream'})")
+    if kind == "flagged_progressive30" and not _has_pulldown(metrics, p) and not override_list:
+        raise InputError(
+            f"{path}: progressive 29.97 fps with no 3:2 pulldown in it (no frame mixes two film frames): "
+            "there is nothing to inverse-telecine, and conform does not convert frame rates. Give the "
+            "interlaced broadcast, or convert the rate with a standards converter"
+        )
+    track = track_cadence(
+        field_evidence(metrics, p), allowed=allowed_states(override_list, metrics.field_count), params=p
+    )
+    plans = plan_frames(group_runs(track), metrics, p)
+    return Analysis(info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error)
+
+
+def conform(
+    broadcast: str | Path,
+    out_dir: str | Path,
+    *,
+    film: str | None = None,
+    overrides: str | Path | None = None,
+    image_format: str = "exr",
+    params: CadenceParams | None = None,
+    cut_params: cuts_mod.CutParams | None = None,
+) -> Conformed:
+    """Conform ``broadcast`` into ``out_dir`` (see the module docstring); returns what was decided.
+
+    Args:
+        broadcast: the broadcast video file.
+        out_dir: the output folder (created; frames of an earlier run there are replaced).
+        film: the film scan (a folder of frames or a frame pattern), for the temporal offset.
+        overrides: a match override file (``overrides`` module).
+        image_format: "exr" (half float, unclipped: the default) or "png" (16-bit, clipped to 0..1).
+
+    Raises:
+        InputError / MediaError: unreadable broadcast (nothing decodes), an unsupported rate, a bad film
+            sequence or override file.
+    """
+    if image_format not in IMAGE_FORMATS:
+        raise InputError(f"image format {image_format!r}: choose one of {', '.join(IMAGE_FORMATS)}")
+    start = time.monotonic()
+    path = Path(broadcast)
+    out = Path(out_dir)
+    if film is not None and not resolve_sequence(film).frames_on_disk():  # fail before the long work
+        raise InputError(
+            f"{film}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
+        )
+    analysis = analyse(path, overrides=overrides, params=params)
+    info, kind, plans = analysis.info, analysis.kind, analysis.plans
+    seen = _Decoded()
+    seen.frames, seen.error = analysis.frames_decoded, analysis.decode_error
+
+    ext = image_format
+    frames_dir = out / "frames"
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    for old in frames_dir.glob(f"frame.*.{ext}"):
+        old.unlink()
+    thumbs: list[np.ndarray] = []
+    records: list[dict[str, Any]] = []
+    clipped = 0
+    pixels = 0
+    pending: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+
+        def emit(rgb: np.ndarray, record: dict[str, Any]) -> None:
+            nonlocal clipped, pixels
+            index = len(records)
+            records.append(record)
+            thumbs.append(cuts_mod.frame_thumbnail(rgb))
+            if ext == "png":
+                clipped += int(np.count_nonzero((rgb < 0.0) | (rgb > 1.0)))
+                pixels += rgb.size
+            target = out / FRAME_PATTERN.format(ext=ext).replace("%06d", f"{index:06d}")
+            pending.append(pool.submit(write_image, target, rgb))
+            while len(pending) > 4:
+                pending.pop(0).result()
+
+        if kind == "progressive24":
+            seen.frames = 0
+            try:
+                frames_iter = iter_ycbcr_frames(path)
+                for frame in progress(
+                    frames_iter, total=info.frame_count or None, desc="conform: frames", unit="frame"
+                ):
+                    rgb = frame_to_rgb(frame, info)
+                    emit(
+                        rgb,
+                        {
+                            "index": len(records),
+                            "kind": "progressive",
+                            "fields": [2 * frame.index, 2 * frame.index + 1],
+                        },
+                    )
+                    seen.frames += 1
+            except MediaError as exc:
+                seen.error = str(exc)
+                log.warning("%s", exc)
+            if seen.frames == 0:
+                raise MediaError(f"{path}: no frame could be decoded ({seen.error or 'empty stream'})")
+        else:
+            built = build_frames(analysis)
+            for plan, out_frame in progress(built, total=len(plans), desc="conform: frames", unit="frame"):
+                assert isinstance(out_frame, np.ndarray)
+                emit(out_frame, _plan_dict(len(records), plan))
+        for fut in pending:
+            fut.result()
+
+    thumb_arr = np.stack(thumbs) if thumbs else np.zeros((0, 36, 48, 3), np.uint8)
+    cut_list, cut_scores = cuts_mod.detect_cuts(thumb_arr, cut_params)
+    offset_result: OffsetResult | None = None
+    film_info: dict[str, Any] | None = None
+    if film is not None:
+        film_thumbs, film_frames, film_pattern = film_thumbnails(film)
+        if film_frames != list(range(film_frames[0], film_frames[0] + len(film_frames))):
+            log.warning(
+                "%s: the film frame numbers have gaps; matching them as one contiguous sequence", film
+            )
+        offset_result = find_offset(thumb_arr, film_thumbs, cut_list)
+        film_info = {
+            "pattern": film_pattern,
+            "frame_count": len(film_frames),
+            "first_frame_number": film_frames[0],
+        }
+        log.info("offset: %s", offset_result.message)
+
+    document = _document(
+        path,
+        info,
+        kind,
+        records,
+        plans,
+        analysis.track,
+        cut_list,
+        offset_result,
+        film_info,
+        seen,
+        overrides,
+        image_format,
+        clipped / pixels if pixels else 0.0,
+    )
+    write_json_atomic(out / "conform.json", document)
+    result = Conformed(
+        document,
+        plans,
+        analysis.metrics,
+        analysis.track,
+        thumb_arr,
+        cut_scores,
+        offset_result,
+        seen.error,
+        out,
+    )
+    write_report(out / "report.html", result)
+    log.info("conform: %d frames in %.1f s", len(records), time.monotonic() - start)
+    return result
+
+
+def _document(
+    path: Path,
+    info: VideoInfo,
+    kind: str,
+    records: list[dict[str, Any]],
+    plans: list[FramePlan],
+    track: CadenceTrack | None,
+    cut_list: list[int],
+    offset_result: OffsetResult | None,
+    film_info: dict[str, Any] | None,
+    seen: _Decoded,
+    overrides: str | Path | None,
+    image_format: str,
+    clipped_fraction: float,
+) -> dict[str, Any]:
+    n = len(records)
+    bounds = [(c, (cut_list[k + 1] - 1) if k + 1 < len(cut_list) else n - 1) for k, c in enumerate(cut_list)]
+    if offset_result is not None:
+        shots = [
+            {
+                "first": s.first,
+                "last": s.last,
+                "film_first": s.film_first,
+                "match_score": None if s.match_score is None else round(s.match_score, 4),
+                "z": None if s.z is None else round(s.z, 2),
+            }
+            for s in offset_result.shots
+        ]
+    else:
+        shots = [{"first": a, "last": b, "film_first": None, "match_score": None} for a, b in bounds]
+    doc: dict[str, Any] = {
+        "version": CONFORM_VERSION,
+        "source": str(path),
+        "fps": "24000/1001",
+        "source_fps": f"{info.fps.numerator}/{info.fps.denominator}",
+        "field_order": "progressive"
+        if kind == "progressive24"
+        else ("bff" if info.field_order == "bff" else "tff"),
+        "input_kind": kind,
+        "frame_count": n,
+        "source_frame_count": seen.frames,
+        "field_count": 2 * seen.frames,
+        "frames_pattern": FRAME_PATTERN.format(ext=image_format),
+        "image_format": "16-bit PNG, R'G'B' code values clipped to 0..1"
+        if image_format == "png"
+        else "half-float EXR, R'G'B' code values unclipped",
+        "colour": {"matrix": info.matrix, "range": info.range, "transfer": "as decoded (none applied)"},
+        "clipped_fraction": round(clipped_fraction, 6),
+        "fields_note": "field 2k is the first field in time of broadcast frame k, 2k+1 its second",
+        "frames": records,
+        "cuts": cut_list[1:],
+        "cuts_note": "output index of the first frame of every shot but the first (frame 0 is not a cut)",
+        "shots": shots,
+        "orphans": [r["index"] for r in records if r["kind"] == "orphan"],
+        "combed": [r["index"] for r in records if r.get("combed")],
+        "video_frames": [r["index"] for r in records if r["kind"] == "video"],
+        "cadence_breaks": [int(i) for i in np.nonzero(track.broken)[0]] if track is not None else [],
+        "overrides": None if overrides is None else str(overrides),
+        "decode_error": seen.error,
+    }
+    if offset_result is not None:
+        doc["offset"] = offset_result.offset
+        doc["offset_match"] = {
+            "matched": offset_result.matched,
+            "message": offset_result.message,
+            "global_offset": offset_result.global_offset,
+            "global_score": None
+            if offset_result.global_score is None
+            else round(offset_result.global_score, 4),
+            "global_z": None if offset_result.global_z is None else round(offset_result.global_z, 2),
+        }
+        doc["film"] = film_info
+    return doc

@@ -1,0 +1,109 @@
+"""The cadence decision on field streams made in numpy (no codec): 3:2, edits, stills, video, overrides."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from remaster_core.conform.cadence import (
+    PHASES,
+    VIDEO,
+    CadenceTrack,
+    field_evidence,
+    group_runs,
+    track_cadence,
+)
+from remaster_core.conform.fields import FieldMetrics, measure_fields
+from remaster_core.conform.overrides import allowed_states, parse_overrides
+from remaster_core.synth.telecine import telecine_mapping
+
+
+def _frames(n: int, seed: int, speed: float = 1.5, still: bool = False) -> list[np.ndarray]:
+    """``n`` (64, 96) float32 frames of a textured picture panning ``speed`` px a frame, fresh grain each."""
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.normal(0, 1, (64, 200)).astype(np.float32), (0, 0), 1.5) * 300 + 128
+    out = []
+    for k in range(n):
+        m = np.float32([[1, 0, 0.0 if still else speed * k], [0, 1, 0]])
+        shifted = cv2.warpAffine(base, m, (200, 64), flags=cv2.INTER_CUBIC)[:, 50:146]
+        out.append(shifted + rng.normal(0, 1.5, shifted.shape).astype(np.float32))
+    return out
+
+
+def _telecine(frames: list[np.ndarray], phase: int = 0, first: int = 0) -> tuple[list[np.ndarray], list[int]]:
+    """Fields (top first) of a 3:2 telecine and the index (+``first``) of the frame each shows; coding noise added."""
+    rng = np.random.default_rng(99)
+    fields, sources = [], []
+    for top, bottom in telecine_mapping(len(frames), phase, "t"):
+        for src, rows in ((top, slice(0, None, 2)), (bottom, slice(1, None, 2))):
+            fields.append(frames[src][rows] + rng.normal(0, 0.4, frames[src][rows].shape).astype(np.float32))
+            sources.append(first + src)
+    return fields, sources
+
+
+def _runs_as_sources(track: CadenceTrack, sources: list[int]) -> list[set[int]]:
+    return [{sources[f] for f in run.fields} for run in group_runs(track)]
+
+
+def _decide(fields: list[np.ndarray], **kw: object) -> CadenceTrack:
+    return track_cadence(field_evidence(measure_fields(fields, "top")), **kw)  # type: ignore[arg-type]
+
+
+def test_unbroken_cadence_every_phase_one_run_per_frame() -> None:
+    for phase in range(4):
+        fields, sources = _telecine(_frames(30, seed=phase), phase)
+        runs = _runs_as_sources(_decide(fields), sources)
+        assert all(len(r) == 1 for r in runs), phase
+        assert [r.pop() for r in runs] == sorted(set(sources)), phase
+
+
+def test_still_stretch_inherits_the_cadence() -> None:
+    frames = _frames(12, 1) + _frames(20, 2, still=True) + _frames(12, 3)
+    fields, sources = _telecine(frames)
+    track = _decide(fields)
+    runs = _runs_as_sources(track, sources)
+    assert [r.pop() for r in runs] == list(range(44))
+    assert not track.broken.any()
+
+
+def test_edit_across_the_cycle_breaks_cadence_and_leaves_orphans() -> None:
+    a_fields, a_src = _telecine(_frames(20, 4))
+    b_fields, b_src = _telecine(_frames(20, 5), first=100)
+    # keep 13 video frames of A (it ends on "B C": C has one field), then B from its 4th frame ("C D")
+    fields = a_fields[:26] + b_fields[6:]
+    sources = a_src[:26] + b_src[6:]
+    track = _decide(fields)
+    runs = [r for r in group_runs(track)]
+    assert all(len({sources[f] for f in r.fields}) == 1 for r in runs)  # no run mixes the pieces
+    orphans = [sources[r.fields[0]] for r in runs if r.kind == "orphan"]
+    assert orphans == [a_src[25], b_src[6]]
+    assert track.broken[26]
+
+
+def test_video_stretch_is_found() -> None:
+    film = _frames(20, 6)
+    video_moments = _frames(60, 7, speed=0.8)
+    fields, _ = _telecine(film)
+    video = [video_moments[k][(k % 2) :: 2] for k in range(60)]  # a new moment every field
+    track = _decide(fields + video + _telecine(_frames(20, 8))[0])
+    state = track.state
+    n_film = len(fields)
+    assert (state[n_film + 4 : n_film + 56] == VIDEO).all()
+    assert (state[: n_film - 4] < PHASES).all() and (state[n_film + 64 :] < PHASES).all()
+
+
+def test_override_pins_a_phase() -> None:
+    fields, _ = _telecine(_frames(20, 9, still=True))  # no evidence at all: any phase fits
+    free = _decide(fields)
+    pinned_phase = (int(free.state[10]) + 2) % PHASES
+    allowed = allowed_states(parse_overrides(f"fields 10-19 phase {pinned_phase}"), len(fields))
+    pinned = _decide(fields, allowed=allowed)
+    assert pinned.state[10] == pinned_phase and free.state[10] != pinned_phase
+    video = _decide(fields, allowed=allowed_states(parse_overrides("fields 0-9 video"), len(fields)))
+    assert (video.state[:10] == VIDEO).all()
+
+
+def test_empty_stream() -> None:
+    empty = FieldMetrics(np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), "top")
+    track = track_cadence(field_evidence(empty))
+    assert track.state.shape == (0,) and group_runs(track) == []

@@ -1,0 +1,52 @@
+"""Cut detection on thumbnails: every cut, no cut in a fast pan or a changing countdown."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import skimage.data
+
+from remaster_core.conform.cuts import detect_cuts, frame_thumbnail
+
+
+def _pan(picture: np.ndarray, n: int, speed: float, zoom: float = 0.0) -> list[np.ndarray]:
+    h, w = 120, 176
+    out = []
+    for k in range(n):
+        s = 1.0 + zoom * k
+        m = np.float32([[s, 0, 20 + speed * k], [0, s, 20]])
+        out.append(cv2.warpAffine(picture, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP))
+    return out
+
+
+def test_cuts_found_and_fast_pan_is_not_a_cut() -> None:
+    astronaut = skimage.data.astronaut().astype(np.float32) / 255
+    coffee = skimage.data.coffee().astype(np.float32) / 255
+    chelsea = skimage.data.chelsea().astype(np.float32) / 255
+    frames = (
+        _pan(astronaut, 12, 1.0)
+        + _pan(coffee, 15, 9.0)
+        + _pan(chelsea, 10, 0.5, zoom=0.02)
+        + _pan(coffee, 3, 1.0)
+    )
+    thumbs = np.stack([frame_thumbnail(f) for f in frames])
+    cuts, scores = detect_cuts(thumbs)
+    assert cuts == [0, 12, 27, 37]
+    assert scores.shape == (40,)
+
+
+def test_changing_leader_then_first_shot() -> None:
+    leader = []
+    for k in range(8):  # a countdown: the digit and a sweep change every frame
+        card = np.full((120, 176, 3), 80, np.uint8)
+        cv2.ellipse(card, (88, 60), (50, 50), -90, 0, 45 * (k + 1), (130, 130, 130), -1)
+        cv2.putText(card, str(8 - k), (70, 85), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (240, 240, 240), 5)
+        leader.append(card.astype(np.float32) / 255)
+    shot = _pan(skimage.data.rocket().astype(np.float32) / 255, 10, 1.5)
+    cuts, _ = detect_cuts(np.stack([frame_thumbnail(f) for f in leader + shot]))
+    assert cuts == [0, 8]
+
+
+def test_no_frames_and_one_frame() -> None:
+    assert detect_cuts(np.zeros((0, 36, 48, 3), np.float32))[0] == []
+    assert detect_cuts(np.zeros((1, 36, 48, 3), np.float32))[0] == [0]

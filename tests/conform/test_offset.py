@@ -1,0 +1,78 @@
+"""Temporal offset between conformed frames and film: exact, per shot, with gaps, and "no match"."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from remaster_core.conform.cuts import frame_thumbnail
+from remaster_core.conform.offset import find_offset
+from tests.conform import OTHER_PICTURES, PICTURES, shot_frames
+
+LENGTHS = [14, 9, 20, 12]
+
+
+def _shots(pictures: tuple[str, ...], seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [shot_frames(pictures[k], n, rng) for k, n in enumerate(LENGTHS)]
+
+
+_GAMMA = np.clip((np.arange(256) / 255.0) ** 0.8 * 255.0, 0, 255).astype(np.uint8)
+
+
+def _as_film(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A film-like version of a broadcast frame: another grade, another framing, more pixels, grain."""
+    graded = cv2.LUT(frame, _GAMMA).astype(np.float32) * np.float32([1.1 / 255, 1.0 / 255, 0.85 / 255]) + 0.03
+    h, w = graded.shape[:2]
+    big = cv2.resize(graded[6 : h - 2, 3 : w - 9], (w * 3 // 2, h * 3 // 2), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big + 0.02 * rng.standard_normal(big.shape, dtype=np.float32), 0, 1)
+
+
+def _thumbs(frames: list[np.ndarray]) -> np.ndarray:
+    return np.stack(
+        [frame_thumbnail(f.astype(np.float32) / 255 if f.dtype == np.uint8 else f) for f in frames]
+    )
+
+
+LEADER = 5
+
+
+def _broadcast(shots: list[list[np.ndarray]]) -> tuple[np.ndarray, list[int]]:
+    leader = [np.full_like(shots[0][0], 40)] * LEADER
+    frames = leader + [f for s in shots for f in s]
+    cuts = [0, *np.cumsum([LEADER, *LENGTHS[:-1]]).tolist()]
+    return _thumbs(frames), cuts
+
+
+def test_offset_exact_with_gaps_extra_and_short_film() -> None:
+    shots = _shots(PICTURES, 0)
+    broadcast, cuts = _broadcast(shots)
+    rng = np.random.default_rng(1)
+    film_shots = [[_as_film(f, rng) for f in s] for s in shots]
+    # every shot on film: one global offset
+    r = find_offset(broadcast, _thumbs([f for s in film_shots for f in s]), cuts)
+    assert r.matched and r.offset == LEADER
+    assert [s.film_first for s in r.shots] == [None, 0, 14, 23, 43]
+    # shot 1 missing from the scan (the film is numbered on without a gap), 3 extra frames before shot 0,
+    # and the film ends 7 frames into the last shot (more than half of it: still matched)
+    extra = [_as_film(np.full_like(shots[0][0], 200), rng)] * 3
+    film = extra + film_shots[0] + film_shots[2] + film_shots[3][:7]
+    r = find_offset(broadcast, _thumbs(film), cuts)
+    assert r.offset == LEADER - 3  # film frame 0 is an extra frame, 3 before the first shot
+    assert [s.film_first for s in r.shots] == [None, 3, None, 17, 37]
+
+
+def test_film_of_another_show_is_no_match() -> None:
+    broadcast, cuts = _broadcast(_shots(PICTURES, 2))
+    rng = np.random.default_rng(3)
+    other = [_as_film(f, rng) for s in _shots(OTHER_PICTURES, 4) for f in s]
+    r = find_offset(broadcast, _thumbs(other), cuts)
+    assert not r.matched and r.offset is None
+    assert all(s.film_first is None for s in r.shots)
+    assert "no match" in r.message
+
+
+def test_no_film_frames() -> None:
+    broadcast, cuts = _broadcast(_shots(PICTURES, 5))
+    r = find_offset(broadcast, np.zeros((0, 36, 48, 3), np.float32), cuts)
+    assert r.offset is None and not r.matched
