@@ -1,0 +1,124 @@
+"""Alignment accuracy against a synthetic reel's truth (``remaster synth``): for tests and ``bench/align.py``.
+
+Two measures, as the alignment issue defines them:
+
+- ``mapping_error``: RMS over valid pixels of the distance (film px) between a film -> broadcast
+  mapping and the truth's (``remaster_core.synth.geometry.film_to_broadcast``). Broadcast-pixel
+  differences (dx, dy) count as (dx / sx, dy / sy) film px.
+- ``corner_error``: the largest distance (film px) at the four film-frame corners between a
+  ``Transform4`` and the truth's affine part (the same scaling).
+
+And one that needs no mapping, only the written input frames: ``registration_error`` measures the
+displacement between two pictures of the *same* broadcast frame resampled two ways (the input frame
+written, and the truth-warped broadcast) by block Lucas-Kanade (3 iterations, 32 px blocks, textured
+blocks only), so the pairs on disk can be checked without trusting anything ``align`` reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from remaster_core.align.prep import luma
+from remaster_core.align.transform import Transform4, output_grid
+from remaster_core.synth.geometry import ShotGeometry, film_to_broadcast
+
+
+def truth_maps(
+    geometry: dict[str, Any] | ShotGeometry, film_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The truth's film -> broadcast mapping at every film pixel: float64 (H, W) x and y."""
+    geom = geometry if isinstance(geometry, ShotGeometry) else ShotGeometry.from_dict(geometry)
+    xx, yy = output_grid(film_size)
+    return film_to_broadcast(xx, yy, geom)
+
+
+def mapping_error(
+    map_x: np.ndarray,
+    map_y: np.ndarray,
+    geometry: dict[str, Any] | ShotGeometry,
+    valid: np.ndarray | None = None,
+) -> float:
+    """RMS distance (film px) between a mapping (float (H, W) broadcast coordinates) and the truth's,
+    over ``valid`` (bool (H, W); default everywhere)."""
+    geom = geometry if isinstance(geometry, ShotGeometry) else ShotGeometry.from_dict(geometry)
+    h, w = map_x.shape
+    tx, ty = truth_maps(geom, (w, h))
+    ex = (map_x - tx) / geom.sx
+    ey = (map_y - ty) / geom.sy
+    d2 = ex * ex + ey * ey
+    if valid is not None:
+        d2 = d2[valid]
+    return float(np.sqrt(np.mean(d2)))
+
+
+def corner_error(
+    transform: Transform4, geometry: dict[str, Any] | ShotGeometry, film_size: tuple[int, int]
+) -> float:
+    """Largest distance (film px) at the film corners between ``transform`` and the truth's affine part."""
+    geom = geometry if isinstance(geometry, ShotGeometry) else ShotGeometry.from_dict(geometry)
+    w, h = film_size
+    x = np.array([0.0, w - 1, 0.0, w - 1])
+    y = np.array([0.0, 0.0, h - 1, h - 1])
+    bx, by = transform.apply(x, y)
+    ex = (bx - (geom.sx * x + geom.tx)) / geom.sx
+    ey = (by - (geom.sy * y + geom.ty)) / geom.sy
+    return float(np.max(np.hypot(ex, ey)))
+
+
+def registration_error(
+    image: np.ndarray, reference: np.ndarray, valid: np.ndarray | None = None, block: int = 32
+) -> tuple[float, int]:
+    """RMS displacement (px) between two renderings of the same picture, by block Lucas-Kanade.
+
+    Args:
+        image, reference: float32 RGB (H, W, 3) or luma (H, W), the same size.
+        valid: bool (H, W): blocks must be entirely valid to count.
+        block: block size in px.
+
+    Returns:
+        (rms, blocks): the RMS over the textured, valid blocks of each block's displacement (how far
+        ``image`` content sits from ``reference`` content), and how many blocks were measured.
+    """
+    a = luma(image).astype(np.float32)
+    r = luma(reference).astype(np.float32)
+    h, w = r.shape
+    gx = cv2.Sobel(r, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(r, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    nby, nbx = h // block, w // block
+    hh, ww = nby * block, nbx * block
+
+    def per_block(v: np.ndarray) -> np.ndarray:
+        return v[:hh, :ww].reshape(nby, block, nbx, block).sum(axis=(1, 3))
+
+    sxx, syy, sxy = per_block(gx * gx), per_block(gy * gy), per_block(gx * gy)
+    det = sxx * syy - sxy * sxy
+    min_eig = 0.5 * (sxx + syy) - np.sqrt(0.25 * (sxx - syy) ** 2 + sxy * sxy)
+    use = min_eig > 0.02 * np.percentile(min_eig, 90)
+    if valid is not None:
+        use &= per_block(valid.astype(np.float32)) >= block * block
+    dx = np.zeros((nby, nbx), np.float32)
+    dy = np.zeros((nby, nbx), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for _ in range(3):
+        fx = cv2.resize(dx, (ww, hh), interpolation=cv2.INTER_NEAREST)
+        fy = cv2.resize(dy, (ww, hh), interpolation=cv2.INTER_NEAREST)
+        mx, my = xx.copy(), yy.copy()
+        mx[:hh, :ww] -= fx
+        my[:hh, :ww] -= fy
+        # undo the current estimate: image(x - d) should equal reference(x)
+        shifted = cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        diff = shifted - r
+        bx, by = per_block(gx * diff), per_block(gy * diff)
+        safe = np.where(np.abs(det) > 1e-12, det, 1.0)
+        # reference(x + e) ~ reference(x) + g.e = image(x - d): solve for the remaining e
+        ex = (syy * bx - sxy * by) / safe
+        ey = (sxx * by - sxy * bx) / safe
+        dx += np.where(use, ex, 0).astype(np.float32)
+        dy += np.where(use, ey, 0).astype(np.float32)
+    n = int(use.sum())
+    if n == 0:
+        return float("nan"), 0
+    return float(np.sqrt(np.mean(dx[use] ** 2 + dy[use] ** 2))), n

@@ -1,0 +1,476 @@
+"""``align()``: a conform folder + the film scan -> ``PAIRS/`` (aligned pairs, masks, align.json, report).
+
+Inputs:
+
+- the conform folder DIR (``remaster conform``): ``DIR/conform.json`` with ``frames_pattern``
+  (relative to DIR), ``fps`` and ``shots``: {``first``, ``last`` (conformed frame indices, inclusive),
+  ``film_first`` (index of the film frame shown at ``first``, or null)};
+- the film scan sequence. ``film_first`` indexes the scan's frames in order (the k-th frame file on
+  disk), as the conform counted them.
+
+Per shot (with a progress bar over its frames):
+
+- no ``film_first``: status "no film", the nominal transform (``transform.nominal_transform``);
+- otherwise the frames where both exist are paired; fewer than ``min_frames``: "rejected";
+- ``shot.fit_shot`` on up to ``fit_frames`` frames spread over the shot (+ their neighbouring
+  broadcast frames for the temporal-offset check); an ``AlignmentFailure`` rejects the shot with its
+  message as the reason, and nothing is written for it;
+- every pair: ``shot.align_frame`` -> the broadcast resampled bilinearly through the final mapping
+  (``transform.resample``), the film file copied, the mask. A frame whose own check fails (its flow
+  departs from the mapping, or its pictures do not match, e.g. a flash frame or damaged scan) keeps an
+  all-zero mask and is listed under ``masked_frames``; more than half such frames reject the shot.
+  Fewer than ``min_valid`` valid pixels on average also rejects the shot. A shot's files are written
+  into a hidden folder renamed into place once the shot is accepted, so a rejected or interrupted
+  shot leaves no pairs behind.
+
+The output raster is the film's (the first film frame on disk sets it; a shot whose film frames have
+another size, or cannot be read, is rejected, naming the frame). Conformed frames of different sizes
+or that cannot be read are an ``InputError`` (the conform is broken).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remaster_core.align import pairs as pairs_mod
+from remaster_core.align.report import ShotVisual, make_visual, write_report
+from remaster_core.align.shot import AlignmentFailure, AlignParams, align_frame, fit_frame_indices, fit_shot
+from remaster_core.align.transform import CONVENTION, nominal_transform, resample
+from remaster_core.errors import InputError, MediaError
+from remaster_core.io.images import image_size, read_image, read_meta
+from remaster_core.io.sequence import SequencePattern, parse_pattern, resolve_sequence
+from remaster_core.progress import progress
+
+log = logging.getLogger("remaster.align")
+
+# rasters whose pixel aspect is 8/9 when the file does not say (NTSC 4:3 at 720 or 704 wide)
+_NTSC_RASTERS = {(720, 480), (720, 486), (704, 480)}
+
+
+@dataclass(frozen=True)
+class ConformShot:
+    """One shot of the conform: conformed frames ``first..last`` inclusive, ``film_first`` or None."""
+
+    index: int
+    first: int
+    last: int
+    film_first: int | None
+
+
+@dataclass(frozen=True)
+class ConformInput:
+    """What ``align`` reads from a conform folder."""
+
+    folder: Path
+    frames: SequencePattern
+    frame_count: int
+    fps: Fraction | None
+    shots: tuple[ConformShot, ...]
+    film_pattern: str | None
+
+
+@dataclass
+class AlignResult:
+    """What ``align`` did: the ``align.json`` document, and where things are."""
+
+    document: dict[str, Any]
+    out: Path
+    align_json: Path
+    report: Path
+    shots: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _fraction(text: Any) -> Fraction | None:
+    try:
+        return Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def read_conform(folder: str | os.PathLike[str]) -> ConformInput:
+    """Read and check ``folder/conform.json``.
+
+    Raises:
+        InputError: no conform.json, unreadable JSON, or missing / inconsistent keys (named).
+    """
+    folder = Path(folder)
+    path = folder / "conform.json"
+    if not path.is_file():
+        raise InputError(f"{folder}: no conform.json there; give the folder `remaster conform --out` wrote")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it as JSON ({exc}); re-run remaster conform") from exc
+    missing = [k for k in ("frames_pattern", "frame_count", "shots") if k not in doc]
+    if missing:
+        raise InputError(f"{path}: missing {', '.join(missing)}; is it a conform.json of this version?")
+    shots = []
+    for k, s in enumerate(doc["shots"]):
+        try:
+            first, last = int(s["first"]), int(s["last"])
+            ff = s.get("film_first")
+            film_first = None if ff is None else int(ff)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: shot {k} lacks first/last/film_first ({exc})") from exc
+        if last < first or first < 0:
+            raise InputError(f"{path}: shot {k} runs from frame {first} to {last}")
+        shots.append(ConformShot(k, first, last, film_first))
+    film = doc.get("film") or {}
+    return ConformInput(
+        folder,
+        parse_pattern(str(folder / doc["frames_pattern"])),
+        int(doc["frame_count"]),
+        _fraction(doc.get("fps", "24000/1001")),
+        tuple(shots),
+        film.get("pattern") if isinstance(film, dict) else None,
+    )
+
+
+def default_broadcast_par(size: tuple[int, int], file_par: float) -> float:
+    """The broadcast pixel aspect: the file's when it records one other than 1, else 8/9 for the NTSC
+    rasters (720x480, 720x486, 704x480), else 1 (square)."""
+    if abs(file_par - 1.0) > 1e-6:
+        return float(file_par)
+    return 8.0 / 9.0 if tuple(size) in _NTSC_RASTERS else 1.0
+
+
+def _paired(shot: ConformShot, n_film: int) -> list[tuple[int, int]]:
+    """(conformed frame, film index) of the shot's frames that have film."""
+    assert shot.film_first is not None
+    out = []
+    for i in range(shot.first, shot.last + 1):
+        k = shot.film_first + (i - shot.first)
+        if 0 <= k < n_film:
+            out.append((i, k))
+    return out
+
+
+class _Reader:
+    """Reads conformed and film frames, checking their sizes."""
+
+    def __init__(self, conform: ConformInput, film: SequencePattern, film_frames: list[int]) -> None:
+        self.conform = conform
+        self.film = film
+        self.film_frames = film_frames
+        self.broadcast_size: tuple[int, int] | None = None
+        self.film_size: tuple[int, int] | None = None
+
+    def broadcast(self, i: int) -> np.ndarray:
+        path = self.conform.frames.path(i)
+        try:
+            rgb, _ = read_image(path)
+        except MediaError as exc:
+            raise MediaError(f"conformed frame {i}: {exc}") from exc
+        size = (rgb.shape[1], rgb.shape[0])
+        if self.broadcast_size is None:
+            self.broadcast_size = size
+        elif size != self.broadcast_size:
+            raise InputError(
+                f"{path}: conformed frame {i} is {size[0]}x{size[1]}, the others "
+                f"{self.broadcast_size[0]}x{self.broadcast_size[1]}; the conform folder is inconsistent, re-run "
+                "remaster conform"
+            )
+        return rgb
+
+    def film_path(self, k: int) -> Path:
+        return self.film.path(self.film_frames[k])
+
+    def film_frame(self, k: int) -> np.ndarray:
+        """Film frame of index k; ``AlignmentFailure`` (the shot is rejected, the run goes on) if it cannot
+        be read or its size is not the output raster's."""
+        path = self.film_path(k)
+        try:
+            rgb, _ = read_image(path)
+        except MediaError as exc:
+            raise AlignmentFailure(f"film frame {self.film_frames[k]} cannot be read: {exc}") from exc
+        size = (rgb.shape[1], rgb.shape[0])
+        if self.film_size is None:
+            self.film_size = size
+        elif size != self.film_size:
+            raise AlignmentFailure(
+                f"film frame {self.film_frames[k]} ({path}) is {size[0]}x{size[1]}, the film raster is "
+                f"{self.film_size[0]}x{self.film_size[1]}; rescan or resize it to the same format"
+            )
+        return rgb
+
+
+def _write_pool_drain(pending: list[Future[None]], keep: int) -> None:
+    while len(pending) > keep:
+        pending.pop(0).result()
+
+
+def _align_one(
+    shot: ConformShot,
+    reader: _Reader,
+    broadcast_par: float,
+    params: AlignParams,
+    out: Path,
+    input_ext: str,
+    pool: ThreadPoolExecutor,
+) -> tuple[dict[str, Any], ShotVisual | None]:
+    """Align one shot with film and write its pairs; returns its align.json entry and report visual."""
+    paired = _paired(shot, len(reader.film_frames))
+    entry: dict[str, Any] = {"index": shot.index, "first": shot.first, "last": shot.last}
+    if not paired:
+        raise AlignmentFailure(
+            f"film_first {shot.film_first} puts the whole shot outside the film scan "
+            f"({len(reader.film_frames)} frames)"
+        )
+    if len(paired) < params.min_frames:
+        raise AlignmentFailure(
+            f"the shot has {len(paired)} frame(s) with film, the fit needs at least {params.min_frames} "
+            "(--min-frames)"
+        )
+    b_first, b_last, film_first = paired[0][0], paired[-1][0], paired[0][1]
+    fit_idx = fit_frame_indices(len(paired), params.fit_frames)
+    film_fit = [reader.film_frame(paired[j][1]) for j in fit_idx]
+    bc_fit = [reader.broadcast(paired[j][0]) for j in fit_idx]
+    if reader.broadcast_size is None or reader.film_size is None:
+        raise AssertionError("sizes are known once frames are read")
+    neighbours = []
+    for j in fit_idx:
+        i = paired[j][0]
+        prev = reader.broadcast(i - 1) if i - 1 >= shot.first else None
+        nxt = reader.broadcast(i + 1) if i + 1 <= shot.last else None
+        neighbours.append((prev, nxt))
+    model = fit_shot(film_fit, bc_fit, broadcast_par, params, neighbours)
+    del film_fit, bc_fit, neighbours
+
+    target_ext = reader.film_path(film_first).suffix
+    patterns = pairs_mod.shot_patterns(shot.index, input_ext, target_ext)
+    final_dir = out / f"shot{shot.index:03d}"
+    tmp_dir = out / f".shot{shot.index:03d}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    frames_stats: list[dict[str, Any]] = []
+    masked: list[dict[str, Any]] = []
+    visual: ShotVisual | None = None
+    middle = paired[len(paired) // 2][0]
+    pending: list[Future[None]] = []
+    try:
+        for i, k in progress(paired, desc=f"align shot {shot.index}", unit="pair"):
+            film = reader.film_frame(k)
+            bc = reader.broadcast(i)
+            fa = align_frame(film, bc, model, params)
+            valid = fa.valid
+            reason = None
+            flow_rms, sim = fa.stats["flow_rms_px"], fa.stats["similarity"]
+            if flow_rms is not None and flow_rms > params.max_flow_rms:
+                reason = f"flow departs from the mapping by {flow_rms:.2f} px RMS"
+            elif flow_rms is not None and sim is not None and sim < params.min_similarity:
+                reason = f"pictures do not match (similarity {fa.stats['similarity']:.2f})"
+            if reason is not None:
+                valid = np.zeros_like(valid)
+                masked.append({"frame": i, "reason": reason})
+            inp = resample(bc, fa.map_x, fa.map_y)
+            rel = {key: Path(p.replace("%06d", f"{i:06d}")) for key, p in patterns.items()}
+            # written under tmp_dir, mirroring the final layout below PAIRS/shotNNN
+            dest = {key: tmp_dir / Path(*r.parts[1:]) for key, r in rel.items()}
+            pending.append(pool.submit(pairs_mod.write_input, dest["input"], inp, reader.conform.fps))
+            pending.append(pool.submit(pairs_mod.write_target, dest["target"], reader.film_path(k)))
+            pending.append(pool.submit(pairs_mod.write_mask, dest["mask"], valid))
+            _write_pool_drain(pending, 6)
+            frames_stats.append({"frame": i, **fa.stats, "valid_fraction": round(float(valid.mean()), 4)})
+            if i == middle:
+                visual = make_visual(shot.index, film, bc, inp, valid, model, fa, broadcast_par)
+        _write_pool_drain(pending, 0)
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        wait(pending)  # a write already running must finish before its folder goes
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    masked_frames = {m["frame"] for m in masked}
+    kept = [f["valid_fraction"] for f in frames_stats if f["frame"] not in masked_frames]
+    mean_valid = float(np.mean(kept)) if kept else 0.0
+    if len(masked) * 2 > len(paired) or mean_valid < params.min_valid:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if mean_valid < params.min_valid:
+            raise AlignmentFailure(
+                f"only {100 * mean_valid:.0f} % of the pixels are valid on average (need "
+                f"{100 * params.min_valid:.0f} %): occlusions, or a film frame much larger than the broadcast"
+            )
+        raise AlignmentFailure(
+            f"{len(masked)} of {len(paired)} frames fail their own check (e.g. frame {masked[0]['frame']}: "
+            f"{masked[0]['reason']})"
+        )
+    shutil.rmtree(final_dir, ignore_errors=True)
+    os.replace(tmp_dir, final_dir)
+
+    def col(key: str) -> np.ndarray:
+        values = np.array([f[key] for f in frames_stats if f[key] is not None], np.float64)
+        return values if values.size else np.full(1, np.nan)
+
+    def stat(values: float) -> float | None:
+        return round(float(values), 4) if np.isfinite(values) else None
+
+    entry.update(
+        {
+            "status": "aligned",
+            "reason": None,
+            "broadcast_first": b_first,
+            "broadcast_last": b_last,
+            "film_first": film_first,
+            "film_frame_number": reader.film_frames[film_first],
+            "frame_count": len(paired),
+            "transform": model.transform.to_dict(),
+            "distortion": model.radial.to_dict(),
+            "residuals": {
+                "flow_rms_px": stat(np.median(col("flow_rms_px"))),
+                "flow_rms_px_max": stat(col("flow_rms_px").max()),
+                "field_mean_px": stat(col("field_mean_px").mean()),
+                "field_max_px": stat(col("field_max_px").max()),
+                "valid_fraction": stat(col("valid_fraction").mean()),
+                "similarity": stat(np.median(col("similarity"))),
+                **model.stats,
+            },
+            "sparse_transform": model.sparse_transform.to_dict(),
+            "masked_frames": masked,
+            "frames": frames_stats,
+            **patterns,
+        }
+    )
+    return entry, visual
+
+
+def _fallback_entry(
+    shot: ConformShot, status: str, reason: str, nominal: dict[str, float] | None
+) -> dict[str, Any]:
+    return {
+        "index": shot.index,
+        "first": shot.first,
+        "last": shot.last,
+        "status": status,
+        "reason": reason,
+        "broadcast_first": shot.first,
+        "broadcast_last": shot.last,
+        "film_first": shot.film_first,
+        "transform": nominal,
+        "distortion": None,
+        "input": None,
+        "target": None,
+        "mask": None,
+    }
+
+
+def align(
+    conform_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    film: str | None = None,
+    broadcast_par: float | None = None,
+    params: AlignParams | None = None,
+    force: bool = False,
+) -> AlignResult:
+    """Align every shot of a conform against the film scan and write ``out`` (PAIRS).
+
+    Args:
+        conform_dir: the folder ``remaster conform`` wrote.
+        out: the PAIRS folder (new or empty, or replaced with ``force``).
+        film: the film sequence (folder or pattern); default: the one named in conform.json.
+        broadcast_par: pixel aspect of the conformed frames; default ``default_broadcast_par``.
+        params: alignment settings.
+        force: replace pairs already in ``out``.
+
+    Returns:
+        The result; ``document`` is what ``align.json`` holds.
+
+    Raises:
+        InputError: a missing or bad conform folder or film sequence, conformed frames of different sizes.
+    """
+    params = params or AlignParams()
+    start = time.monotonic()
+    conform = read_conform(conform_dir)
+    film_arg = film or conform.film_pattern
+    if film_arg is None:
+        raise InputError(f"{conform.folder}: conform.json names no film; pass --film FILM_SEQUENCE")
+    film_seq = resolve_sequence(str(film_arg))
+    film_frames = film_seq.frames_on_disk()
+    if not film_frames:
+        raise InputError(
+            f"{film_seq}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
+        )
+    if conform.frame_count <= 0 or not conform.frames.path(0).is_file():
+        raise InputError(
+            f"{conform.frames}: the conformed frames are missing (looked for {conform.frames.path(0)})"
+        )
+    bw, bh, _ = image_size(conform.frames.path(0))
+    par = (
+        broadcast_par
+        if broadcast_par is not None
+        else default_broadcast_par((bw, bh), read_meta(conform.frames.path(0)).pixel_aspect)
+    )
+    if not 0.25 <= par <= 4.0:
+        raise InputError(f"broadcast pixel aspect {par} is not plausible (0.25..4); 8/9 is NTSC 4:3")
+    out = Path(out)
+    pairs_mod.prepare_out(out, force)
+    reader = _Reader(conform, film_seq, film_frames)
+    reader.broadcast_size = (bw, bh)
+    fw, fh, _ = image_size(film_seq.path(film_frames[0]))
+    reader.film_size = (fw, fh)
+    nominal = nominal_transform((bw, bh), par, (fw, fh)).to_dict()
+    input_ext = pairs_mod.input_extension(os.path.splitext("frame" + conform.frames.tail)[1])
+
+    entries: list[dict[str, Any]] = []
+    visuals: dict[int, ShotVisual] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for shot in conform.shots:
+            if shot.film_first is None:
+                entry = _fallback_entry(shot, "no film", "the conform found no film for this shot", nominal)
+            else:
+                try:
+                    entry, visual = _align_one(shot, reader, par, params, out, input_ext, pool)
+                    if visual is not None:
+                        visuals[shot.index] = visual
+                except AlignmentFailure as exc:
+                    entry = _fallback_entry(shot, "rejected", str(exc), nominal)
+            _log_shot(entry)
+            entries.append(entry)
+    document = pairs_mod.align_document(
+        conform_dir=conform.folder,
+        film_pattern=str(film_seq),
+        film_size=reader.film_size,
+        broadcast_size=(bw, bh),
+        broadcast_par=par,
+        conventions=CONVENTION,
+        params=_params_dict(params),
+        shots=entries,
+    )
+    json_path = pairs_mod.write_align_json(out, document)
+    report = out / pairs_mod.REPORT_HTML
+    write_report(report, document, visuals)
+    log.info("align: %d shots in %.1f s", len(entries), time.monotonic() - start)
+    return AlignResult(document, out, json_path, report, entries)
+
+
+def _params_dict(params: AlignParams) -> dict[str, Any]:
+    d = asdict(params)
+    d["sparse"]["scale_range"] = list(params.sparse.scale_range)
+    return d
+
+
+def shot_summary(entry: dict[str, Any]) -> str:
+    """One line for a person: ``shot 3 [120-164]: aligned, 45 pairs, residual 0.08 px, 91 % valid``."""
+    head = f"shot {entry['index']} [{entry['first']}-{entry['last']}]: {entry['status']}"
+    if entry["status"] == "aligned":
+        r = entry["residuals"]
+        masked = f", {len(entry['masked_frames'])} frame(s) masked" if entry["masked_frames"] else ""
+        flow = "n/a" if r["flow_rms_px"] is None else f"{r['flow_rms_px']:.3f} px RMS"
+        valid = "n/a" if r["valid_fraction"] is None else f"{100 * r['valid_fraction']:.0f} %"
+        return f"{head}, {entry['frame_count']} pairs, flow residual {flow}, {valid} valid{masked}"
+    return f"{head} ({entry['reason']})"
+
+
+def _log_shot(entry: dict[str, Any]) -> None:
+    """Rejections are warnings; the rest is debug detail (the CLI prints every shot's line itself)."""
+    (log.debug if entry["status"] != "rejected" else log.warning)("%s", shot_summary(entry))

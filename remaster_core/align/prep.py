@@ -1,0 +1,165 @@
+"""Pictures prepared for matching film against broadcast: luma, the working raster, grade-free versions.
+
+The film and the broadcast differ in grade (matrix, lift, gamma, gain), sharpness (the broadcast went
+through a lens blur and the chroma loss of the tape), noise (fine and low-frequency) and geometry. The
+matchers never see the colour pictures; they see:
+
+- ``luma``: BT.601 weights (0.299, 0.587, 0.114) over the R'G'B' code values, float32 (H, W). Used
+  only as a matching signal, not as a colour conversion.
+- ``clahe_u8``: luma with local histogram equalisation (CLAHE), uint8, for SIFT: keypoints and
+  descriptors survive the grade's contrast change and the raised blacks.
+- ``normalised``: local contrast normalisation ``(I - G*I) / sqrt(G*(I - G*I)^2 + eps^2)`` with a
+  Gaussian G of ``sigma`` px: invariant to any locally affine intensity change (the grade, the
+  low-frequency noise of the broadcast), so optical flow can compare the two. float32 (H, W), about
+  -3..3; ``to_u8`` maps it to uint8 for OpenCV's DIS flow.
+
+The *working raster* (``WorkRaster``) is the film raster reduced, if needed, so that neither side is
+larger than ``max_width`` pixels: features and flow run there, results are converted back to film pixel
+coordinates (pixel centres at integers in both, so ``x_film = (x_work + 0.5) / scale - 0.5``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from remaster_core.align.transform import Radial, Transform4, map_points
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601-weighted luma of R'G'B' code values: float32 (H, W, 3) -> float32 (H, W).
+
+    (``cv2.transform``, not ``rgb @ weights``: see ``mat`` for why NumPy's BLAS is kept out.)
+    """
+    if rgb.ndim == 2:
+        return rgb.astype(np.float32, copy=False)
+    src = np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
+    return cv2.transform(src, _LUMA[None, :])
+
+
+def clahe_u8(lum: np.ndarray, clip_limit: float = 3.0, tiles: int = 8) -> np.ndarray:
+    """Luma float32 (H, W) (any range) -> uint8 (H, W) stretched to its 0.5..99.5 percentiles then CLAHE."""
+    lo, hi = np.percentile(lum, (0.5, 99.5))
+    scale = 255.0 / max(float(hi - lo), 1e-6)
+    u8 = np.clip((lum - lo) * scale, 0, 255).astype(np.uint8)
+    return cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply(u8)
+
+
+def normalised(lum: np.ndarray, sigma: float, eps: float) -> np.ndarray:
+    """Local contrast normalisation of luma float32 (H, W): float32 (H, W), zero local mean, unit local std.
+
+    ``eps`` (in luma units) keeps flat, noisy areas from being amplified into texture.
+    """
+    mean = cv2.GaussianBlur(lum, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    d = lum - mean
+    var = cv2.GaussianBlur(d * d, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    return d / np.sqrt(var + np.float32(eps * eps))
+
+
+def to_u8(z: np.ndarray, gain: float = 40.0) -> np.ndarray:
+    """A normalised picture (about -3..3) as uint8 around 128, for OpenCV's DIS optical flow."""
+    return np.clip(128.0 + gain * z, 0, 255).astype(np.uint8)
+
+
+def gradient_energy(lum: np.ndarray, sigma: float) -> np.ndarray:
+    """Smallest eigenvalue of the local structure tensor of luma float32 (H, W): float32 (H, W) >= 0.
+
+    Large where the picture constrains motion in both directions (corners, texture), near zero on flat
+    areas and along straight edges: a flow confidence that needs no flow.
+    """
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    jxx = cv2.GaussianBlur(gx * gx, (0, 0), sigma)
+    jyy = cv2.GaussianBlur(gy * gy, (0, 0), sigma)
+    jxy = cv2.GaussianBlur(gx * gy, (0, 0), sigma)
+    half_trace = 0.5 * (jxx + jyy)
+    return np.maximum(half_trace - np.sqrt(0.25 * (jxx - jyy) ** 2 + jxy * jxy), 0.0)
+
+
+@dataclass(frozen=True)
+class WorkRaster:
+    """The raster features and flow run on: the film raster scaled by ``scale`` (<= 1).
+
+    Attributes:
+        film_size: (W, H) of the film raster.
+        size: (W, H) of the working raster.
+        scale: working px per film px (the same on both axes).
+    """
+
+    film_size: tuple[int, int]
+    size: tuple[int, int]
+    scale: float
+
+    @classmethod
+    def for_film(cls, film_size: tuple[int, int], max_width: int) -> WorkRaster:
+        """The working raster of a film raster, at most ``max_width`` px wide (never enlarged)."""
+        w, h = film_size
+        scale = min(1.0, max_width / w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return cls(film_size, size, size[0] / w)
+
+    def to_film(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Working-raster coordinates -> film coordinates (float64)."""
+        sx, sy = self.size[0] / self.film_size[0], self.size[1] / self.film_size[1]
+        return (np.asarray(x, np.float64) + 0.5) / sx - 0.5, (np.asarray(y, np.float64) + 0.5) / sy - 0.5
+
+    def grid_in_film(self) -> tuple[np.ndarray, np.ndarray]:
+        """Film coordinates of every working-raster pixel centre: float64 (h, w) x and y."""
+        w, h = self.size
+        yy, xx = np.mgrid[0:h, 0:w]
+        return self.to_film(xx, yy)
+
+    def shrink(self, image: np.ndarray) -> np.ndarray:
+        """A film-raster image reduced to the working raster (area average; unchanged at scale 1)."""
+        if self.size == self.film_size:
+            return image
+        return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class WorkMaps:
+    """Where each working-raster pixel samples the broadcast through a mapping, with the anti-alias
+    blur that mapping needs: float32 (h, w) maps and Gaussian sigmas (broadcast px) per axis."""
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    sigma_x: float
+    sigma_y: float
+
+
+def work_maps(work: WorkRaster, transform: Transform4, radial: Radial | None = None) -> WorkMaps:
+    """The ``WorkMaps`` of a film -> broadcast mapping on the working raster (compute once per model).
+
+    Where the mapping shrinks the broadcast (d > 1 broadcast px per working px along an axis) the
+    broadcast is to be blurred with sigma ``(d - 1) / 2`` first so it does not alias.
+    """
+    xf, yf = work.grid_in_film()
+    mx, my = map_points(xf, yf, transform, radial)
+    dx = abs(transform.sx) / work.scale
+    dy = abs(transform.sy) / work.scale
+    return WorkMaps(
+        mx.astype(np.float32), my.astype(np.float32), max(0.0, (dx - 1.0) / 2.0), max(0.0, (dy - 1.0) / 2.0)
+    )
+
+
+def broadcast_on_work(
+    broadcast_lum: np.ndarray,
+    work: WorkRaster,
+    transform: Transform4,
+    radial: Radial | None = None,
+    maps: WorkMaps | None = None,
+) -> np.ndarray:
+    """Broadcast luma float32 (Hb, Wb) resampled onto the working raster through a film -> broadcast
+    mapping (``maps``, or computed from ``transform`` and ``radial``), anti-aliased (see ``work_maps``).
+
+    Returns float32 (h, w); samples outside the broadcast repeat its edge.
+    """
+    maps = maps or work_maps(work, transform, radial)
+    src = broadcast_lum
+    if maps.sigma_x > 0.05 or maps.sigma_y > 0.05:
+        src = cv2.GaussianBlur(src, (0, 0), sigmaX=max(maps.sigma_x, 1e-3), sigmaY=max(maps.sigma_y, 1e-3))
+    return cv2.remap(src, maps.map_x, maps.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

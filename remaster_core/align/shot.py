@@ -1,0 +1,460 @@
+"""Alignment of one shot: the shot's model from a few frames, then every frame's final mapping and mask.
+
+``fit_shot`` (a few frames spread over the shot, the *fit frames*):
+
+1. sparse: SIFT matches pooled over the fit frames -> RANSAC -> robust 5-parameter model
+   (``sparse.fit_sparse``);
+2. global refinement: dense flow through the current model on the fit frames, correspondences pooled,
+   the 5 parameters refitted (``refine_iterations`` times): this removes the SIFT bias and is what
+   ``transform`` (tx, ty, sx, sy) in ``align.json`` reports;
+3. the shot's prior residual field (``dense.SplineField``) from the same pooled correspondences, and a
+   grade-matching polynomial for the mask;
+4. checks, each failure a ``AlignmentFailure`` whose message ends up as the shot's ``reason``, in
+   this order: the sparse fit's own (too few matches or inliers, large residual, implausible scale),
+   texture to measure on, then (when neighbouring broadcast frames are given) that the film does not
+   pair better with a neighbouring broadcast frame (a wrong temporal offset: checked before the flow's
+   spread, which a wrong offset also makes large, so the reason names the cause), the spread of the
+   flow around the shot's mapping, and last the similarity of the aligned pictures.
+
+``align_frame`` (every frame): flow through the shot's model, a per-frame field pulled towards the
+shot's (weave, drift), the final sampling maps on the film raster, the validity mask and statistics.
+
+Residuals are reported in output (film) pixels: a broadcast-pixel vector (rx, ry) is (rx / sx, ry / sy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from remaster_core.align import dense
+from remaster_core.align.dense import DenseParams, FlowPair, SplineField
+from remaster_core.align.prep import WorkMaps, WorkRaster, luma, work_maps
+from remaster_core.align.sparse import (
+    Correspondences,
+    SparseFailure,
+    SparseParams,
+    SparseResult,
+    fit_model,
+    fit_sparse,
+    frame_correspondences,
+)
+from remaster_core.align.transform import (
+    Radial,
+    Transform4,
+    inside_broadcast,
+    map_points,
+    nominal_transform,
+)
+
+_MAX_GLOBAL_SAMPLES = 60_000
+_TEMPORAL_FRAMES = 3  # fit frames re-paired by the temporal-offset check
+
+
+def _spread(n: int, count: int) -> list[int]:
+    """``count`` indices spread evenly over 0..n-1 (all of them when n <= count)."""
+    if n <= count:
+        return list(range(n))
+    return sorted({round(float(v)) for v in np.linspace(0, n - 1, count)})
+
+
+def fit_frame_indices(n: int, count: int) -> list[int]:
+    """Which of a shot's n paired frames fit its model: ``count`` spread evenly, avoiding the first and
+    last frame when the shot is long enough (a cut detected one frame off puts a frame of the
+    neighbouring shot there, and the ends lack a neighbour for the temporal-offset check)."""
+    if n >= count + 2:
+        return [1 + k for k in _spread(n - 2, count)]
+    return _spread(n, count)
+
+
+class AlignmentFailure(Exception):
+    """The shot cannot be aligned reliably; ``str(exc)`` is the reason recorded in ``align.json``."""
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    """Settings of a shot's alignment.
+
+    Attributes:
+        work_width: the working raster (dense flow) is at most this wide (px).
+        sparse_width: the raster SIFT runs on is at most this wide (px).
+        fit_frames: frames of the shot used to fit its model (spread evenly).
+        min_frames: a shot with fewer paired frames is rejected (too short to fit).
+        refine_iterations: dense refinements of the 5-parameter model.
+        max_flow_rms: spread (robust RMS, film px) of the textured flow around the final mapping above
+            which the pictures are taken not to match.
+        min_similarity: normalised cross-correlation of the aligned, normalised pictures below which
+            they are taken not to match.
+        min_valid: a shot whose frames have a smaller valid fraction on average is rejected.
+        offset_ratio: a neighbouring broadcast frame whose pairing leaves less than this fraction of the
+            given pairing's residual means a wrong temporal offset (``_temporal_check``).
+        sparse, dense: the stages' settings.
+    """
+
+    work_width: int = 720
+    sparse_width: int = 512
+    fit_frames: int = 5
+    min_frames: int = 3
+    refine_iterations: int = 2
+    max_flow_rms: float = 0.6
+    min_similarity: float = 0.25
+    min_valid: float = 0.5
+    offset_ratio: float = 0.75
+    sparse: SparseParams = field(default_factory=SparseParams)
+    dense: DenseParams = field(default_factory=DenseParams)
+
+
+@dataclass
+class ShotModel:
+    """Everything ``align_frame`` needs, and what the report shows about the fit.
+
+    Attributes:
+        transform, radial: the refined 5-parameter model (output -> broadcast).
+        sparse_transform, sparse_radial: the model as the sparse fit left it (before refinement).
+        spline: the residual field's grid; prior: its shot-level coefficients float64 (n, 2).
+        grade: broadcast -> film luma polynomial (mask only).
+        work: the working raster; broadcast_size: (W, H); film_size: (W, H).
+        sparse: the sparse fit (matches, inliers).
+        stats: numbers for ``align.json`` (sparse inliers, RMS, refinement, similarity, offset check).
+        maps: the model's sampling of the broadcast on the working raster (computed once).
+        base_x, base_y: float64 (Hf, Wf) the model's broadcast coordinates of every film pixel.
+    """
+
+    transform: Transform4
+    radial: Radial
+    sparse_transform: Transform4
+    sparse_radial: Radial
+    spline: SplineField
+    prior: np.ndarray
+    grade: np.ndarray
+    work: WorkRaster
+    broadcast_size: tuple[int, int]
+    film_size: tuple[int, int]
+    sparse: SparseResult
+    stats: dict[str, Any]
+    maps: WorkMaps = field(init=False, repr=False)
+    base_x: np.ndarray = field(init=False, repr=False)
+    base_y: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.maps = work_maps(self.work, self.transform, self.radial)
+        wf, hf = self.film_size
+        yy, xx = np.mgrid[0:hf, 0:wf].astype(np.float64)
+        self.base_x, self.base_y = map_points(xx, yy, self.transform, self.radial)
+
+
+@dataclass
+class FrameAlignment:
+    """The final mapping of one frame.
+
+    Attributes:
+        map_x, map_y: float32 (H, W) broadcast coordinates of every film pixel (for ``transform.resample``).
+        valid: bool (H, W) validity mask.
+        stats: ``flow_rms`` (film px), ``field_mean``/``field_max`` (magnitude of the dense correction
+            over the 5-parameter model, film px), ``valid_fraction``, ``similarity``.
+        pair: the frame's flow (for the report).
+    """
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    valid: np.ndarray
+    stats: dict[str, float | None]
+    pair: FlowPair
+
+
+def to_film_px(r: np.ndarray, transform: Transform4) -> np.ndarray:
+    """Broadcast-pixel vectors float (N, 2) -> lengths in film px (float64 (N,))."""
+    return np.hypot(r[:, 0] / transform.sx, r[:, 1] / transform.sy)
+
+
+def _robust_rms(values: np.ndarray, weight: np.ndarray) -> float:
+    """RMS of ``values`` over the confident samples (weight > 0.25), ignoring the worst 10 % (outliers);
+    NaN when fewer than 50 samples are confident (nothing to measure: a dark or flat picture)."""
+    v = values[weight > 0.25]
+    if len(v) < 50:
+        return float("nan")
+    v = v[v <= np.percentile(v, 90)]
+    return float(np.sqrt(np.mean(v * v)))
+
+
+def _refine(
+    film_work: list[np.ndarray],
+    broadcast_lum: list[np.ndarray],
+    work: WorkRaster,
+    transform: Transform4,
+    radial: Radial,
+    params: AlignParams,
+) -> tuple[Transform4, Radial, list[dense.Samples], list[FlowPair]]:
+    """Refit the 5-parameter model on flow correspondences pooled over the fit frames."""
+    samples: list[dense.Samples] = []
+    pairs: list[FlowPair] = []
+    for _ in range(params.refine_iterations):
+        maps = work_maps(work, transform, radial)
+        pairs = [
+            dense.flow_pair(f, b, work, transform, radial, params.dense, maps=maps, backward=False)
+            for f, b in zip(film_work, broadcast_lum, strict=True)
+        ]
+        samples = [dense.flow_correspondences(p, work, transform, radial, params.dense) for p in pairs]
+        fxy, bxy, w = dense.flat_correspondences(samples)
+        if len(w) > _MAX_GLOBAL_SAMPLES:  # plenty: a regular subset keeps the fit fast
+            step = len(w) // _MAX_GLOBAL_SAMPLES + 1
+            fxy, bxy, w = fxy[::step], bxy[::step], w[::step]
+        if len(w) < 100:
+            raise AlignmentFailure(
+                "the dense flow found almost no texture to align on (dark or flat pictures)"
+            )
+        transform, radial = fit_model(
+            fxy, bxy, transform, radial, weights=w, cauchy_scale=params.dense.cauchy, iterations=8
+        )
+    return transform, radial, samples, pairs
+
+
+def fit_shot(
+    film: list[np.ndarray],
+    broadcast: list[np.ndarray],
+    broadcast_par: float,
+    params: AlignParams,
+    neighbours: list[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+) -> ShotModel:
+    """Fit a shot's model on its fit frames.
+
+    Args:
+        film: film frames float32 RGB (Hf, Wf, 3), all one size.
+        broadcast: the broadcast frames showing them, float32 RGB (Hb, Wb, 3), all one size.
+        broadcast_par: the broadcast pixel aspect (width / height).
+        params: settings.
+        neighbours: optional, per fit frame, the broadcast frames before and after it in the shot
+            (None where the shot has none), for the temporal-offset check.
+
+    Raises:
+        AlignmentFailure: with the reason (too few inliers, large residual, pictures that do not
+            match, a wrong temporal offset).
+    """
+    hf, wf = film[0].shape[:2]
+    hb, wb = broadcast[0].shape[:2]
+    film_size, broadcast_size = (wf, hf), (wb, hb)
+    work = WorkRaster.for_film(film_size, params.work_width)
+    prior = nominal_transform(broadcast_size, broadcast_par, film_size)
+    radial0 = Radial.for_raster(broadcast_size, broadcast_par)
+    film_lum = [luma(f) for f in film]
+    film_work = [work.shrink(f) for f in film_lum]
+    bc_lum = [luma(b) for b in broadcast]
+
+    # the sparse fit only has to be right to a pixel or so (the dense refinement follows): a smaller
+    # raster makes SIFT much cheaper
+    sparse_work = WorkRaster.for_film(film_size, params.sparse_width)
+    pooled: list[tuple[np.ndarray, np.ndarray]] = []
+    for f, b in zip(film_lum, bc_lum, strict=True):
+        pooled.append(frame_correspondences(sparse_work.shrink(f), b, sparse_work, prior, params.sparse))
+    del film_lum
+    matches = Correspondences(
+        np.concatenate([p[0] for p in pooled]),
+        np.concatenate([p[1] for p in pooled]),
+        np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(pooled)]),
+    )
+    try:
+        sparse = fit_sparse(matches, len(film), prior, radial0, params.sparse)
+    except SparseFailure as exc:
+        raise AlignmentFailure(str(exc)) from None
+
+    transform, radial, samples, pairs = _refine(
+        film_work, bc_lum, work, sparse.transform, sparse.radial, params
+    )
+    spline = SplineField.for_film(film_size, params.dense.spacing)
+    coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
+    flow_rms = _robust_rms(
+        np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]),
+        np.concatenate([s.weight.ravel() for s in samples]),
+    )
+
+    # similarity of the aligned pictures (the last refinement's flow ran through nearly this model)
+    sims = [dense.similarity(p.film, p.broadcast) for p in pairs]
+    corners = _corner_shift(film_size, sparse.transform, sparse.radial, transform, radial)
+    stats: dict[str, Any] = {
+        "fit_frames": len(film),
+        "sparse_matches": len(matches),
+        "sparse_inliers": int(sparse.inliers.sum()),
+        "sparse_inliers_per_frame": sparse.per_frame_inliers,
+        "sparse_rms_broadcast_px": round(sparse.rms, 4),
+        "refinement_corner_shift_px": round(corners, 4),
+        "flow_rms_px": _finite(flow_rms),
+        "similarity": round(float(np.median(sims)), 4),
+    }
+    grade = _grade(pairs, params)
+    model = ShotModel(
+        transform, radial, sparse.transform, sparse.radial, spline, coeffs, grade, work,
+        broadcast_size, film_size, sparse, stats,
+    )  # fmt: skip
+    if not np.isfinite(flow_rms):
+        raise AlignmentFailure("the pictures hold almost no texture to check the alignment on (dark or flat)")
+    if neighbours is not None:  # first: a wrong offset also makes the flow residual large
+        stats["temporal_check"] = _temporal_check(model, film_work, bc_lum, neighbours, params)
+    if flow_rms > params.max_flow_rms:
+        raise AlignmentFailure(
+            f"residual too large: the dense flow departs from the fitted mapping by {flow_rms:.2f} film px RMS "
+            f"(limit {params.max_flow_rms}); the pictures differ more than a framing change explains"
+        )
+    if stats["similarity"] < params.min_similarity:
+        raise AlignmentFailure(
+            f"the aligned pictures do not match: similarity {stats['similarity']:.2f} "
+            f"(need {params.min_similarity}); film and broadcast of different shots?"
+        )
+    return model
+
+
+def _corner_shift(
+    film_size: tuple[int, int], t0: Transform4, r0: Radial, t1: Transform4, r1: Radial
+) -> float:
+    """Largest movement (film px) of the film raster's corners between two models."""
+    w, h = film_size
+    x = np.array([0.0, w - 1, 0.0, w - 1])
+    y = np.array([0.0, 0.0, h - 1, h - 1])
+    ax, ay = map_points(x, y, t0, r0)
+    bx, by = map_points(x, y, t1, r1)
+    return float(np.max(to_film_px(np.stack([bx - ax, by - ay], 1), t1)))
+
+
+def _grade(pairs: list[FlowPair], params: AlignParams) -> np.ndarray:
+    """Broadcast -> film luma polynomial fitted on the fit frames' aligned luma (subsampled, textured
+    pixels weighted down: their values depend most on the sharpness difference)."""
+    s = params.dense.stride
+    film = np.concatenate([p.film_lum[::s, ::s].ravel() for p in pairs])
+    bc = np.concatenate([p.broadcast_lum[::s, ::s].ravel() for p in pairs])
+    weight = np.concatenate(
+        [(1.0 / (1.0 + p.texture[::s, ::s] / dense.texture_threshold(p.texture))).ravel() for p in pairs]
+    )
+    return dense.fit_grade(film, bc, weight)
+
+
+def _pooled_residual(
+    film_work: list[np.ndarray], bc_lum: list[np.ndarray], model: ShotModel, params: AlignParams
+) -> float:
+    """How well one shot-level mapping explains these pairs: one refinement pass from ``model`` (flow,
+    5-parameter refit, pooled smooth field), then the robust RMS (film px) of the flow around it."""
+    pairs = [
+        dense.flow_pair(
+            f, b, model.work, model.transform, model.radial, params.dense, maps=model.maps, backward=False
+        )
+        for f, b in zip(film_work, bc_lum, strict=True)
+    ]
+    samples = [
+        dense.flow_correspondences(p, model.work, model.transform, model.radial, params.dense) for p in pairs
+    ]
+    fxy, bxy, w = dense.flat_correspondences(samples)
+    if len(w) < 100:
+        return float("inf")
+    step = len(w) // _MAX_GLOBAL_SAMPLES + 1
+    transform, radial = fit_model(
+        fxy[::step], bxy[::step], model.transform, model.radial, weights=w[::step],
+        cauchy_scale=params.dense.cauchy, iterations=6,
+    )  # fmt: skip
+    _, resid = dense.fit_field(model.spline, samples, (transform, radial), params.dense)
+    return _robust_rms(
+        np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]),
+        np.concatenate([s.weight.ravel() for s in samples]),
+    )
+
+
+def _temporal_check(
+    model: ShotModel,
+    film_work: list[np.ndarray],
+    bc_lum: list[np.ndarray],
+    neighbours: list[tuple[np.ndarray | None, np.ndarray | None]],
+    params: AlignParams,
+) -> dict[str, Any]:
+    """Would the film pair better with the broadcast one frame earlier or later?
+
+    For each candidate offset (-1, +1) the fit frames that have that neighbour are re-paired with it
+    and one shot-level mapping is refitted to them (``_pooled_residual``); the same is done for the
+    offset as given on the same frames. The telecine framing is constant within a shot, so the right
+    pairing is explained by one mapping, while a wrong one leaves the camera's changing motion (and any
+    parallax) in the residual. A candidate that explains the pairs clearly better (residual below
+    ``offset_ratio`` times the given one's) means a wrong temporal offset: ``AlignmentFailure``.
+    Where no candidate can be told apart (a steady pan over a flat picture) the offset stands.
+    """
+    result: dict[str, Any] = {}
+    given_cache: dict[tuple[int, ...], float] = {}
+    worst: tuple[float, int, float, float, int] | None = None  # (ratio, offset, other, given, frames)
+    both = [k for k, (prev, nxt) in enumerate(neighbours) if prev is not None and nxt is not None]
+    for offset, pick in ((-1, 0), (1, 1)):
+        idx = both if len(both) >= 2 else [k for k, nb in enumerate(neighbours) if nb[pick] is not None]
+        if len(idx) < 2:
+            continue
+        idx = [idx[j] for j in _spread(len(idx), _TEMPORAL_FRAMES)]
+        key = tuple(idx)
+        if key not in given_cache:
+            given_cache[key] = _pooled_residual(
+                [film_work[k] for k in idx], [bc_lum[k] for k in idx], model, params
+            )
+        given = given_cache[key]
+        nb = [neighbours[k][pick] for k in idx]
+        other = _pooled_residual(
+            [film_work[k] for k in idx], [luma(b) for b in nb if b is not None], model, params
+        )
+        result[f"residual_px_offset_{offset:+d}"] = _finite(other)
+        result["residual_px_offset_0"] = _finite(given)
+        if other < params.offset_ratio * given and given - other > 0.02:
+            ratio = other / given
+            if worst is None or ratio < worst[0]:
+                worst = (ratio, offset, other, given, len(idx))
+    if worst is not None:
+        _, offset, other, given, n = worst
+        raise AlignmentFailure(
+            f"wrong temporal offset: the film pairs better with the broadcast frame "
+            f"{'after' if offset > 0 else 'before'} (residual {other:.2f} px against {given:.2f} px over {n} "
+            "frames); fix the conform's film offset for this shot"
+        )
+    return result
+
+
+def _finite(value: float) -> float | None:
+    """``value`` rounded for JSON, or None if it is not finite."""
+    return round(float(value), 4) if np.isfinite(value) else None
+
+
+def align_frame(
+    film: np.ndarray, broadcast: np.ndarray, model: ShotModel, params: AlignParams
+) -> FrameAlignment:
+    """The final mapping, mask and statistics of one frame pair.
+
+    Args:
+        film: float32 RGB (Hf, Wf, 3), the shot's film size.
+        broadcast: float32 RGB (Hb, Wb, 3), the shot's broadcast size.
+        model: the shot's model (``fit_shot``).
+        params: settings.
+    """
+    d = params.dense
+    work, transform, radial = model.work, model.transform, model.radial
+    film_lum = work.shrink(luma(film))
+    bc_lum = luma(broadcast)
+    pair = dense.flow_pair(film_lum, bc_lum, work, transform, radial, d, maps=model.maps)
+    samples = dense.flow_correspondences(pair, work, transform, radial, d)
+    coeffs, (r,) = dense.fit_field(model.spline, [samples], (transform, radial), d, prior=model.prior)
+    flow_rms = _robust_rms(to_film_px(r.reshape(-1, 2), transform), samples.weight.ravel())
+
+    wf, hf = model.film_size
+    fx, fy = model.spline.evaluate(coeffs, np.arange(wf, dtype=np.float64), np.arange(hf, dtype=np.float64))
+    map_x, map_y = (model.base_x + fx).astype(np.float32), (model.base_y + fy).astype(np.float32)
+    field_len = np.hypot(fx / transform.sx, fy / transform.sy)
+
+    # flow the final mapping implies on the working raster vs the raw flow (working px)
+    xs_w, _ = work.to_film(np.arange(work.size[0]), np.zeros(1))
+    _, ys_w = work.to_film(np.zeros(1), np.arange(work.size[1]))
+    wx, wy = model.spline.evaluate(coeffs, xs_w, ys_w)
+    ux = wx / transform.sx * work.scale
+    uy = wy / transform.sy * work.scale
+    deviation = np.hypot(pair.forward[..., 0] - ux, pair.forward[..., 1] - uy).astype(np.float32)
+
+    photo = dense.photo_difference(pair.film_lum, pair.broadcast_lum, model.grade, d.photo_sigma)
+    inside = inside_broadcast(map_x, map_y, model.broadcast_size, d.margin)
+    valid = dense.validity_mask(inside, pair, deviation, photo, d)
+    stats: dict[str, float | None] = {
+        "flow_rms_px": _finite(flow_rms),
+        "field_mean_px": round(float(field_len.mean()), 4),
+        "field_max_px": round(float(field_len.max()), 4),
+        "valid_fraction": round(float(valid.mean()), 4),
+        "similarity": round(dense.similarity(pair.film, pair.broadcast), 4),
+    }
+    return FrameAlignment(map_x, map_y, valid, stats, pair)
