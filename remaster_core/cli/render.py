@@ -1,0 +1,236 @@
+"""``remaster render``: enhance a frame range with the model, on this machine or a Dask cluster.
+
+Examples::
+
+    remaster render conform/ --model G.onnx --out render/frame.####.exr --frames 0-99 --transform pairs/align.json
+    remaster render broadcast.mpg --model G.onnx --out render/frame.%06d.dpx --format 1440x1080
+    remaster render plates/plate.####.exr --model G.onnx --out out/plate.####.exr --frames 1001-1100 \\
+        --chunk 10 --scheduler tcp://farm-scheduler:8786 --provider cuda
+    remaster render conform/ --model G.onnx --out render/frame.####.exr --review render.mov
+
+INPUT is a conform folder (``remaster conform --out``), a broadcast video (conformed on the fly), or an
+image sequence (folder or frame pattern). Frames already rendered with the same model, parameters and
+input are checked and skipped (``--force`` redoes them). Exit codes: 0 done, 2 bad input, 3 model error,
+4 partial failure (the failed frames are listed on stderr and in the chunk logs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from remaster_core.errors import EXIT_OK, InputError
+from remaster_core.io.sequence import format_frame_range
+from remaster_core.node import NodeParams
+from remaster_core.render.dask_cluster import gpu_resources
+from remaster_core.render.job import JobResult, plan_job, run_job
+from remaster_core.render.outputs import output_spec
+from remaster_core.render.review import write_review
+
+DASK_DEFAULT_CHUNK = 10
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size WxH, e.g. 1440x1080")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _aspect(text: str) -> float:
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pixel aspect such as 8/9 or 0.9") from None
+    return value
+
+
+def _resources(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        name, _, amount = item.partition("=")
+        try:
+            out[name.strip()] = float(amount)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: write resources as NAME=AMOUNT[,NAME=AMOUNT]"
+            ) from None
+        if not name.strip():
+            raise argparse.ArgumentTypeError(f"{text!r}: a resource needs a name, e.g. GPU=1")
+    return out
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``render`` verb to the top-level subparsers."""
+    p = subparsers.add_parser(
+        "render",
+        help="enhance a frame range with the model (locally or on a Dask cluster)",
+        description=(
+            "Resample each frame to the output raster (per-shot transforms from align.json, or a plain "
+            "scale to --format honouring pixel aspect), run the model, write EXR (half), DPX (10-bit) or "
+            "PNG (16-bit) frames atomically, skipping frames already rendered with the same settings. "
+            "Exit codes: 0 done, 2 bad input, 3 model error, 4 some frames failed."
+        ),
+    )
+    p.add_argument("input", help="conform folder, broadcast video (conformed on the fly), or image sequence")
+    p.add_argument("--model", required=True, type=Path, help="the ONNX model (remaster export)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="PATTERN",
+        help="output frames, e.g. render/frame.####.exr (.exr half, .dpx 10-bit, .png 16-bit)",
+    )
+    p.add_argument(
+        "--frames",
+        default=None,
+        metavar="RANGE",
+        help="frames to render: 1001-1100, 0-99x2, 1-5,10 (default: every frame of the input)",
+    )
+    geometry = p.add_mutually_exclusive_group()
+    geometry.add_argument(
+        "--transform",
+        type=Path,
+        default=None,
+        metavar="ALIGN_JSON",
+        help="per-shot transforms and the output format from remaster align (PAIRS/align.json)",
+    )
+    geometry.add_argument(
+        "--format",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="output raster; the input is scaled to fit it, centred, honouring its pixel aspect "
+        "(default: the input at its display aspect)",
+    )
+    p.add_argument(
+        "--pixel-aspect", type=_aspect, default=None, help="override the input's pixel aspect (8/9)"
+    )
+    p.add_argument("--tile", type=int, default=None, metavar="PX", help="tile side (default: whole frames)")
+    p.add_argument("--overlap", type=int, default=None, metavar="PX", help="tile overlap (default: exact)")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    p.add_argument("--provider", choices=("auto", "tensorrt", "cuda", "cpu"), default="auto")
+    p.add_argument("--mix", type=float, default=1.0, help="share of the model output, 0..1 (default 1)")
+    p.add_argument("--batch", type=int, default=4, help="tiles per model run (default 4)")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: its own)")
+    p.add_argument("--memory-mb", type=int, default=2048, help="engine activation memory bound (MiB)")
+    p.add_argument("--bit-depth", default=None, help="exr: half|float, dpx: 10|12|16, png: 16|8")
+    p.add_argument("--compression", default=None, help="EXR compression (default zip)")
+    p.add_argument("--force", action="store_true", help="re-render frames that are already valid")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"frames per chunk (default: one chunk here, {DASK_DEFAULT_CHUNK} with --scheduler)",
+    )
+    p.add_argument(
+        "--scheduler", default=None, metavar="tcp://HOST:PORT", help="run the chunks on this Dask scheduler"
+    )
+    p.add_argument(
+        "--resources",
+        type=_resources,
+        default=None,
+        metavar="NAME=N",
+        help="Dask resources per chunk (default GPU=1 for --provider cuda/tensorrt, none otherwise)",
+    )
+    p.add_argument("--retries", type=int, default=2, help="Dask retries of a chunk whose task failed")
+    p.add_argument(
+        "--connect-timeout", type=float, default=20.0, metavar="S", help="seconds to reach the scheduler"
+    )
+    p.add_argument("--log-dir", type=Path, default=None, help="chunk logs (default OUT_DIR/.remaster/logs)")
+    p.add_argument(
+        "--review",
+        type=Path,
+        default=None,
+        metavar="MOVIE",
+        help="after a complete render, a review movie: .mov ProRes 422 HQ or .mp4 H.264",
+    )
+    p.add_argument(
+        "--review-timecode", default=None, metavar="HH:MM:SS:FF", help="start timecode of the movie"
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def _report(result: JobResult, frames: int) -> None:
+    rendered, skipped, failed = result.rendered, result.skipped, result.failed
+    rate = len(rendered) / result.seconds if result.seconds > 0 else 0.0
+    where = f"on {result.scheduler}" if result.scheduler else "here"
+    providers = ", ".join(result.providers) or "no engine"
+    print(
+        f"{frames} frames: {len(rendered)} rendered, {len(skipped)} already valid, {len(failed)} failed "
+        f"in {result.seconds:.1f} s ({rate:.2f} frames/s rendered {where}, {providers})"
+    )
+    for message in result.errors:
+        print(f"remaster render: error: {message}", file=sys.stderr)
+    shown = [f for f in failed if f.kind != "not rendered"][:20]
+    for f in shown:
+        print(f"remaster render: frame {f.frame} failed: {f.error}", file=sys.stderr)
+    if failed:
+        print(
+            f"remaster render: failed frames: {format_frame_range([f.frame for f in failed])} "
+            f"(details in {result.results[0].log if result.results else 'the chunk logs'} and the other chunk logs)",
+            file=sys.stderr,
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the render described by ``args``; returns the exit code."""
+    output = output_spec(args.out, bit_depth=args.bit_depth, compression=args.compression)
+    node = NodeParams(
+        model=args.model,
+        output_size=args.format,
+        tile=args.tile,
+        overlap=args.overlap,
+        precision=args.precision,
+        provider=args.provider,
+        mix=args.mix,
+        batch=args.batch,
+        threads=args.threads,
+        memory_mb=args.memory_mb,
+    )
+    if args.review is not None and args.review.suffix.lower() not in (".mov", ".mp4"):
+        raise InputError(f"--review {args.review}: use .mov (ProRes 422 HQ) or .mp4 (H.264)")
+    chunk = args.chunk if args.chunk is not None else (DASK_DEFAULT_CHUNK if args.scheduler else None)
+    plan = plan_job(
+        args.input,
+        output,
+        node,
+        frames=args.frames,
+        align=args.transform,
+        pixel_aspect=args.pixel_aspect,
+        force=args.force,
+        log_dir=args.log_dir,
+        chunk_size=chunk,
+    )
+    w, h = plan.settings.node.output_size or (0, 0)
+    print(
+        f"render {args.input} ({plan.input_kind}, {plan.input_size[0]}x{plan.input_size[1]}, pixel aspect "
+        f"{plan.pixel_aspect:.4g}) -> {output.pattern} ({w}x{h}, {output.ext[1:]} {output.bit_depth}): "
+        f"{len(plan.frames)} frames in {len(plan.chunks)} chunk(s)"
+    )
+    resources = args.resources if args.resources is not None else gpu_resources(args.provider)
+    result = run_job(
+        plan,
+        scheduler=args.scheduler,
+        resources=resources,
+        retries=args.retries,
+        connect_timeout=args.connect_timeout,
+    )
+    _report(result, len(plan.frames))
+    if args.review is not None:
+        if result.exit_code != EXIT_OK:
+            print(
+                f"remaster render: review movie {args.review} not written: the render is incomplete",
+                file=sys.stderr,
+            )
+        else:
+            movie = write_review(
+                args.review, output, plan.frames, fps=plan.fps, timecode=args.review_timecode
+            )
+            print(f"review:  {movie}")
+    return result.exit_code

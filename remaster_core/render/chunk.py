@@ -1,0 +1,517 @@
+"""Render one chunk of frames: the unit of work of ``remaster render``, locally, on Dask or on a render farm.
+
+``render_chunk(settings, chunk)``:
+
+1. opens the input (``inputs.open_source``), ``align.json`` (if any) and the engine (cached per
+   process: a Dask worker or a local job reuses one session for all its chunks);
+2. removes temporaries a killed earlier run left for these frames (``outputs.remove_stale_temps``);
+3. computes each frame's render key and checks the frame on disk (``outputs.frame_status``): valid
+   frames are skipped (unless ``force``), so a killed chunk re-run renders only what is missing;
+4. renders the rest in frame order through ``node.render_frame``, one frame per engine call (the same
+   model input shapes whatever the chunking, so a frame's bits do not depend on it), reading the next
+   input frame and writing the previous output frame in background threads; every frame is written
+   atomically;
+5. returns a ``ChunkResult`` (picklable, for Dask) and writes a JSON-lines log.
+
+Failures: a frame that cannot be read or rendered (a corrupt or missing input frame, NaN from the
+model) is recorded as failed and the chunk goes on. A failed *write* (disk full, file size limit,
+read-only folder) stops the chunk: the frames after it would fail the same way; they are listed as
+failed ("not rendered"). An input, ``align.json`` or model that cannot be opened fails the chunk
+before any frame (``ChunkResult.error``).
+
+Exit code of a chunk (``ChunkResult.exit_code``): 0 when every frame was rendered or found valid; 2
+(bad input) or 3 (model error) when the chunk could not start, or when no frame was produced and every
+frame it tried failed that same way (none of the frames can be read; the model gives NaN for all);
+otherwise 4 (partial) as soon as one frame failed.
+
+Log: ``<output folder>/.remaster/logs/chunk-<first>-<last>.jsonl`` (or ``settings.log_dir``), appended
+to by every run of the chunk, flushed line by line so a killed run leaves what it did. One JSON object
+a line, each with ``event`` and ``time`` (UTC ISO 8601):
+
+- ``start``: host, pid, frames, input, output, model path and sha256, the engine's active providers,
+  the node parameters;
+- ``frame``: ``frame``, ``status`` ("rendered", "skipped" or "failed"), ``seconds`` (reading, render and
+  write of this frame), ``error`` (null unless failed), ``path`` (the output file);
+- ``error``: a set-up failure (``message``, ``exit_code``);
+- ``end``: counts, the failed frames as a range, seconds, ``exit_code``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import numpy as np
+
+from remaster_core.align.transform import Radial, Transform4
+from remaster_core.errors import EXIT_BAD_INPUT, EXIT_MODEL, EXIT_OK, EXIT_PARTIAL, ModelError, RemasterError
+from remaster_core.io.images import ImageMeta
+from remaster_core.io.sequence import format_frame_range
+from remaster_core.node import (
+    AlignTable,
+    NodeParams,
+    engine_for,
+    frame_transform,
+    read_align,
+    region_of_definition,
+    render_frame,
+)
+from remaster_core.progress import progress
+from remaster_core.render.inputs import FrameSource, SourceFrame, open_source
+from remaster_core.render.outputs import (
+    OutputSpec,
+    frame_status,
+    output_meta,
+    remove_stale_temps,
+    render_key,
+    write_frame,
+)
+from remaster_core.runtime.model import file_sha256
+
+log = logging.getLogger("remaster.render")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything a chunk needs; the same for every chunk of a job. Picklable (Dask ships it).
+
+    Attributes:
+        input: the input argument (video, conform folder, sequence folder or pattern).
+        output: where and how frames are written.
+        node: the node's parameters, with ``output_size`` resolved by the job (every chunk agrees).
+        align: ``align.json`` for per-shot transforms, or None.
+        pixel_aspect: override of the input's pixel aspect, or None.
+        force: re-render valid frames too.
+        log_dir: where chunk logs go; None: ``<output folder>/.remaster/logs``.
+    """
+
+    input: str
+    output: OutputSpec
+    node: NodeParams
+    align: Path | None = None
+    pixel_aspect: float | None = None
+    force: bool = False
+    log_dir: Path | None = None
+
+    def log_folder(self) -> Path:
+        """The folder of the chunk logs."""
+        return (
+            self.log_dir if self.log_dir is not None else self.output.pattern.directory / ".remaster" / "logs"
+        )
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames rendered together (sorted, no duplicates)."""
+
+    frames: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    @property
+    def name(self) -> str:
+        """``chunk-<first>-<last>``: names its log and its Dask task."""
+        return f"chunk-{self.first}-{self.last}"
+
+
+@dataclass
+class FrameFailure:
+    """A frame that was not produced: ``kind`` is "input", "model", "write" or "not rendered"."""
+
+    frame: int
+    error: str
+    kind: str
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk did (picklable).
+
+    Attributes:
+        chunk: the chunk.
+        rendered, skipped: frames written by this run / found valid.
+        failed: frames not produced, with the reason.
+        error: a set-up failure that stopped the chunk before any frame, or None.
+        exit_code: see the module docstring.
+        providers: the engine's active providers (empty if no engine ran).
+        host, pid: where it ran.
+        seconds: wall time.
+        log: the JSON-lines log file.
+    """
+
+    chunk: Chunk
+    rendered: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    failed: list[FrameFailure] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = EXIT_OK
+    providers: list[str] = field(default_factory=list)
+    host: str = ""
+    pid: int = 0
+    seconds: float = 0.0
+    log: str = ""
+
+
+def chunk_exit_code(result: ChunkResult) -> int:
+    """The exit code ``result`` stands for (see the module docstring)."""
+    if result.error is not None:
+        return result.exit_code
+    if not result.failed:
+        return EXIT_OK
+    tried = {f.kind for f in result.failed if f.kind != "not rendered"}
+    if not result.rendered and not result.skipped and len(tried) == 1:
+        kind = tried.pop()
+        if kind in ("input", "model"):
+            return EXIT_BAD_INPUT if kind == "input" else EXIT_MODEL
+    return EXIT_PARTIAL
+
+
+class ChunkLog:
+    """Append-only JSON-lines log, flushed line by line; a log that cannot be written only warns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        except OSError as exc:
+            log.warning("cannot write the chunk log %s (%s); rendering without it", path, exc)
+
+    def write(self, event: str, **fields: Any) -> None:
+        """Append one line ``{"event": event, "time": ..., **fields}``."""
+        if self._file is None:
+            return
+        record = {"event": event, "time": datetime.now(UTC).isoformat(timespec="milliseconds"), **fields}
+        try:
+            self._file.write(json.dumps(record, default=str) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            log.warning("cannot write the chunk log %s (%s); going on without it", self.path, exc)
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Yield ``items`` while a background thread produces up to ``depth`` ahead (exceptions re-raised).
+
+    Closing the generator early stops the thread after the item it is producing.
+    """
+    q: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, _DONE))
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, which re-raises it)
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="remaster-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def _frame_mapping(
+    settings: RenderSettings, table: AlignTable | None, source: FrameSource, frame: int
+) -> tuple[Transform4, Radial | None]:
+    """The (transform, distortion) frame ``frame`` is rendered with."""
+    if table is not None:
+        m = table.mapping(frame)
+        return m.transform, m.distortion
+    return frame_transform(settings.node, source.size, source.pixel_aspect), None
+
+
+def _frame_key(
+    settings: RenderSettings,
+    model_sha: str,
+    source: FrameSource,
+    frame: int,
+    mapping: tuple[Transform4, Radial | None],
+) -> str:
+    transform, distortion = mapping
+    return render_key(
+        {
+            "model_sha256": model_sha,
+            "node": settings.node.key_fields(),
+            "frame_transform": transform.to_dict(),
+            "distortion": distortion.to_dict() if distortion is not None else None,
+            "input": source.identity(frame),
+            "output": settings.output.key_fields(),
+        }
+    )
+
+
+def _params_summary(params: NodeParams) -> dict[str, Any]:
+    return {
+        **params.key_fields(),
+        "provider": params.provider,
+        "threads": params.threads,
+        "batch": params.batch,
+    }
+
+
+def render_chunk(settings: RenderSettings, chunk: Chunk, *, show_progress: bool = False) -> ChunkResult:
+    """Render ``chunk`` (see the module docstring); never raises for bad input or a bad model.
+
+    Args:
+        settings: the job's settings.
+        chunk: the frames.
+        show_progress: report progress over the frames to render (``remaster_core.progress``).
+
+    Returns:
+        The ``ChunkResult``; ``exit_code`` says how it went.
+    """
+    started = time.monotonic()
+    result = ChunkResult(chunk, host=socket.gethostname(), pid=os.getpid())
+    chunk_log = ChunkLog(settings.log_folder() / f"{chunk.name}.jsonl")
+    result.log = str(chunk_log.path)
+    record = _Recorder(result, chunk_log)
+    try:
+        opened = _open(settings, chunk, record)
+        if opened is not None:
+            todo = _check_existing(settings, chunk, opened, record)
+            _render(settings, chunk, opened, todo, record, show_progress)
+    except BaseException as exc:
+        chunk_log.write("error", message=f"{type(exc).__name__}: {exc}", exit_code=None)
+        raise
+    finally:
+        result.seconds = time.monotonic() - started
+        if result.error is None:
+            result.exit_code = chunk_exit_code(result)
+        chunk_log.write(
+            "end",
+            rendered=len(result.rendered),
+            skipped=len(result.skipped),
+            failed=len(result.failed),
+            failed_frames=format_frame_range([f.frame for f in result.failed]),
+            seconds=round(result.seconds, 3),
+            exit_code=result.exit_code,
+        )
+        chunk_log.close()
+    return result
+
+
+class _Recorder:
+    """Records each frame's outcome in the ``ChunkResult`` and the log, in the order they happen."""
+
+    def __init__(self, result: ChunkResult, chunk_log: ChunkLog) -> None:
+        self.result = result
+        self.log = chunk_log
+
+    def skipped(self, frame: int, seconds: float, path: Path) -> None:
+        self.result.skipped.append(frame)
+        self.log.write(
+            "frame", frame=frame, status="skipped", seconds=round(seconds, 4), error=None, path=str(path)
+        )
+
+    def rendered(self, frame: int, seconds: float, path: Path) -> None:
+        self.result.rendered.append(frame)
+        self.log.write(
+            "frame", frame=frame, status="rendered", seconds=round(seconds, 4), error=None, path=str(path)
+        )
+
+    def failed(self, frame: int, error: str, kind: str, seconds: float = 0.0) -> None:
+        self.result.failed.append(FrameFailure(frame, error, kind))
+        self.log.write(
+            "frame", frame=frame, status="failed", seconds=round(seconds, 4), error=error, path=None
+        )
+        if kind != "not rendered":
+            log.error("frame %d failed: %s", frame, error)
+
+
+@dataclass
+class _Opened:
+    """What a chunk opened before its first frame."""
+
+    source: FrameSource
+    table: AlignTable | None
+    model_sha: str
+    size: tuple[int, int]
+
+
+def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened | None:
+    """Open the input, align.json and the engine; log ``start`` (None after a set-up failure)."""
+    result, node = record.result, settings.node
+    try:
+        source = open_source(settings.input, pixel_aspect=settings.pixel_aspect)
+        table = read_align(settings.align) if settings.align is not None else None
+        engine = engine_for(node) if node.mix > 0 else None
+        model_sha = file_sha256(node.model) if node.model.is_file() else "none"
+    except RemasterError as exc:
+        result.error, result.exit_code = str(exc), exc.exit_code
+        record.log.write("start", host=result.host, pid=result.pid, frames=format_frame_range(chunk.frames))
+        record.log.write("error", message=str(exc), exit_code=exc.exit_code)
+        log.error("%s: %s", chunk.name, exc)
+        return None
+    result.providers = engine.providers if engine is not None else []
+    record.log.write(
+        "start",
+        host=result.host,
+        pid=result.pid,
+        frames=format_frame_range(chunk.frames),
+        frame_count=len(chunk.frames),
+        input=source.label,
+        input_kind=source.kind,
+        output=str(settings.output.pattern),
+        bit_depth=settings.output.bit_depth,
+        model=str(node.model),
+        model_sha256=model_sha,
+        providers=result.providers,
+        params=_params_summary(node),
+        force=settings.force,
+    )
+    for path in remove_stale_temps(settings.output, chunk.frames):
+        record.log.write("cleanup", removed=str(path))
+    size = region_of_definition(node, source.size, source.pixel_aspect)
+    return _Opened(source, table, model_sha, size)
+
+
+_Plan = tuple[Transform4, Radial | None, str]  # (transform, distortion, render key) of a frame
+
+
+def _check_existing(
+    settings: RenderSettings, chunk: Chunk, opened: _Opened, record: _Recorder
+) -> dict[int, _Plan]:
+    """Skip the frames already valid on disk; return the plan of each frame left to render."""
+    plans: dict[int, _Plan] = {}
+    for frame in chunk.frames:
+        t0 = time.perf_counter()
+        try:
+            transform, distortion = _frame_mapping(settings, opened.table, opened.source, frame)
+            key = _frame_key(settings, opened.model_sha, opened.source, frame, (transform, distortion))
+        except RemasterError as exc:
+            record.failed(frame, str(exc), "input", time.perf_counter() - t0)
+            continue
+        reason = "forced" if settings.force else frame_status(settings.output, frame, key, opened.size)
+        if reason is None:
+            record.skipped(frame, time.perf_counter() - t0, settings.output.path(frame))
+            continue
+        if reason not in ("missing", "forced"):
+            log.info("frame %d: existing file is redone (%s)", frame, reason)
+        plans[frame] = (transform, distortion, key)
+    return plans
+
+
+def _render(
+    settings: RenderSettings,
+    chunk: Chunk,
+    opened: _Opened,
+    plans: dict[int, _Plan],
+    record: _Recorder,
+    show_progress: bool,
+) -> None:
+    """Render ``plans`` in frame order: read ahead, one engine call per frame, write behind."""
+    source = opened.source
+    todo = sorted(plans)
+    stopped: str | None = None
+    attempted: set[int] = set()
+    pending: list[tuple[int, float, Future[tuple[Path, float]]]] = []
+
+    def timed_write(frame: int, rgb: np.ndarray, meta: ImageMeta) -> tuple[Path, float]:
+        t0 = time.perf_counter()
+        path = write_frame(settings.output, frame, rgb, meta)
+        return path, time.perf_counter() - t0
+
+    def finish(frame: int, render_seconds: float, fut: Future[tuple[Path, float]]) -> None:
+        nonlocal stopped
+        try:
+            path, write_seconds = fut.result()
+        except RemasterError as exc:
+            record.failed(frame, str(exc), "write", render_seconds)
+            stopped = f"not rendered: the chunk stopped after frame {frame} could not be written ({exc})"
+            return
+        record.rendered(frame, render_seconds + write_seconds, path)
+
+    reader = prefetch(source.read(todo))
+    frames_in: Iterator[SourceFrame] = reader
+    if show_progress:
+        frames_in = progress(reader, total=len(todo), desc=f"render {chunk.first}-{chunk.last}", unit="frame")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remaster-write") as writer:
+        try:
+            for sf in frames_in:
+                attempted.add(sf.frame)
+                t0 = time.perf_counter()
+                if sf.error is not None or sf.rgb is None:
+                    record.failed(sf.frame, sf.error or "no pixels", "input")
+                    continue
+                transform, distortion, key = plans[sf.frame]
+                try:
+                    out = render_frame(
+                        sf.rgb,
+                        settings.node,
+                        transform=transform,
+                        distortion=distortion,
+                        pixel_aspect=source.pixel_aspect,
+                        where=f"frame {sf.frame} of {source.label}",
+                    )
+                except RemasterError as exc:
+                    kind = "model" if isinstance(exc, ModelError) else "input"
+                    record.failed(sf.frame, str(exc), kind, time.perf_counter() - t0)
+                    continue
+                meta = output_meta(sf.meta, settings.output, key)
+                fut = writer.submit(timed_write, sf.frame, out, meta)
+                pending.append((sf.frame, time.perf_counter() - t0, fut))
+                while len(pending) > 1:  # one frame is written while the next one renders
+                    finish(*pending.pop(0))
+                if stopped:
+                    break
+            while pending:
+                finish(*pending.pop(0))
+        finally:
+            if frames_in is not reader:
+                frames_in.close()  # type: ignore[attr-defined]
+            reader.close()  # type: ignore[attr-defined]
+    for frame in todo:
+        if frame not in attempted:
+            record.failed(frame, stopped or "not rendered: the input ended before it", "not rendered")
+    record.result.rendered.sort()

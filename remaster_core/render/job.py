@@ -1,0 +1,246 @@
+"""A render job: resolve the settings once, split the frame range into chunks, run them, collect the results.
+
+``plan_job`` checks everything that would make every chunk fail before any work starts (the output
+pattern, the model file, the input, ``align.json``) and fixes what all chunks must agree on: the
+output raster (from ``align.json``'s output format, the requested format, or the node's region of
+definition) and the frame list (``--frames``, or every frame of the input).
+
+``run_job`` runs the chunks here, one after the other in this process (one engine session for all), or
+on a Dask cluster (``dask_cluster``). Chunks are consecutive runs of ``chunk_size`` frames of the frame
+list; a chunk's frames are rendered one engine call per frame, so the bits of a frame do not depend on
+the chunking or on which worker rendered it.
+
+Exit code of a job (``job_exit_code``): 0 when every chunk succeeded; when no frame was produced at all
+and every chunk failed the same way, that chunk code (2 bad input, 3 model error); otherwise 4
+(partial failure: the failed frames are listed in the chunk logs and by the CLI).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+from remaster_core.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from remaster_core.io.sequence import parse_frame_range
+from remaster_core.node import NodeParams, read_align, region_of_definition
+from remaster_core.render.chunk import Chunk, ChunkResult, FrameFailure, RenderSettings, render_chunk
+from remaster_core.render.inputs import FrameSource, SequenceSource, open_source
+from remaster_core.render.outputs import OutputSpec, output_spec
+from remaster_core.runtime.model import open_model
+
+log = logging.getLogger("remaster.render")
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A checked job: its settings, its chunks and what was learned about the input.
+
+    Attributes:
+        settings: the chunks' settings (``node.output_size`` resolved).
+        chunks: the chunks, in frame order.
+        input_kind: "sequence", "conform" or "video".
+        input_size: (W, H) of the input raster; pixel_aspect: its pixel aspect.
+        fps: the input's frame rate, if known.
+    """
+
+    settings: RenderSettings
+    chunks: tuple[Chunk, ...]
+    input_kind: str
+    input_size: tuple[int, int]
+    pixel_aspect: float
+    fps: Fraction | None = None
+
+    @property
+    def frames(self) -> list[int]:
+        """Every frame of the job."""
+        return [f for c in self.chunks for f in c.frames]
+
+
+@dataclass
+class JobResult:
+    """What a job did: every chunk's result, in frame order, and the job's exit code."""
+
+    results: list[ChunkResult]
+    exit_code: int
+    seconds: float = 0.0
+    scheduler: str | None = None
+    providers: list[str] = field(default_factory=list)
+
+    @property
+    def rendered(self) -> list[int]:
+        return sorted(f for r in self.results for f in r.rendered)
+
+    @property
+    def skipped(self) -> list[int]:
+        return sorted(f for r in self.results for f in r.skipped)
+
+    @property
+    def failed(self) -> list[FrameFailure]:
+        return sorted((f for r in self.results for f in r.failed), key=lambda f: f.frame)
+
+    @property
+    def errors(self) -> list[str]:
+        """Set-up errors of chunks that could not start (deduplicated)."""
+        return list(dict.fromkeys(r.error for r in self.results if r.error is not None))
+
+
+def split_chunks(frames: Sequence[int], chunk_size: int | None) -> tuple[Chunk, ...]:
+    """Consecutive groups of ``chunk_size`` frames of the sorted, deduplicated ``frames`` (None: one chunk).
+
+    Raises:
+        InputError: no frames, or a chunk size below 1.
+    """
+    ordered = sorted(set(frames))
+    if not ordered:
+        raise InputError("no frames to render; check --frames against the input's frames")
+    if chunk_size is None:
+        return (Chunk(tuple(ordered)),)
+    if chunk_size < 1:
+        raise InputError(f"chunk size must be 1 or more frames, got {chunk_size}")
+    return tuple(Chunk(tuple(ordered[i : i + chunk_size])) for i in range(0, len(ordered), chunk_size))
+
+
+def _output_size(node: NodeParams, source: FrameSource, align: Path | None) -> tuple[int, int]:
+    if align is None:
+        return region_of_definition(node, source.size, source.pixel_aspect)
+    table = read_align(align)
+    if node.output_size is not None and node.output_size != table.output_size:
+        raise InputError(
+            f"{align}: its output format is {table.output_size[0]}x{table.output_size[1]}, but "
+            f"{node.output_size[0]}x{node.output_size[1]} was asked for; give one or the other"
+        )
+    if table.broadcast_size != source.size:
+        raise InputError(
+            f"{align} was made for {table.broadcast_size[0]}x{table.broadcast_size[1]} conformed frames, but "
+            f"{source.label} is {source.size[0]}x{source.size[1]}; render the conform that align.json belongs to"
+        )
+    return table.output_size
+
+
+def plan_job(
+    input: str,
+    output: OutputSpec,
+    node: NodeParams,
+    *,
+    frames: str | Sequence[int] | None = None,
+    align: Path | None = None,
+    pixel_aspect: float | None = None,
+    force: bool = False,
+    log_dir: Path | None = None,
+    chunk_size: int | None = None,
+) -> JobPlan:
+    """Check the job and fix what every chunk must agree on (see the module docstring).
+
+    Args:
+        input: the input (video, conform folder, sequence folder or pattern).
+        output: the output frames.
+        node: the node's parameters (``output_size`` None: from ``align`` or the region of definition).
+        frames: a frame range (``1001-1100``, ``0-39x2``), a list, or None for every input frame.
+        align: ``align.json`` for per-shot transforms.
+        pixel_aspect: override of the input's pixel aspect.
+        force: re-render valid frames too.
+        log_dir: where chunk logs go (default ``<output folder>/.remaster/logs``).
+        chunk_size: frames per chunk; None: one chunk.
+
+    Raises:
+        InputError: bad output pattern, input, frame range or align.json (exit code 2).
+        ModelError: the model cannot be opened (exit code 3).
+    """
+    if node.mix > 0:
+        open_model(node.model)  # ModelError now rather than in every chunk
+    source = open_source(input, pixel_aspect=pixel_aspect)
+    if isinstance(source, SequenceSource):
+        first = source.available()[0]
+        if source.pattern.path(first).absolute() == output.path(first).absolute():
+            raise InputError(f"output {output.pattern} is the input {source.pattern}: it would overwrite it")
+    size = _output_size(node, source, align)
+    # absolute paths: a farm worker may run in another folder than this one
+    node = replace(node, output_size=size, model=node.model.absolute())
+    output = output_spec(
+        os.path.abspath(output.pattern.pattern), bit_depth=output.bit_depth, compression=output.compression
+    )
+    if frames is None:
+        frame_list = source.available()
+    elif isinstance(frames, str):
+        frame_list = parse_frame_range(frames)
+    else:
+        frame_list = list(frames)
+    settings = RenderSettings(
+        input=os.path.abspath(input),
+        output=output,
+        node=node,
+        align=Path(align).absolute() if align is not None else None,
+        pixel_aspect=pixel_aspect,
+        force=force,
+        log_dir=Path(log_dir).absolute() if log_dir is not None else None,
+    )
+    return JobPlan(
+        settings,
+        split_chunks(frame_list, chunk_size),
+        source.kind,
+        source.size,
+        source.pixel_aspect,
+        source.fps,
+    )
+
+
+def job_exit_code(results: Sequence[ChunkResult]) -> int:
+    """The exit code of a job made of ``results`` (see the module docstring)."""
+    codes = {r.exit_code for r in results}
+    if codes <= {EXIT_OK}:
+        return EXIT_OK
+    produced = any(r.rendered or r.skipped for r in results)
+    if not produced and len(codes) == 1:
+        return codes.pop()
+    return EXIT_PARTIAL
+
+
+def run_job(
+    plan: JobPlan,
+    *,
+    scheduler: str | None = None,
+    resources: dict[str, float] | None = None,
+    retries: int = 2,
+    connect_timeout: float = 20.0,
+    show_progress: bool = True,
+) -> JobResult:
+    """Run every chunk of ``plan`` here (``scheduler`` None) or on the Dask cluster at ``scheduler``.
+
+    Args:
+        plan: from ``plan_job``.
+        scheduler: a Dask scheduler address (``tcp://host:8786``), or None to render in this process.
+        resources: Dask resources each chunk needs (``{"GPU": 1}``); see ``dask_cluster.gpu_resources``.
+        retries: Dask retries of a chunk whose task raised (a lost worker is rescheduled by Dask
+            itself, up to its ``allowed-failures``).
+        connect_timeout: seconds to wait for the scheduler.
+        show_progress: a progress bar (terminal) or progress lines (logs).
+
+    Raises:
+        InputError: the scheduler cannot be reached, or dask distributed is not installed.
+    """
+    started = time.monotonic()
+    if scheduler is None:
+        results = []
+        for chunk in plan.chunks:
+            result = render_chunk(plan.settings, chunk, show_progress=show_progress)
+            results.append(result)
+    else:
+        from remaster_core.render.dask_cluster import run_on_dask
+
+        results = run_on_dask(
+            plan.settings,
+            plan.chunks,
+            scheduler=scheduler,
+            resources=resources,
+            retries=retries,
+            connect_timeout=connect_timeout,
+            show_progress=show_progress,
+        )
+    results.sort(key=lambda r: r.chunk.first)
+    providers = list(dict.fromkeys(p for r in results for p in r.providers[:1]))
+    return JobResult(results, job_exit_code(results), time.monotonic() - started, scheduler, providers)
