@@ -64,7 +64,7 @@ from remaster_core.conform.rebuild import deinterlace_video, rebuild_orphan, wea
 from remaster_core.conform.report import write_report
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.atomic import write_json_atomic
-from remaster_core.io.images import read_image, write_image
+from remaster_core.io.images import ImageMeta, read_image, write_image
 from remaster_core.io.sequence import resolve_sequence
 from remaster_core.io.video import (
     Field,
@@ -344,6 +344,8 @@ def conform(
     seen.frames, seen.error = analysis.frames_decoded, analysis.decode_error
 
     ext = image_format
+    # the coded raster's pixel aspect travels with every frame, so align and render need no guess
+    frame_meta = ImageMeta(pixel_aspect=float(info.pixel_aspect), frame_rate=Fraction(24000, 1001))
     frames_dir = out / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     for old in frames_dir.glob(f"frame.*.{ext}"):
@@ -364,7 +366,7 @@ def conform(
                 clipped += int(np.count_nonzero((rgb < 0.0) | (rgb > 1.0)))
                 pixels += rgb.size
             target = out / FRAME_PATTERN.format(ext=ext).replace("%06d", f"{index:06d}")
-            pending.append(pool.submit(write_image, target, rgb))
+            pending.append(pool.submit(write_image, target, rgb, meta=frame_meta))
             while len(pending) > 4:
                 pending.pop(0).result()
 
@@ -488,6 +490,7 @@ def _document(
         else ("bff" if info.field_order == "bff" else "tff"),
         "input_kind": kind,
         "frame_count": n,
+        "pixel_aspect": f"{info.pixel_aspect.numerator}/{info.pixel_aspect.denominator}",
         "source_frame_count": seen.frames,
         "field_count": 2 * seen.frames,
         "frames_pattern": FRAME_PATTERN.format(ext=image_format),
