@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,16 +23,6 @@ from training.checkpoint import (
 from training.discriminator import DiscriminatorConfig, build_discriminator
 from training.losses import fft_l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from training.model import PRESETS, build_generator
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """These tensors are small: one thread is faster, and immune to a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 D_CFG = DiscriminatorConfig(base_channels=8)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import pathlib
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -22,15 +21,6 @@ from training.losses import (
     perceptual_loss,
 )
 from training.vgg import VGG19Features, load_vgg19
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """These tensors are small: one thread is faster, and immune to a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _gen(seed: int) -> torch.Generator:
