@@ -1,0 +1,290 @@
+"""The Remaster node's settings: knob values checked, turned into worker parameters and a cache key.
+
+Pure standard library (no ``nuke``): ``knobs.read_values(node)`` collects the values, everything here
+works on that plain mapping, so it is tested outside Nuke.
+
+Cache key (``settings_key``): a sha256 over everything that decides the pixels of a frame besides the
+source frame itself: the model file's content (sha256, remembered per path, size and mtime), the
+geometry (mode, tx/ty/sx/sy, align.json's content and frame offset), the output format, tile size,
+precision and mix, the node's instance id (two Remaster nodes never share frames), and the Source
+input's name and format. Changing any of them gives a new key, hence a new cache folder: frames rendered with
+other settings are never shown. The worker additionally stamps each frame with a render key that
+includes the sha256 of the source frame Nuke wrote, so "Process range" re-renders exactly the frames
+whose source pixels changed upstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from typing import Any, Mapping, NamedTuple
+
+CACHE_VERSION = 1
+"""Version of the cache layout and key; part of every key."""
+
+GEOMETRY_MODES = ("nominal", "align.json", "manual")
+PRECISIONS = ("fp32", "fp16")
+PROVIDERS = ("auto", "tensorrt", "cuda", "cpu")
+
+
+class SettingsError(ValueError):
+    """Knob values the node cannot render with; the message says which knob and what to do."""
+
+
+class NodeSettings(NamedTuple):
+    """The checked settings of a Remaster node.
+
+    Attributes:
+        model: absolute path of the ONNX model.
+        geometry: one of ``GEOMETRY_MODES``.
+        transform: (tx, ty, sx, sy) for "manual" (output pixel -> source pixel), else None.
+        align_json: absolute path of align.json for "align.json", else "".
+        align_offset: Nuke frame number of conformed frame 0 (align.json mode).
+        output_size: (W, H), or None (align.json's, or the Source at its display aspect).
+        tile: tile side in pixels, or None (whole frames).
+        precision, provider: engine options.
+        mix: 0..1.
+        cache_dir: the cache root folder.
+        worker: the worker command knob ("" for the environment / PATH).
+        instance: the node's instance id.
+        source: the Source input's name (part of the key).
+        source_format: the Source's (width, height, pixel aspect), or None (part of the key: a new
+            upstream format renders into another folder, never beside frames of the old one).
+    """
+
+    model: str
+    geometry: str
+    transform: tuple[float, float, float, float] | None
+    align_json: str
+    align_offset: int
+    output_size: tuple[int, int] | None
+    tile: int | None
+    precision: str
+    provider: str
+    mix: float
+    cache_dir: str
+    worker: str
+    instance: str
+    source: str
+    source_format: tuple[int, int, float] | None = None
+
+
+def _text(values: Mapping[str, Any], name: str) -> str:
+    value = values.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _number(values: Mapping[str, Any], name: str, label: str) -> float:
+    try:
+        number = float(values.get(name))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SettingsError(f"'{label}' is not a number ({values.get(name)!r})") from None
+    if not math.isfinite(number):
+        raise SettingsError(f"'{label}' must be a finite number, got {number}")
+    return number
+
+
+def _choice(values: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    value = _text(values, name)
+    if value not in choices:
+        raise SettingsError(
+            "'{n}' must be one of {c}, got {v!r}".format(n=name, c=", ".join(choices), v=value)
+        )
+    return value
+
+
+def default_cache_root() -> str:
+    """``$REMASTER_NUKE_CACHE``, else ``remaster_nuke_cache`` in the system's temporary folder."""
+    env = os.environ.get("REMASTER_NUKE_CACHE", "").strip()
+    if env:
+        return env
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "remaster_nuke_cache")
+
+
+def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
+    """Check the knob values of a Remaster node (``knobs.read_values``).
+
+    Raises:
+        SettingsError: no model chosen, a model, align.json or cache folder that is not there, a
+            transform with non-positive scales, a value out of range; the message names the knob.
+    """
+    model = _text(values, "model")
+    if not model:
+        raise SettingsError("no model chosen: set 'model file' to the .onnx file `remaster export` wrote")
+    if not os.path.isfile(model):
+        raise SettingsError(
+            f"model file not found: {model}; check 'model file' (export one with `remaster export`)"
+        )
+    geometry = _choice(values, "geometry", GEOMETRY_MODES)
+    transform = None
+    align_json = ""
+    align_offset = int(_number(values, "align_offset", "frame offset"))
+    if geometry == "manual":
+        tx, ty = _number(values, "tx", "tx"), _number(values, "ty", "ty")
+        sx, sy = _number(values, "sx", "sx"), _number(values, "sy", "sy")
+        if not (sx > 0 and sy > 0):
+            raise SettingsError(
+                f"'sx' and 'sy' must be positive (source pixels per output pixel), got {sx} and {sy}"
+            )
+        transform = (tx, ty, sx, sy)
+    elif geometry == "align.json":
+        align_json = _text(values, "align_json")
+        if not align_json:
+            raise SettingsError(
+                "transform is 'align.json' but no file is set: choose the align.json `remaster align` wrote"
+            )
+        if not os.path.isfile(align_json):
+            raise SettingsError(f"align.json not found: {align_json}; check the 'align.json' knob")
+        align_json = os.path.abspath(align_json)
+    output_size = None
+    if values.get("use_format") and geometry != "align.json":
+        size = values.get("format_size")
+        if not isinstance(size, (tuple, list)) or len(size) != 2:
+            raise SettingsError("'output format' is not set")
+        w, h = int(size[0]), int(size[1])
+        if not (1 <= w <= 16384 and 1 <= h <= 16384):
+            raise SettingsError(f"'output format' {w}x{h} is not a raster size")
+        output_size = (w, h)
+    tile_value = int(_number(values, "tile", "tile size"))
+    if tile_value < 0:
+        raise SettingsError(
+            f"'tile size' must be 0 (whole frames) or a tile side in pixels, got {tile_value}"
+        )
+    mix = _number(values, "mix", "mix")
+    if not 0.0 <= mix <= 1.0:
+        raise SettingsError(f"'mix' must be between 0 and 1, got {mix}")
+    cache_dir = _text(values, "cache_dir") or default_cache_root()
+    return NodeSettings(
+        model=os.path.abspath(model),
+        geometry=geometry,
+        transform=transform,
+        align_json=align_json,
+        align_offset=align_offset,
+        output_size=output_size,
+        tile=tile_value or None,
+        precision=_choice(values, "precision", PRECISIONS),
+        provider=_choice(values, "provider", PROVIDERS),
+        mix=mix,
+        cache_dir=os.path.abspath(cache_dir),
+        worker=_text(values, "worker"),
+        instance=_text(values, "instance_id"),
+        source=_text(values, "source_name"),
+        source_format=_source_format(values.get("source_format")),
+    )
+
+
+def _source_format(value: Any) -> tuple[int, int, float] | None:
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        return None
+    return int(value[0]), int(value[1]), round(float(value[2]), 6)
+
+
+def request_params(settings: NodeSettings) -> dict[str, Any]:
+    """The worker's ``params`` for these settings (``remaster_core/worker/protocol.py``)."""
+    params: dict[str, Any] = {
+        "model": settings.model,
+        "output_size": list(settings.output_size) if settings.output_size else None,
+        "transform": None,
+        "align": settings.align_json or None,
+        "align_offset": settings.align_offset,
+        "tile": settings.tile,
+        "precision": settings.precision,
+        "provider": settings.provider,
+        "mix": settings.mix,
+        "bit_depth": "float",
+    }
+    if settings.transform is not None:
+        tx, ty, sx, sy = settings.transform
+        params["transform"] = {"tx": tx, "ty": ty, "sx": sx, "sy": sy}
+    return params
+
+
+_SHA: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of a file's content, remembered per (path, size, mtime) for this session."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, int(st.st_mtime_ns))
+    if key not in _SHA:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _SHA[key] = digest.hexdigest()
+    return _SHA[key]
+
+
+def settings_key(settings: NodeSettings) -> str:
+    """The cache key of ``settings`` (see the module docstring): 24 hex digits."""
+    fields = {
+        "cache_version": CACHE_VERSION,
+        "model_sha256": file_sha256(settings.model),
+        "geometry": settings.geometry,
+        "transform": settings.transform,
+        "align_sha256": file_sha256(settings.align_json) if settings.align_json else None,
+        "align_offset": settings.align_offset if settings.align_json else None,
+        "output_size": settings.output_size,
+        "tile": settings.tile,
+        "precision": settings.precision,
+        "mix": settings.mix,
+        "instance": settings.instance,
+        "source": settings.source,
+        "source_format": settings.source_format,
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+# -------------------------------------------------------------------------------------- frame ranges
+
+_RANGE = re.compile(r"^(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?$")
+
+
+def parse_frames(text: str) -> list[int]:
+    """Frames of a range text: ``1001``, ``1001-1100``, ``1001-1100x2``, ``1-5,10`` (sorted, unique).
+
+    Raises:
+        SettingsError: text that is not a frame range, or a range that runs backwards.
+    """
+    frames: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        m = _RANGE.match(part)
+        if m is None:
+            raise SettingsError(
+                f"'frames' {text!r} is not a frame range; write e.g. 1001-1100, 1001-1100x2 or 1-5,10"
+            )
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) is not None else first
+        step = int(m.group(3)) if m.group(3) else 1
+        if last < first or step < 1:
+            raise SettingsError(f"'frames' {part!r} runs backwards or has a zero step")
+        frames.update(range(first, last + 1, step))
+    if not frames:
+        raise SettingsError(f"'frames' {text!r} holds no frame")
+    return sorted(frames)
+
+
+def format_frames(frames: list[int]) -> str:
+    """A compact text for a sorted frame list (``1001-1010,1015``)."""
+    parts: list[str] = []
+    i = 0
+    while i < len(frames):
+        j = i
+        while j + 1 < len(frames) and frames[j + 1] == frames[j] + 1:
+            j += 1
+        parts.append(str(frames[i]) if i == j else f"{frames[i]}-{frames[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def frames_outside(frames: list[int], first: int, last: int) -> list[int]:
+    """The frames of ``frames`` outside ``first..last``."""
+    return [f for f in frames if f < first or f > last]

@@ -1,0 +1,310 @@
+"""The worker's wire format: one JSON object per line, UTF-8, both ways (``PROTOCOL_VERSION`` 1).
+
+A host (the Nuke plugin, ``nuke_plugin/remaster_nuke/client.py``) starts ``remaster worker`` with pipes
+on its stdin and stdout, writes one request per line and reads one response per line, in order. Frames
+travel as files, not in the pipe: the host writes the source frames (EXR), the worker writes the
+enhanced frames (EXR) and answers with their paths.
+
+Requests::
+
+    {"id": 1, "op": "ping"}
+    {"id": 2, "op": "describe", "params": {...}}          # params optional: checks a model and the knobs
+    {"id": 3, "op": "render", "source": "/c/k/source/src.####.exr", "frames": [1001],
+     "output": "/c/k/out/remaster.####.exr", "params": {...},
+     "staged": "/c/k/source/staged/src.####.exr"}            # staged optional
+    {"id": 4, "op": "align", "broadcast": "/c/a/broadcast.####.exr", "film": "/c/a/film.####.exr",
+     "frames": [1001, 1010, 1020], "film_offset": 0, "pixel_aspect": null}
+    {"id": 5, "op": "shutdown"}
+
+``params`` (render and describe; every key but ``model`` optional, defaults as ``remaster render``):
+
+=================  ================================================================================
+``model``          the ONNX model file (``remaster export``)
+``output_size``    ``[W, H]`` of the output raster, or null (align.json's, else the region of definition)
+``transform``      ``{"tx", "ty", "sx", "sy"}`` (output pixel -> broadcast pixel), or null
+``align``          ``align.json`` for per-shot transforms, or null (exclusive with ``transform``)
+``align_offset``   source frame number minus conformed frame index (a plate numbered from 1001 whose
+                   conformed frame 0 is frame 1001: 1001); default 0
+``tile``           tile side in pixels, or null (whole frames)
+``overlap``        tile overlap, or null (exact)
+``precision``      ``"fp32"`` or ``"fp16"``
+``provider``       ``"auto"``, ``"tensorrt"``, ``"cuda"`` or ``"cpu"``
+``mix``            0..1
+``pixel_aspect``   the source's pixel aspect, or null (from the file; 8/9 for NTSC rasters)
+``bit_depth``      ``"half"`` (default) or ``"float"``: the output EXR's
+``force``          re-render frames that are already valid (default false)
+=================  ================================================================================
+
+``staged`` (render, optional): where the host has just written new source frames. For each requested
+frame whose staged file exists, the worker compares it with the source file: same pixels and pixel
+aspect, the staged file is dropped (the source file, and so the render key of the existing output,
+stay as they were: headers that differ between two writes of the same picture do not force a
+re-render); else it replaces the source file. A host that writes its sources anew before every
+render (Nuke) keeps the "skip frames that are already valid" of ``remaster render`` this way.
+
+Responses carry the request's ``id``, ``ok`` and ``seconds`` (time spent on the request). ``ok: true``
+adds the op's fields (``ops`` documents them); ``ok: false`` adds ``error`` (one message a person can
+act on: it names the file and frame and says what to do) and ``kind``: ``"input"`` (bad input, exit
+code 2 in the CLI), ``"model"`` (a model error, 3), ``"protocol"`` (a malformed request: a bug in the
+host) or ``"internal"`` (a bug in the worker; its traceback is in the worker's log). The worker keeps
+serving after every error; only ``shutdown`` or the end of its stdin stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remaster_core.align.transform import Transform4
+from remaster_core.errors import InputError, ModelError, RemasterError
+from remaster_core.node import NodeParams
+
+PROTOCOL_VERSION = 1
+OPS = ("ping", "describe", "render", "align", "shutdown")
+MAX_LINE_BYTES = 1 << 20
+"""A request line longer than this is refused (a frame list of tens of thousands still fits)."""
+
+EXR_DEPTHS = ("half", "float")
+
+
+class ProtocolError(InputError):
+    """A request that is not valid JSON or breaks the protocol (a bug in the host, not bad user input)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One parsed request: ``id`` (echoed), ``op`` (one of ``OPS``) and the whole object."""
+
+    id: int | str | None
+    op: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """A checked ``render`` request.
+
+    Attributes:
+        source: the source frame pattern (``src.####.exr``), frames numbered as the host numbers them.
+        staged: the pattern of newly written source frames to promote first, or None.
+        frames: frames to render, sorted, no duplicates.
+        output: the output frame pattern (EXR).
+        node: the node parameters.
+        align: ``align.json`` or None; align_offset: source frame number minus conformed index.
+        pixel_aspect: the source's pixel aspect override, or None.
+        bit_depth: "half" or "float".
+        force: re-render valid frames.
+    """
+
+    source: str
+    frames: tuple[int, ...]
+    output: str
+    node: NodeParams
+    staged: str | None = None
+    align: Path | None = None
+    align_offset: int = 0
+    pixel_aspect: float | None = None
+    bit_depth: str = "half"
+    force: bool = False
+
+
+def parse_request(line: bytes) -> Request:
+    """Parse one request line.
+
+    Raises:
+        ProtocolError: not UTF-8 JSON, not an object, too long, or an unknown ``op``.
+    """
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError(f"request of {len(line)} bytes, the limit is {MAX_LINE_BYTES}")
+    try:
+        body = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"request is not UTF-8 JSON ({exc}); send one JSON object per line") from None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"request must be a JSON object, got {type(body).__name__}")
+    rid = body.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
+        raise ProtocolError(f"request id must be an integer or a string, got {rid!r}")
+    op = body.get("op")
+    if op not in OPS:
+        raise ProtocolError(
+            f"unknown op {op!r}; the worker (protocol {PROTOCOL_VERSION}) knows {', '.join(OPS)}"
+        )
+    return Request(rid, op, body)
+
+
+def request_id(line: bytes) -> int | str | None:
+    """The ``id`` of a request line even when it is otherwise invalid (None when it has none)."""
+    try:
+        body = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    rid = body.get("id") if isinstance(body, dict) else None
+    return rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One response line: strict JSON (NaN/Inf become null), UTF-8, ending in a newline."""
+    return (json.dumps(_finite(message), separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+
+
+def error_kind(exc: BaseException) -> str:
+    """The ``kind`` of an error response for ``exc`` (see the module docstring)."""
+    if isinstance(exc, ProtocolError):
+        return "protocol"
+    if isinstance(exc, ModelError):
+        return "model"
+    if isinstance(exc, RemasterError):
+        return "input"
+    return "internal"
+
+
+# -------------------------------------------------------------------------------------------- fields
+
+
+def _field(
+    body: dict[str, Any], key: str, types: type | tuple[type, ...], what: str, *, required: bool = False
+) -> Any:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ProtocolError(f"request lacks {key!r} ({what})")
+        return None
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ProtocolError(f"{key!r} must be {what}, got {value!r}")
+    if not isinstance(value, types):
+        raise ProtocolError(f"{key!r} must be {what}, got {value!r}")
+    return value
+
+
+def parse_frames(body: dict[str, Any], key: str = "frames") -> tuple[int, ...]:
+    """The sorted, deduplicated frame list under ``key`` (a non-empty list of integers)."""
+    frames = _field(body, key, list, "a list of frame numbers", required=True)
+    if not frames or not all(isinstance(f, int) and not isinstance(f, bool) for f in frames):
+        raise ProtocolError(f"{key!r} must be a non-empty list of integers, got {frames!r}")
+    return tuple(sorted(set(frames)))
+
+
+def _int_or_none(params: dict[str, Any], key: str, what: str) -> int | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{key} must be {what}, got {value!r}")
+    return value
+
+
+def _number(params: dict[str, Any], key: str, default: float) -> float:
+    value = params.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def parse_node_params(params: Any) -> NodeParams:
+    """``NodeParams`` from a request's ``params`` (see the module docstring).
+
+    Raises:
+        ProtocolError: ``params`` is not an object.
+        InputError: a value out of range (named), or no model given.
+        ModelError: ``model`` names no file.
+    """
+    if not isinstance(params, dict):
+        raise ProtocolError(f"'params' must be a JSON object, got {type(params).__name__}")
+    model = params.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InputError("no model chosen: give the .onnx file `remaster export` wrote")
+    if not Path(model).is_file():
+        raise ModelError(f"model file not found: {model}; check the path (export one with `remaster export`)")
+    size = params.get("output_size")
+    output_size: tuple[int, int] | None = None
+    if size is not None:
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)
+        ):
+            raise InputError(f"output_size must be [width, height] in pixels, got {size!r}")
+        output_size = (size[0], size[1])
+    transform = params.get("transform")
+    t4: Transform4 | None = None
+    if transform is not None:
+        try:
+            t4 = Transform4.from_dict(transform)
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"transform must be {{tx, ty, sx, sy}} numbers, got {transform!r}") from None
+        if not all(math.isfinite(v) for v in (t4.tx, t4.ty, t4.sx, t4.sy)):
+            raise InputError(f"transform holds a non-finite number: {transform!r}")
+    if t4 is not None and params.get("align") is not None:
+        raise InputError("give either a transform or align.json, not both")
+    precision = params.get("precision", "fp32")
+    provider = params.get("provider", "auto")
+    return NodeParams(
+        model=Path(model),
+        output_size=output_size,
+        transform=t4,
+        tile=_int_or_none(params, "tile", "a tile side in pixels (or null for whole frames)"),
+        overlap=_int_or_none(params, "overlap", "a number of pixels (or null)"),
+        precision=precision,
+        provider=provider,
+        mix=_number(params, "mix", 1.0),
+        threads=_int_or_none(params, "threads", "a thread count (or null)"),
+    )
+
+
+def parse_render(body: dict[str, Any]) -> RenderJob:
+    """A checked ``render`` request (see the module docstring).
+
+    Raises:
+        ProtocolError / InputError / ModelError: as ``parse_node_params``, and for the source, output,
+            frames, align.json, bit depth.
+    """
+    source = _field(body, "source", str, "the source frame pattern", required=True)
+    staged = _field(body, "staged", str, "the staged source frame pattern")
+    output = _field(body, "output", str, "the output frame pattern", required=True)
+    frames = parse_frames(body)
+    params = body.get("params")
+    node = parse_node_params(params)
+    assert isinstance(params, dict)
+    align = params.get("align")
+    if align is not None and not isinstance(align, str):
+        raise InputError(f"align must be the path of align.json, got {align!r}")
+    offset = params.get("align_offset", 0)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise InputError(f"align_offset must be an integer frame offset, got {offset!r}")
+    par = params.get("pixel_aspect")
+    if par is not None and (isinstance(par, bool) or not isinstance(par, int | float) or not par > 0):
+        raise InputError(f"pixel_aspect must be a positive number, got {par!r}")
+    depth = params.get("bit_depth", "half")
+    if depth not in EXR_DEPTHS:
+        raise InputError(f"bit_depth must be one of {', '.join(EXR_DEPTHS)}, got {depth!r}")
+    if not output.lower().endswith(".exr"):
+        raise InputError(f"output {output!r}: the worker writes EXR frames; give a pattern ending in .exr")
+    return RenderJob(
+        source=source,
+        staged=staged,
+        frames=frames,
+        output=output,
+        node=node,
+        align=Path(align) if align else None,
+        align_offset=offset,
+        pixel_aspect=float(par) if par is not None else None,
+        bit_depth=depth,
+        force=bool(params.get("force", False)),
+    )
