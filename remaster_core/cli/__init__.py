@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from remaster_core import __version__
-from remaster_core.cli import align, conform, export, render, synth, train, worker
+from remaster_core.cli import align, conform, demo, export, render, synth, train, worker
 from remaster_core.errors import EXIT_INTERNAL, RemasterError
 
-VERBS = (synth, conform, align, train, export, render, worker)
+VERBS = (demo, synth, conform, align, train, export, render, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

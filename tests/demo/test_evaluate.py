@@ -1,0 +1,64 @@
+"""Pieces of the held-out evaluation: the true framing as the render's mapping, coverage, conform checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from remaster_core.align.transform import map_points
+from remaster_core.demo.evaluate import check_conform, coverage_mask, true_mapping
+from remaster_core.demo.pipeline import held_out_frames
+from remaster_core.errors import InputError
+from remaster_core.synth.geometry import BROADCAST_SIZE, film_to_broadcast, sample_geometry
+
+
+@pytest.mark.parametrize("film_size", [(480, 360), (960, 720)])
+def test_true_mapping_is_the_synth_framing_exactly(film_size: tuple[int, int]) -> None:
+    geometry = sample_geometry(np.random.default_rng(3), film_size)
+    transform, radial = true_mapping(geometry.to_dict())
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, film_size[0] - 1, 500)
+    y = rng.uniform(0, film_size[1] - 1, 500)
+    xb, yb = map_points(x, y, transform, radial)
+    tx, ty = film_to_broadcast(x, y, geometry)
+    np.testing.assert_allclose(xb, tx, atol=1e-9)
+    np.testing.assert_allclose(yb, ty, atol=1e-9)
+
+
+def test_coverage_is_the_part_of_the_film_the_overscanned_broadcast_saw() -> None:
+    film_size = (480, 360)
+    geometry = sample_geometry(np.random.default_rng(5), film_size)  # zoomed in 3-7 %: film edges cropped
+    mask = coverage_mask(*true_mapping(geometry.to_dict()), film_size, BROADCAST_SIZE)
+    assert mask.shape == (360, 480)
+    assert 0.8 < mask.mean() < 0.99
+    assert mask[180, 240] and not mask[0, 0] and not mask[-1, -1]
+    # each covered film pixel lands inside the broadcast raster, each uncovered one outside it
+    yy, xx = np.nonzero(~mask)
+    xb, yb = film_to_broadcast(xx, yy, geometry)
+    w, h = BROADCAST_SIZE
+    assert np.all((xb < 0) | (xb > w - 1) | (yb < 0) | (yb > h - 1))
+
+
+def _truth(counts: list[int], missing: set[int], leader: int = 4) -> dict:
+    shots, first = [], leader
+    for k, n in enumerate(counts):
+        shots.append({"index": k, "first_24p": first, "n_frames": n, "missing_film": k in missing})
+        first += n
+    return {"frames24p": {"count": first}, "shots": shots}
+
+
+def test_check_conform_maps_reel_shots_to_conform_shots_by_their_first_frame() -> None:
+    truth = _truth([6, 8, 7], {1})
+    conform_doc = {
+        "frame_count": 25,
+        # leader (0-3) is a shot of its own; the cut at frame 10 was missed, so shot 1 has no conform shot
+        "shots": [{"first": 0}, {"first": 4}, {"first": 18}],
+    }
+    assert check_conform(truth, conform_doc) == {0: 1, 1: None, 2: 2}
+    assert held_out_frames(truth) == list(range(10, 18))
+
+
+def test_check_conform_refuses_a_conform_that_lost_frames() -> None:
+    truth = _truth([6, 8], {1})
+    with pytest.raises(InputError, match="lost or added frames"):
+        check_conform(truth, {"frame_count": 17, "shots": [{"first": 0}]})
