@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from remaster_core.errors import InputError
 from remaster_core.io.atomic import atomic_path, write_json_atomic
 from remaster_core.io.images import ImageMeta, write_image
+from remaster_core.io.outdir import prepare_output_folder
 
 ALIGN_VERSION = 1
 ALIGN_JSON = "align.json"
@@ -52,6 +52,14 @@ def input_extension(conform_frames_ext: str) -> str:
     return ext if ext in (".exr", ".png", ".tif", ".tiff") else ".exr"
 
 
+def _owned_by_align(child: Path) -> bool:
+    """A shot folder, an interrupted run's hidden shot folder, align.json or report.html."""
+    name = child.name
+    shot_dir = name.startswith("shot") and name[4:].isdigit()
+    leftover = name.startswith(".shot") and ".tmp-" in name
+    return (child.is_dir() and (shot_dir or leftover)) or name in (ALIGN_JSON, REPORT_HTML)
+
+
 def prepare_out(out: Path, force: bool) -> None:
     """Create PAIRS (or clear what a previous run wrote there, with ``force``: its shot folders,
     align.json and report.html; other files are left alone).
@@ -59,21 +67,7 @@ def prepare_out(out: Path, force: bool) -> None:
     Raises:
         InputError: ``out`` is a file, or a folder that holds files (without ``force``).
     """
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a folder: choose a folder for the pairs")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise InputError(
-                f"{out} is not empty: choose a new or empty folder, or pass --force to replace the pairs in it"
-            )
-        for child in out.iterdir():
-            shot_dir = child.name.startswith("shot") and child.name[4:].isdigit()
-            leftover = child.name.startswith(".shot") and ".tmp-" in child.name  # an interrupted run's
-            if child.is_dir() and (shot_dir or leftover):
-                shutil.rmtree(child)
-            elif child.name in (ALIGN_JSON, REPORT_HTML):
-                child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out, force=force, owns=_owned_by_align, what="pairs")
 
 
 def write_input(path: Path, image: np.ndarray, fps: Fraction | None) -> None:

@@ -13,34 +13,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from remaster_core.align.pipeline import align, shot_summary
 from remaster_core.align.shot import AlignParams
+from remaster_core.cli.argtypes import pixel_aspect, positive_int
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL
-
-
-def _aspect(text: str) -> float:
-    """Parse ``8/9``, ``0.9`` or ``10/11`` into a float."""
-    try:
-        value = float(Fraction(text))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a pixel aspect like 8/9 or 0.9, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"the pixel aspect must be positive, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -66,15 +45,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--out", required=True, type=Path, metavar="PAIRS", help="output folder (new or empty)")
     p.add_argument(
-        "--broadcast-par", type=_aspect, default=None, metavar="W/H",
+        "--broadcast-par", type=pixel_aspect, default=None, metavar="W/H",
         help="pixel aspect of the conformed frames (default: the files' own, else 8/9 for 720x480)",
     )  # fmt: skip
     p.add_argument(
-        "--fit-frames", type=_positive, default=defaults.fit_frames, metavar="N",
+        "--fit-frames", type=positive_int, default=defaults.fit_frames, metavar="N",
         help=f"frames per shot used to fit its transform (default {defaults.fit_frames})",
     )  # fmt: skip
     p.add_argument(
-        "--min-frames", type=_positive, default=defaults.min_frames, metavar="N",
+        "--min-frames", type=positive_int, default=defaults.min_frames, metavar="N",
         help=f"shots with fewer frames of film are rejected (default {defaults.min_frames})",
     )  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace pairs already in --out")

@@ -17,17 +17,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from remaster_core.cli.argtypes import positive_int
 from remaster_core.errors import EXIT_OK
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -50,7 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=tuple(DEMO_PRESETS), default="tiny",
                    help="tiny: about 2 minutes on 2 cores (the CI test); small: a few minutes")  # fmt: skip
     p.add_argument("--seed", type=int, default=1, help="seeds the reel and the training run (default 1)")
-    p.add_argument("--steps", type=_positive, default=None, metavar="N",
+    p.add_argument("--steps", type=positive_int, default=None, metavar="N",
                    help="training steps (default: the preset's budget)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an earlier demo in --out")
     p.set_defaults(run=run)

@@ -17,12 +17,11 @@ input are checked and skipped (``--force`` redoes them). Exit codes: 0 done, 2 b
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from remaster_core.cli.argtypes import frame_size, pixel_aspect
 from remaster_core.errors import EXIT_OK, InputError
 from remaster_core.io.sequence import format_frame_range
 from remaster_core.node import NodeParams
@@ -32,21 +31,6 @@ from remaster_core.render.outputs import output_spec
 from remaster_core.render.review import write_review
 
 DASK_DEFAULT_CHUNK = 10
-
-
-def _size(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size WxH, e.g. 1440x1080")
-    return int(m.group(1)), int(m.group(2))
-
-
-def _aspect(text: str) -> float:
-    try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a pixel aspect such as 8/9 or 0.9") from None
-    return value
 
 
 def _resources(text: str) -> dict[str, float]:
@@ -100,14 +84,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     geometry.add_argument(
         "--format",
-        type=_size,
+        type=frame_size,
         default=None,
         metavar="WxH",
         help="output raster; the input is scaled to fit it, centred, honouring its pixel aspect "
         "(default: the input at its display aspect)",
     )
     p.add_argument(
-        "--pixel-aspect", type=_aspect, default=None, help="override the input's pixel aspect (8/9)"
+        "--pixel-aspect", type=pixel_aspect, default=None, help="override the input's pixel aspect (8/9)"
     )
     p.add_argument("--tile", type=int, default=None, metavar="PX", help="tile side (default: whole frames)")
     p.add_argument("--overlap", type=int, default=None, metavar="PX", help="tile overlap (default: exact)")

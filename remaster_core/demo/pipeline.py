@@ -29,7 +29,6 @@ import importlib.util
 import json
 import logging
 import resource
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ from remaster_core.demo.baselines import ColourFit, fit_colour
 from remaster_core.demo.checks import alignment_accuracy, conform_accuracy
 from remaster_core.demo.evaluate import ShotEvaluation, check_conform, evaluate_held_out
 from remaster_core.errors import InputError, RemasterError
+from remaster_core.io.outdir import prepare_output_folder
 
 log = logging.getLogger("remaster.demo")
 
@@ -221,20 +221,7 @@ def prepare_out(out: Path, force: bool) -> None:
     Raises:
         InputError: ``out`` is a file, or a non-empty folder without ``force``.
     """
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a folder: choose a folder for the demo")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise InputError(
-                f"{out} is not empty: choose a new or empty folder, or pass --force to replace the demo in it"
-            )
-        for name in _OUTPUTS:
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out, force=force, owns=lambda child: child.name in _OUTPUTS, what="demo")
 
 
 def held_out_frames(truth: dict[str, Any]) -> list[int]:

@@ -35,7 +35,6 @@ single-threaded and bit-exact) identical broadcast bytes.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -48,6 +47,7 @@ import numpy as np
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import ImageMeta, write_image
+from remaster_core.io.outdir import prepare_output_folder
 from remaster_core.progress import progress
 from remaster_core.synth import telecine
 from remaster_core.synth.degrade import (
@@ -194,20 +194,7 @@ def _timecode(frame: int, fps: int = 24, start_hours: int = 1) -> str:
 
 
 def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a folder: choose a folder for the reel")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise InputError(
-                f"{out} is not empty: choose a new or empty folder, or pass --force to replace the reel in it"
-            )
-        for name in _OUTPUTS:
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out, force=force, owns=lambda child: child.name in _OUTPUTS, what="reel")
 
 
 def _film_path(out: Path, shot: ShotPlan, k: int, ext: str) -> Path:
