@@ -170,17 +170,14 @@ def cut_from_conform() -> None:
     """Button "Set cut from conform.json": the cut under the playhead, its range and film offset."""
     node = nuke.thisNode()
     try:
-        folder = str(knobs.value(node, "conform_folder") or "").strip()
-        if not folder:
-            raise geometry.GeometryError("set 'conform folder' to the folder `remaster conform --out` wrote")
-        info = geometry.read_conform_json(folder)
+        info = knobs.conform_info(node)
         start = int(knobs.value(node, "conform_start"))
         film_start = int(knobs.value(node, "film_start"))
         index = nuke.frame() - start
         cut = geometry.cut_at(info, index)
         if cut is None:
             raise geometry.GeometryError(
-                f"frame {nuke.frame()} is conformed frame {index}, which is in no cut of {folder} "
+                f"frame {nuke.frame()} is conformed frame {index}, which is in no cut of {info.folder} "
                 f"(0-{info.frame_count - 1})"
             )
         if cut.film_first is None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import nuke
 
+from remaster_nuke import geometry
+
 
 class GizmoError(Exception):
     """A node lacks a knob or an internal node the plugin needs."""
@@ -88,3 +90,16 @@ def input_range(node: nuke.Node, index: int = 0) -> tuple[int, int] | None:
     if src is None:
         return None
     return int(src.firstFrame()), int(src.lastFrame())
+
+
+def conform_info(node: nuke.Node) -> geometry.ConformInfo:
+    """The conform.json of the folder named in ``node``'s "conform folder" knob.
+
+    Raises:
+        GeometryError: the knob is empty, or the file is missing or malformed.
+        GizmoError: the node has no such knob.
+    """
+    folder = str(value(node, "conform_folder") or "").strip()
+    if not folder:
+        raise geometry.GeometryError("set 'conform folder' to the folder `remaster conform --out` wrote")
+    return geometry.read_conform_json(folder)

@@ -22,10 +22,7 @@ def build() -> None:
     """Button "Build from conform.json"."""
     node = nuke.thisNode()
     try:
-        folder = str(knobs.value(node, "conform_folder") or "").strip()
-        if not folder:
-            raise geometry.GeometryError("set 'conform folder' to the folder `remaster conform --out` wrote")
-        info = geometry.read_conform_json(folder)
+        info = knobs.conform_info(node)
         offset_expr, film_expr = geometry.film_offset_expression(
             info, int(knobs.value(node, "conform_start")), int(knobs.value(node, "film_start"))
         )

@@ -368,27 +368,16 @@ def open_model(
                 f"{label}: the convention given ({convention}) contradicts the model's own metadata "
                 f"({meta_convention}); drop the override, the metadata is authoritative"
             )
-        info = ModelInfo(
-            path=p,
-            sha256=sha,
-            size_bytes=len(data),
-            convention=meta_convention,
-            precision=graph_precision,
-            metadata=props,
-            has_metadata=True,
-            opset=opset,
-            input_name=input_name,
-            output_name=output_name,
-        )
-        return info, model
-    if convention is None:
+        convention = meta_convention
+    elif convention is None:
         raise ModelError(
             f"{label} has no remaster metadata ({', '.join(REQUIRED_KEYS[:3])}, ...): it was not exported "
             "by `remaster export` (or it lost its metadata). Re-export it, or if you know how it must be "
             "fed, pass convention=ModelConvention(space_to_depth=..., receptive_field=..., "
             "value_range=(0, 1))"
         )
-    input_name, output_name, graph_precision = _check_io(p, sha, model, strict_names=False)
+    else:
+        input_name, output_name, graph_precision = _check_io(p, sha, model, strict_names=False)
     info = ModelInfo(
         path=p,
         sha256=sha,
@@ -396,7 +385,7 @@ def open_model(
         convention=convention,
         precision=graph_precision,
         metadata=props,
-        has_metadata=False,
+        has_metadata=bool(ours),
         opset=opset,
         input_name=input_name,
         output_name=output_name,
