@@ -14,7 +14,7 @@ key and the file::
     steps = 2000                 # optimiser steps in all
     seed = 0
     [model]      preset = "lite"; width, growth, dense_layers, num_dcus, space_to_depth, colour_path,
-                 discriminator_channels (override the preset's architecture)
+                 discriminator_channels (override the preset's architecture); colour_init = "fit"|"zero"
     [data]       crop_size, batch_size (global, over all processes), workers, val_shots = [4],
                  val_fraction, hflip, min_valid, cache, cache_dir
     [optim]      lr, betas = [0.9, 0.99], weight_decay, schedule = "constant"|"cosine"|"step",
@@ -57,6 +57,7 @@ from training.discriminator import DISCRIMINATOR_PRESETS, DiscriminatorConfig
 from training.model import PRESETS, GeneratorConfig
 
 SCHEDULES = ("constant", "cosine", "step")
+COLOUR_INITS = ("fit", "zero")
 STAGE1_LOSSES = ("fft", "l1")
 
 # Keys that cannot change the weights a run produces: left out of ``config_hash``, and free to change
@@ -93,7 +94,10 @@ def _require(condition: bool, key: str, message: str) -> None:
 class ModelSection:
     """The generator: a preset, and optional overrides of its architecture (``GeneratorConfig`` fields).
 
-    ``discriminator_channels`` overrides D's base width (the preset's by default).
+    ``discriminator_channels`` overrides D's base width (the preset's by default). ``colour_init``: how a
+    new run starts G's colour path: ``fit`` (default) at the least-squares colour fit of its training
+    pairs (``training.colour_init``), ``zero`` at nothing (G starts as the identity). A resumed run
+    keeps its checkpoint's weights either way.
     """
 
     preset: str = "lite"
@@ -104,10 +108,16 @@ class ModelSection:
     space_to_depth: int | None = None
     colour_path: bool | None = None
     discriminator_channels: int | None = None
+    colour_init: str = "fit"
 
     def __post_init__(self) -> None:
         _require(
             self.preset in PRESETS, "model.preset", f"must be one of {sorted(PRESETS)}, got {self.preset!r}"
+        )
+        _require(
+            self.colour_init in COLOUR_INITS,
+            "model.colour_init",
+            f"must be one of {list(COLOUR_INITS)}, got {self.colour_init!r}",
         )
         try:
             self.generator_config()

@@ -27,7 +27,9 @@ was 0.35 dB ahead after 75 steps and level (23.5 vs 23.4 dB) after 300. It speed
 guarantees that G can express the colour-fit baseline; it does not replace training.
 
 Initialisation: the last trunk conv and the colour path start at zero, so an untrained G is exactly the
-identity (its output is the bilinear baseline). Training starts from the baseline instead of from a
+identity (its output is the bilinear baseline). The trainer then, by default, writes the training
+pairs' closed-form colour fit into the colour path before the first step (``training.colour_init``), so
+a run starts from the colour-fit baseline. Training starts from the baseline instead of from a
 random residual: the first steps already improve on it, and no step is spent unlearning noise. The
 gradient still reaches every parameter after the first optimiser step.
 

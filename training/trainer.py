@@ -67,6 +67,7 @@ from remaster_core.errors import InputError, RemasterError
 from remaster_core.io.atomic import write_text_atomic
 from training import distributed
 from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from training.colour_init import apply_fit_nchw, fit_training_colour, set_colour_path
 from training.config import (
     ConfigError,
     OptimSection,
@@ -335,6 +336,49 @@ class _Trainer:
         self.input_psnr: float | None = None
 
     # ---- set-up
+
+    def init_colour_path(self) -> None:
+        """Start G's (and the EMA's) colour path at the training pairs' least-squares colour fit when
+        ``model.colour_init`` is ``fit`` (``training.colour_init``), unless the fit scores below the
+        identity on the validation crops: a fit to a narrow palette can extrapolate worse than no
+        correction on colours it never saw, and the validation shots are there to tell. Every rank
+        computes the same fit and the same scores from the same files, so the replicas agree."""
+        if self.cfg.model.colour_init != "fit":
+            return
+        if self.generator.colour is None:
+            log.info("model.colour_init = fit ignored: this generator has no colour path")
+            return
+        try:
+            fit = fit_training_colour([(f.input, f.target, f.mask) for f in self.pairs.train])
+        except InputError as exc:  # no finite valid pixel: the steps will say more (NaN/Inf input)
+            log.warning("no colour fit (%s): the colour path starts at zero", exc)
+            return
+        if not np.isfinite(fit.coefficients).all():
+            log.warning("the colour fit of the training pairs is not finite: the colour path starts at zero")
+            return
+        samples = load_validation(
+            self.pairs.val, count=self.cfg.validation.frames, crop=self.cfg.validation.crop
+        )
+        scored = [
+            (_masked_psnr(torch.from_numpy(apply_fit_nchw(fit, s.input)), s.target, s.mask),
+             _masked_psnr(s.input, s.target, s.mask))
+            for s in samples
+        ]  # fmt: skip
+        pairs = [(a, b) for a, b in scored if a is not None and b is not None]
+        if pairs:
+            fit_psnr, identity_psnr = (float(np.mean(v)) for v in zip(*pairs, strict=True))
+            if fit_psnr <= identity_psnr:
+                log.warning(
+                    "the colour fit of the training pairs scores %.2f dB on the validation crops, below "
+                    "no correction (%.2f dB): the training shots' colours do not cover the validation "
+                    "shots'; the colour path starts at zero (model.colour_init = zero does so always)",
+                    fit_psnr, identity_psnr,
+                )  # fmt: skip
+                return
+            log.info(
+                "colour fit on the validation crops: %.2f dB (no correction %.2f dB)", fit_psnr, identity_psnr
+            )
+        set_colour_path([g for g in (self.generator, self.ema) if g is not None], fit)
 
     def wrap(self) -> None:
         """DDP-wrap the trained modules not wrapped yet (after a resume has loaded their weights)."""
@@ -652,8 +696,10 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
         checkpoints = step_checkpoints(run_dir) if resume else []
         if checkpoints:
             trainer.resume_from(checkpoints[-1])
-        elif resume and info.is_main:
-            log.warning("%s has no step checkpoint yet: starting the run from step 0", run_dir)
+        else:
+            if resume and info.is_main:
+                log.warning("%s has no step checkpoint yet: starting the run from step 0", run_dir)
+            trainer.init_colour_path()
         trainer.wrap()
         # Written only now: a resume refused above leaves the run's files as they were, and under DDP
         # every rank has checked the folder (wrap() is collective) before rank 0 writes into it.

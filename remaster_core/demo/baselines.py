@@ -14,23 +14,18 @@
   pairs, then applied per pixel to the bilinear frame. It models a grade (matrix, lift/gain, gamma) and
   nothing spatial (blur, noise, chroma loss). The demo fits it on exactly the pairs the trainer fits
   the model's weights on (its training split, without the shot it holds out for validation): the same
-  data for both, so neither wins by seeing more.
+  data for both, so neither wins by seeing more. The fit itself lives in ``remaster_core.grade_fit``
+  (the trainer starts G's colour path at the same fit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4, resample, sampling_maps
-from remaster_core.errors import InputError
-from remaster_core.io.images import read_image
+from remaster_core.grade_fit import TERMS, ColourFit, fit_colour, quadratic_features
 
-TERMS = ("1", "r", "g", "b", "r^2", "g^2", "b^2", "rg", "rb", "gb")
+__all__ = ["TERMS", "ColourFit", "bilinear_baseline", "bilinear_maps", "fit_colour", "quadratic_features"]
 
 
 def bilinear_maps(
@@ -57,80 +52,3 @@ def bilinear_baseline(broadcast: np.ndarray, maps: tuple[np.ndarray, np.ndarray]
         float32 R'G'B' (H, W, 3), values as resampled (not clipped).
     """
     return resample(broadcast, maps[0], maps[1], border="replicate")
-
-
-def quadratic_features(rgb: np.ndarray) -> np.ndarray:
-    """The 10 polynomial terms of ``TERMS`` for every pixel: float64 (N, 10) from float RGB (..., 3)."""
-    x = np.asarray(rgb, np.float64).reshape(-1, 3)
-    r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    return np.stack([np.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b], axis=1)
-
-
-@dataclass(frozen=True)
-class ColourFit:
-    """A fitted quadratic colour correction.
-
-    Attributes:
-        coefficients: float64 (10, 3): output channel c = ``quadratic_features(x) @ coefficients[:, c]``.
-        pixels: how many pixels it was fitted on; frames: from how many pairs.
-        rms_fit: RMS residual on the fitting pixels (code values 0..1).
-    """
-
-    coefficients: np.ndarray
-    pixels: int
-    frames: int
-    rms_fit: float
-
-    def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """Correct float32 R'G'B' (H, W, 3) -> float32 (H, W, 3), not clipped."""
-        h, w = rgb.shape[:2]
-        out = quadratic_features(rgb) @ self.coefficients
-        return out.reshape(h, w, 3).astype(np.float32)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able: coefficients per term and channel, and the fit's size and residual."""
-        return {
-            "terms": list(TERMS),
-            "coefficients_rgb": [[round(float(v), 6) for v in row] for row in self.coefficients],
-            "pixels": self.pixels,
-            "frames": self.frames,
-            "rms_fit": round(self.rms_fit, 6),
-        }
-
-
-def fit_colour(frames: Sequence[tuple[Path, Path, Path]], *, stride: int = 3) -> ColourFit:
-    """Least-squares quadratic colour fit on aligned pairs (see the module docstring).
-
-    Args:
-        frames: (input, target, mask) files of the pairs (the demo passes the trainer's training split).
-        stride: use every ``stride``-th pixel in x and y of each frame (neighbouring pixels add little:
-            the fit has 30 unknowns and sees hundreds of thousands of pixels).
-
-    Raises:
-        InputError: no pair, or no valid pixel in them.
-    """
-    if not frames:
-        raise InputError("no aligned pair to fit the colour baseline on")
-    ata = np.zeros((len(TERMS), len(TERMS)))
-    atb = np.zeros((len(TERMS), 3))
-    btb = np.zeros(3)
-    pixels = 0
-    for inp_path, tgt_path, mask_path in frames:
-        inp = read_image(inp_path)[0][::stride, ::stride]
-        tgt = read_image(tgt_path)[0][::stride, ::stride]
-        mask = read_image(mask_path, channels=None)[0][::stride, ::stride, 0] > 0.5
-        if not mask.any():
-            continue
-        a = quadratic_features(inp[mask])
-        b = np.asarray(tgt[mask], np.float64)
-        ata += a.T @ a
-        atb += a.T @ b
-        btb += np.sum(b * b, axis=0)
-        pixels += int(mask.sum())
-    if pixels == 0:
-        raise InputError(f"{frames[0][2]} and the other masks: no valid pixel to fit the colour baseline on")
-    coefficients = np.linalg.solve(ata + 1e-9 * np.eye(len(TERMS)), atb)
-    # residual sum of squares from the normal equations: b'b - 2 c'A'b + c'A'Ac, per channel
-    rss = btb - 2 * np.sum(coefficients * atb, axis=0) + np.sum(coefficients * (ata @ coefficients), axis=0)
-    rms = float(np.sqrt(max(float(np.sum(rss)), 0.0) / (3 * pixels)))
-    return ColourFit(coefficients, pixels, len(frames), rms)

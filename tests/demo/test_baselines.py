@@ -18,7 +18,7 @@ from remaster_core.demo.baselines import (
     quadratic_features,
 )
 from remaster_core.errors import InputError
-from remaster_core.io.images import write_image
+from remaster_core.io.images import read_image, write_image
 from remaster_core.node import resample_to_output
 from remaster_core.synth.scenes import load_picture
 
@@ -73,6 +73,19 @@ def test_fit_uses_only_the_valid_pixels(tmp_path: Path) -> None:
     assert fit.pixels == 2 * 64 * (96 - 20)
     assert fit.rms_fit < 2e-5
     assert np.abs(fit.coefficients - TRUE).max() < 2e-3
+
+
+def test_fit_leaves_out_nan_and_inf_pixels_and_spreads_max_frames(tmp_path: Path) -> None:
+    frames = _write_pairs(tmp_path, 3, poison=False)
+    damaged, _ = read_image(frames[1][0])
+    damaged[:10] = np.nan
+    damaged[10:12, :5] = np.inf
+    write_image(frames[1][0], damaged, bit_depth="float")
+    fit = fit_colour(frames, stride=1)
+    assert fit.pixels == 3 * 96 * 64 - 10 * 96 - 2 * 5
+    assert np.isfinite(fit.coefficients).all() and np.abs(fit.coefficients - TRUE).max() < 2e-3
+    two = fit_colour(frames, stride=1, max_frames=2)  # the first and the last
+    assert two.frames == 2 and two.pixels == 2 * 96 * 64
 
 
 def test_fit_refuses_pairs_without_valid_pixels(tmp_path: Path) -> None:
