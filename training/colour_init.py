@@ -94,7 +94,7 @@ def fit_training_colour(frames: Sequence[tuple[Path, Path, Path]], *, max_frames
     """The closed-form colour fit of the training pairs ((input, target, mask) files), logged."""
     fit = fit_colour(frames, max_frames=max_frames)
     log.info(
-        "colour path initialised by least squares on %d training frame(s), %d pixels: RMS residual %.4f",
+        "colour fit of the training pairs: least squares on %d frame(s), %d pixels, RMS residual %.4f",
         fit.frames, fit.pixels, fit.rms_fit,
     )  # fmt: skip
     return fit

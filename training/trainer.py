@@ -376,8 +376,9 @@ class _Trainer:
                 )  # fmt: skip
                 return
             log.info(
-                "colour fit on the validation crops: %.2f dB (no correction %.2f dB)", fit_psnr, identity_psnr
-            )
+                "the colour path starts at the colour fit: %.2f dB on the validation crops (no correction "
+                "%.2f dB)", fit_psnr, identity_psnr,
+            )  # fmt: skip
         set_colour_path([g for g in (self.generator, self.ema) if g is not None], fit)
 
     def wrap(self) -> None:
