@@ -264,9 +264,9 @@ def _align_one(
             fa = align_frame(film, bc, model, params)
             valid = fa.valid
             reason = None
-            flow_rms, sim = fa.stats["flow_rms_px"], fa.stats["similarity"]
+            flow_rms, sim = fa.stats["flow_rms_broadcast_px"], fa.stats["similarity"]
             if flow_rms is not None and flow_rms > params.max_flow_rms:
-                reason = f"flow departs from the mapping by {flow_rms:.2f} px RMS"
+                reason = f"flow departs from the mapping by {flow_rms:.2f} broadcast px RMS"
             elif flow_rms is not None and sim is not None and sim < params.min_similarity:
                 reason = f"pictures do not match (similarity {fa.stats['similarity']:.2f})"
             if reason is not None:
@@ -328,6 +328,7 @@ def _align_one(
             "residuals": {
                 "flow_rms_px": stat(np.median(col("flow_rms_px"))),
                 "flow_rms_px_max": stat(col("flow_rms_px").max()),
+                "flow_rms_broadcast_px_max": stat(col("flow_rms_broadcast_px").max()),
                 "field_mean_px": stat(col("field_mean_px").mean()),
                 "field_max_px": stat(col("field_max_px").max()),
                 "valid_fraction": stat(col("valid_fraction").mean()),

@@ -232,7 +232,7 @@ def _shot_row(e: dict[str, Any]) -> str:
     r = e.get("residuals") or {}
     res = ""
     if r:
-        flow = "n/a" if r["flow_rms_px"] is None else f"{r['flow_rms_px']:.3f} px"
+        flow = "n/a" if r["flow_rms_px"] is None else f"{r['flow_rms_px']:.3f} film px"
         res = f"{flow}, {100 * (r['valid_fraction'] or 0):.0f} % valid"
     colour = {"aligned": "#e5f5e0", "rejected": "#fee0d2", "no film": "#f0f0f0"}[e["status"]]
     return (
@@ -282,7 +282,7 @@ def render_report(document: dict[str, Any], visuals: dict[int, ShotVisual]) -> s
                 "per-frame residuals",
                 x,
                 [
-                    (column("flow_rms_px"), "#d7301f", "flow residual (px RMS)"),
+                    (column("flow_rms_px"), "#d7301f", "flow residual (film px RMS)"),
                     (column("field_max_px"), "#2b7bb9", "dense correction max (px)"),
                     (column("valid_fraction"), "#41ab5d", "valid fraction"),
                 ],

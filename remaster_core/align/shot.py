@@ -83,8 +83,14 @@ class AlignParams:
         fit_frames: frames of the shot used to fit its model (spread evenly).
         min_frames: a shot with fewer paired frames is rejected (too short to fit).
         refine_iterations: dense refinements of the 5-parameter model.
-        max_flow_rms: spread (robust RMS, film px) of the textured flow around the final mapping above
-            which the pictures are taken not to match.
+        max_flow_rms: spread (robust RMS, **broadcast px**) of the textured flow around the final mapping
+            above which the pictures are taken not to match. In broadcast px because the flow's noise
+            comes from the broadcast (its noise, blur and coding): the same broadcast gives about the
+            same spread whatever the film's scan size, where a limit in film px rejected well-aligned
+            shots of large scans (a 1920x1440 synthetic shot 0.09 film px from the truth, at 0.83 film
+            px = 0.31 broadcast px). 0.6: a dark, soft shot (rocket at night) spreads 0.51 broadcast px
+            and aligns 0.05 film px from the truth; a quarter of the frame replaced by another picture
+            spreads 1.2 (``tests/align/test_shot.py``).
         min_similarity: normalised cross-correlation of the aligned, normalised pictures below which
             they are taken not to match.
         min_valid: a shot whose frames have a smaller valid fraction on average is rejected.
@@ -152,7 +158,7 @@ class FrameAlignment:
     Attributes:
         map_x, map_y: float32 (H, W) broadcast coordinates of every film pixel (for ``transform.resample``).
         valid: bool (H, W) validity mask.
-        stats: ``flow_rms`` (film px), ``field_mean``/``field_max`` (magnitude of the dense correction
+        stats: ``flow_rms_px`` (film px) and ``flow_rms_broadcast_px``, ``field_mean``/``field_max`` (magnitude of the dense correction
             over the 5-parameter model, film px), ``valid_fraction``, ``similarity``.
         pair: the frame's flow (for the report).
     """
@@ -264,9 +270,10 @@ def fit_shot(
     )
     spline = SplineField.for_film(film_size, params.dense.spacing)
     coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
-    flow_rms = _robust_rms(
-        np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]),
-        np.concatenate([s.weight.ravel() for s in samples]),
+    weights = np.concatenate([s.weight.ravel() for s in samples])
+    flow_rms = _robust_rms(np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]), weights)
+    flow_rms_bc = _robust_rms(
+        np.concatenate([np.hypot(r[..., 0], r[..., 1]).ravel() for r in resid]), weights
     )
 
     # similarity of the aligned pictures (the last refinement's flow ran through nearly this model)
@@ -280,6 +287,7 @@ def fit_shot(
         "sparse_rms_broadcast_px": round(sparse.rms, 4),
         "refinement_corner_shift_px": round(corners, 4),
         "flow_rms_px": _finite(flow_rms),
+        "flow_rms_broadcast_px": _finite(flow_rms_bc),
         "similarity": round(float(np.median(sims)), 4),
     }
     grade = _grade(pairs, params)
@@ -291,10 +299,11 @@ def fit_shot(
         raise AlignmentFailure("the pictures hold almost no texture to check the alignment on (dark or flat)")
     if neighbours is not None:  # first: a wrong offset also makes the flow residual large
         stats["temporal_check"] = _temporal_check(model, film_work, bc_lum, neighbours, params)
-    if flow_rms > params.max_flow_rms:
+    if flow_rms_bc > params.max_flow_rms:
         raise AlignmentFailure(
-            f"residual too large: the dense flow departs from the fitted mapping by {flow_rms:.2f} film px RMS "
-            f"(limit {params.max_flow_rms}); the pictures differ more than a framing change explains"
+            f"residual too large: the dense flow departs from the fitted mapping by {flow_rms_bc:.2f} broadcast "
+            f"px RMS ({flow_rms:.2f} film px; limit {params.max_flow_rms} broadcast px); the pictures differ more "
+            "than a framing change explains"
         )
     if stats["similarity"] < params.min_similarity:
         raise AlignmentFailure(
@@ -433,6 +442,7 @@ def align_frame(
     samples = dense.flow_correspondences(pair, work, transform, radial, d)
     coeffs, (r,) = dense.fit_field(model.spline, [samples], (transform, radial), d, prior=model.prior)
     flow_rms = _robust_rms(to_film_px(r.reshape(-1, 2), transform), samples.weight.ravel())
+    flow_rms_bc = _robust_rms(np.hypot(r[..., 0], r[..., 1]).ravel(), samples.weight.ravel())
 
     wf, hf = model.film_size
     fx, fy = model.spline.evaluate(coeffs, np.arange(wf, dtype=np.float64), np.arange(hf, dtype=np.float64))
@@ -452,6 +462,7 @@ def align_frame(
     valid = dense.validity_mask(inside, pair, deviation, photo, d)
     stats: dict[str, float | None] = {
         "flow_rms_px": _finite(flow_rms),
+        "flow_rms_broadcast_px": _finite(flow_rms_bc),
         "field_mean_px": round(float(field_len.mean()), 4),
         "field_max_px": round(float(field_len.max()), 4),
         "valid_fraction": round(float(valid.mean()), 4),

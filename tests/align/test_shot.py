@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -17,7 +18,8 @@ from remaster_core.align.shot import (
     fit_shot,
 )
 from remaster_core.synth.geometry import BROADCAST_PAR
-from tests.align import SyntheticShot
+from remaster_core.synth.scenes import load_picture
+from tests.align import SyntheticShot, synthetic_shot
 
 PARAMS = replace(AlignParams(), fit_frames=3)
 
@@ -42,7 +44,7 @@ def test_final_mapping_within_a_quarter_pixel_rms(model_960: ShotModel, shot_960
         fa = align_frame(shot_960.film[k], shot_960.broadcast[k], model_960, PARAMS)
         err = mapping_error(fa.map_x, fa.map_y, shot_960.geometry, fa.valid)
         assert err <= 0.25, f"frame {k}: {err:.3f} film px RMS"
-        valid_fraction, flow_rms = fa.stats["valid_fraction"], fa.stats["flow_rms_px"]
+        valid_fraction, flow_rms = fa.stats["valid_fraction"], fa.stats["flow_rms_broadcast_px"]
         assert valid_fraction is not None and 0.8 < valid_fraction < 1.0  # the film overscans the broadcast
         assert flow_rms is not None and flow_rms < PARAMS.max_flow_rms
 
@@ -59,6 +61,33 @@ def test_unrelated_pictures_are_rejected(shot_960: SyntheticShot) -> None:
     flipped = [np.ascontiguousarray(b[::-1, ::-1]) for b in shot_960.broadcast[:3]]
     with pytest.raises(AlignmentFailure, match="feature matches|inliers"):
         fit_shot(shot_960.film[:3], flipped, BROADCAST_PAR, PARAMS)
+
+
+def test_the_flow_limit_holds_for_any_film_scan_size(model_960: ShotModel) -> None:
+    """The same camera and framing drawn at twice the film resolution: the broadcast (and so the flow's
+    noise) is about the same, so the spread in broadcast px, which the limit is on, stays about the same
+    while the spread in film px doubles; a limit in film px would reject the larger scan."""
+    shot = synthetic_shot(seed=5, n_frames=3, film_size=(1920, 1440))
+    model = fit_shot(shot.film, shot.broadcast, BROADCAST_PAR, PARAMS)
+    assert corner_error(model.transform, shot.geometry, (1920, 1440)) < 1.0  # 0.5 px of the 960 raster
+    small, large = model_960.stats, model.stats
+    assert 0.5 < large["flow_rms_broadcast_px"] / small["flow_rms_broadcast_px"] < 2.0
+    assert large["flow_rms_px"] / large["flow_rms_broadcast_px"] > 1.8 * (
+        small["flow_rms_px"] / small["flow_rms_broadcast_px"]
+    )
+
+
+def test_pictures_that_differ_in_part_are_rejected_by_the_flow_residual(shot_960: SyntheticShot) -> None:
+    """A quarter of each broadcast frame replaced by another photograph (a title, a changed set): the
+    sparse fit still finds the framing in the rest, the similarity stays high, the flow residual does not."""
+    other = cv2.resize(load_picture("coffee"), (720, 480), interpolation=cv2.INTER_AREA)
+    patched = []
+    for b in shot_960.broadcast[:3]:
+        b = b.copy()
+        b[:, -180:] = other[:, -180:]
+        patched.append(b)
+    with pytest.raises(AlignmentFailure, match=r"residual too large: .* broadcast px RMS"):
+        fit_shot(shot_960.film[:3], patched, BROADCAST_PAR, PARAMS)
 
 
 def test_fit_frames_avoid_the_shot_ends() -> None:
