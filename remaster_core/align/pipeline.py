@@ -10,7 +10,9 @@ Inputs:
 
 Per shot (with a progress bar over its frames):
 
-- no ``film_first``: status "no film", the nominal transform (``transform.nominal_transform``);
+- no ``film_first``: status "no film", with the **reel's framing** (``reel_framing``: the median of
+  the aligned shots' transforms and lens distortion; the nominal transform,
+  ``transform.nominal_transform``, when no shot aligned). ``transform_source`` says which;
 - otherwise the frames where both exist are paired; fewer than ``min_frames``: "rejected";
 - ``shot.fit_shot`` on up to ``fit_frames`` frames spread over the shot (+ their neighbouring
   broadcast frames for the temporal-offset check); an ``AlignmentFailure`` rejects the shot with its
@@ -19,7 +21,8 @@ Per shot (with a progress bar over its frames):
   (``transform.resample``), the film file copied, the mask. A frame whose own check fails (its flow
   departs from the mapping, or its pictures do not match, e.g. a flash frame or damaged scan) keeps an
   all-zero mask and is listed under ``masked_frames``; more than half such frames reject the shot.
-  Fewer than ``min_valid`` valid pixels on average also rejects the shot. A shot's files are written
+  Fewer than ``min_valid`` valid pixels on average also rejects the shot; a rejected shot gets the
+  reel's framing like a shot without film. A shot's files are written
   into a hidden folder renamed into place once the shot is accepted, so a rejected or interrupted
   shot leaves no pairs behind.
 
@@ -435,8 +438,10 @@ def align(
                         visuals[shot.index] = visual
                 except AlignmentFailure as exc:
                     entry = _fallback_entry(shot, "rejected", str(exc), nominal)
-            _log_shot(entry)
             entries.append(entry)
+    apply_reel_framing(entries)
+    for entry in entries:
+        _log_shot(entry)
     document = pairs_mod.align_document(
         conform_dir=conform.folder,
         film_pattern=str(film_seq),
@@ -454,6 +459,43 @@ def align(
     return AlignResult(document, out, json_path, report, entries)
 
 
+def reel_framing(
+    entries: list[dict[str, Any]],
+) -> tuple[dict[str, float], dict[str, float] | None, list[int]]:
+    """The framing a shot without alignment gets: the median of the aligned shots' (tx, ty, sx, sy) and
+    radial ``k1`` (centre, pixel aspect and normalising radius are the broadcast's, the same for every
+    shot), and the aligned shots' indices. Empty list (and the entries' own transform) when none aligned.
+
+    Why the median and not the nominal fit: a telecine session frames a reel with one overscan and one
+    lens, re-set from cut to cut around it, so the other shots' framing is the best guess there is for
+    a shot whose film is missing. Measured on the demo's tiny reels (bilinear resample of the held-out
+    shot against its hidden film): nominal 18.04 / 23.37 / 22.85 / 20.26 dB, median 19.49 / 23.30 /
+    24.67 / 25.88 dB, the true framing 24.21 / 26.19 / 28.21 / 29.08 dB.
+    """
+    aligned = [e for e in entries if e["status"] == "aligned" and e.get("transform")]
+    if not aligned:
+        return {}, None, []
+    transform = {k: float(np.median([e["transform"][k] for e in aligned])) for k in ("tx", "ty", "sx", "sy")}
+    radials = [e["distortion"] for e in aligned if e.get("distortion")]
+    distortion = {**radials[0], "k1": float(np.median([d["k1"] for d in radials]))} if radials else None
+    return transform, distortion, [int(e["index"]) for e in aligned]
+
+
+def apply_reel_framing(entries: list[dict[str, Any]]) -> None:
+    """Give every shot that did not align (no film, rejected) the reel's framing (``reel_framing``), in
+    place, and record each shot's ``transform_source``: "aligned", "median of aligned shots [...]", or
+    "nominal (no shot aligned)"."""
+    transform, distortion, aligned = reel_framing(entries)
+    for entry in entries:
+        if entry["status"] == "aligned":
+            entry["transform_source"] = "aligned"
+        elif aligned:
+            entry["transform"], entry["distortion"] = dict(transform), distortion and dict(distortion)
+            entry["transform_source"] = f"median of aligned shots {aligned}"
+        else:
+            entry["transform_source"] = "nominal (no shot aligned)"
+
+
 def _params_dict(params: AlignParams) -> dict[str, Any]:
     d = asdict(params)
     d["sparse"]["scale_range"] = list(params.sparse.scale_range)
@@ -461,15 +503,17 @@ def _params_dict(params: AlignParams) -> dict[str, Any]:
 
 
 def shot_summary(entry: dict[str, Any]) -> str:
-    """One line for a person: ``shot 3 [120-164]: aligned, 45 pairs, residual 0.08 px, 91 % valid``."""
+    """One line for a person: ``shot 3 [120-164]: aligned, 45 pairs, flow residual 0.08 film px RMS, 91 %
+    valid``, or ``shot 4 [165-190]: no film (the reason; framing: median of aligned shots [1, 2, 3])``."""
     head = f"shot {entry['index']} [{entry['first']}-{entry['last']}]: {entry['status']}"
     if entry["status"] == "aligned":
         r = entry["residuals"]
         masked = f", {len(entry['masked_frames'])} frame(s) masked" if entry["masked_frames"] else ""
-        flow = "n/a" if r["flow_rms_px"] is None else f"{r['flow_rms_px']:.3f} px RMS"
+        flow = "n/a" if r["flow_rms_px"] is None else f"{r['flow_rms_px']:.3f} film px RMS"
         valid = "n/a" if r["valid_fraction"] is None else f"{100 * r['valid_fraction']:.0f} %"
         return f"{head}, {entry['frame_count']} pairs, flow residual {flow}, {valid} valid{masked}"
-    return f"{head} ({entry['reason']})"
+    source = f"; framing: {entry['transform_source']}" if entry.get("transform_source") else ""
+    return f"{head} ({entry['reason']}{source})"
 
 
 def _log_shot(entry: dict[str, Any]) -> None:

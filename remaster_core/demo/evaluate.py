@@ -5,9 +5,10 @@ synth`` keeps it under ``truth/film_missing/`` for this evaluation only). Each o
 scored against that hidden film with PSNR and SSIM (``metrics``).
 
 **Framing.** The pipeline cannot know where a missing-film shot's film sat in the broadcast (no film, no
-alignment), so it renders such a shot with the nominal transform, and a nominal frame is off by the
-shot's telecine framing (a few percent of zoom, a few pixels of shift, barrel distortion): a
-pixel-to-pixel comparison with the film then measures mostly the framing guess. To measure the
+alignment), so it renders such a shot with the reel's framing (``remaster align`` gives it the median
+of the aligned shots' transforms and lens distortion), which is off by the shot's own telecine framing
+(a few px of shift, a percent or two of zoom): a pixel-to-pixel comparison with the film then
+measures mostly the framing guess. To measure the
 *enhancement*, every method is evaluated on the same input: the conformed broadcast frame resampled
 into the film raster with the shot's **true** framing (``truth.json``'s geometry, which follows the
 render's convention exactly: ``Transform4`` then ``Radial``):
@@ -19,8 +20,8 @@ render's convention exactly: ``Transform4`` then ``Radial``):
   (``remaster_core.node.engine_for``: the ONNX model on onnxruntime, as ``remaster render`` runs it).
 
 Reported separately, as what the pipeline really delivers: ``ours_delivered``, the frames ``remaster
-render`` wrote with the nominal transform, and ``bilinear_delivered``, the bilinear resample with that
-same nominal transform: the gap between them and the truth-framed scores is the cost of not knowing the
+render`` wrote with the reel's framing from align.json, and ``bilinear_delivered``, the bilinear
+resample with that same mapping: the gap between them and the truth-framed scores is the cost of not knowing the
 framing, not of the enhancement.
 
 Pixels that count: the film pixels the broadcast picture covers under the true framing (the telecine's
@@ -55,8 +56,8 @@ METHODS: dict[str, str] = {
     "bilinear": "bilinear (true framing)",
     "colour_fit": "colour fit (true framing)",
     "ours": "ours (true framing)",
-    "bilinear_delivered": "bilinear (nominal framing)",
-    "ours_delivered": "ours as rendered (nominal framing)",
+    "bilinear_delivered": "bilinear (delivered framing)",
+    "ours_delivered": "ours as rendered (delivered framing)",
 }
 """Method key -> label; the first three are the comparison, the last two what the pipeline delivers."""
 
@@ -161,7 +162,7 @@ def evaluate_shot(
     delivered: SequencePattern,
     model: Path,
     colour: ColourFit,
-    nominal: Transform4,
+    delivered_mapping: tuple[Transform4, Radial | None],
     film_size: tuple[int, int],
     conform_shot: int | None,
 ) -> ShotEvaluation:
@@ -173,7 +174,7 @@ def evaluate_shot(
         conform_frames: the conformed frames; delivered: the frames ``remaster render`` wrote.
         model: the exported ONNX model.
         colour: the fitted colour baseline.
-        nominal: the transform render used for the shot (from align.json).
+        delivered_mapping: the transform and lens distortion render used for the shot (align.json's).
         film_size: (W, H) of the film raster.
         conform_shot: the shot's index in conform.json, if the conform cut there.
     """
@@ -187,6 +188,7 @@ def evaluate_shot(
     acc = {key: SquaredError() for key in METHODS}
     ssims: dict[str, list[float]] = {key: [] for key in METHODS}
     frame_psnr: dict[str, list[float]] = {key: [] for key in METHODS}
+    transform_d, distortion_d = delivered_mapping
     middle = frames[len(frames) // 2]
     sample: dict[str, np.ndarray] = {}
     for k, i in enumerate(progress(frames, desc=f"demo: evaluate shot {index}", unit="frame")):
@@ -201,7 +203,7 @@ def evaluate_shot(
             "bilinear": bilinear,
             "colour_fit": colour.apply(bilinear),
             "ours": engine.run(bilinear, where=f"conformed frame {i}"),
-            "bilinear_delivered": resample_to_output(broadcast, nominal, film_size),
+            "bilinear_delivered": resample_to_output(broadcast, transform_d, film_size, distortion_d),
             "ours_delivered": read_image(delivered.path(i))[0],
         }
         _score(pictures, film, mask, acc, ssims, frame_psnr)
@@ -238,9 +240,9 @@ def evaluate_held_out(
     conform_frames = parse_pattern(str(conform_dir / conform_doc["frames_pattern"]))
     out = []
     for shot in held:
-        nominal = table.mapping(int(shot["first_24p"])).transform
+        mapping = table.mapping(int(shot["first_24p"]))
         result = evaluate_shot(
-            reel_dir, shot, conform_frames, parse_pattern(delivered), model, colour, nominal, film_size,
+            reel_dir, shot, conform_frames, parse_pattern(delivered), model, colour, (mapping.transform, mapping.distortion), film_size,
             shot_map[int(shot["index"])],
         )  # fmt: skip
         log.info(

@@ -9,7 +9,7 @@ Stages, in order (each logs its start and its duration; ``remaster_core.progress
    ``DIR/run``;
 5. ``export``: ``export.export_model`` (best checkpoint, parity-checked) -> ``DIR/model.onnx``;
 6. ``render``: ``remaster_core.render`` renders the missing-film shots as the pipeline delivers them
-   (nominal framing, see ``evaluate``) -> ``DIR/render/frame.%06d.exr``;
+   (the reel's framing from align.json, see ``evaluate``) -> ``DIR/render/frame.%06d.exr``;
 7. ``evaluate``: the colour baseline's fit, the held-out scores (``evaluate``) and the truth checks of
    the conform and the alignment (``checks``);
 8. ``report``: ``DIR/report.html`` and ``DIR/report.json`` (``report``).

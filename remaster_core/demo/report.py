@@ -8,7 +8,7 @@ JSON cannot disagree, and ``tests/demo`` checks it. Margins are differences of t
 they add up on the page.
 
 Sections: the verdict and the held-out scores; per held-out shot, the pictures (broadcast, ours and the
-hidden film side by side, wipes, magnified details of every method, the delivered nominal-framing
+hidden film side by side, wipes, magnified details of every method, the delivered
 render); the conform (cadence plot, accuracy against the truth); the alignment (per-shot residuals and
 error against the truth, overlays of the pairs); the training curves; the stage timings; how the
 evaluation was done. Links go to the stage reports (``conform/report.html``, ``pairs/report.html``).
@@ -45,14 +45,15 @@ MAX_DB = 100.0
 EVALUATION_NOTE = (
     "Held-out shots are the reel's missing-film shots: their film never reaches the pipeline (remaster synth "
     "keeps it under truth/film_missing/ for this evaluation only). The pipeline cannot know where such a "
-    "shot's film sat in the broadcast, so it renders it with the nominal framing; to measure the enhancement "
+    "shot's film sat in the broadcast, so it renders it with the reel's framing (the median of the aligned "
+    "shots'); to measure the enhancement "
     "and not the framing guess, the three methods compared here all start from the conformed broadcast frame "
     "resampled into the film raster with the shot's true framing (truth.json): bilinear is that resample, "
     "colour fit applies the quadratic colour correction fitted on the trainer's training pairs to it, ours "
     "runs the exported ONNX model on it with the render engine. Scores count the film pixels the broadcast "
     "picture covers. PSNR pools the squared error of all the shot's frames (peak 1.0, values clipped to "
     "0..1); SSIM is Gaussian-window SSIM (sigma 1.5) per channel, averaged over the covered pixels and the "
-    "frames. The frames remaster render delivered with the nominal framing are scored alike, separately."
+    "frames. The frames remaster render delivered with the reel's framing are scored alike, separately."
 )
 
 
@@ -330,9 +331,9 @@ def _shot_pictures(ev: ShotEvaluation, detail: int) -> str:
         ),
         pictures.figure(pictures.zoom(s["film"], box, factor), "hidden film", png=True),
         "</div>",
-        "<h4>What the pipeline delivered (nominal framing)</h4>",
+        "<h4>What the pipeline delivered (the reel's framing)</h4>",
         '<div class="row">',
-        pictures.figure(s["ours_delivered"], "ours as rendered (nominal framing)"),
+        pictures.figure(s["ours_delivered"], "ours as rendered (delivered framing)"),
         pictures.figure(
             pictures.checkerboard(s["ours_delivered"], s["film"], max(16, s["film"].shape[1] // 12)),
             "checkerboard: rendered | film (broken edges: the framing guess)",

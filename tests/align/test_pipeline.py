@@ -31,13 +31,22 @@ def test_align_json_describes_every_shot(tiny_pairs: AlignResult, tiny_reel: Pat
     assert doc["broadcast"]["width"] == 720 and doc["broadcast"]["pixel_aspect"] == pytest.approx(8 / 9)
     assert "pixel" in doc["conventions"]["geometry"] and "relative" in doc["conventions"]["paths"]
     assert doc["summary"] == {"aligned": 3, "rejected": 0, "no film": 2, "pairs": 27}
-    nominal = nominal_transform((720, 480), 8 / 9, (480, 360)).to_dict()
+    aligned = [e for e in doc["shots"] if e["status"] == "aligned"]
     for entry in doc["shots"]:
         assert set(entry["transform"]) == {"tx", "ty", "sx", "sy"}
         if entry["status"] == "no film":
-            assert entry["transform"] == pytest.approx(nominal) and entry["input"] is None
-            assert entry["reason"]
+            # the reel's framing: the median of the aligned shots' transforms and lens distortion
+            for key in ("tx", "ty", "sx", "sy"):
+                assert entry["transform"][key] == pytest.approx(
+                    np.median([e["transform"][key] for e in aligned])
+                )
+            assert entry["distortion"]["k1"] == pytest.approx(
+                np.median([e["distortion"]["k1"] for e in aligned])
+            )
+            assert entry["transform_source"] == f"median of aligned shots {[e['index'] for e in aligned]}"
+            assert entry["input"] is None and entry["reason"]
             continue
+        assert entry["transform_source"] == "aligned"
         shot = next(s for s in truth["shots"] if s["first_24p"] == entry["first"])
         assert (entry["broadcast_first"], entry["broadcast_last"]) == (shot["first_24p"], shot["last_24p"])
         assert entry["film_first"] == shot["film_first"] and entry["reason"] is None
@@ -161,6 +170,7 @@ def test_bad_shots_are_rejected_with_a_reason_and_leave_no_pairs(tiny_reel: Path
     assert not list((tmp_path / "pairs").glob("shot*")) and not list((tmp_path / "pairs").glob(".shot*"))
     nominal = nominal_transform((720, 480), 8 / 9, tuple(truth["film"]["size"])).to_dict()
     assert all(e["transform"] == pytest.approx(nominal) for e in result.shots)
+    assert all(e["transform_source"] == "nominal (no shot aligned)" for e in result.shots)
 
 
 def test_bad_folders_and_sizes_are_input_errors(tiny_reel: Path, tmp_path: Path) -> None:
