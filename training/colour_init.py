@@ -77,7 +77,7 @@ def set_colour_path(generators: Sequence[Generator], fit: ColourFit) -> None:
     """
     weight, bias = colour_path_parameters(fit.coefficients)
     for g in generators:
-        if g.colour is None:
+        if g.colour is None or g.colour.bias is None:
             raise ValueError("this generator has no colour path (model.colour_path = false)")
         with torch.no_grad():
             g.colour.weight.copy_(torch.from_numpy(weight).to(g.colour.weight)[:, :, None, None])
