@@ -12,7 +12,8 @@ shot, on its middle frame:
 - residual plots: per-frame flow residual and valid fraction, and a histogram of the SIFT inliers'
   distance to the final model (its offset from zero is the feature positions' bias).
 
-No plotting library: the SVG is written here, images are JPEG (OpenCV) in data: URIs.
+The line plot is ``remaster_core.svgplot``'s; the histogram and the arrows are drawn here as SVG;
+images are JPEG (OpenCV) in data: URIs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from remaster_core.align.prep import luma
 from remaster_core.align.transform import map_points, nominal_transform, resample, sampling_maps
 from remaster_core.io.atomic import write_text_atomic
+from remaster_core.svgplot import Series, line_plot
 
 if TYPE_CHECKING:
     from remaster_core.align.shot import FrameAlignment, ShotModel
@@ -140,41 +142,6 @@ def _img(img: np.ndarray, title: str) -> str:
     )
 
 
-def _svg_lines(title: str, x: np.ndarray, series: list[tuple[np.ndarray, str, str]], ylabel: str) -> str:
-    """A small SVG line plot: series of (y, colour, label) over x."""
-    w, h, pad = 560, 180, 40
-    ys = np.concatenate([s[0] for s in series]) if series else np.zeros(1)
-    ys = ys[np.isfinite(ys)]
-    lo, hi = 0.0, float(max(ys.max() if ys.size else 1.0, 1e-6)) * 1.1
-    x_lo, x_hi = float(x.min()), float(max(x.max(), x.min() + 1))
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
-        f'<text x="{pad}" y="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<rect x="{pad}" y="{pad / 2 + 8}" width="{w - 2 * pad}" height="{h - 1.5 * pad - 8}" fill="#fafafa" stroke="#999"/>',
-        f'<text x="2" y="{pad / 2 + 16}">{hi:.3g}</text><text x="2" y="{h - pad}">{lo:g}</text>',
-        (
-            f'<text x="{pad}" y="{h - 6}">{x_lo:g}</text><text x="{w - pad}" y="{h - 6}" text-anchor="end">'
-            f"{x_hi:g} (conformed frame)</text>"
-        ),
-        f'<text x="{w / 2}" y="{h - 6}" text-anchor="middle">{html.escape(ylabel)}</text>',
-    ]
-    top, bottom = pad / 2 + 8, h - pad
-    for k, (y, colour, label) in enumerate(series):
-        ok = np.isfinite(y)
-        px = pad + (x[ok] - x_lo) / (x_hi - x_lo) * (w - 2 * pad)
-        py = bottom - (y[ok] - lo) / (hi - lo) * (bottom - top)
-        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
-        parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-        parts.extend(
-            f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2" fill="{colour}"/>' for a, b in zip(px, py, strict=True)
-        )
-        parts.append(
-            f'<text x="{w - pad - 4}" y="{top + 14 + 13 * k}" text-anchor="end" fill="{colour}">{html.escape(label)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def _svg_histogram(title: str, values: np.ndarray, unit: str) -> str:
     w, h, pad = 560, 180, 40
     if values.size == 0:
@@ -277,16 +244,19 @@ def render_report(document: dict[str, Any], visuals: dict[int, ShotVisual]) -> s
         def column(key: str, frames: list[dict[str, Any]] = frames) -> np.ndarray:
             return np.array([np.nan if f[key] is None else f[key] for f in frames], np.float64)
 
+        series = [
+            Series(x, column("flow_rms_px"), "#d7301f", "flow residual (film px RMS)"),
+            Series(x, column("field_max_px"), "#2b7bb9", "dense correction max (px)"),
+            Series(x, column("valid_fraction"), "#41ab5d", "valid fraction"),
+        ]
+        top = max([float(np.nanmax(s.y)) for s in series if np.isfinite(s.y).any()] + [1e-6]) * 1.1
         parts.append(
-            _svg_lines(
+            line_plot(
                 "per-frame residuals",
-                x,
-                [
-                    (column("flow_rms_px"), "#d7301f", "flow residual (film px RMS)"),
-                    (column("field_max_px"), "#2b7bb9", "dense correction max (px)"),
-                    (column("valid_fraction"), "#41ab5d", "valid fraction"),
-                ],
-                "film px / fraction",
+                series,
+                xlabel="conformed frame",
+                ylabel="film px / fraction",
+                ylim=(0.0, top),
             )
         )
         parts.append(_svg_histogram("SIFT inliers: distance to the final model", v.sparse_residuals, "px"))

@@ -39,7 +39,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--pairs", required=True, type=Path, help="the pairs folder (holds align.json)")
     p.add_argument("--out", required=True, type=Path, help="the run folder to write (or --resume)")
-    p.add_argument("--preset", choices=("lite", "paper"), default=None, help="generator and recipe (default lite)")
+    p.add_argument(
+        "--preset", choices=("lite", "paper"), default=None, help="generator and recipe (default lite)"
+    )
     p.add_argument("--config", type=Path, default=None, help="a TOML config file (see docs/training.md)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps in all")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -47,14 +49,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--nproc", type=int, default=None, metavar="N",
         help="run N data-parallel processes on this machine (launches torchrun)",
     )  # fmt: skip
-    p.add_argument("--vgg-weights", type=Path, default=None, help="torchvision vgg19-dcbb9e9d.pth (GAN stage)")
+    p.add_argument(
+        "--vgg-weights", type=Path, default=None, help="torchvision vgg19-dcbb9e9d.pth (GAN stage)"
+    )
     p.add_argument("--batch-size", type=int, default=None, help="crops per step over all processes")
     p.add_argument("--crop-size", type=int, default=None, help="training crop size, pixels")
     p.add_argument("--lr", type=float, default=None, help="generator learning rate")
     p.add_argument("--loss", choices=("fft", "l1"), default=None, help="stage-1 loss (l1: the ablation)")
     p.add_argument("--gan-start-step", type=int, default=None, help="first step of the GAN stage")
     p.add_argument(
-        "--val-shots", default=None, metavar="I,J", help="shot indices held out for validation (default: last)"
+        "--val-shots",
+        default=None,
+        metavar="I,J",
+        help="shot indices held out for validation (default: last)",
     )
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None, help="torch threads per process on the CPU (0: auto)")

@@ -4,7 +4,7 @@ Sections: a summary (frames, cuts, orphans, combed and video frames, cadence bre
 error); the cadence over time (the phase each output frame's first field sits at, coloured by how the
 frame was built, with cuts and breaks as vertical lines); the weave comb score per frame against the
 "combed" threshold; the cut score per frame; the offset match (the whole-reel curve and a table of
-shots with their film start and match score). No plotting library: the SVG is written here.
+shots with their film start and match score). The SVG plots are ``remaster_core.svgplot``'s.
 """
 
 from __future__ import annotations
@@ -17,73 +17,27 @@ import numpy as np
 
 from remaster_core.conform.cadence import CadenceParams
 from remaster_core.io.atomic import write_text_atomic
+from remaster_core.svgplot import Series, line_plot
 
 if TYPE_CHECKING:
     from remaster_core.conform.pipeline import Conformed
 
-_W, _H, _PAD = 960, 170, 34
+_W, _H = 960, 170
 _COLOURS = {"film": "#2b7bb9", "orphan": "#d7301f", "video": "#7a0177", "progressive": "#41ab5d"}
 
 
-def _scale(values: np.ndarray, lo: float, hi: float, size: float, flip: bool) -> np.ndarray:
-    span = hi - lo if hi > lo else 1.0
-    t = (values - lo) / span
-    return (1.0 - t if flip else t) * size
-
-
-def _svg_plot(
+def _plot(
     title: str,
-    series: list[tuple[np.ndarray, np.ndarray, str, str]],
+    series: list[Series],
     *,
-    vlines: list[tuple[float, str]] = (),  # type: ignore[assignment]
-    hline: float | None = None,
-    xlabel: str = "output frame",
+    vlines: list[tuple[float, str]],
+    hlines: list[tuple[float, str]] | None = None,
     ylim: tuple[float, float] | None = None,
+    xlabel: str = "output frame",
 ) -> str:
-    """An SVG with line ("line") or dot ("dot") series: (x, y, colour, style)."""
-    xs = [s[0] for s in series if s[0].size]
-    ys = [s[1][np.isfinite(s[1])] for s in series if s[1].size]
-    x_lo = float(min(x.min() for x in xs)) if xs else 0.0
-    x_hi = float(max(x.max() for x in xs)) if xs else 1.0
-    if ylim is None:
-        y_all = np.concatenate(ys) if ys and any(y.size for y in ys) else np.zeros(1)
-        ylim = (
-            float(min(y_all.min(), hline if hline is not None else y_all.min())),
-            float(max(y_all.max(), hline if hline is not None else y_all.max())),
-        )
-    iw, ih = _W - 2 * _PAD, _H - 2 * _PAD
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" font-family="sans-serif" font-size="11">',
-        f'<text x="{_PAD}" y="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<rect x="{_PAD}" y="{_PAD}" width="{iw}" height="{ih}" fill="#fafafa" stroke="#999"/>',
-        f'<text x="{_PAD}" y="{_H - 8}">{x_lo:g}</text>',
-        f'<text x="{_W - _PAD}" y="{_H - 8}" text-anchor="end">{x_hi:g} ({html.escape(xlabel)})</text>',
-        f'<text x="4" y="{_PAD + 4}">{ylim[1]:.3g}</text><text x="4" y="{_H - _PAD}">{ylim[0]:.3g}</text>',
-    ]
-    for x, colour in vlines:
-        vx = _PAD + float(_scale(np.array([x]), x_lo, x_hi, iw, False)[0])
-        parts.append(
-            f'<line x1="{vx:.1f}" y1="{_PAD}" x2="{vx:.1f}" y2="{_H - _PAD}" stroke="{colour}" stroke-width="1"/>'
-        )
-    if hline is not None:
-        hy = _PAD + float(_scale(np.array([hline]), ylim[0], ylim[1], ih, True)[0])
-        parts.append(
-            f'<line x1="{_PAD}" y1="{hy:.1f}" x2="{_W - _PAD}" y2="{hy:.1f}" stroke="#e6550d" stroke-dasharray="4 3"/>'
-        )
-    for xs_, ys_, colour, style in series:
-        ok = np.isfinite(ys_)
-        px = _PAD + _scale(xs_[ok].astype(float), x_lo, x_hi, iw, False)
-        py = _PAD + _scale(np.clip(ys_[ok].astype(float), *ylim), ylim[0], ylim[1], ih, True)
-        if style == "line" and px.size > 1:
-            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
-            parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.2"/>')
-        else:
-            parts.extend(
-                f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.2" fill="{colour}"/>'
-                for a, b in zip(px, py, strict=True)
-            )
-    parts.append("</svg>")
-    return "\n".join(parts)
+    return line_plot(
+        title, series, xlabel=xlabel, vlines=vlines, hlines=hlines or [], ylim=ylim, width=_W, height=_H
+    )
 
 
 def _summary(doc: dict[str, Any]) -> str:
@@ -133,10 +87,11 @@ def write_report(path: str | Path, result: Conformed) -> None:
         phase = f.get("phase")
         by_kind.setdefault(f["kind"], []).append((f["index"], -1.0 if phase is None else float(phase)))
     series = [
-        (
+        Series(
             np.array([a for a, _ in v], float),
             np.array([b for _, b in v], float),
             _COLOURS.get(k, "#333"),
+            "",
             "dot",
         )
         for k, v in by_kind.items()
@@ -147,25 +102,25 @@ def write_report(path: str | Path, result: Conformed) -> None:
     sections.append(
         "<h2>Cadence</h2><p>Phase (0..9 of the 3:2 cycle At Ab Bt Bb Bt Cb Ct Db Dt Db) of each output frame's "
         f"first field; -1 for video. Colours: {legend}. Blue lines: cuts; red lines: cadence breaks.</p>"
-        + _svg_plot("cadence phase per output frame", series, vlines=cut_lines + breaks, ylim=(-1.5, 9.5))
+        + _plot("cadence phase per output frame", series, vlines=cut_lines + breaks, ylim=(-1.5, 9.5))
     )
 
     comb = np.array([f.get("comb", np.nan) for f in frames], dtype=float)
     sections.append(
         "<h2>Weave combing</h2><p>log(comb of the woven frame / comb inside its fields): at or below 0 a clean "
         "weave of one film frame; above the dashed threshold the frame is flagged combed.</p>"
-        + _svg_plot(
+        + _plot(
             "weave comb score",
-            [(idx, comb, "#2b7bb9", "line")],
+            [Series(idx, comb, "#2b7bb9", "")],
             vlines=cut_lines,
-            hline=CadenceParams().combed_threshold,
+            hlines=[(CadenceParams().combed_threshold, "#e6550d")],
         )
     )
     sections.append(
         "<h2>Cuts</h2>"
-        + _svg_plot(
+        + _plot(
             "cut score (histogram + standardised thumbnail difference)",
-            [(idx, result.cut_scores.astype(float), "#636363", "line")],
+            [Series(idx, result.cut_scores.astype(float), "#636363", "")],
             vlines=cut_lines,
         )
     )
@@ -176,9 +131,9 @@ def write_report(path: str | Path, result: Conformed) -> None:
         marks = [(float(doc["offset"]), "#d7301f")] if doc.get("offset") is not None else []
         sections.append(
             f"<h2>Temporal offset</h2><p>{html.escape(doc['offset_match']['message'])}</p>"
-            + _svg_plot(
+            + _plot(
                 "whole-reel match score per offset (film frame 0 at output frame x)",
-                [(offs, curve, "#31a354", "line")],
+                [Series(offs, curve, "#31a354", "")],
                 vlines=marks,
                 xlabel="offset",
             )

@@ -7,7 +7,7 @@ Modules, one job each:
 - ``metrics``: PSNR and SSIM over a validity mask;
 - ``evaluate``: the held-out (missing-film) shots scored for ours and the baselines;
 - ``checks``: the conform and the alignment against the reel's truth;
-- ``pictures``, ``plots``: the report's images (data URIs, wipes, crops) and SVG plots;
+- ``pictures``: the report's images (data URIs, wipes, crops); its SVG plots come from ``remaster_core.svgplot``;
 - ``report``: ``report.json`` and the self-contained ``report.html``.
 
 Nothing here imports torch at import time: the training and export stages import it when they run.

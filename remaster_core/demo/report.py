@@ -32,10 +32,10 @@ from remaster_core import __version__
 from remaster_core.demo import pictures
 from remaster_core.demo.checks import IVTC_OK_DB
 from remaster_core.demo.evaluate import BASELINES, COMPARED, METHODS, ShotEvaluation
-from remaster_core.demo.plots import Series, bar_chart, line_plot
 from remaster_core.io.atomic import write_json_atomic, write_text_atomic
 from remaster_core.io.images import read_image
 from remaster_core.io.sequence import parse_pattern
+from remaster_core.svgplot import Series, bar_chart, line_plot
 
 if TYPE_CHECKING:
     from remaster_core.demo.pipeline import DemoResults, StageClock, StageTiming

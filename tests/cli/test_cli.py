@@ -26,13 +26,18 @@ def test_every_verb_has_help() -> None:
     for verb in VERBS:
         name = verb.__name__.rsplit(".", 1)[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "remaster_core", name, "--help"], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "remaster_core", name, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         assert "usage: remaster " + name in proc.stdout
 
 
 def test_version() -> None:
-    proc = subprocess.run([sys.executable, "-m", "remaster_core", "--version"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "remaster_core", "--version"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     assert proc.stdout.startswith("remaster ")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from remaster_core.demo import pictures
-from remaster_core.demo.plots import Series, bar_chart, line_plot
 from remaster_core.demo.report import _Page, lookup
+from remaster_core.svgplot import Series, bar_chart, line_plot
 
 
 def test_lookup_walks_dicts_and_lists() -> None:
@@ -52,6 +52,19 @@ def test_plots_are_well_formed_svg_with_their_series() -> None:
     assert root.tag == f"{ns}svg"
     assert len(root.findall(f"{ns}polyline")) == 1  # the all-NaN series draws nothing
     assert "loss &amp; PSNR &lt;per step&gt;" in svg
+    # a horizontal marker (a threshold) above every point: the y range grows to show it, dashed, above
+    # the highest point and inside the plot area
+    marked = ET.fromstring(
+        line_plot("t", [Series(x, x, "#123456", "")], xlabel="x", hlines=[(10.0, "#e6550d")])
+    )
+    (dashed,) = [ln for ln in marked.findall(f"{ns}line") if ln.get("stroke-dasharray")]
+    area = marked.find(f"{ns}rect")
+    polyline = marked.find(f"{ns}polyline")
+    assert area is not None and polyline is not None
+    area_top = float(area.get("y", "nan"))
+    area_bottom = area_top + float(area.get("height", "nan"))
+    highest_point = min(float(xy.split(",")[1]) for xy in polyline.get("points", "").split())
+    assert area_top <= float(dashed.get("y1", "nan")) < highest_point <= area_bottom
     bars = ET.fromstring(bar_chart("time", ["synth", "train"], [2.0, 8.0], unit="s"))
     widths = [float(r.get("width", "nan")) for r in bars.findall(f"{ns}rect")]
     assert widths[1] == pytest.approx(4 * widths[0])

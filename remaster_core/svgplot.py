@@ -1,4 +1,5 @@
-"""Inline SVG plots for the demo report: line/dot plots and horizontal bars. No plotting library.
+"""Inline SVG plots for the HTML reports (conform, align, demo): line/dot plots and horizontal bars. No
+plotting library.
 
 Every function returns one ``<svg>`` element as text, with its title and axis ranges written in it.
 Tick labels are presentation (rounded axis ends); the measured numbers live in the report's tables and
@@ -59,13 +60,17 @@ def line_plot(
     xlabel: str,
     ylabel: str = "",
     vlines: Sequence[tuple[float, str]] = (),
+    hlines: Sequence[tuple[float, str]] = (),
     ylim: tuple[float, float] | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> str:
-    """An SVG plot of ``series`` with optional vertical marker lines ``(x, colour)`` and a legend."""
+    """An SVG plot of ``series`` with optional marker lines, vertical ``vlines`` at x and dashed horizontal
+    ``hlines`` at y (``(value, colour)``; a threshold, say: the automatic y range includes them), and a
+    legend of the labelled series."""
     x_lo, x_hi = _range([s.x for s in series])
-    y_lo, y_hi = ylim if ylim is not None else _range([s.y for s in series], pad=0.05)
+    marks = [np.array([y for y, _ in hlines], float)]
+    y_lo, y_hi = ylim if ylim is not None else _range([s.y for s in series] + marks, pad=0.05)
     iw, ih = width - 2 * PAD, height - 2 * PAD
     e = html.escape
     parts = [
@@ -81,6 +86,12 @@ def line_plot(
     for x, colour in vlines:
         vx = PAD + float(_scale(np.array([x]), x_lo, x_hi, iw, False)[0])
         parts.append(f'<line x1="{vx:.1f}" y1="{PAD}" x2="{vx:.1f}" y2="{height - PAD}" stroke="{colour}"/>')
+    for y, colour in hlines:
+        hy = PAD + float(_scale(np.array([y]), y_lo, y_hi, ih, True)[0])
+        parts.append(
+            f'<line x1="{PAD}" y1="{hy:.1f}" x2="{width - PAD}" y2="{hy:.1f}" stroke="{colour}" '
+            'stroke-dasharray="4 3"/>'
+        )
     legend_x = PAD + 8
     for s in series:
         ok = np.isfinite(s.y) & np.isfinite(s.x)
