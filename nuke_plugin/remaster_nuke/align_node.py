@@ -106,12 +106,7 @@ def apply_transform(
     """Set ``AlignTransform`` and the film size knobs to show ``t``."""
     knobs.set_value(node, "film_width", film_size[0])
     knobs.set_value(node, "film_height", film_size[1])
-    values = geometry.nuke_transform_knobs(t, broadcast_size, film_size)
-    transform = knobs.inner(node, "AlignTransform")
-    for name in ("translate", "scale", "center"):
-        k = knobs.knob(transform, name)
-        k.setValue(values[name][0], 0)
-        k.setValue(values[name][1], 1)
+    knobs.set_transform(knobs.inner(node, "AlignTransform"), t, broadcast_size, film_size)
 
 
 def compute() -> None:

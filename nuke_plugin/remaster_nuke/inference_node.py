@@ -37,12 +37,7 @@ def update_transform(node: nuke.Node) -> None:
         return
     size = (int(knobs.value(node, "out_width")), int(knobs.value(node, "out_height")))
     t = (float(knobs.value(node, "tx")), float(knobs.value(node, "ty")), sx, sy)
-    values = geometry.nuke_transform_knobs(t, (src.width(), src.height()), size)
-    transform = knobs.inner(node, "AlignTransform")
-    for name in ("translate", "scale", "center"):
-        k = knobs.knob(transform, name)
-        k.setValue(values[name][0], 0)
-        k.setValue(values[name][1], 1)
+    knobs.set_transform(knobs.inner(node, "AlignTransform"), t, (src.width(), src.height()), size)
 
 
 def knob_changed() -> None:

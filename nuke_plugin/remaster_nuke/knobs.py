@@ -65,6 +65,18 @@ def inner(group: nuke.Node, name: str) -> nuke.Node:
     return node
 
 
+def set_transform(
+    transform: nuke.Node, t: geometry.Transform4, source_size: tuple[int, int], out_size: tuple[int, int]
+) -> None:
+    """Set a Nuke Transform node (a gizmo's ``AlignTransform``) to show ``t`` (remaster's tx, ty, sx, sy:
+    output pixel -> source pixel) for a source of ``source_size`` on an output of ``out_size``."""
+    values = geometry.nuke_transform_knobs(t, source_size, out_size)
+    for name in ("translate", "scale", "center"):
+        k = knob(transform, name)
+        k.setValue(values[name][0], 0)
+        k.setValue(values[name][1], 1)
+
+
 def format_size(node: nuke.Node, name: str) -> tuple[int, int]:
     """(width, height) of the Format knob ``name``."""
     fmt = value(node, name)
