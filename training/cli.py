@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from remaster_core.errors import EXIT_INTERNAL, InputError, RemasterError
+from remaster_core.errors import InputError
 from training import distributed
 from training.config import ConfigError, TrainConfig, check_runnable, resolve_config
 from training.trainer import CONFIG_FILE, check_run_dir, train
@@ -133,7 +133,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m training.cli ARGS``: the ``train`` verb on its own (exit code returned)."""
-    from remaster_core.cli import setup_logging
+    from remaster_core.cli import run_verb, setup_logging
     from remaster_core.cli.train import add_parser
 
     parser = argparse.ArgumentParser(prog="remaster train")
@@ -143,17 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose, quiet = "-v" in words, "-q" in words  # as `remaster -v/-q train` would take them
     args = parser.parse_args(["train", *(w for w in words if w not in ("-v", "-q"))])
     setup_logging(verbose, quiet or int(os.environ.get("RANK", "0")) != 0)
-    try:
-        return int(args.run(args))
-    except RemasterError as exc:
-        print(f"remaster train: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("remaster train: interrupted", file=sys.stderr)
-        return 130
-    except Exception:
-        logging.getLogger("remaster").exception("internal error in 'remaster train'")
-        return EXIT_INTERNAL
+    return run_verb(args)
 
 
 if __name__ == "__main__":

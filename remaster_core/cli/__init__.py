@@ -45,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose, args.quiet)
+    return run_verb(args)
+
+
+def run_verb(args: argparse.Namespace) -> int:
+    """Run the parsed verb (``args.run``, ``args.verb``) and turn what it raises into an exit code: a
+    ``RemasterError`` its message on stderr and its own code, Ctrl-C 130, anything else (a bug) the
+    traceback in the log and ``EXIT_INTERNAL``. ``python -m training.cli`` uses it too."""
     try:
         return int(args.run(args))
     except RemasterError as exc:
