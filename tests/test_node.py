@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from remaster_core.align.pairs import align_document
 from remaster_core.align.transform import (
-    CONVENTION,
     Radial,
     Transform4,
     nominal_transform,
@@ -27,7 +25,7 @@ from remaster_core.node import (
     render_frame,
     resample_to_output,
 )
-from tests.render import model, picture
+from tests.render import model, picture, write_align_json
 
 
 @pytest.fixture(scope="module")
@@ -153,22 +151,6 @@ def test_render_frame_rejects_what_is_not_float_rgb(model_path: Path) -> None:
         render_frame(bad, params, where="frame 7")
 
 
-def _align_json(folder: Path, shots: list[dict], output: tuple[int, int] | None = (96, 72)) -> Path:
-    doc = align_document(
-        conform_dir=folder,
-        film_pattern=str(folder / "film.%06d.dpx"),
-        film_size=output,
-        broadcast_size=(64, 48),
-        broadcast_par=1.0,
-        conventions=CONVENTION,
-        params={},
-        shots=shots,
-    )
-    path = folder / "align.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    return path
-
-
 def test_align_table_picks_the_shot_of_a_frame(tmp_path: Path) -> None:
     a = Transform4(0.1, 0.2, 0.6, 0.62)
     radial = Radial.for_raster((64, 48), 1.0, k1=-0.02)
@@ -193,7 +175,7 @@ def test_align_table_picks_the_shot_of_a_frame(tmp_path: Path) -> None:
             "distortion": radial.to_dict(),
         },
     ]
-    table = read_align(_align_json(tmp_path, shots))
+    table = read_align(write_align_json(tmp_path, shots, (96, 72)))
     assert table.output_size == (96, 72)
     assert (
         table.mapping(10).transform == a and table.mapping(10).distortion == radial
@@ -210,8 +192,10 @@ def test_align_json_errors_name_the_problem(tmp_path: Path) -> None:
     no_film = tmp_path / "nofilm"
     no_film.mkdir()
     with pytest.raises(InputError, match="output_format"):
-        read_align(_align_json(no_film, [], output=None))
+        read_align(write_align_json(no_film, [], None))
     broken = tmp_path / "broken"
     broken.mkdir()
     with pytest.raises(InputError, match="shot 0"):
-        read_align(_align_json(broken, [{"index": 0, "status": "aligned", "transform": {"tx": 1}}]))
+        read_align(
+            write_align_json(broken, [{"index": 0, "status": "aligned", "transform": {"tx": 1}}], (96, 72))
+        )

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from remaster_core.align.pairs import align_document
+from remaster_core.align.transform import CONVENTION
 from remaster_core.io.images import ImageMeta, read_image, write_image
 from tests.runtime import StandIn, make_model
 
@@ -93,3 +95,27 @@ def run_cli(*args: str, timeout: float = 120, **kw: Any) -> subprocess.Completed
         timeout=timeout,
         **kw,
     )
+
+
+def write_align_json(
+    folder: Path,
+    shots: list[dict[str, Any]],
+    film_size: tuple[int, int] | None,
+    *,
+    conform_dir: Path | None = None,
+) -> Path:
+    """``folder/align.json`` as ``remaster align`` writes it, for a 64x48 broadcast (pixel aspect 1) and
+    ``shots`` (align.json shot entries); ``film_size`` None writes no output format."""
+    doc = align_document(
+        conform_dir=conform_dir or folder,
+        film_pattern=str(folder / "film.%06d.dpx"),
+        film_size=film_size,
+        broadcast_size=(64, 48),
+        broadcast_par=1.0,
+        conventions=CONVENTION,
+        params={},
+        shots=shots,
+    )
+    path = folder / "align.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path

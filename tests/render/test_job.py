@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from remaster_core.align.pairs import align_document
-from remaster_core.align.transform import CONVENTION, Transform4
+from remaster_core.align.transform import Transform4
 from remaster_core.errors import EXIT_BAD_INPUT, EXIT_MODEL, EXIT_OK, EXIT_PARTIAL, InputError, ModelError
 from remaster_core.node import NodeParams, render_frame
 from remaster_core.render.inputs import open_source
 from remaster_core.render.job import plan_job, run_job, split_chunks
 from remaster_core.render.outputs import output_spec
-from tests.render import frame_events, model, pixels, read_log, write_sequence
+from tests.render import frame_events, model, pixels, read_log, write_align_json, write_sequence
 from tests.runtime import StandIn, make_model
 
 FRAMES = list(range(1001, 1008))
@@ -172,18 +170,7 @@ def test_per_shot_transforms_from_align_json(models: dict, tmp_path: Path) -> No
             "distortion": None,
         },
     ]
-    doc = align_document(
-        conform_dir=tmp_path / "conform",
-        film_pattern="film.%06d.dpx",
-        film_size=(100, 80),
-        broadcast_size=(64, 48),
-        broadcast_par=1.0,
-        conventions=CONVENTION,
-        params={},
-        shots=shots,
-    )
-    align = tmp_path / "align.json"
-    align.write_text(json.dumps(doc), encoding="utf-8")
+    align = write_align_json(tmp_path, shots, (100, 80), conform_dir=tmp_path / "conform")
     out = tmp_path / "out"
     plan, result = render(
         conform_frames, out, models["a"], size=None, align=align, chunk=4, bit_depth="float"
