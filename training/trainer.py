@@ -337,12 +337,16 @@ class _Trainer:
 
     # ---- set-up
 
-    def init_colour_path(self) -> None:
+    def init_colour_path(self, samples: list[ValidationSample]) -> None:
         """Start G's (and the EMA's) colour path at the training pairs' least-squares colour fit when
         ``model.colour_init`` is ``fit`` (``training.colour_init``), unless the fit scores below the
         identity on the validation crops: a fit to a narrow palette can extrapolate worse than no
         correction on colours it never saw, and the validation shots are there to tell. Every rank
-        computes the same fit and the same scores from the same files, so the replicas agree."""
+        computes the same fit and the same scores from the same files, so the replicas agree.
+
+        Args:
+            samples: the run's validation crops (``load_validation``), read on every rank for this.
+        """
         if self.cfg.model.colour_init != "fit":
             return
         if self.generator.colour is None:
@@ -356,9 +360,6 @@ class _Trainer:
         if not np.isfinite(fit.coefficients).all():
             log.warning("the colour fit of the training pairs is not finite: the colour path starts at zero")
             return
-        samples = load_validation(
-            self.pairs.val, count=self.cfg.validation.frames, crop=self.cfg.validation.crop
-        )
         scored = [
             (_masked_psnr(torch.from_numpy(apply_fit_nchw(fit, s.input)), s.target, s.mask),
              _masked_psnr(s.input, s.target, s.mask))
@@ -695,12 +696,18 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
         check_run_dir(run_dir, resume)
         trainer = _Trainer(cfg, index, run_dir, info)
         checkpoints = step_checkpoints(run_dir) if resume else []
+        # the validation crops: rank 0 scores on them; every rank judges the colour fit on them in a new run
+        samples = (
+            load_validation(index.val, count=cfg.validation.frames, crop=cfg.validation.crop)
+            if info.is_main or not checkpoints
+            else []
+        )
         if checkpoints:
             trainer.resume_from(checkpoints[-1])
         else:
             if resume and info.is_main:
                 log.warning("%s has no step checkpoint yet: starting the run from step 0", run_dir)
-            trainer.init_colour_path()
+            trainer.init_colour_path(samples)
         trainer.wrap()
         # Written only now: a resume refused above leaves the run's files as they were, and under DDP
         # every rank has checked the folder (wrap() is collective) before rank 0 writes into it.
@@ -708,12 +715,22 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
             run_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(run_dir / CONFIG_FILE, config_to_toml(cfg))
             truncate_metrics(run_dir / METRICS_FILE, trainer.step)
-        return _loop(trainer, info, resumed=bool(checkpoints), threads=threads)
+        return _loop(
+            trainer, info, samples if info.is_main else [], resumed=bool(checkpoints), threads=threads
+        )
     finally:
         distributed.teardown()
 
 
-def _loop(trainer: _Trainer, info: distributed.DistInfo, *, resumed: bool, threads: int) -> TrainResult:
+def _loop(
+    trainer: _Trainer,
+    info: distributed.DistInfo,
+    samples: list[ValidationSample],
+    *,
+    resumed: bool,
+    threads: int,
+) -> TrainResult:
+    """The training loop; ``samples``: the validation crops (rank 0; empty on the other ranks)."""
     cfg, run_dir, index = trainer.cfg, trainer.run_dir, trainer.pairs
     dataset = CropDataset(
         index.train, crop=cfg.data.crop_size, seed=cfg.seed, hflip=cfg.data.hflip,
@@ -724,11 +741,6 @@ def _loop(trainer: _Trainer, info: distributed.DistInfo, *, resumed: bool, threa
         rank=info.rank, world=info.world,
     )  # fmt: skip
     loader = make_loader(dataset, sampler, workers=cfg.data.workers, pin_memory=info.device.type == "cuda")
-    samples = (
-        load_validation(index.val, count=cfg.validation.frames, crop=cfg.validation.crop)
-        if info.is_main
-        else []
-    )
     runlog = RunLog(
         run_dir, enabled=info.is_main, tensorboard=cfg.runtime.tensorboard, start_step=trainer.step
     )
