@@ -1,4 +1,4 @@
-"""Image sequences on disk: frame patterns, frame ranges and finding the sequence in a folder.
+"""Image sequences on disk: frame patterns, finding the sequence in a folder, and missing frames.
 
 Frame patterns (one frame token, in the file name):
     ``plate.####.exr``   ``#`` run: zero-padded to as many digits as there are ``#``
@@ -8,8 +8,7 @@ Padding is a minimum width, as in Nuke and printf: frame 12345 of ``plate.####.e
 ``plate.12345.exr``. Negative frames are formatted as printf does (the sign counts in the width):
 frame -1 of ``####`` is ``-001``. ``@`` is not a frame token; ``%%``, ``%s``, ``%4d`` are refused.
 
-Frame ranges: ``1001``, ``1001-1100``, ``1001-1100x2`` (every 2nd frame), comma lists
-``1-5,10,20-30x5``, negative frames ``-5-5`` or ``-10--5``.
+Frame ranges (``1001-1100x2``, ``1-10 20``) are read and written by ``remaster_core/io/frame_range.py``.
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remaster_core.errors import InputError
+from remaster_core.io.frame_range import format_frame_range
 
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png")
 _TOKEN = re.compile(r"#+|%(0[1-9]\d*)?d")
-_MAX_FRAMES = 10_000_000  # a frame range larger than this is a typo, not a shot
 
 
 @dataclass(frozen=True)
@@ -109,68 +108,6 @@ def parse_pattern(text: str) -> SequencePattern:
     return SequencePattern(
         pattern=text, directory=path.parent, head=name[: tok.start()], tail=name[tok.end() :], padding=padding
     )
-
-
-_RANGE_ITEM = re.compile(r"(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?")
-
-
-def parse_frame_range(text: str) -> list[int]:
-    """Parse ``1001``, ``1001-1100``, ``1001-1100x2``, ``1-5,10,20-30x5``, ``-5-5`` into frame numbers.
-
-    ``a-bxN`` is a, a+N, ... up to b (b included when it falls on the step). The result is sorted
-    with duplicates removed.
-
-    Raises:
-        InputError: empty text, a reversed range (``1100-1001``), a step of 0, or anything else.
-    """
-    if not text.strip():
-        raise InputError("empty frame range; give e.g. 1001-1100, 1001-1100x2 or 1-5,10")
-    frames: set[int] = set()
-    for item in text.split(","):
-        m = _RANGE_ITEM.fullmatch(item.strip())
-        if not m:
-            raise InputError(
-                f"frame range {text!r}: cannot read {item.strip()!r}; use N, A-B, A-BxSTEP, comma-separated"
-            )
-        first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) is not None else first
-        step = int(m.group(3)) if m.group(3) is not None else 1
-        if last < first:
-            raise InputError(f"frame range {text!r}: {item.strip()!r} runs backwards; write {last}-{first}")
-        if step == 0:
-            raise InputError(f"frame range {text!r}: step 0 in {item.strip()!r}; the step must be 1 or more")
-        if (last - first) // step + 1 + len(frames) > _MAX_FRAMES:
-            raise InputError(f"frame range {text!r} has more than {_MAX_FRAMES} frames; is it a typo?")
-        frames.update(range(first, last + 1, step))
-    return sorted(frames)
-
-
-def format_frame_range(frames: Sequence[int]) -> str:
-    """Write frame numbers compactly, the inverse of ``parse_frame_range``.
-
-    Consecutive runs become ``a-b``, runs of 3 or more at a constant step ``a-bxN``, the rest single
-    numbers: ``[1, 2, 3, 5, 7, 9, 20]`` -> ``"1-3,5-9x2,20"``. ``[]`` -> ``""``.
-    """
-    values = sorted(set(frames))
-    parts: list[str] = []
-    i = 0
-    while i < len(values):
-        if i + 1 == len(values):
-            parts.append(str(values[i]))
-            break
-        step = values[i + 1] - values[i]
-        j = i + 1
-        while j + 1 < len(values) and values[j + 1] - values[j] == step:
-            j += 1
-        if step == 1:
-            parts.append(f"{values[i]}-{values[j]}")
-        elif j - i >= 2:
-            parts.append(f"{values[i]}-{values[j]}x{step}")
-        else:  # two frames far apart: the second may start a run of its own
-            parts.append(str(values[i]))
-            j = i
-        i = j + 1
-    return ",".join(parts)
 
 
 # a frame file in a folder: head, digits, image extension ("plate.0001.exr", "plate_000123.dpx").

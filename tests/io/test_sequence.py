@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from remaster_core.errors import InputError
-from remaster_core.io.sequence import (
-    check_contiguous,
-    format_frame_range,
-    parse_frame_range,
-    parse_pattern,
-    resolve_sequence,
-)
+from remaster_core.io.frame_range import format_frame_range, parse_frame_range
+from remaster_core.io.sequence import check_contiguous, parse_pattern, resolve_sequence
 
 
 def touch(folder: Path, *names: str) -> None:
