@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from remaster_core.errors import InputError
+from remaster_core.io.outdir import check_overlap, ensure_folder
 from training import distributed
 from training.config import ConfigError, TrainConfig, check_runnable, resolve_config
-from training.trainer import CONFIG_FILE, check_run_dir, train
+from training.run_dir import CONFIG_FILE, check_run_dir
+from training.trainer import train
 
 log = logging.getLogger("remaster.train")
 
@@ -107,6 +109,8 @@ def run_train(args: argparse.Namespace) -> int:
     """Run ``remaster train`` for parsed ``args``; returns the exit code."""
     cfg = config_from_args(args)  # before any launch: bad settings fail once, clearly
     check_run_dir(args.out, args.resume)
+    check_overlap(args.out, [("the pairs folder", args.pairs), ("the config file", args.config)])
+    ensure_folder(args.out)
     if args.nproc is not None and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         if cfg.data.batch_size % args.nproc:
             raise ConfigError(

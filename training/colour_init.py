@@ -11,8 +11,8 @@ Why (measured with the demo's evaluation, docs/demo.md): from a zero colour path
 leave G's grade short of the closed-form one, and on a held-out shot G then scored below the colour-fit
 baseline it contains (4-shot tiny reel, seed 1: 27.62 dB against 29.41; started from the fit: 29.12).
 
-The trainer uses the fit only where it beats no correction on the validation crops
-(``training.trainer``): a quadratic fitted to a narrow palette can extrapolate worse than nothing.
+A new run uses the fit only where it beats no correction on the validation crops
+(``init_colour_path``): a quadratic fitted to a narrow palette can extrapolate worse than nothing.
 
 The conversion is exact algebra (``colour_path_parameters``): for output channel k,
 ``y_k = C0 + sum_i C_i x_i + sum_{i<=j} Q_ij x_i x_j`` and ``x = c + 0.5`` give the centred
@@ -28,8 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from remaster_core.errors import InputError
 from remaster_core.grade_fit import TERMS, ColourFit, fit_colour
+from training.data import PairFrame, ValidationSample
 from training.model import Generator
+from training.state import TrainState
+from training.validation import masked_psnr
 
 log = logging.getLogger("remaster.train")
 
@@ -98,3 +102,53 @@ def fit_training_colour(frames: Sequence[tuple[Path, Path, Path]], *, max_frames
         fit.frames, fit.pixels, fit.rms_fit,
     )  # fmt: skip
     return fit
+
+
+def init_colour_path(
+    state: TrainState, frames: Sequence[PairFrame], samples: Sequence[ValidationSample]
+) -> None:
+    """Start a new run's G (and its EMA) at the training pairs' colour fit when ``model.colour_init``
+    is ``fit``, unless the fit scores below the identity on the validation crops: a fit to a narrow
+    palette can extrapolate worse than no correction on colours it never saw, and the validation shots
+    are there to tell. Every rank computes the same fit and the same scores from the same files, so the
+    replicas agree.
+
+    Args:
+        state: the run at step 0.
+        frames: the training pairs (``PairsIndex.train``).
+        samples: the run's validation crops (``load_validation``), read on every rank for this.
+    """
+    if state.cfg.model.colour_init != "fit":
+        return
+    if state.generator.colour is None:
+        log.info("model.colour_init = fit ignored: this generator has no colour path")
+        return
+    try:
+        fit = fit_training_colour([(f.input, f.target, f.mask) for f in frames])
+    except InputError as exc:  # no finite valid pixel: the steps will say more (NaN/Inf input)
+        log.warning("no colour fit (%s): the colour path starts at zero", exc)
+        return
+    if not np.isfinite(fit.coefficients).all():
+        log.warning("the colour fit of the training pairs is not finite: the colour path starts at zero")
+        return
+    scored = [
+        (masked_psnr(torch.from_numpy(apply_fit_nchw(fit, s.input)), s.target, s.mask),
+         masked_psnr(s.input, s.target, s.mask))
+        for s in samples
+    ]  # fmt: skip
+    pairs = [(a, b) for a, b in scored if a is not None and b is not None]
+    if pairs:
+        fit_psnr, identity_psnr = (float(np.mean(v)) for v in zip(*pairs, strict=True))
+        if fit_psnr <= identity_psnr:
+            log.warning(
+                "the colour fit of the training pairs scores %.2f dB on the validation crops, below "
+                "no correction (%.2f dB): the training shots' colours do not cover the validation "
+                "shots'; the colour path starts at zero (model.colour_init = zero does so always)",
+                fit_psnr, identity_psnr,
+            )  # fmt: skip
+            return
+        log.info(
+            "the colour path starts at the colour fit: %.2f dB on the validation crops (no correction "
+            "%.2f dB)", fit_psnr, identity_psnr,
+        )  # fmt: skip
+    set_colour_path([g for g in (state.generator, state.ema) if g is not None], fit)

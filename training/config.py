@@ -30,6 +30,17 @@ key and the file::
 Flags override single keys by their dotted name (``data.batch_size``); ``--set KEY=VALUE`` reaches any
 key, VALUE written as in TOML (``--set optim.betas=[0.9,0.999]``).
 
+**Validation, layer by layer.** Each layer (the preset's recipe, the file, the flags: a ``Layer``) is
+checked on its own first: every key known, every value of its key's type and in its key's range (the
+sections' own checks, run on the layer's values over the field defaults). Only then are the layers
+merged, and the checks that involve several keys (a crop size against the generator's space-to-depth)
+run on the result. A ``ConfigError`` carries what went wrong as data: ``keys`` (the settings at fault)
+and ``layer`` (where they were set: ``"config file X"``, ``"the command line"``, ``"the lite preset"``);
+its message starts with the layer. A merged check's error names the last layer that set one of its keys.
+
+This module does not import torch (nor does ``training.architecture``, which it reads the presets from):
+``remaster train``'s argument parser takes its choices from here.
+
 ``config_hash`` identifies what a run *computes*: a SHA-256 of the resolved config without the keys
 that cannot change the trained weights (threads, workers, cache, logging, checkpoint and validation
 cadence). It goes into every checkpoint's metadata (and from there into exported models as
@@ -47,18 +58,18 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from remaster_core.errors import InputError
-from training.discriminator import DISCRIMINATOR_PRESETS, DiscriminatorConfig
-from training.model import PRESETS, GeneratorConfig
+from training.architecture import DISCRIMINATOR_PRESETS, PRESETS, DiscriminatorConfig, GeneratorConfig
 
+PRESET_NAMES: tuple[str, ...] = tuple(sorted(PRESETS))  # ("lite", "paper"): ``--preset``'s choices
 SCHEDULES = ("constant", "cosine", "step")
 COLOUR_INITS = ("fit", "zero")
-STAGE1_LOSSES = ("fft", "l1")
+STAGE1_LOSSES = ("fft", "l1")  # ``--loss``'s choices
 
 # Keys that cannot change the weights a run produces: left out of ``config_hash``, and free to change
 # when a run is resumed.
@@ -82,12 +93,33 @@ RESULT_NEUTRAL_KEYS = frozenset(
 
 
 class ConfigError(InputError):
-    """A configuration that cannot be used; the message names the key (and the file) and what to do."""
+    """A configuration that cannot be used; the message names the key (and the file) and what to do.
+
+    Attributes:
+        problem: what is wrong, without the layer (e.g. ``"data.batch_size: must be >= 1, got 0"``).
+        keys: the dotted settings at fault (a section name stands for any key of that section); empty
+            when the error is about no single setting (an unreadable file).
+        layer: where the settings were set (``"config file X"``, ``"the command line"``, ``"the lite
+            preset"``), or None when unknown.
+    """
+
+    def __init__(self, problem: str, *, keys: tuple[str, ...] = (), layer: str | None = None) -> None:
+        super().__init__(f"{layer}: {problem}" if layer else problem)
+        self.problem = problem
+        self.keys = keys
+        self.layer = layer
+
+    def in_layer(self, layer: str | None) -> ConfigError:
+        """This error as raised by ``layer`` (an error that already names its layer keeps it)."""
+        if self.layer is not None or layer is None:
+            return self
+        return ConfigError(self.problem, keys=self.keys, layer=layer)
 
 
-def _require(condition: bool, key: str, message: str) -> None:
+def _require(condition: bool, key: str, message: str, *also: str) -> None:
+    """Raise ``ConfigError`` about ``key`` (and the keys ``also`` involved) unless ``condition``."""
     if not condition:
-        raise ConfigError(f"{key}: {message}")
+        raise ConfigError(f"{key}: {message}", keys=(key, *also))
 
 
 @dataclass(frozen=True)
@@ -123,7 +155,7 @@ class ModelSection:
             self.generator_config()
             self.discriminator_config()
         except ValueError as exc:
-            raise ConfigError(f"model: {exc}") from None
+            raise ConfigError(f"model: {exc}", keys=("model",)) from None
 
     def generator_config(self) -> GeneratorConfig:
         """The preset's ``GeneratorConfig`` with the overrides applied."""
@@ -341,19 +373,25 @@ class TrainConfig:
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
 
     def __post_init__(self) -> None:
-        _require(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
-        _require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        _check_top(self.steps, self.seed)
         s = self.model.generator_config().space_to_depth
         _require(
             self.data.crop_size > s,
             "data.crop_size",
             f"must be larger than the generator's space-to-depth factor {s}, got {self.data.crop_size}",
+            "model",
         )
 
     @property
     def gan_reached(self) -> bool:
         """True when the run has steps in stage 2."""
         return self.steps > self.stages.gan_start_step
+
+
+def _check_top(steps: int = 1, seed: int = 0) -> None:
+    """The range checks of the top-level keys (a layer may set either, or none)."""
+    _require(steps >= 1, "steps", f"must be >= 1, got {steps}")
+    _require(seed >= 0, "seed", f"must be >= 0, got {seed}")
 
 
 _SECTION_TYPES: dict[str, type] = {
@@ -401,12 +439,12 @@ def _describe(tp: Any) -> str:
     return str(tp)
 
 
-def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
+def _convert(value: Any, tp: Any, key: str) -> Any:
     """``value`` (as TOML parsed it) checked against the annotation ``tp``; ints widen to floats and
-    lists become tuples. Raises ``ConfigError`` naming the key and ``source``."""
+    lists become tuples. Raises ``ConfigError`` about ``key``."""
 
     def bad() -> ConfigError:
-        return ConfigError(f"{source}: {key} must be {_describe(tp)}, got {value!r}")
+        return ConfigError(f"{key} must be {_describe(tp)}, got {value!r}", keys=(key,))
 
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
@@ -415,7 +453,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
             return None
         for member in members:
             try:
-                return _convert(value, member, key, source)
+                return _convert(value, member, key)
             except ConfigError:
                 continue
         raise bad()
@@ -424,10 +462,10 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise bad()
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], key, source) for v in value)
+            return tuple(_convert(v, args[0], key) for v in value)
         if len(value) != len(args):
             raise bad()
-        return tuple(_convert(v, a, key, source) for v, a in zip(value, args, strict=True))
+        return tuple(_convert(v, a, key) for v, a in zip(value, args, strict=True))
     if tp is bool:
         if not isinstance(value, bool):
             raise bad()
@@ -461,6 +499,16 @@ def _type_of(key: str) -> Any:
     return _field_types(_SECTION_TYPES[section])[name]
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One source of settings: ``name`` says where they came from (it starts every error message about
+    them: ``"config file X"``, ``"the command line"``, ``"the lite preset"``); ``values`` are flat
+    ``{"section.key": value}`` as TOML or the flags wrote them (not yet checked)."""
+
+    name: str
+    values: Mapping[str, Any]
+
+
 def _flatten(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Nested TOML tables -> ``{"section.key": value}``; unknown sections and keys are errors."""
     flat: dict[str, Any] = {}
@@ -468,69 +516,93 @@ def _flatten(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     for name, value in data.items():
         if name in _SECTION_TYPES:
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: [{name}] must be a table of settings, got {value!r}")
+                raise ConfigError(
+                    f"[{name}] must be a table of settings, got {value!r}", keys=(name,), layer=source
+                )
             for key, item in value.items():
                 dotted = f"{name}.{key}"
                 if dotted not in known:
                     options = ", ".join(f.name for f in fields(_SECTION_TYPES[name]))
-                    raise ConfigError(f"{source}: unknown key {dotted!r}; [{name}] takes: {options}")
+                    raise ConfigError(
+                        f"unknown key {dotted!r}; [{name}] takes: {options}", keys=(dotted,), layer=source
+                    )
                 flat[dotted] = item
         elif name in _TOP_KEYS:
             flat[name] = value
         else:
             sections = ", ".join(f"[{s}]" for s in _SECTION_TYPES)
             raise ConfigError(
-                f"{source}: unknown key {name!r}; the top level takes {', '.join(_TOP_KEYS)} and the sections "
-                f"{sections}"
+                f"unknown key {name!r}; the top level takes {', '.join(_TOP_KEYS)} and the sections {sections}",
+                keys=(name,),
+                layer=source,
             )
     return flat
 
 
-def _check_dotted(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
-    known = set(_known_keys())
-    for key in overrides:
-        if key not in known:
-            close = [k for k in sorted(known) if k.startswith(key)] or difflib.get_close_matches(
-                key, sorted(known), n=1, cutoff=0.6
-            )
-            hint = f"; did you mean {close[0]!r}?" if close else " (see docs/training.md for every key)"
-            raise ConfigError(f"{source}: unknown key {key!r}{hint}")
-    return dict(overrides)
+def _unknown(key: str, known: list[str]) -> ConfigError:
+    close = [k for k in known if k.startswith(key)] or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else " (see docs/training.md for every key)"
+    return ConfigError(f"unknown key {key!r}{hint}", keys=(key,))
 
 
-def _recipe(preset: str) -> dict[str, Any]:
-    """Flat ``{"section.key": value}`` of the preset's recipe (only what differs from the field defaults)."""
-    if preset not in PRESETS:
-        raise ConfigError(f"model.preset: must be one of {sorted(PRESETS)}, got {preset!r}")
-    if preset == "lite":
-        return {"model.preset": "lite"}
-    return _flatten(_PAPER_RECIPE, "the paper preset")
-
-
-def _build(layers: list[tuple[str, dict[str, Any]]]) -> TrainConfig:
-    """Merge flat layers (lowest precedence first), convert the types and build the config.
-
-    Each layer is (where its values came from, flat values); a type or range error names the key and
-    the layer that set it.
-    """
-    values: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    for source, layer in layers:
-        for key, value in layer.items():
-            values[key] = _convert(value, _type_of(key), key, source)
-            origin[key] = source
+def _sections(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each section built from its field defaults and the typed ``values`` of its keys (its checks run)."""
     sections: dict[str, Any] = {}
+    for name, cls in _SECTION_TYPES.items():
+        prefix = name + "."
+        sections[name] = cls(**{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)})
+    return sections
+
+
+def check_layer(layer: Layer) -> dict[str, Any]:
+    """``layer``'s values typed and checked on their own: every key known, of its type and in its range.
+
+    Returns:
+        ``{"section.key": value}`` with the annotated types (ints widened to floats, lists to tuples).
+    Raises:
+        ConfigError: with ``layer`` set to ``layer.name`` and ``keys`` to the setting at fault.
+    """
+    known = sorted(_known_keys())
     try:
-        for name, cls in _SECTION_TYPES.items():
-            prefix = name + "."
-            sections[name] = cls(**{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)})
-        return TrainConfig(**{k: values[k] for k in _TOP_KEYS if k in values}, **sections)
+        for key in layer.values:
+            if key not in known:
+                raise _unknown(key, known)
+        typed = {k: _convert(v, _type_of(k), k) for k, v in layer.values.items()}
+        _check_top(**{k: typed[k] for k in _TOP_KEYS if k in typed})
+        _sections(typed)
     except ConfigError as exc:
-        key = str(exc).split(":", 1)[0]
-        where = origin.get(key) or next(
-            (v for k, v in reversed(origin.items()) if k.startswith(key + ".")), None
+        raise exc.in_layer(layer.name) from None
+    return typed
+
+
+def _merge(checked: Sequence[tuple[str, Mapping[str, Any]]]) -> TrainConfig:
+    """The config of checked layers ``(name, typed values)``, lowest precedence first, and the checks
+    that involve several keys; their error names the last layer that set one of its keys."""
+    values: dict[str, Any] = {}
+    origin: dict[str, int] = {}  # key -> index of the layer that set it last
+    for index, (_, typed) in enumerate(checked):
+        values.update(typed)
+        origin.update(dict.fromkeys(typed, index))
+    try:
+        return TrainConfig(**{k: values[k] for k in _TOP_KEYS if k in values}, **_sections(values))
+    except ConfigError as exc:
+        setters = [i for k, i in origin.items() for key in exc.keys if k == key or k.startswith(key + ".")]
+        raise exc.in_layer(checked[max(setters)][0] if setters else None) from None
+
+
+def preset_layer(preset: str) -> Layer:
+    """The layer of a preset's recipe: only what it changes from the field defaults (``lite``'s)."""
+    if preset not in PRESETS:
+        raise ConfigError(
+            f"model.preset: must be one of {list(PRESET_NAMES)}, got {preset!r}", keys=("model.preset",)
         )
-        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+    name = f"the {preset} preset"
+    return Layer(name, {"model.preset": "lite"} if preset == "lite" else _flatten(_PAPER_RECIPE, name))
+
+
+def _build(layers: Sequence[Layer]) -> TrainConfig:
+    """Check each layer on its own, then merge them (lowest precedence first)."""
+    return _merge([(layer.name, check_layer(layer)) for layer in layers])
 
 
 def default_config(preset: str = "lite") -> TrainConfig:
@@ -542,7 +614,7 @@ def default_config(preset: str = "lite") -> TrainConfig:
     2000 warm-up steps, 500k steps of stage 1 then 100k of GAN (the paper gives stage 1's length; stage
     2's is our choice), checkpoints and validation every 5000 steps on 512 px crops.
     """
-    return _build([(f"the {preset} preset", _recipe(preset))])
+    return _build([preset_layer(preset)])
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -567,22 +639,22 @@ def resolve_config(
 ) -> TrainConfig:
     """Preset recipe < TOML file ``path`` < ``overrides`` (dotted keys), validated into a ``TrainConfig``.
 
-    The preset is ``overrides["model.preset"]``, else the file's ``[model] preset``, else ``lite``.
+    The preset is ``overrides["model.preset"]``, else the file's ``[model] preset``, else ``lite``. Each
+    of the three layers is checked on its own before they are merged (see the module docstring).
 
     Raises:
         ConfigError: an unknown key, a wrong type or an impossible value, naming the key and where it
             was set (the file, the command line or the preset).
     """
-    file_layer = read_toml(path) if path is not None else {}
-    flag_layer = _check_dotted(overrides or {}, overrides_source)
-    preset = flag_layer.get("model.preset", file_layer.get("model.preset", "lite"))
-    if not isinstance(preset, str):
-        raise ConfigError(f"model.preset must be a string, got {preset!r}")
-    layers = [(f"the {preset} preset", _recipe(preset))]
+    layers: list[tuple[str, dict[str, Any]]] = []
     if path is not None:
-        layers.append((f"config file {path}", file_layer))
-    layers.append((overrides_source, flag_layer))
-    return _build(layers)
+        file = Layer(f"config file {path}", read_toml(path))
+        layers.append((file.name, check_layer(file)))
+    flags = Layer(overrides_source, dict(overrides or {}))
+    layers.append((flags.name, check_layer(flags)))
+    preset = next((typed["model.preset"] for _, typed in reversed(layers) if "model.preset" in typed), "lite")
+    recipe = preset_layer(preset)
+    return _merge([(recipe.name, check_layer(recipe)), *layers])
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -594,7 +666,7 @@ def apply_overrides(
     cfg: TrainConfig, overrides: Mapping[str, Any], source: str = "the command line"
 ) -> TrainConfig:
     """``cfg`` with dotted keys replaced (types and ranges checked as for a file)."""
-    return _build([("the configuration", config_to_flat(cfg)), (source, _check_dotted(overrides, source))])
+    return _build([Layer("the configuration", config_to_flat(cfg)), Layer(source, overrides)])
 
 
 def config_to_flat(cfg: TrainConfig) -> dict[str, Any]:
@@ -620,9 +692,9 @@ def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
 
 def config_from_dict(data: Mapping[str, Any], source: str = "a stored config") -> TrainConfig:
     """Inverse of ``config_to_dict`` (e.g. the config stored in a checkpoint)."""
-    flat = _flatten(data, source)
-    preset = flat.get("model.preset", "lite")
-    return _build([(f"the {preset} preset", _recipe(str(preset))), (source, flat)])
+    stored = check_layer(Layer(source, _flatten(data, source)))
+    recipe = preset_layer(stored.get("model.preset", "lite"))
+    return _merge([(recipe.name, check_layer(recipe)), (source, stored)])
 
 
 def _toml_value(value: Any) -> str:

@@ -25,43 +25,20 @@ Input: (N, 3, H, W) float RGB 0..1, H and W multiples of 16; mapped to -1..1 ins
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 from torch import nn
 
+from training.architecture import DISCRIMINATOR_PRESETS, DiscriminatorConfig
+
+__all__ = [  # the config and presets live in training.architecture (torch-free); re-exported here
+    "DISCRIMINATOR_PRESETS",
+    "PATCH_STRIDE",
+    "Discriminator",
+    "DiscriminatorConfig",
+    "build_discriminator",
+]
+
 PATCH_STRIDE = 16
-
-
-@dataclass(frozen=True)
-class DiscriminatorConfig:
-    """Width of D: ``base_channels`` (64 in SRGAN/ProSR; 32 keeps the CPU demo quick)."""
-
-    base_channels: int = 64
-    in_channels: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("base_channels", "in_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"DiscriminatorConfig.{name} must be a positive int, got {value!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DiscriminatorConfig:
-        unknown = sorted(set(data) - {"base_channels", "in_channels"})
-        if unknown:
-            raise ValueError(f"unknown discriminator config fields {unknown}")
-        return cls(**data)
-
-
-DISCRIMINATOR_PRESETS: dict[str, DiscriminatorConfig] = {
-    "paper": DiscriminatorConfig(base_channels=64),
-    "lite": DiscriminatorConfig(base_channels=32),
-}
 
 
 def _block(in_channels: int, out_channels: int, stride: int) -> list[nn.Module]:

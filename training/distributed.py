@@ -7,7 +7,8 @@ the process group: ``gloo`` on the CPU, ``nccl`` on CUDA (each rank on GPU ``LOC
 those variables (or with ``WORLD_SIZE=1``) training runs as a single process and nothing is
 initialised.
 
-Every rank computes the same thing on its share of the global batch; gradients are averaged by DDP.
+Every rank computes the same thing on its share of the global batch; gradients are averaged by DDP
+(``wrap``; ``batch_share`` rescales each rank's loss so that the average is the global batch's).
 Only rank 0 writes (logs, previews, checkpoints) and validates. ``launch`` is what ``remaster train
 --nproc N`` does: it runs ``torchrun --standalone --nproc_per_node N`` on this machine with the same
 arguments.
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from remaster_core.errors import InputError, RemasterError
 
@@ -108,6 +111,33 @@ def all_reduce_sum(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
+    """``module`` wrapped in DDP under torchrun (gradients averaged over the ranks), else itself.
+    Collective: every rank wraps the same module at the same point."""
+    if not info.distributed:
+        return module
+    return DistributedDataParallel(module, device_ids=[info.device] if info.device.type == "cuda" else None)
+
+
+def batch_share(mask: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """This rank's share of the global batch's valid pixels, times the world size (1 alone): 0-d float.
+
+    The masked losses are normalised by the valid pixels of the batch they see, so each rank's loss,
+    scaled by this, makes DDP's averaged gradient exactly the gradient of the loss over the global batch
+    (N processes follow one process's curve). Collective under torchrun.
+
+    Args:
+        mask: this rank's (n, 1, H, W) validity mask, 0..1.
+    """
+    if not info.distributed:
+        return torch.ones((), device=info.device)
+    local = mask.sum().detach().float()
+    total = all_reduce_sum(local.clone(), info)
+    if float(total) <= 0:
+        return torch.ones((), device=info.device)
+    return local * info.world / total
 
 
 def default_threads(info: DistInfo) -> int:

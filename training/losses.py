@@ -1,4 +1,4 @@
-"""Losses of both training stages (DESIGN.md section 1), all honouring the alignment masks.
+"""Losses of both training stages (docs/architecture.md, section 1), all honouring the alignment masks.
 
 Tensors are (N, 3, H, W) float RGB 0..1 (generator output, film target); a mask is (N, 1, H, W) or
 (N, H, W), float in 0..1 or bool, 1 where the aligned pair is valid. Every loss returns a 0-d tensor.
@@ -42,7 +42,7 @@ on held-out photographs (input 19.5 dB, quadratic colour fit 22.6 dB)::
 
 Up-weighting the low frequencies made the loss chase each crop's mean colour, which the input's
 low-frequency noise makes unreliable, and lost about 1 dB; the plain ortho mean beat L1 and the colour
-fit in every case. The slow grade learning reported in ANCHORS.md is answered in the architecture
+fit in every case. The slow grade learning of a deep trunk (see ``training.model``) is answered in the architecture
 (``training.model``: the colour path) rather than by bending this loss.
 
 **Masks.** ``d`` is multiplied by the mask before the transform (equivalently: invalid output pixels

@@ -1,4 +1,4 @@
-"""The enhancement generator G: dense compression units behind a space-to-depth (DESIGN.md section 1).
+"""The enhancement generator G: dense compression units behind a space-to-depth (docs/architecture.md, section 1).
 
 Data flow, for an input ``x`` of shape (N, 3, H, W), float32 RGB code values 0..1 (the broadcast frame
 already resampled bilinearly to the output raster)::
@@ -16,7 +16,7 @@ concatenated to its input, then a 1x1 compression (no bias) back to ``width``; t
 
 ``colour(x)`` is a per-pixel quadratic colour transform of the input: a 1x1 conv over the centred
 channels ``c = x - 0.5`` and their pairwise products ``c_i * c_j``. It is our addition to ProSR, made
-because of a measurement (ANCHORS.md): under a small CPU budget a small CNN scored *below* a global
+because of a measurement made before this project (a small CNN against a colour-fit baseline): under a small CPU budget a small CNN scored *below* a global
 quadratic colour fit, i.e. the grade (the largest part of the broadcast -> film error) is learned slowly
 through a deep trunk. With this path, G contains the colour-fit baseline exactly (it is that baseline
 plus the trunk), and the grade is learned by 39 parameters one layer from the loss. It costs about 50
@@ -51,83 +51,24 @@ untiled output; the context each side must be at least ``receptive_field(cfg)`` 
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.architecture import PRESETS, GeneratorConfig
 
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Architecture of G. Everything that changes the parameter shapes or the function lives here.
-
-    Attributes:
-        width: channels of the trunk (ProSR's ``num_init_features``, 160).
-        growth: channels each dense layer adds (ProSR's ``growth_rate``, 40); its 1x1 conv widens to
-            ``4 * growth`` (ProSR's ``bn_size`` 4).
-        dense_layers: dense layers per DCU (ProSR: 8).
-        num_dcus: DCUs in the trunk.
-        space_to_depth: ``s``, the pixel-unshuffle factor: the trunk runs at 1/s of the input size.
-        in_channels: image channels (3, RGB); the output has the same channels.
-        res_scale: residual scaling inside each DCU (ProSR: 0.2).
-        colour_path: add the per-pixel quadratic colour transform of the input (see module docstring).
-    """
-
-    width: int
-    growth: int
-    dense_layers: int
-    num_dcus: int
-    space_to_depth: int
-    in_channels: int = 3
-    res_scale: float = 0.2
-    colour_path: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("width", "growth", "dense_layers", "num_dcus", "space_to_depth", "in_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GeneratorConfig.{name} must be a positive int, got {value!r}")
-        if not 0.0 < float(self.res_scale) <= 1.0:
-            raise ValueError(f"GeneratorConfig.res_scale must be in (0, 1], got {self.res_scale!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of the fields (for checkpoint metadata and exported model metadata)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        """Inverse of ``to_dict``. Raises ValueError naming unknown or missing fields."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown generator config fields {unknown}; known: {sorted(names)}")
-        required = {f.name for f in fields(cls) if f.default is MISSING}
-        missing = sorted(required - set(data))
-        if missing:
-            raise ValueError(f"generator config lacks fields {missing}")
-        return cls(**data)
-
-
-# ``paper``: ProSR's block (width 160, growth 40, 8 dense layers, DCU ~0.92M parameters). ProSR x8 has
-# 13 DCUs over three pyramid levels (9 + 3 + 1, ~15.5M parameters); G has a single level because its
-# input is already at the output raster, so it keeps ProSR's total of 13 DCUs in one trunk (~12.3M
-# parameters). s = 2: the remaster deliverable is an HD/2K raster made from a 480-line broadcast (a
-# factor 2.25 to 3.2), so a trunk at 1/2 resolution still has more samples than the source has lines
-# (nothing the broadcast holds is squeezed), costs a quarter of a full-resolution trunk, and leaves the
-# output conv a 2x2 sub-pixel freedom for grain and sharp edges; s = 4 would put the trunk below the
-# source's density. Receptive field: 2 * (3 + 13 * 8 + 1) - 1 = 215 input pixels each side.
-#
-# ``lite``: trains in minutes on 2 CPU cores. s = 4, so the trunk runs on 1/16 of the pixels: a 128 px
-# crop is a 32 x 32 trunk, which keeps a step of batch 8 at 128 px (forward, backward, Adam) at 0.12 s
-# on 2 idle cores (0.19 s on one), while still giving a receptive field of 4 * (3 + 3 * 4 + 1) - 1 = 63
-# input pixels each side, wide enough for low-frequency noise. ~0.2M parameters. The colour path
-# carries the grade from the first steps.
-PRESETS: dict[str, GeneratorConfig] = {
-    "paper": GeneratorConfig(width=160, growth=40, dense_layers=8, num_dcus=13, space_to_depth=2),
-    "lite": GeneratorConfig(width=32, growth=16, dense_layers=4, num_dcus=3, space_to_depth=4),
-}
+__all__ = [  # the configs and presets live in training.architecture (torch-free); re-exported here
+    "PRESETS",
+    "DenseCompressionUnit",
+    "DenseLayer",
+    "Generator",
+    "GeneratorConfig",
+    "build_generator",
+    "count_parameters",
+    "min_input_size",
+    "quadratic_colour_features",
+    "receptive_field",
+]
 
 
 def _conv3x3(in_channels: int, out_channels: int, bias: bool = True) -> nn.Conv2d:

@@ -4,6 +4,8 @@ types named with their file), flags over the file, the saved TOML reading back e
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,48 @@ def test_resume_reads_the_runs_own_config(tmp_path: Path) -> None:
     (run / "config.toml").write_text(config_to_toml(resolve_config(None, {"optim.lr": 5e-4, "steps": 20})))
     cfg = config_from_args(args)
     assert cfg.optim.lr == 5e-4 and cfg.steps == 50
+
+
+def test_each_layer_is_checked_on_its_own_and_errors_name_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[data]\nbatch_size = 0\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_config(path, {"data.batch_size": 4})  # the file is wrong even where a flag overrides it
+    assert (info.value.layer, info.value.keys) == (f"config file {path}", ("data.batch_size",))
+    assert info.value.problem == "data.batch_size: must be >= 1, got 0"
+    with pytest.raises(ConfigError) as info:
+        resolve_config(None, {"optim.schedule": "linear"}, overrides_source="--set")
+    assert (info.value.layer, info.value.keys) == ("--set", ("optim.schedule",))
+    with pytest.raises(
+        ConfigError, match=r"^the command line: model.preset: must be one of \['lite', 'paper'\]"
+    ):
+        resolve_config(None, {"model.preset": "big"})
+    with pytest.raises(ConfigError, match=r"^the command line: model.preset must be a string"):
+        resolve_config(None, {"model.preset": 3})
+
+
+def test_a_check_across_keys_names_the_last_layer_that_set_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[model]\nspace_to_depth = 16\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_config(path, {"data.crop_size": 16})
+    assert info.value.layer == "the command line" and "data.crop_size" in info.value.keys
+    assert str(info.value).startswith("the command line: data.crop_size: must be larger than")
+    path = _write(tmp_path, "[model]\nspace_to_depth = 16\n[data]\ncrop_size = 16\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_config(path, {"steps": 5})
+    assert info.value.layer == f"config file {path}"
+    assert resolve_config(path, {"data.crop_size": 32}).data.crop_size == 32  # fixed by a later layer
+
+
+def test_the_config_and_the_train_parser_need_no_torch() -> None:
+    code = (
+        "import sys, argparse; sys.modules['torch'] = None\n"
+        "from training.config import PRESET_NAMES, resolve_config\n"
+        "from remaster_core.cli.train import add_parser\n"
+        "p = argparse.ArgumentParser(); add_parser(p.add_subparsers(dest='verb'))\n"
+        "a = p.parse_args(['train', '--pairs', 'P', '--out', 'R', '--preset', 'paper'])\n"
+        "print(PRESET_NAMES, resolve_config(None, {'model.preset': a.preset}).data.crop_size)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "('lite', 'paper') 256"

@@ -27,15 +27,9 @@ from tests.training.conftest import make_pairs, tiny_settings
 from training.checkpoint import CheckpointError, load_checkpoint, load_generator
 from training.config import ConfigError, TrainConfig, config_to_toml, resolve_config
 from training.logs import read_metrics
-from training.trainer import (
-    TrainingError,
-    best_checkpoint,
-    ema_decay,
-    learning_rate,
-    stage_name,
-    step_checkpoints,
-    train,
-)
+from training.run_dir import best_checkpoint, step_checkpoints
+from training.schedule import ema_decay, learning_rate, stage_name
+from training.trainer import TrainingError, train
 from training.vgg import VGG19Features
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,129 @@
+"""The two training stages: what each one's loss is (as values), and the start of the GAN stage.
+
+Stage 1 (``stage1_loss``): the reconstruction loss alone, ``stages.loss`` = ``fft`` (the paper's FFT-L1)
+or ``l1`` (the ablation). Stage 2 (``gan_loss``): ``fft_weight * reconstruction + adversarial_weight *
+LSGAN(D(G(x))) + perceptual_weight * VGG19``, and D trained on the least-squares loss
+(``discriminator_loss``). Each loss function returns a frozen ``GeneratorLoss`` of its terms; the step
+(``training.step``) backpropagates its ``total`` and logs its ``terms``.
+
+``start_gan_stage`` sets the second stage up: D (seeded, unless a resumed checkpoint brought it) and its
+Adam in the ``TrainState``, VGG19 read from ``stages.vgg_weights``, D wrapped for DDP. The loop calls it
+before the first stage-2 step it runs: at ``gan_start_step``, or before the first step of a run resumed
+past it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training import distributed
+from training.config import StagesSection, TrainConfig
+from training.discriminator import Discriminator
+from training.losses import (
+    fft_l1_loss,
+    l1_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    patch_weights,
+    perceptual_loss,
+)
+from training.state import TrainState
+from training.vgg import VGG19Features, load_vgg19
+
+log = logging.getLogger("remaster.train")
+
+
+@dataclass(frozen=True)
+class GeneratorLoss:
+    """G's loss on one batch and its terms: 0-d float32 tensors attached to the graph.
+
+    Attributes:
+        total: what is backpropagated.
+        reconstruction: the stage-1 loss (FFT-L1 or L1), logged under ``reconstruction_name``.
+        adversarial, perceptual: the GAN stage's terms (unweighted), None in stage 1.
+    """
+
+    total: torch.Tensor
+    reconstruction: torch.Tensor
+    reconstruction_name: str
+    adversarial: torch.Tensor | None = None
+    perceptual: torch.Tensor | None = None
+
+    def terms(self) -> dict[str, torch.Tensor]:
+        """Metric name -> term, in log order: ``loss`` (the total), ``fft``/``l1``, then stage 2's."""
+        named = {"loss": self.total, self.reconstruction_name: self.reconstruction}
+        if self.adversarial is not None:
+            named["adversarial"] = self.adversarial
+        if self.perceptual is not None:
+            named["perceptual"] = self.perceptual
+        return named
+
+
+@dataclass(frozen=True)
+class GanStage:
+    """What stage 2 adds to a step: D (the module, for G's adversarial term), ``d_train`` (D, wrapped
+    for DDP under torchrun: D's own step), and the VGG19 features of the perceptual loss."""
+
+    discriminator: Discriminator
+    d_train: nn.Module
+    vgg: VGG19Features
+
+
+def reconstruction_loss(
+    output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, stages: StagesSection
+) -> torch.Tensor:
+    """The stage-1 loss of ``output`` (computed in float32) against ``target`` over ``mask``."""
+    loss = fft_l1_loss if stages.loss == "fft" else l1_loss
+    return loss(output.float(), target, mask)
+
+
+def stage1_loss(
+    output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, stages: StagesSection
+) -> GeneratorLoss:
+    """Stage 1: the reconstruction loss alone. output, target: (N, 3, H, W); mask: (N, 1, H, W) 0..1."""
+    rec = reconstruction_loss(output, target, mask, stages)
+    return GeneratorLoss(total=rec, reconstruction=rec, reconstruction_name=stages.loss)
+
+
+def gan_loss(
+    output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, stages: StagesSection, gan: GanStage
+) -> GeneratorLoss:
+    """Stage 2's G loss: weighted reconstruction, LSGAN (D's scores, patches weighted by the mask) and
+    VGG19 perceptual terms. D's parameters get no gradient from it."""
+    rec = reconstruction_loss(output, target, mask, stages)
+    gan.discriminator.requires_grad_(False)
+    scores = gan.discriminator(output)
+    adv = lsgan_generator_loss(scores.float(), patch_weights(mask, scores.float()))
+    perc = perceptual_loss(gan.vgg, output, target, mask).float()
+    gan.discriminator.requires_grad_(True)
+    total = stages.fft_weight * rec + stages.adversarial_weight * adv
+    total = total + stages.perceptual_weight * perc
+    return GeneratorLoss(
+        total=total, reconstruction=rec, reconstruction_name=stages.loss, adversarial=adv, perceptual=perc
+    )
+
+
+def discriminator_loss(
+    d_train: nn.Module, fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """D's least-squares loss on G's detached output ``fake`` and the films ``real``, patches weighted by
+    ``mask``. Both go through D in one forward (D has no batch statistics: the same scores as two)."""
+    scores = d_train(torch.cat([fake, real])).float()
+    d_fake, d_real = scores.chunk(2)
+    return lsgan_discriminator_loss(d_fake, d_real, patch_weights(mask, d_fake))
+
+
+def start_gan_stage(state: TrainState, cfg: TrainConfig, info: distributed.DistInfo) -> GanStage:
+    """Set stage 2 up at step ``state.step``: D and its Adam (kept when a resumed checkpoint brought
+    them), the VGG19 features, D wrapped for DDP (collective: every rank calls this at the same step)."""
+    if state.discriminator is None:
+        state.add_discriminator()
+    assert state.discriminator is not None  # for the type checker: add_discriminator set it
+    vgg = load_vgg19(cfg.stages.vgg_weights).to(state.device)
+    if info.is_main:
+        log.info("stage 2 (GAN) from step %d: discriminator and VGG19 features ready", state.step)
+    return GanStage(state.discriminator, distributed.wrap(state.discriminator, info), vgg)
