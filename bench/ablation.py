@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from remaster_core.io.atomic import atomic_path, write_json_atomic
 from remaster_core.io.images import read_image, write_image
+from remaster_core.manifests.align import AlignManifest, AlignShot, Raster, write_align
 from remaster_core.synth.geometry import ShotGeometry, film_to_broadcast
 from training.checkpoint import load_generator
 from training.config import resolve_config
@@ -77,11 +78,13 @@ def build_synth_pairs(reel: Path, out: Path, *, lf_noise: float = 0.0, seed: int
     wf, hf = truth["film"]["size"]
     yy, xx = np.mgrid[0:hf, 0:wf].astype(np.float64)
     rng = np.random.default_rng(seed)
-    entries = []
+    entries: list[AlignShot] = []
     for shot in truth["shots"]:
         if shot["missing_film"]:
-            entries.append({"index": shot["index"], "status": "no film", "reason": "film lost", "input": None,
-                            "target": None, "mask": None})  # fmt: skip
+            first = shot["first_24p"]
+            entries.append(
+                AlignShot(shot["index"], first, first + shot["n_frames"] - 1, "no film", "film lost")
+            )
             continue
         geom = ShotGeometry.from_dict(shot["geometry"])
         bx, by = film_to_broadcast(xx, yy, geom)
@@ -108,10 +111,15 @@ def build_synth_pairs(reel: Path, out: Path, *, lf_noise: float = 0.0, seed: int
                 out / (patterns["mask"] % i), (np.asarray(valid, dtype=np.uint8) * 255), bit_depth="8"
             )
             frames.append({"frame": i})
-        entries.append({"index": shot["index"], "status": "aligned", "reason": None, "broadcast_first": frames[0]["frame"],
-                        "broadcast_last": frames[-1]["frame"], "film_first": shot["film_first"],
-                        "frames": frames, "masked_frames": [], **patterns})  # fmt: skip
-    write_json_atomic(out / "align.json", {"version": 1, "source": f"truth of {reel}", "shots": entries})
+        first, last = frames[0]["frame"], frames[-1]["frame"]
+        entries.append(
+            AlignShot(
+                index=shot["index"], first=first, last=last, broadcast_first=first, broadcast_last=last,
+                film_first=shot["film_first"], frames=tuple(frames), masked_frames=(), **patterns,
+            )
+        )  # fmt: skip
+    bw, bh = truth["broadcast"]["size"]
+    write_align(out, AlignManifest(broadcast=Raster(bw, bh), shots=tuple(entries), film=f"truth of {reel}"))
     return out
 
 

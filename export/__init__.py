@@ -41,6 +41,7 @@ from export.onnx_export import OPSET, export_onnx, exported_with, to_fp16, write
 from export.parity import ParityReport, parity_frames, reference_outputs, write_report
 from export.torchscript import save_torchscript
 from remaster_core.errors import InputError, ModelError
+from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.runtime import model as contract
 from remaster_core.runtime.model import Precision
 from training.checkpoint import load_checkpoint
@@ -81,7 +82,9 @@ def report_path_for(model_path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + REPORT_SUFFIX)
 
 
-def _check_outputs(out: Path, torchscript: Path | None) -> None:
+def _check_outputs(
+    out: Path, torchscript: Path | None, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> None:
     if out.suffix.lower() != ".onnx":
         raise InputError(
             f"--out {out}: the model file name must end in .onnx (e.g. {out.with_suffix('.onnx')})"
@@ -95,6 +98,11 @@ def _check_outputs(out: Path, torchscript: Path | None) -> None:
             raise InputError(
                 f"--torchscript {torchscript} is the ONNX path: give the TorchScript file its own name"
             )
+    written = [out, report_path_for(out), *([torchscript] if torchscript is not None else [])]
+    refuse_overwrite(written, inputs, what="an input of the export")
+    ensure_folder(out.parent, flag=f"--out {out}")
+    if torchscript is not None:
+        ensure_folder(torchscript.parent, flag=f"--torchscript {torchscript}")
 
 
 def _header(
@@ -150,7 +158,7 @@ def export_model(
     """
     out_path = Path(out)
     ts_path = Path(torchscript) if torchscript is not None else None
-    _check_outputs(out_path, ts_path)
+    _check_outputs(out_path, ts_path, inputs=[source, *parity_images])
     chosen = resolve_checkpoint(source)
     checkpoint = load_checkpoint(chosen.path)
     generator = build_generator(checkpoint.generator_config)

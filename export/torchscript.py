@@ -1,4 +1,4 @@
-"""G -> TorchScript for Nuke's Inference node (a ``.cat`` file made with CatFileCreator; DESIGN.md section 5).
+"""G -> TorchScript for Nuke's Inference node (a ``.cat`` file made with CatFileCreator; docs/architecture.md section 7).
 
 The contract of Nuke's Inference node, as Foundry's ".cat File Creation Reference" states it, and how
 ``NukeInference`` meets it:

@@ -1,4 +1,4 @@
-"""The per-frame enhancement node (DESIGN.md section 4): one code path for Nuke, the batch renderer, tests.
+"""The per-frame enhancement node (docs/architecture.md, section 5): one code path for Nuke, the batch renderer, tests.
 
 An OpenFX-like contract made of plain functions over a frozen parameter set:
 
@@ -35,28 +35,48 @@ Colour: frames are R'G'B' code values 0..1 (display-referred, as the model contr
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4, nominal_transform, resample, sampling_maps
 from remaster_core.errors import InputError
+from remaster_core.manifests import align as align_manifest
+from remaster_core.node_params import (
+    BATCH,
+    ENGINE_FIELDS,
+    FIELDS,
+    MAX_SIDE,
+    MEMORY_MB,
+    MIX,
+    OUTPUT_SIZE,
+    OVERLAP,
+    PLAIN_FIELDS,
+    PRECISION,
+    PROVIDER,
+    THREADS,
+    TILE,
+    Precision,
+    ProviderChoice,
+)
 from remaster_core.runtime import Engine, EngineOptions, load_engine
 
 NODE_VERSION = 1
 """Version of the node's behaviour; part of every render key (a change re-renders existing frames)."""
 
-MAX_OUTPUT_SIDE = 16384
+MAX_OUTPUT_SIDE = MAX_SIDE
 
 
 @dataclass(frozen=True)
 class NodeParams:
     """The node's parameters. Hashable and picklable (a farm task carries it).
+
+    The fields, their defaults, ranges, units and meaning are the table ``node_params.FIELDS``; the
+    plain ones are checked with it (``InputError`` naming the field). Of the structured ones:
 
     Attributes:
         model: the ONNX model file (``remaster export``).
@@ -64,45 +84,33 @@ class NodeParams:
             at its display aspect, see ``region_of_definition``).
         transform: one transform for every frame (output -> broadcast pixels); None: nominal, unless
             the host passes a per-frame transform.
-        tile: engine tile side in pixels; None: whole frames when they fit ``memory_mb``.
-        overlap: tile overlap; None: the exact default (``2 * receptive field + 16``).
-        precision: "fp32" or "fp16".
-        provider: "auto", "tensorrt", "cuda" or "cpu".
-        mix: 0..1, the share of the model output in the result (1: all model).
-        batch: tiles per model run (the same for every frame of a size, so results do not depend on it
-            across chunks).
-        threads: onnxruntime intra-op threads; None: onnxruntime's default.
-        memory_mb: the engine's activation memory bound per model run.
+        batch: the same for every frame of a size, so results do not depend on it across chunks.
     """
 
     model: Path
     output_size: tuple[int, int] | None = None
     transform: Transform4 | None = None
-    tile: int | None = None
-    overlap: int | None = None
-    precision: Literal["fp32", "fp16"] = "fp32"
-    provider: Literal["auto", "tensorrt", "cuda", "cpu"] = "auto"
-    mix: float = 1.0
-    batch: int = 4
-    threads: int | None = None
-    memory_mb: int = 2048
+    tile: int | None = TILE.default
+    overlap: int | None = OVERLAP.default
+    precision: Precision = PRECISION.default
+    provider: ProviderChoice = PROVIDER.default
+    mix: float = MIX.default
+    batch: int = BATCH.default
+    threads: int | None = THREADS.default
+    memory_mb: int = MEMORY_MB.default
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", Path(self.model))
         if self.output_size is not None:
             w, h = (int(v) for v in self.output_size)
-            if not (1 <= w <= MAX_OUTPUT_SIDE and 1 <= h <= MAX_OUTPUT_SIDE):
-                raise InputError(
-                    f"output size {w}x{h} is not a raster size (1..{MAX_OUTPUT_SIDE} pixels a side)"
-                )
+            lo, hi = OUTPUT_SIZE.minimum, OUTPUT_SIZE.maximum
+            if not (lo <= w <= hi and lo <= h <= hi):  # type: ignore[operator]
+                raise InputError(f"output_size {w}x{h} is not a raster size ({OUTPUT_SIZE.limits()} a side)")
             object.__setattr__(self, "output_size", (w, h))
-        mix = float(self.mix)
-        if not (math.isfinite(mix) and 0.0 <= mix <= 1.0):
-            raise InputError(f"mix must be between 0 and 1, got {self.mix!r}")
-        object.__setattr__(self, "mix", mix)
+        for spec in PLAIN_FIELDS:
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
         if self.transform is not None and not (self.transform.sx > 0 and self.transform.sy > 0):
             raise InputError(f"transform scales must be positive, got {self.transform}")
-        engine_options(self)  # validates provider, precision, tile, overlap, batch, threads
 
     def key_fields(self) -> dict[str, Any]:
         """What in these parameters changes the pixels of a frame (for render keys); the model is
@@ -120,16 +128,8 @@ class NodeParams:
 
 
 def engine_options(params: NodeParams) -> EngineOptions:
-    """The ``EngineOptions`` for ``params`` (raises ``InputError`` for bad tile/precision/provider)."""
-    return EngineOptions(
-        provider=params.provider,
-        precision=params.precision,
-        tile=params.tile,
-        overlap=params.overlap,
-        batch=params.batch,
-        threads=params.threads,
-        memory_mb=params.memory_mb,
-    )
+    """The ``EngineOptions`` for ``params``: its ``node_params.ENGINE_FIELDS``."""
+    return EngineOptions(**{spec.name: getattr(params, spec.name) for spec in ENGINE_FIELDS})
 
 
 def engine_for(params: NodeParams) -> Engine:
@@ -149,9 +149,10 @@ def describe() -> dict[str, Any]:
 
     Returns:
         ``{"name", "version", "inputs": [...], "parameters": [...], "outputs": [...]}``; every
-        parameter has ``name``, ``type``, ``default`` and, where it has one, ``range`` or ``choices``.
+        parameter (``node_params.FIELDS``, in order) has ``name``, ``type``, ``default``,
+        ``description`` and, where it has them, ``unit`` and ``range`` ([min, max], null: unbounded) or
+        ``choices``.
     """
-    defaults = NodeParams(model=Path("model.onnx"))
     return {
         "name": "RemasterEnhance",
         "version": NODE_VERSION,
@@ -170,56 +171,7 @@ def describe() -> dict[str, Any]:
             },
         ],
         "outputs": [{"name": "Output", "description": "float32 R'G'B' (H, W, 3) on the output raster"}],
-        "parameters": [
-            {"name": "model", "type": "file", "default": None, "description": "ONNX model (remaster export)"},
-            {
-                "name": "output_size",
-                "type": "int2",
-                "default": None,
-                "range": [1, MAX_OUTPUT_SIDE],
-                "description": "output raster (W, H); default: the input at its display aspect",
-            },
-            {
-                "name": "transform",
-                "type": "float4 (tx, ty, sx, sy)",
-                "default": None,
-                "description": "output pixel -> broadcast pixel: xb = sx*x + tx, yb = sy*y + ty; default: "
-                "the per-shot transform from align.json, else the nominal fit",
-            },
-            {
-                "name": "tile",
-                "type": "int",
-                "default": defaults.tile,
-                "range": [1, MAX_OUTPUT_SIDE],
-                "description": "tile side in pixels; none: whole frames when they fit the memory bound",
-            },
-            {
-                "name": "overlap",
-                "type": "int",
-                "default": defaults.overlap,
-                "range": [0, MAX_OUTPUT_SIDE],
-                "description": "tile overlap; none: exact (2 x receptive field + 16)",
-            },
-            {
-                "name": "precision",
-                "type": "choice",
-                "default": defaults.precision,
-                "choices": ["fp32", "fp16"],
-            },
-            {
-                "name": "provider",
-                "type": "choice",
-                "default": defaults.provider,
-                "choices": ["auto", "tensorrt", "cuda", "cpu"],
-            },
-            {
-                "name": "mix",
-                "type": "float",
-                "default": defaults.mix,
-                "range": [0.0, 1.0],
-                "description": "share of the model output (0: the resampled input only)",
-            },
-        ],
+        "parameters": [spec.describe() for spec in FIELDS],
     }
 
 
@@ -407,28 +359,16 @@ class AlignTable:
         return ShotMapping(-1, frame, frame, "outside shots", nominal, None)
 
 
-def _size(value: Any, path: Path, key: str) -> tuple[int, int]:
-    try:
-        w, h = int(value["width"]), int(value["height"])
-    except (TypeError, KeyError, ValueError):
-        raise InputError(
-            f"{path}: {key} is not {{width, height}} ({value!r}); re-run remaster align"
-        ) from None
-    if w < 1 or h < 1:
-        raise InputError(f"{path}: {key} is {w}x{h}; re-run remaster align")
-    return w, h
-
-
 def read_align(path: str | os.PathLike[str]) -> AlignTable:
-    """Read ``align.json`` (``remaster align``) into an ``AlignTable``.
+    """Read ``align.json`` (``remaster align``; checked by ``manifests.align.read_align``) into an
+    ``AlignTable``.
 
-    Each shot spans its conformed frames ``first..last`` (``broadcast_first..broadcast_last`` when a
-    writer gives only those) and carries ``transform`` {tx, ty, sx, sy} (nominal for shots without
-    film or rejected ones; a missing transform means nominal) and ``distortion`` (or null).
+    Each shot spans its conformed frames ``first..last`` and carries its ``transform`` (None, for a shot
+    without one: the nominal fit) and ``distortion`` (None when absent or k1 is 0).
 
     Raises:
-        InputError: the file is missing, is not JSON, lacks ``output_format`` (no film was read: pass an
-            output format instead) or has a malformed shot (named).
+        InputError: the file is missing, is not JSON, has a bad field (named) or no ``output_format``
+            (no film was read: pass an output format instead).
     """
     p = Path(path)
     if not p.is_file():
@@ -438,45 +378,25 @@ def read_align(path: str | os.PathLike[str]) -> AlignTable:
 
 @functools.lru_cache(maxsize=4)
 def _read_align_cached(path_text: str, mtime_ns: int, size: int) -> AlignTable:
-    p = Path(path_text)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read it as JSON ({exc}); re-run remaster align") from exc
-    if not isinstance(doc, dict):
-        raise InputError(f"{p}: not an align.json object; re-run remaster align")
-    if doc.get("output_format") is None:
+    manifest = align_manifest.read_align(path_text)
+    p = manifest.path
+    if manifest.output_format is None:
         raise InputError(
             f"{p}: has no output_format (no film frame was read when it was made); pass an output format "
             "(--format WxH) instead of the transforms"
         )
-    out_size = _size(doc["output_format"], p, "output_format")
-    broadcast = doc.get("broadcast") or {}
-    b_size = _size(broadcast, p, "broadcast")
-    try:
-        b_par = float(broadcast.get("pixel_aspect", 1.0))
-    except (TypeError, ValueError):
-        raise InputError(f"{p}: broadcast.pixel_aspect is not a number; re-run remaster align") from None
+    out_size, b_size, b_par = manifest.output_format.size, manifest.broadcast.size, manifest.broadcast.par
     nominal = nominal_transform(b_size, b_par, out_size)
-    shots: list[ShotMapping] = []
-    for k, entry in enumerate(doc.get("shots") or []):
-        try:
-            first = int(entry["first"] if "first" in entry else entry["broadcast_first"])
-            last = int(entry["last"] if "last" in entry else entry["broadcast_last"])
-            t = entry.get("transform")
-            transform = Transform4.from_dict(t) if t else nominal
-            d = entry.get("distortion")
-            distortion = Radial.from_dict(d) if d else None
-            index = int(entry.get("index", k))
-            status = str(entry.get("status", "aligned"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(
-                f"{p}: shot {k} is malformed ({type(exc).__name__}: {exc}); re-run remaster align"
-            ) from exc
-        if not (transform.sx > 0 and transform.sy > 0):
-            raise InputError(f"{p}: shot {k} has non-positive scales {transform}; re-run remaster align")
-        if distortion is not None and distortion.k1 == 0.0:
-            distortion = None
-        shots.append(ShotMapping(index, first, last, status, transform, distortion))
+    shots = [
+        ShotMapping(
+            s.index,
+            s.first,
+            s.last,
+            s.status,
+            s.transform or nominal,
+            s.distortion if s.distortion is not None and s.distortion.k1 != 0.0 else None,
+        )
+        for s in manifest.shots
+    ]
     shots.sort(key=lambda s: s.first)
     return AlignTable(p, out_size, b_size, b_par, tuple(shots), nominal)

@@ -26,7 +26,7 @@ def render() -> str:
     ]
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for verb in VERBS:
-        name = verb.__name__.rsplit(".", 1)[1]
+        name = verb.name
         parts.append(f"## remaster {name}\n")
         parts.append("```text\n" + sub.choices[name].format_help().rstrip() + "\n```\n")
     return "\n".join(parts)

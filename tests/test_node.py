@@ -54,6 +54,9 @@ def test_describe_states_inputs_and_parameters_with_defaults() -> None:
         "precision",
         "provider",
         "mix",
+        "batch",
+        "threads",
+        "memory_mb",
     }
     defaults = NodeParams(model=Path("m.onnx"))
     assert params["mix"]["default"] == defaults.mix == 1.0 and params["mix"]["range"] == [0.0, 1.0]
@@ -195,7 +198,9 @@ def test_align_json_errors_name_the_problem(tmp_path: Path) -> None:
         read_align(write_align_json(no_film, [], None))
     broken = tmp_path / "broken"
     broken.mkdir()
-    with pytest.raises(InputError, match="shot 0"):
-        read_align(
-            write_align_json(broken, [{"index": 0, "status": "aligned", "transform": {"tx": 1}}], (96, 72))
-        )
+    path = write_align_json(broken, [{"index": 0, "first": 0, "last": 3, "transform": None}], (96, 72))
+    doc = json.loads(path.read_text())
+    doc["shots"][0] = {"index": 0, "status": "aligned", "transform": {"tx": 1}}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"align\.json: shots\[0\]\.first: is missing"):
+        read_align(path)

@@ -51,14 +51,12 @@ step up.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -68,6 +66,7 @@ from remaster_core.errors import InputError
 from remaster_core.io.atomic import atomic_path
 from remaster_core.io.images import image_size, read_image
 from remaster_core.io.sequence import parse_pattern
+from remaster_core.manifests.align import AlignManifest, AlignShot, read_align
 
 log = logging.getLogger("remaster.train.data")
 
@@ -110,44 +109,28 @@ class PairsIndex:
     whole_shots_held_out: bool
 
 
-def _load_align_json(root: Path) -> dict[str, Any]:
-    path = root / ALIGN_JSON
+def _load_align(root: Path) -> AlignManifest:
+    """PAIRS/align.json through the one validated reader (``remaster_core.manifests``)."""
     if not root.is_dir():
         raise InputError(f"pairs folder {root} does not exist; make it with `remaster align`")
-    if not path.is_file():
+    if not (root / ALIGN_JSON).is_file():
         raise InputError(
             f"{root} holds no {ALIGN_JSON}: it is not a pairs folder (empty, or not written by "
             "`remaster align`); pass the folder `remaster align --out` wrote"
         )
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not readable JSON ({exc}); run `remaster align` again") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("shots"), list):
-        raise InputError(f"{path} has no 'shots' list; it was not written by `remaster align`")
-    return doc
+    return read_align(root / ALIGN_JSON)
 
 
-def _shot_frames(root: Path, entry: dict[str, Any], where: str) -> list[PairFrame]:
+def _shot_frames(root: Path, entry: AlignShot, where: str) -> list[PairFrame]:
     """The usable frames of one aligned shot entry, every file checked to exist."""
-    try:
-        shot = int(entry.get("index", -1))
-        patterns = {key: parse_pattern(str(root / str(entry[key]))) for key in ("input", "target", "mask")}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(
-            f"{where}: an aligned shot needs 'input', 'target' and 'mask' patterns ({exc})"
-        ) from None
-    listed = entry.get("frames")
-    if isinstance(listed, list) and listed:
-        try:
-            numbers = [int(f["frame"]) if isinstance(f, dict) else int(f) for f in listed]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{where}: shot {shot} has a malformed 'frames' list ({exc})") from None
-    else:
-        numbers = patterns["input"].frames_on_disk()
-    masked = {
-        int(m["frame"]) for m in entry.get("masked_frames") or [] if isinstance(m, dict) and "frame" in m
-    }
+    shot = entry.index
+    names = {"input": entry.input, "target": entry.target, "mask": entry.mask}
+    if any(name is None for name in names.values()):
+        raise InputError(f"{where}: aligned shot {shot} needs 'input', 'target' and 'mask' patterns")
+    patterns = {key: parse_pattern(str(root / str(name))) for key, name in names.items()}
+    listed = [int(f["frame"]) for f in entry.frames or () if "frame" in f]
+    numbers = listed or patterns["input"].frames_on_disk()
+    masked = {m.frame for m in entry.masked_frames or ()}
     frames = []
     for number in sorted(set(numbers) - masked):
         paths = {key: pattern.path(number) for key, pattern in patterns.items()}
@@ -198,12 +181,11 @@ def scan_pairs(
             than ``min_size``, an unknown or non-aligned ``val_shots`` entry, or nothing left to train on.
     """
     root = Path(root)
-    doc = _load_align_json(root)
+    entries = _load_align(root).shots
     where = str(root / ALIGN_JSON)
-    entries = [e for e in doc["shots"] if isinstance(e, dict)]
-    aligned = [e for e in entries if e.get("status") == "aligned"]
+    aligned = [e for e in entries if e.status == "aligned"]
     if not aligned:
-        statuses = ", ".join(f"shot {e.get('index')}: {e.get('status')} ({e.get('reason')})" for e in entries)
+        statuses = ", ".join(f"shot {e.index}: {e.status} ({e.reason})" for e in entries)
         raise InputError(
             f"{where}: no aligned shot to train on ({len(entries)} shot(s){': ' + statuses if statuses else ''}); "
             "align more film (see the align report) before training"

@@ -9,6 +9,7 @@ this package only talks to it. Modules:
 - ``settings``: the Remaster node's knob values checked, worker parameters, cache key (no ``nuke``);
 - ``cache``: the cache folder layout (no ``nuke``);
 - ``geometry``: align.json / conform.json, transforms, Nuke Transform knob values (no ``nuke``);
+- ``manifests``: the checks of align.json and conform.json, remaster_core's rules (no ``nuke``);
 - ``knobs``: knob helpers with clear errors;
 - ``remaster_node``, ``align_node``, ``offset_node``, ``inference_node``: the gizmos' callbacks;
 - ``batch``: process the Remaster nodes of a script from the command line (``nuke -t``).

@@ -27,11 +27,11 @@ import json
 import os
 from typing import Any, NamedTuple, Tuple
 
+from remaster_nuke import manifests
+from remaster_nuke.manifests import check_align, check_conform
+
 Transform4 = Tuple[float, float, float, float]
-
-
-class GeometryError(ValueError):
-    """An align.json or conform.json the plugin cannot use; the message names the file."""
+GeometryError = manifests.GeometryError  # defined with the manifest checks; what every reader here raises
 
 
 class Shot(NamedTuple):
@@ -73,64 +73,43 @@ def _load_json(path: str, what: str) -> dict[str, Any]:
             doc = json.loads(f.read().decode("utf-8"))
     except FileNotFoundError:
         raise GeometryError(f"{path}: no such file; give the {what}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise GeometryError(f"{path}: cannot read it as JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise GeometryError(f"{path}: not a JSON object; give the {what}")
     return doc
 
 
-def _size(value: Any, path: str, key: str) -> tuple[int, int]:
-    try:
-        w, h = int(value["width"]), int(value["height"])
-    except (TypeError, KeyError, ValueError):
-        raise GeometryError(f"{path}: {key} is not {{width, height}}; re-run remaster align") from None
-    if w < 1 or h < 1:
-        raise GeometryError(f"{path}: {key} is {w}x{h}; re-run remaster align")
-    return w, h
-
-
 def read_align_json(path: str) -> AlignInfo:
-    """Read align.json as ``remaster_core.node.read_align`` does (shots sorted by first frame).
+    """Read align.json as ``remaster_core.node.read_align`` does (checked by ``manifests.check_align``,
+    the rules of ``remaster_core.manifests.align``; shots sorted by first frame).
 
     Raises:
-        GeometryError: missing file, bad JSON, no output format, a malformed shot.
+        GeometryError: missing file, bad JSON, a bad field (named), no output format.
     """
-    doc = _load_json(path, "align.json `remaster align` wrote")
+    doc = check_align(_load_json(path, "align.json `remaster align` wrote"), path)
     if doc.get("output_format") is None:
         raise GeometryError(
             f"{path}: has no output_format (no film frame was read when it was made); use the 'nominal' or "
             "'manual' transform with an output format instead"
         )
-    out_size = _size(doc["output_format"], path, "output_format")
-    broadcast = doc.get("broadcast") or {}
-    b_size = _size(broadcast, path, "broadcast")
-    try:
-        par = float(broadcast.get("pixel_aspect", 1.0))
-    except (TypeError, ValueError):
-        raise GeometryError(f"{path}: broadcast.pixel_aspect is not a number") from None
+    out, broadcast = doc["output_format"], doc["broadcast"]
+    out_size, b_size = (out["width"], out["height"]), (broadcast["width"], broadcast["height"])
+    par = float(broadcast.get("pixel_aspect") or 1.0)
     nominal = nominal_transform(b_size, par, out_size)
     shots = []
     for k, entry in enumerate(doc.get("shots") or []):
-        try:
-            first = int(entry["first"] if "first" in entry else entry["broadcast_first"])
-            last = int(entry["last"] if "last" in entry else entry["broadcast_last"])
-            t = entry.get("transform")
-            transform = (float(t["tx"]), float(t["ty"]), float(t["sx"]), float(t["sy"])) if t else nominal
-            d = entry.get("distortion")
-            k1 = float(d["k1"]) if d else 0.0
-            shots.append(
-                Shot(
-                    int(entry.get("index", k)),
-                    first,
-                    last,
-                    str(entry.get("status", "aligned")),
-                    transform,
-                    k1,
-                )
+        t, d = entry.get("transform"), entry.get("distortion")
+        shots.append(
+            Shot(
+                int(entry.get("index", k)),
+                int(entry["first"] if "first" in entry else entry["broadcast_first"]),
+                int(entry["last"] if "last" in entry else entry["broadcast_last"]),
+                str(entry.get("status", "aligned")),
+                (float(t["tx"]), float(t["ty"]), float(t["sx"]), float(t["sy"])) if t else nominal,
+                float(d["k1"]) if d else 0.0,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise GeometryError(f"{path}: shot {k} is malformed ({exc}); re-run remaster align") from None
+        )
     shots.sort(key=lambda s: s.first)
     return AlignInfo(os.path.abspath(path), out_size, b_size, par, shots)
 
@@ -203,22 +182,11 @@ def read_conform_json(folder: str) -> ConformInfo:
     """Read ``folder/conform.json`` (``remaster conform --out``).
 
     Raises:
-        GeometryError: missing or unreadable file, missing keys, a malformed shot.
+        GeometryError: missing or unreadable file, a bad field (named; ``manifests.check_conform``).
     """
     path = os.path.join(folder, "conform.json")
-    doc = _load_json(path, "conform folder `remaster conform --out` wrote")
-    missing = [k for k in ("frames_pattern", "frame_count", "shots") if k not in doc]
-    if missing:
-        raise GeometryError(
-            "{p}: missing {m}; is it a conform.json of this version?".format(p=path, m=", ".join(missing))
-        )
-    cuts = []
-    for k, s in enumerate(doc["shots"]):
-        try:
-            ff = s.get("film_first")
-            cuts.append(Cut(k, int(s["first"]), int(s["last"]), None if ff is None else int(ff)))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise GeometryError(f"{path}: shot {k} lacks first/last/film_first ({exc})") from None
+    doc = check_conform(_load_json(path, "conform folder `remaster conform --out` wrote"), path)
+    cuts = [Cut(k, int(s["first"]), int(s["last"]), s.get("film_first")) for k, s in enumerate(doc["shots"])]
     pattern = os.path.join(os.path.abspath(folder), str(doc["frames_pattern"])).replace("\\", "/")
     return ConformInfo(
         os.path.abspath(folder), pattern, int(doc["frame_count"]), str(doc.get("fps", "24000/1001")), cuts

@@ -26,8 +26,45 @@ CACHE_VERSION = 1
 """Version of the cache layout and key; part of every key."""
 
 GEOMETRY_MODES = ("nominal", "align.json", "manual")
-PRECISIONS = ("fp32", "fp16")
-PROVIDERS = ("auto", "tensorrt", "cuda", "cpu")
+
+
+class EngineKnob(NamedTuple):
+    """A knob of the Remaster gizmo that is one of the worker's node parameters, of the same name.
+
+    remaster_core declares the node's parameters once (``remaster_core/node_params.py``, what the
+    worker's ``describe`` answers); the plugin cannot import it, so ``tests/nuke/test_knob_table.py``
+    holds these records to it, and the gizmo's knobs to these records. The worker checks every value
+    again; these checks name the knob before a worker is started.
+
+    Attributes:
+        name: the knob and the parameter.
+        label: the knob's label, named in messages.
+        default: the knob's default.
+        minimum, maximum: the range of a number, else None.
+        choices: the menu of a choice, else ().
+        off: the knob value sent as null (the parameter's default, None), or None where there is none;
+            off_text says what it means.
+    """
+
+    name: str
+    label: str
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    off: Any = None
+    off_text: str = ""
+
+
+MAX_SIDE = 16384
+"""The largest output side (the range of the node's ``output_size``)."""
+TILE_KNOB = EngineKnob("tile", "tile size", 0, 1, MAX_SIDE, off=0, off_text="whole frames")
+PRECISION_KNOB = EngineKnob("precision", "precision", "fp32", choices=("fp32", "fp16"))
+PROVIDER_KNOB = EngineKnob("provider", "provider", "auto", choices=("auto", "tensorrt", "cuda", "cpu"))
+MIX_KNOB = EngineKnob("mix", "mix", 1.0, 0.0, 1.0)
+ENGINE_KNOBS = (TILE_KNOB, PRECISION_KNOB, PROVIDER_KNOB, MIX_KNOB)
+PRECISIONS = PRECISION_KNOB.choices
+PROVIDERS = PROVIDER_KNOB.choices
 
 
 class SettingsError(ValueError):
@@ -96,6 +133,23 @@ def _choice(values: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> s
     return value
 
 
+def _engine_value(values: Mapping[str, Any], knob: EngineKnob) -> Any:
+    """The parameter value of an engine knob, checked against its record (None for its ``off`` value)."""
+    if knob.choices:
+        return _choice(values, knob.name, knob.choices)
+    number = _number(values, knob.name, knob.label)
+    if isinstance(knob.default, int):
+        number = int(number)
+    if knob.off is not None and number == knob.off:
+        return None
+    low = -math.inf if knob.minimum is None else knob.minimum
+    high = math.inf if knob.maximum is None else knob.maximum
+    if not low <= number <= high:
+        off = "" if knob.off is None else f"{knob.off} ({knob.off_text}) or "
+        raise SettingsError(f"'{knob.label}' must be {off}between {low:g} and {high:g}, got {number}")
+    return number
+
+
 def default_cache_root() -> str:
     """``$REMASTER_NUKE_CACHE``, else ``remaster_nuke_cache`` in the system's temporary folder."""
     env = os.environ.get("REMASTER_NUKE_CACHE", "").strip()
@@ -147,17 +201,10 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         if not isinstance(size, (tuple, list)) or len(size) != 2:
             raise SettingsError("'output format' is not set")
         w, h = int(size[0]), int(size[1])
-        if not (1 <= w <= 16384 and 1 <= h <= 16384):
+        if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
             raise SettingsError(f"'output format' {w}x{h} is not a raster size")
         output_size = (w, h)
-    tile_value = int(_number(values, "tile", "tile size"))
-    if tile_value < 0:
-        raise SettingsError(
-            f"'tile size' must be 0 (whole frames) or a tile side in pixels, got {tile_value}"
-        )
-    mix = _number(values, "mix", "mix")
-    if not 0.0 <= mix <= 1.0:
-        raise SettingsError(f"'mix' must be between 0 and 1, got {mix}")
+    engine = {knob.name: _engine_value(values, knob) for knob in ENGINE_KNOBS}
     cache_dir = _text(values, "cache_dir") or default_cache_root()
     return NodeSettings(
         model=os.path.abspath(model),
@@ -166,10 +213,10 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         align_json=align_json,
         align_offset=align_offset,
         output_size=output_size,
-        tile=tile_value or None,
-        precision=_choice(values, "precision", PRECISIONS),
-        provider=_choice(values, "provider", PROVIDERS),
-        mix=mix,
+        tile=engine["tile"],
+        precision=engine["precision"],
+        provider=engine["provider"],
+        mix=engine["mix"],
         cache_dir=os.path.abspath(cache_dir),
         worker=_text(values, "worker"),
         instance=_text(values, "instance_id"),
@@ -243,44 +290,97 @@ def settings_key(settings: NodeSettings) -> str:
 
 # -------------------------------------------------------------------------------------- frame ranges
 
-_RANGE = re.compile(r"^(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?$")
+# Frame ranges: the grammar of remaster_core/io/frame_range.py (read its docstring), in standard-library
+# code; both are held to tests/vectors/frame_ranges.json. Nuke's "1-10 20 30-40x2", "1-10,20", a mix.
+MAX_FRAMES = 10000000
+"""The most frames a range may hold: more is a typo, not a shot."""
+MAX_FRAME = 999999999
+"""The largest frame number (and step), in absolute value: 9 digits."""
+
+_SEPARATOR = re.compile(r"\s*,\s*|\s+")
+_ITEM = re.compile(r"(-?[0-9]+)(?:-(-?[0-9]+)(?:x([0-9]+))?)?")
+_OTHER_STEP = re.compile(r"(-?[0-9]+-(?:-?[0-9]+))(?::|step|by)([0-9]+)")
+_EXAMPLE = "write N, A-B or A-BxSTEP, separated by spaces or commas (e.g. 1-10 20 30-40x2)"
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
+def _frame_number(digits: str, text: str, item: str) -> int:
+    if len(digits.lstrip("-").lstrip("0")) > len(str(MAX_FRAME)):
+        raise SettingsError(
+            f"frame range {_shown(text)}: a number in {_shown(item)} is too large; frame numbers and steps "
+            f"are at most {MAX_FRAME}"
+        )
+    return int(digits)
 
 
 def parse_frames(text: str) -> list[int]:
-    """Frames of a range text: ``1001``, ``1001-1100``, ``1001-1100x2``, ``1-5,10`` (sorted, unique).
+    """The frame numbers of a frame range (``1-10 20``, ``1001-1005x2,1010``), sorted, unique.
 
     Raises:
-        SettingsError: text that is not a frame range, or a range that runs backwards.
+        SettingsError: text the grammar refuses; the message quotes ``text`` and says what to write.
     """
+    stripped = text.strip()
+    if not stripped:
+        raise SettingsError(
+            f"empty frame range {_shown(text)}; give e.g. 1001-1100, 1001-1100x2 or 1-10 20 30-40x2"
+        )
     frames: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        m = _RANGE.match(part)
+    count = 0
+    for item in _SEPARATOR.split(stripped):
+        m = _ITEM.fullmatch(item)
         if m is None:
+            other = _OTHER_STEP.fullmatch(item)
+            if other is not None:
+                raise SettingsError(
+                    f"frame range {_shown(text)}: cannot read {_shown(item)}; write the step with x: "
+                    f"{other.group(1)}x{other.group(2)}"
+                )
+            what = _shown(item) if item else "an empty item (two commas in a row, or one at an end)"
+            raise SettingsError(f"frame range {_shown(text)}: cannot read {what}; {_EXAMPLE}")
+        first = _frame_number(m.group(1), text, item)
+        last = _frame_number(m.group(2), text, item) if m.group(2) is not None else first
+        step = _frame_number(m.group(3), text, item) if m.group(3) is not None else 1
+        if last < first:
             raise SettingsError(
-                f"'frames' {text!r} is not a frame range; write e.g. 1001-1100, 1001-1100x2 or 1-5,10"
+                f"frame range {_shown(text)}: {_shown(item)} runs backwards; write {last}-{first}"
             )
-        first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) is not None else first
-        step = int(m.group(3)) if m.group(3) else 1
-        if last < first or step < 1:
-            raise SettingsError(f"'frames' {part!r} runs backwards or has a zero step")
+        if step == 0:
+            raise SettingsError(
+                f"frame range {_shown(text)}: step 0 in {_shown(item)}; the step must be 1 or more"
+            )
+        count += (last - first) // step + 1
+        if count > MAX_FRAMES:
+            raise SettingsError(
+                f"frame range {_shown(text)} has more than {MAX_FRAMES} frames; is it a typo?"
+            )
         frames.update(range(first, last + 1, step))
-    if not frames:
-        raise SettingsError(f"'frames' {text!r} holds no frame")
     return sorted(frames)
 
 
 def format_frames(frames: list[int]) -> str:
-    """A compact text for a sorted frame list (``1001-1010,1015``)."""
+    """A compact text for frame numbers, read back by ``parse_frames``: ``[1, 2, 3, 5, 7, 9, 20]`` ->
+    ``"1-3,5-9x2,20"`` (runs ``a-b``, runs of 3 or more at a constant step ``a-bxN``)."""
+    values = sorted(set(frames))
     parts: list[str] = []
     i = 0
-    while i < len(frames):
-        j = i
-        while j + 1 < len(frames) and frames[j + 1] == frames[j] + 1:
+    while i < len(values):
+        if i + 1 == len(values):
+            parts.append(str(values[i]))
+            break
+        step = values[i + 1] - values[i]
+        j = i + 1
+        while j + 1 < len(values) and values[j + 1] - values[j] == step:
             j += 1
-        parts.append(str(frames[i]) if i == j else f"{frames[i]}-{frames[j]}")
+        if step == 1:
+            parts.append(f"{values[i]}-{values[j]}")
+        elif j - i >= 2:
+            parts.append(f"{values[i]}-{values[j]}x{step}")
+        else:  # two frames far apart: the second may start a run of its own
+            parts.append(str(values[i]))
+            j = i
         i = j + 1
     return ",".join(parts)
 

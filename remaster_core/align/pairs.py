@@ -20,19 +20,24 @@ Every file is written atomically (temporary file + rename).
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from remaster_core.io.atomic import atomic_path, write_json_atomic
+from remaster_core.errors import InputError
+from remaster_core.io.atomic import atomic_path
 from remaster_core.io.images import ImageMeta, write_image
-from remaster_core.io.outdir import prepare_output_folder
+from remaster_core.io.outdir import OutputFolder, prepare_output_folder
+from remaster_core.manifests import align as manifest
 
-ALIGN_VERSION = 1
-ALIGN_JSON = "align.json"
+ALIGN_VERSION = manifest.VERSION
+ALIGN_JSON = manifest.FILENAME
 REPORT_HTML = "report.html"
 _PATTERN = "shot{shot:03d}/{kind}/frame.%06d{ext}"
 
@@ -52,22 +57,25 @@ def input_extension(conform_frames_ext: str) -> str:
     return ext if ext in (".exr", ".png", ".tif", ".tiff") else ".exr"
 
 
-def _owned_by_align(child: Path) -> bool:
-    """A shot folder, an interrupted run's hidden shot folder, align.json or report.html."""
-    name = child.name
-    shot_dir = name.startswith("shot") and name[4:].isdigit()
-    leftover = name.startswith(".shot") and ".tmp-" in name
-    return (child.is_dir() and (shot_dir or leftover)) or name in (ALIGN_JSON, REPORT_HTML)
-
-
-def prepare_out(out: Path, force: bool) -> None:
-    """Create PAIRS (or clear what a previous run wrote there, with ``force``: its shot folders,
-    align.json and report.html; other files are left alone).
+def prepare_out(
+    out: Path, force: bool, inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()
+) -> OutputFolder:
+    """Create PAIRS (or, with ``force``, delete what a previous align wrote there as its
+    ``.remaster-output.json`` lists it; other files are left alone). See ``io.outdir``.
 
     Raises:
-        InputError: ``out`` is a file, or a folder that holds files (without ``force``).
+        InputError: ``out`` is a file, a folder that holds files (without ``force``), or a shot folder
+            that holds files align did not write (align replaces a shot folder whole).
+        OutputError: ``out`` overlaps one of ``inputs`` or cannot be written.
     """
-    prepare_output_folder(out, force=force, owns=_owned_by_align, what="pairs")
+    folder = prepare_output_folder(out, verb="align", force=force, what="pairs", inputs=inputs)
+    inside = [rel for rel in folder.kept if re.fullmatch(r"shot\d+", rel.split("/")[0])]
+    if inside:
+        raise InputError(
+            f"{out}: {', '.join(inside[:5])} {'is' if len(inside) == 1 else 'are'} not align's, in a shot "
+            "folder that align replaces whole: move them out of the pairs folder, or choose another --out"
+        )
+    return folder
 
 
 def write_input(path: Path, image: np.ndarray, fps: Fraction | None) -> None:
@@ -91,7 +99,7 @@ def write_mask(path: Path, valid: np.ndarray) -> None:
     write_image(path, np.where(valid, 255, 0).astype(np.uint8), bit_depth="8")
 
 
-def align_document(
+def align_manifest(
     *,
     conform_dir: Path,
     film_pattern: str,
@@ -101,8 +109,9 @@ def align_document(
     conventions: str,
     params: dict[str, Any],
     shots: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """The content of ``align.json``.
+    path: Path = Path(ALIGN_JSON),
+) -> manifest.AlignManifest:
+    """The content of ``align.json`` (``path``, where it goes: the shots' patterns are checked against it).
 
     Args:
         conform_dir: the conform folder read.
@@ -111,18 +120,21 @@ def align_document(
         broadcast_size: (W, H) of the conformed frames; broadcast_par: their pixel aspect.
         conventions: the geometry convention text (``transform.CONVENTION``).
         params: the settings used.
-        shots: one entry per conformed shot (see ``pipeline``).
+        shots: one entry per conformed shot (see ``pipeline``), as align.json holds them.
+
+    Raises:
+        InputError: an entry that would not read back (named by its field path).
     """
-    counts = {s: sum(1 for e in shots if e["status"] == s) for s in ("aligned", "rejected", "no film")}
-    return {
-        "version": ALIGN_VERSION,
-        "conform": str(conform_dir),
-        "film": film_pattern,
-        "output_format": None
-        if film_size is None
-        else {"width": film_size[0], "height": film_size[1], "pixel_aspect": 1.0},
-        "broadcast": {"width": broadcast_size[0], "height": broadcast_size[1], "pixel_aspect": broadcast_par},
-        "conventions": {
+    where = manifest.Where(path, "shots", manifest.FIX)
+    entries = tuple(manifest.AlignShot.from_dict(e, where.at(k), k) for k, e in enumerate(shots))
+    counts = {s: sum(1 for e in entries if e.status == s) for s in manifest.STATUSES}
+    return manifest.AlignManifest(
+        version=manifest.VERSION,
+        conform=str(conform_dir),
+        film=film_pattern,
+        output_format=None if film_size is None else manifest.Raster(film_size[0], film_size[1], 1.0),
+        broadcast=manifest.Raster(broadcast_size[0], broadcast_size[1], broadcast_par),
+        conventions={
             "geometry": conventions,
             "paths": (
                 "relative to the folder holding align.json; patterns are printf style (%06d) and numbered by "
@@ -136,17 +148,21 @@ def align_document(
             "residuals": "film (output) pixels unless the name says broadcast_px",
             "mask": "8-bit grey PNG, 255 where the pair is valid, 0 where not",
         },
-        "summary": {
+        summary={
             **counts,
-            "pairs": sum(e.get("frame_count", 0) for e in shots if e["status"] == "aligned"),
+            "pairs": sum(e.frame_count or 0 for e in entries if e.status == "aligned"),
         },
-        "params": params,
-        "shots": shots,
-    }
+        params=params,
+        shots=entries,
+        path=path,
+    )
 
 
-def write_align_json(out: Path, document: dict[str, Any]) -> Path:
-    """Write ``align.json`` atomically; returns its path."""
-    path = out / ALIGN_JSON
-    write_json_atomic(path, document)
-    return path
+def align_document(**kwargs: Any) -> dict[str, Any]:
+    """The JSON document of ``align_manifest(**kwargs)`` (what ``align.json`` holds)."""
+    return align_manifest(**kwargs).to_dict()
+
+
+def write_align_json(out: Path, document: manifest.AlignManifest) -> Path:
+    """Write ``align.json`` into ``out`` atomically; returns its path."""
+    return manifest.write_align(out, document)

@@ -33,7 +33,6 @@ or that cannot be read are an ``InputError`` (the conform is broken).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -53,6 +52,8 @@ from remaster_core.align.transform import CONVENTION, nominal_transform, resampl
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.images import image_size, read_image, read_meta
 from remaster_core.io.sequence import SequencePattern, parse_pattern, resolve_sequence
+from remaster_core.manifests import align as align_manifest
+from remaster_core.manifests.conform import read_conform
 from remaster_core.progress import progress
 
 log = logging.getLogger("remaster.align")
@@ -85,58 +86,31 @@ class ConformInput:
 
 @dataclass
 class AlignResult:
-    """What ``align`` did: the ``align.json`` document, and where things are."""
+    """What ``align`` did: the ``align.json`` document (and ``manifest``, the same typed), and where
+    things are."""
 
     document: dict[str, Any]
     out: Path
     align_json: Path
     report: Path
     shots: list[dict[str, Any]] = field(default_factory=list)
+    manifest: align_manifest.AlignManifest | None = None
 
 
-def _fraction(text: Any) -> Fraction | None:
-    try:
-        return Fraction(str(text))
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def read_conform(folder: str | os.PathLike[str]) -> ConformInput:
-    """Read and check ``folder/conform.json``.
+def conform_input(folder: str | os.PathLike[str]) -> ConformInput:
+    """What ``align`` needs from a conform folder (``manifests.conform.read_conform`` checks the file).
 
     Raises:
-        InputError: no conform.json, unreadable JSON, or missing / inconsistent keys (named).
+        InputError: no conform.json, unreadable JSON, or a bad field (named).
     """
-    folder = Path(folder)
-    path = folder / "conform.json"
-    if not path.is_file():
-        raise InputError(f"{folder}: no conform.json there; give the folder `remaster conform --out` wrote")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it as JSON ({exc}); re-run remaster conform") from exc
-    missing = [k for k in ("frames_pattern", "frame_count", "shots") if k not in doc]
-    if missing:
-        raise InputError(f"{path}: missing {', '.join(missing)}; is it a conform.json of this version?")
-    shots = []
-    for k, s in enumerate(doc["shots"]):
-        try:
-            first, last = int(s["first"]), int(s["last"])
-            ff = s.get("film_first")
-            film_first = None if ff is None else int(ff)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path}: shot {k} lacks first/last/film_first ({exc})") from exc
-        if last < first or first < 0:
-            raise InputError(f"{path}: shot {k} runs from frame {first} to {last}")
-        shots.append(ConformShot(k, first, last, film_first))
-    film = doc.get("film") or {}
+    conform = read_conform(folder)
     return ConformInput(
-        folder,
-        parse_pattern(str(folder / doc["frames_pattern"])),
-        int(doc["frame_count"]),
-        _fraction(doc.get("fps", "24000/1001")),
-        tuple(shots),
-        film.get("pattern") if isinstance(film, dict) else None,
+        conform.folder,
+        parse_pattern(conform.frames_path),
+        conform.frame_count,
+        conform.frame_rate,
+        tuple(ConformShot(k, s.first, s.last, s.film_first) for k, s in enumerate(conform.shots)),
+        conform.film_pattern,
     )
 
 
@@ -394,7 +368,7 @@ def align(
     """
     params = params or AlignParams()
     start = time.monotonic()
-    conform = read_conform(conform_dir)
+    conform = conform_input(conform_dir)
     film_arg = film or conform.film_pattern
     if film_arg is None:
         raise InputError(f"{conform.folder}: conform.json names no film; pass --film FILM_SEQUENCE")
@@ -417,7 +391,9 @@ def align(
     if not 0.25 <= par <= 4.0:
         raise InputError(f"broadcast pixel aspect {par} is not plausible (0.25..4); 8/9 is NTSC 4:3")
     out = Path(out)
-    pairs_mod.prepare_out(out, force)
+    folder = pairs_mod.prepare_out(
+        out, force, inputs=[("the conform folder", conform.folder), ("the film scan", str(film_seq))]
+    ).start()
     reader = _Reader(conform, film_seq, film_frames)
     reader.broadcast_size = (bw, bh)
     fw, fh, _ = image_size(film_seq.path(film_frames[0]))
@@ -442,7 +418,7 @@ def align(
     apply_reel_framing(entries)
     for entry in entries:
         _log_shot(entry)
-    document = pairs_mod.align_document(
+    manifest = pairs_mod.align_manifest(
         conform_dir=conform.folder,
         film_pattern=str(film_seq),
         film_size=reader.film_size,
@@ -451,12 +427,15 @@ def align(
         conventions=CONVENTION,
         params=_params_dict(params),
         shots=entries,
+        path=out / pairs_mod.ALIGN_JSON,
     )
-    json_path = pairs_mod.write_align_json(out, document)
+    json_path = pairs_mod.write_align_json(out, manifest)
+    document = manifest.to_dict()
     report = out / pairs_mod.REPORT_HTML
     write_report(report, document, visuals)
+    folder.finish()
     log.info("align: %d shots in %.1f s", len(entries), time.monotonic() - start)
-    return AlignResult(document, out, json_path, report, entries)
+    return AlignResult(document, out, json_path, report, entries, manifest)
 
 
 def reel_framing(

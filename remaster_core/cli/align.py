@@ -18,7 +18,7 @@ from typing import Any
 
 from remaster_core.align.pipeline import align, shot_summary
 from remaster_core.align.shot import AlignParams
-from remaster_core.cli.argtypes import pixel_aspect, positive_int
+from remaster_core.cli.argtypes import output_path, pixel_aspect, positive_int
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL
 
 
@@ -43,7 +43,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--film", default=None, metavar="FILM_SEQUENCE",
         help="film scan: a folder or a pattern like scan/film.%%06d.dpx (default: the one in conform.json)",
     )  # fmt: skip
-    p.add_argument("--out", required=True, type=Path, metavar="PAIRS", help="output folder (new or empty)")
+    p.add_argument(
+        "--out", required=True, type=output_path, metavar="PAIRS", help="output folder (new or empty)"
+    )
     p.add_argument(
         "--broadcast-par", type=pixel_aspect, default=None, metavar="W/H",
         help="pixel aspect of the conformed frames (default: the files' own, else 8/9 for 720x480)",

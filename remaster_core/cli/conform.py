@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from remaster_core.cli.argtypes import output_path
 from remaster_core.conform.pipeline import IMAGE_FORMATS, conform
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL
 
@@ -35,7 +36,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "broadcast", type=Path, help="the broadcast video (NTSC 29.97 interlaced, or 23.976 progressive)"
     )
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=output_path,
+        metavar="DIR",
+        help="output folder (new or empty unless --force)",
+    )
     p.add_argument(
         "--film",
         default=None,
@@ -56,6 +63,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         choices=IMAGE_FORMATS,
         help="output frames: exr (half float, nothing clipped; default) or png (16-bit, clipped to 0..1)",
     )
+    p.add_argument(
+        "--force", action="store_true", help="replace what remaster conform wrote in --out before (only that)"
+    )
     p.set_defaults(run=run)
     return p
 
@@ -63,7 +73,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the conform described by ``args``; returns the exit code."""
     result = conform(
-        args.broadcast, args.out, film=args.film, overrides=args.overrides, image_format=args.image_format
+        args.broadcast,
+        args.out,
+        film=args.film,
+        overrides=args.overrides,
+        image_format=args.image_format,
+        force=args.force,
     )
     doc = result.document
     out = Path(args.out)

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from remaster_core.cli.argtypes import positive_int
+from remaster_core.cli.argtypes import output_path, positive_int
 from remaster_core.errors import EXIT_OK
 
 
@@ -36,7 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "folder and report."
         ),
     )
-    p.add_argument("--out", type=Path, default=Path("remaster-demo"), metavar="DIR",
+    p.add_argument("--out", type=output_path, default=Path("remaster-demo"), metavar="DIR",
                    help="the demo folder, new or empty (default ./remaster-demo)")  # fmt: skip
     p.add_argument("--preset", choices=tuple(DEMO_PRESETS), default="tiny",
                    help="tiny: about 2 minutes on 2 cores (the CI test); small: a few minutes")  # fmt: skip

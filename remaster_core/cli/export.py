@@ -17,7 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from remaster_core.errors import InputError
+from remaster_core.cli.argtypes import output_path
+from remaster_core.optional import import_onnxruntime, import_torch
 
 log = logging.getLogger("remaster.export")
 
@@ -38,7 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "source", type=Path, metavar="RUN_OR_CKPT", help="training run folder or .safetensors checkpoint"
     )
-    p.add_argument("--out", required=True, type=Path, help="the ONNX model file to write (.onnx)")
+    p.add_argument("--out", required=True, type=output_path, help="the ONNX model file to write (.onnx)")
     p.add_argument("--fp16", action="store_true", help="write a float16 model (weights and input/output)")
     p.add_argument(
         "--torchscript", nargs="?", type=Path, const=True, default=None, metavar="PATH",
@@ -57,19 +58,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _require_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise InputError(
-            "remaster export needs PyTorch, which is not installed in this environment: install the train "
-            "extra (pip install 'remaster[train]'), or export on a training machine and copy the .onnx file"
-        ) from exc
-
-
 def run(args: argparse.Namespace) -> int:
-    """Export as ``args`` say, print the parity report; returns the exit code."""
-    _require_torch()
+    """Export as ``args`` say, print the parity report; returns the exit code.
+
+    Needs torch (the train extra) and onnxruntime (the parity check); says which is missing first.
+    """
+    import_torch()
+    import_onnxruntime()
     from export import export_model
 
     torchscript = args.out.with_suffix(".pt") if args.torchscript is True else args.torchscript

@@ -21,10 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from remaster_core.cli.argtypes import frame_size, pixel_aspect
+from remaster_core.cli.argtypes import frame_size, node_value, output_pattern, pixel_aspect
 from remaster_core.errors import EXIT_OK, InputError
 from remaster_core.io.sequence import format_frame_range
 from remaster_core.node import NodeParams
+from remaster_core.node_params import MODEL, PLAIN_FIELDS
+from remaster_core.optional import import_onnxruntime
 from remaster_core.render.dask_cluster import gpu_resources
 from remaster_core.render.job import JobResult, plan_job, run_job
 from remaster_core.render.outputs import output_spec
@@ -61,10 +63,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("input", help="conform folder, broadcast video (conformed on the fly), or image sequence")
-    p.add_argument("--model", required=True, type=Path, help="the ONNX model (remaster export)")
+    p.add_argument("--model", required=True, type=Path, help=MODEL.help)
     p.add_argument(
         "--out",
         required=True,
+        type=output_pattern,
         metavar="PATTERN",
         help="output frames, e.g. render/frame.####.exr (.exr half, .dpx 10-bit, .png 16-bit)",
     )
@@ -93,14 +96,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--pixel-aspect", type=pixel_aspect, default=None, help="override the input's pixel aspect (8/9)"
     )
-    p.add_argument("--tile", type=int, default=None, metavar="PX", help="tile side (default: whole frames)")
-    p.add_argument("--overlap", type=int, default=None, metavar="PX", help="tile overlap (default: exact)")
-    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
-    p.add_argument("--provider", choices=("auto", "tensorrt", "cuda", "cpu"), default="auto")
-    p.add_argument("--mix", type=float, default=1.0, help="share of the model output, 0..1 (default 1)")
-    p.add_argument("--batch", type=int, default=4, help="tiles per model run (default 4)")
-    p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: its own)")
-    p.add_argument("--memory-mb", type=int, default=2048, help="engine activation memory bound (MiB)")
+    add_node_options(p)
     p.add_argument("--bit-depth", default=None, help="exr: half|float, dpx: 10|12|16, png: 16|8")
     p.add_argument("--compression", default=None, help="EXR compression (default zip)")
     p.add_argument("--force", action="store_true", help="re-render frames that are already valid")
@@ -140,6 +136,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def add_node_options(p: argparse.ArgumentParser) -> None:
+    """One option per plain node parameter (``node_params.PLAIN_FIELDS``: ``--tile`` ... ``--memory-mb``),
+    its type, default, range, choices and help all from the table."""
+    for spec in PLAIN_FIELDS:
+        limits = spec.limits()
+        p.add_argument(
+            spec.flag,
+            type=node_value(spec),
+            choices=spec.choices or None,
+            default=spec.default,
+            metavar=None if spec.choices else spec.unit.upper() or None,
+            help=f"{spec.help} ({limits + '; ' if limits else ''}default: {spec.default_text()})",
+        )
+
+
 def _report(result: JobResult, frames: int) -> None:
     rendered, skipped, failed = result.rendered, result.skipped, result.failed
     rate = len(rendered) / result.seconds if result.seconds > 0 else 0.0
@@ -164,18 +175,13 @@ def _report(result: JobResult, frames: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the render described by ``args``; returns the exit code."""
+    if args.scheduler is None:
+        import_onnxruntime()  # the model runs here: say what to install before any work
     output = output_spec(args.out, bit_depth=args.bit_depth, compression=args.compression)
     node = NodeParams(
         model=args.model,
         output_size=args.format,
-        tile=args.tile,
-        overlap=args.overlap,
-        precision=args.precision,
-        provider=args.provider,
-        mix=args.mix,
-        batch=args.batch,
-        threads=args.threads,
-        memory_mb=args.memory_mb,
+        **{spec.name: getattr(args, spec.name) for spec in PLAIN_FIELDS},
     )
     if args.review is not None and args.review.suffix.lower() not in (".mov", ".mp4"):
         raise InputError(f"--review {args.review}: use .mov (ProRes 422 HQ) or .mp4 (H.264)")

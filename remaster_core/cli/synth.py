@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 from typing import Any
 
+from remaster_core.cli.argtypes import output_path
 from remaster_core.errors import InputError
 from remaster_core.synth.presets import PRESETS, get_preset, with_overrides
 from remaster_core.synth.reel import FILM_FORMATS, build_reel
@@ -44,7 +44,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "pre-telecine 24p frames, and truth.json recording geometry, cuts, leader and field mapping."
         ),
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder (must be empty unless --force)")
+    p.add_argument(
+        "--out", required=True, type=output_path, help="output folder (must be empty unless --force)"
+    )
     p.add_argument(
         "--preset", default="default", choices=sorted(PRESETS), help="reel size (default: default)"
     )

@@ -9,7 +9,8 @@ Examples::
     remaster train --pairs PAIRS --out RUN --nproc 2             # DDP, 2 processes on this machine
 
 This module only declares the arguments: torch is imported inside ``run``, so that ``remaster --help``
-and every other verb work on a render node without torch. See docs/training.md.
+and every other verb work on a render node without torch. The parser's choices (presets, stage-1
+losses) are read from the torch-free ``training.config`` when the parser is built. See docs/training.md.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from remaster_core.errors import RemasterError
-
-
-class TrainExtraMissing(RemasterError):
-    """torch (the ``train`` extra) is not installed."""
+from remaster_core.cli.argtypes import output_path
+from remaster_core.optional import import_torch
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``train`` verb to the top-level subparsers."""
+    """Add the ``train`` verb to the top-level subparsers.
+
+    The preset and loss choices come from ``training.config``, which does not import torch: it is
+    imported here, when the ``train`` verb's parser is built, never when this module is.
+    """
+    from training.config import PRESET_NAMES, STAGE1_LOSSES
+
     p = subparsers.add_parser(
         "train",
         help="train the enhancement model on aligned pairs (needs the train extra)",
@@ -38,10 +42,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--pairs", required=True, type=Path, help="the pairs folder (holds align.json)")
-    p.add_argument("--out", required=True, type=Path, help="the run folder to write (or --resume)")
-    p.add_argument(
-        "--preset", choices=("lite", "paper"), default=None, help="generator and recipe (default lite)"
-    )
+    p.add_argument("--out", required=True, type=output_path, help="the run folder to write (or --resume)")
+    p.add_argument("--preset", choices=PRESET_NAMES, default=None, help="generator and recipe (default lite)")
     p.add_argument("--config", type=Path, default=None, help="a TOML config file (see docs/training.md)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps in all")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -55,7 +57,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="crops per step over all processes")
     p.add_argument("--crop-size", type=int, default=None, help="training crop size, pixels")
     p.add_argument("--lr", type=float, default=None, help="generator learning rate")
-    p.add_argument("--loss", choices=("fft", "l1"), default=None, help="stage-1 loss (l1: the ablation)")
+    p.add_argument("--loss", choices=STAGE1_LOSSES, default=None, help="stage-1 loss (l1: the ablation)")
     p.add_argument("--gan-start-step", type=int, default=None, help="first step of the GAN stage")
     p.add_argument(
         "--val-shots",
@@ -76,14 +78,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as ``args`` asks; returns the exit code."""
-    try:
-        import torch  # noqa: F401  (only to tell a missing extra from other import errors)
-    except ImportError:
-        raise TrainExtraMissing(
-            "remaster train needs PyTorch, which this installation lacks: install the train extra "
-            "(pip install 'remaster[train]')"
-        ) from None
+    """Train as ``args`` asks; returns the exit code (``optional.TrainExtraMissing`` without torch)."""
+    import_torch()  # tells a missing extra from the training package's own import errors
     from training.cli import run_train
 
     return run_train(args)

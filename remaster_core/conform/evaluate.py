@@ -28,6 +28,7 @@ import numpy as np
 from remaster_core.conform.rebuild import rebuild_orphan
 from remaster_core.io.images import read_image
 from remaster_core.io.video import Field, frame_to_rgb, iter_ycbcr_frames, probe_video, split_fields, weave
+from remaster_core.manifests.conform import read_conform
 
 PSNR_CAP = 50.0
 
@@ -124,21 +125,21 @@ def score_conform(
     ``truth`` defaults to ``reel/truth.json``; paths in it are relative to ``reel`` (or absolute).
     """
     truth = truth if truth is not None else json.loads((reel / "truth.json").read_text())
-    doc = json.loads((out_dir / "conform.json").read_text())
+    conform = read_conform(out_dir)
     sources = field_sources(truth)
     present = sorted({n for n in sources if n >= 0})  # an edit may have cut 24p frames away entirely
     got: list[int] = []
     mixed: list[int] = []
     frame_of: dict[int, int] = {}
-    for rec in doc["frames"]:
-        srcs = {sources[f] for f in frame_used_fields(rec) if f < len(sources)}
+    for rec in conform.frames or ():
+        srcs = {sources[f] for f in rec.used_fields() if f < len(sources)}
         if len(srcs) != 1 or -1 in srcs:
             if srcs != {-1}:
-                mixed.append(rec["index"])
+                mixed.append(rec.index)
             continue
         n = srcs.pop()
         got.append(n)
-        frame_of.setdefault(n, rec["index"])
+        frame_of.setdefault(n, rec.index)
     counts = {n: got.count(n) for n in present}
     position = {n: k for k, n in enumerate(present)}
     cuts = [c for c in truth["cuts_24p"] if c]
@@ -153,11 +154,11 @@ def score_conform(
         missing=[n for n in present if counts[n] == 0],
         duplicated=[n for n in present if counts[n] > 1],
         cuts_expected=expected_cuts,
-        cuts_found=list(doc["cuts"]),
+        cuts_found=list(conform.cuts),
     )
     if with_psnr:
         pattern = str(reel / truth["frames24p"]["pattern"])
-        frames_pattern = str(out_dir / doc["frames_pattern"])
+        frames_pattern = conform.frames_path
         for n, index in frame_of.items():
             score.psnr[n] = psnr(read_image(frames_pattern % index)[0], read_image(pattern % n)[0])
         score.reference = reference_psnr(reel, truth)

@@ -63,8 +63,8 @@ from remaster_core.conform.plan import FramePlan, plan_frames
 from remaster_core.conform.rebuild import deinterlace_video, rebuild_orphan, weave_film, weave_film_planes
 from remaster_core.conform.report import write_report
 from remaster_core.errors import InputError, MediaError
-from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import ImageMeta, read_image, write_image
+from remaster_core.io.outdir import prepare_output_folder
 from remaster_core.io.sequence import resolve_sequence
 from remaster_core.io.video import (
     Field,
@@ -75,6 +75,8 @@ from remaster_core.io.video import (
     probe_video,
     split_fields,
 )
+from remaster_core.manifests import conform as manifest
+from remaster_core.manifests.conform import ConformManifest, ConformShot, FrameRecord, Weave
 from remaster_core.progress import progress
 
 log = logging.getLogger("remaster.conform")
@@ -82,13 +84,14 @@ log = logging.getLogger("remaster.conform")
 FPS_FILM = Fraction(24000, 1001)
 FPS_NTSC = Fraction(30000, 1001)
 FRAME_PATTERN = "frames/frame.%06d.{ext}"
-CONFORM_VERSION = 1
+CONFORM_VERSION = manifest.VERSION
 IMAGE_FORMATS = ("exr", "png")
 
 
 @dataclass
 class Conformed:
-    """Everything ``conform`` decided and built (``document`` is what conform.json holds)."""
+    """Everything ``conform`` decided and built (``document`` is what conform.json holds, ``manifest``
+    the same typed)."""
 
     document: dict[str, Any]
     plans: list[FramePlan]
@@ -99,6 +102,7 @@ class Conformed:
     offset: OffsetResult | None
     decode_error: str | None = None
     out_dir: Path = field(default_factory=Path)
+    manifest: ConformManifest | None = None
 
 
 def _close(a: Fraction, b: Fraction) -> bool:
@@ -212,19 +216,16 @@ def _has_pulldown(metrics: FieldMetrics, params: CadenceParams) -> bool:
     return float(np.mean(within[:n][moving[:n]] > 0.5)) > 0.25
 
 
-def _plan_dict(index: int, plan: FramePlan) -> dict[str, Any]:
-    d: dict[str, Any] = {"index": index, "kind": plan.kind, "fields": list(plan.fields), "phase": plan.phase}
+def _plan_record(index: int, plan: FramePlan) -> FrameRecord:
+    fields = tuple(plan.fields)
     if plan.kind == "film":
-        d["weave"] = {"top": plan.top, "bottom": plan.bottom}
-        if plan.copy is not None:
-            d["weave"]["merged_with"] = plan.copy
-        d["comb"] = round(float(plan.score or 0.0), 4)
-        d["combed"] = plan.combed
-    else:
-        d["keep"] = plan.keep
-        if plan.kind == "video":
-            d["temporal"] = [f for f in (plan.before, plan.after) if f is not None]
-    return d
+        assert plan.top is not None and plan.bottom is not None
+        weave = Weave(plan.top, plan.bottom, plan.copy)
+        return FrameRecord(
+            index, plan.kind, fields, plan.phase, weave, round(float(plan.score or 0.0), 4), plan.combed
+        )
+    temporal = tuple(f for f in (plan.before, plan.after) if f is not None) if plan.kind == "video" else None
+    return FrameRecord(index, plan.kind, fields, plan.phase, keep=plan.keep, temporal=temporal)
 
 
 def film_thumbnails(film: str) -> tuple[np.ndarray, list[int], str]:
@@ -315,15 +316,19 @@ def conform(
     image_format: str = "exr",
     params: CadenceParams | None = None,
     cut_params: cuts_mod.CutParams | None = None,
+    force: bool = False,
 ) -> Conformed:
     """Conform ``broadcast`` into ``out_dir`` (see the module docstring); returns what was decided.
 
     Args:
         broadcast: the broadcast video file.
-        out_dir: the output folder (created; frames of an earlier run there are replaced).
+        out_dir: the output folder: new or empty; one holding an earlier conform is replaced (what that
+            conform wrote, as its ``.remaster-output.json`` lists it); any other non-empty folder is
+            refused unless ``force`` (see ``io.outdir``).
         film: the film scan (a folder of frames or a frame pattern), for the temporal offset.
         overrides: a match override file (``overrides`` module).
         image_format: "exr" (half float, unclipped: the default) or "png" (16-bit, clipped to 0..1).
+        force: write into a non-empty folder that holds no earlier conform (its files are kept).
 
     Raises:
         InputError / MediaError: unreadable broadcast (nothing decodes), an unsupported rate, a bad film
@@ -338,6 +343,10 @@ def conform(
         raise InputError(
             f"{film}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
         )
+    inputs = [("the broadcast", path), ("the film scan", film), ("the override file", overrides)]
+    folder = prepare_output_folder(
+        out, verb="conform", force=force, what="conform", inputs=inputs, replace_own=True
+    ).start()
     analysis = analyse(path, overrides=overrides, params=params)
     info, kind, plans = analysis.info, analysis.kind, analysis.plans
     seen = _Decoded()
@@ -348,16 +357,14 @@ def conform(
     frame_meta = ImageMeta(pixel_aspect=float(info.pixel_aspect), frame_rate=Fraction(24000, 1001))
     frames_dir = out / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
-    for old in frames_dir.glob(f"frame.*.{ext}"):
-        old.unlink()
     thumbs: list[np.ndarray] = []
-    records: list[dict[str, Any]] = []
+    records: list[FrameRecord] = []
     clipped = 0
     pixels = 0
     pending: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=2) as pool:
 
-        def emit(rgb: np.ndarray, record: dict[str, Any]) -> None:
+        def emit(rgb: np.ndarray, record: FrameRecord) -> None:
             nonlocal clipped, pixels
             index = len(records)
             records.append(record)
@@ -379,12 +386,7 @@ def conform(
                 ):
                     rgb = frame_to_rgb(frame, info)
                     emit(
-                        rgb,
-                        {
-                            "index": len(records),
-                            "kind": "progressive",
-                            "fields": [2 * frame.index, 2 * frame.index + 1],
-                        },
+                        rgb, FrameRecord(len(records), "progressive", (2 * frame.index, 2 * frame.index + 1))
                     )
                     seen.frames += 1
             except MediaError as exc:
@@ -396,14 +398,14 @@ def conform(
             built = build_frames(analysis)
             for plan, out_frame in progress(built, total=len(plans), desc="conform: frames", unit="frame"):
                 assert isinstance(out_frame, np.ndarray)
-                emit(out_frame, _plan_dict(len(records), plan))
+                emit(out_frame, _plan_record(len(records), plan))
         for fut in pending:
             fut.result()
 
     thumb_arr = np.stack(thumbs) if thumbs else np.zeros((0, 36, 48, 3), np.uint8)
     cut_list, cut_scores = cuts_mod.detect_cuts(thumb_arr, cut_params)
     offset_result: OffsetResult | None = None
-    film_info: dict[str, Any] | None = None
+    film_info: manifest.FilmInfo | None = None
     if film is not None:
         film_thumbs, film_frames, film_pattern = film_thumbnails(film)
         if film_frames != list(range(film_frames[0], film_frames[0] + len(film_frames))):
@@ -411,14 +413,11 @@ def conform(
                 "%s: the film frame numbers have gaps; matching them as one contiguous sequence", film
             )
         offset_result = find_offset(thumb_arr, film_thumbs, cut_list)
-        film_info = {
-            "pattern": film_pattern,
-            "frame_count": len(film_frames),
-            "first_frame_number": film_frames[0],
-        }
+        film_info = manifest.FilmInfo(film_pattern, len(film_frames), film_frames[0])
         log.info("offset: %s", offset_result.message)
 
-    document = _document(
+    conform_manifest = _manifest(
+        out,
         path,
         info,
         kind,
@@ -433,7 +432,8 @@ def conform(
         image_format,
         clipped / pixels if pixels else 0.0,
     )
-    write_json_atomic(out / "conform.json", document)
+    manifest.write_conform(out, conform_manifest)
+    document = conform_manifest.to_dict()
     result = Conformed(
         document,
         plans,
@@ -444,83 +444,85 @@ def conform(
         offset_result,
         seen.error,
         out,
+        conform_manifest,
     )
     write_report(out / "report.html", result)
+    folder.finish()
     log.info("conform: %d frames in %.1f s", len(records), time.monotonic() - start)
     return result
 
 
-def _document(
+def _manifest(
+    out: Path,
     path: Path,
     info: VideoInfo,
     kind: str,
-    records: list[dict[str, Any]],
+    records: list[FrameRecord],
     plans: list[FramePlan],
     track: CadenceTrack | None,
     cut_list: list[int],
     offset_result: OffsetResult | None,
-    film_info: dict[str, Any] | None,
+    film_info: manifest.FilmInfo | None,
     seen: _Decoded,
     overrides: str | Path | None,
     image_format: str,
     clipped_fraction: float,
-) -> dict[str, Any]:
+) -> ConformManifest:
     n = len(records)
     bounds = [(c, (cut_list[k + 1] - 1) if k + 1 < len(cut_list) else n - 1) for k, c in enumerate(cut_list)]
+    offset_match: manifest.OffsetMatch | None = None
     if offset_result is not None:
         shots = [
-            {
-                "first": s.first,
-                "last": s.last,
-                "film_first": s.film_first,
-                "match_score": None if s.match_score is None else round(s.match_score, 4),
-                "z": None if s.z is None else round(s.z, 2),
-            }
+            ConformShot(
+                s.first,
+                s.last,
+                s.film_first,
+                None if s.match_score is None else round(s.match_score, 4),
+                None if s.z is None else round(s.z, 2),
+            )
             for s in offset_result.shots
         ]
+        offset_match = manifest.OffsetMatch(
+            offset_result.matched,
+            offset_result.message,
+            offset_result.global_offset,
+            None if offset_result.global_score is None else round(offset_result.global_score, 4),
+            None if offset_result.global_z is None else round(offset_result.global_z, 2),
+        )
     else:
-        shots = [{"first": a, "last": b, "film_first": None, "match_score": None} for a, b in bounds]
-    doc: dict[str, Any] = {
-        "version": CONFORM_VERSION,
-        "source": str(path),
-        "fps": "24000/1001",
-        "source_fps": f"{info.fps.numerator}/{info.fps.denominator}",
-        "field_order": "progressive"
+        shots = [ConformShot(a, b, None, None) for a, b in bounds]
+    return ConformManifest(
+        version=manifest.VERSION,
+        source=str(path),
+        fps="24000/1001",
+        source_fps=f"{info.fps.numerator}/{info.fps.denominator}",
+        field_order="progressive"
         if kind == "progressive24"
         else ("bff" if info.field_order == "bff" else "tff"),
-        "input_kind": kind,
-        "frame_count": n,
-        "pixel_aspect": f"{info.pixel_aspect.numerator}/{info.pixel_aspect.denominator}",
-        "source_frame_count": seen.frames,
-        "field_count": 2 * seen.frames,
-        "frames_pattern": FRAME_PATTERN.format(ext=image_format),
-        "image_format": "16-bit PNG, R'G'B' code values clipped to 0..1"
+        input_kind=kind,
+        frame_count=n,
+        pixel_aspect=f"{info.pixel_aspect.numerator}/{info.pixel_aspect.denominator}",
+        source_frame_count=seen.frames,
+        field_count=2 * seen.frames,
+        frames_pattern=FRAME_PATTERN.format(ext=image_format),
+        image_format="16-bit PNG, R'G'B' code values clipped to 0..1"
         if image_format == "png"
         else "half-float EXR, R'G'B' code values unclipped",
-        "colour": {"matrix": info.matrix, "range": info.range, "transfer": "as decoded (none applied)"},
-        "clipped_fraction": round(clipped_fraction, 6),
-        "fields_note": "field 2k is the first field in time of broadcast frame k, 2k+1 its second",
-        "frames": records,
-        "cuts": cut_list[1:],
-        "cuts_note": "output index of the first frame of every shot but the first (frame 0 is not a cut)",
-        "shots": shots,
-        "orphans": [r["index"] for r in records if r["kind"] == "orphan"],
-        "combed": [r["index"] for r in records if r.get("combed")],
-        "video_frames": [r["index"] for r in records if r["kind"] == "video"],
-        "cadence_breaks": [int(i) for i in np.nonzero(track.broken)[0]] if track is not None else [],
-        "overrides": None if overrides is None else str(overrides),
-        "decode_error": seen.error,
-    }
-    if offset_result is not None:
-        doc["offset"] = offset_result.offset
-        doc["offset_match"] = {
-            "matched": offset_result.matched,
-            "message": offset_result.message,
-            "global_offset": offset_result.global_offset,
-            "global_score": None
-            if offset_result.global_score is None
-            else round(offset_result.global_score, 4),
-            "global_z": None if offset_result.global_z is None else round(offset_result.global_z, 2),
-        }
-        doc["film"] = film_info
-    return doc
+        colour=manifest.Colour(str(info.matrix), str(info.range), "as decoded (none applied)"),
+        clipped_fraction=round(clipped_fraction, 6),
+        fields_note="field 2k is the first field in time of broadcast frame k, 2k+1 its second",
+        frames=tuple(records),
+        cuts=tuple(cut_list[1:]),
+        cuts_note="output index of the first frame of every shot but the first (frame 0 is not a cut)",
+        shots=tuple(shots),
+        orphans=tuple(r.index for r in records if r.kind == "orphan"),
+        combed=tuple(r.index for r in records if r.combed),
+        video_frames=tuple(r.index for r in records if r.kind == "video"),
+        cadence_breaks=tuple(int(i) for i in np.nonzero(track.broken)[0]) if track is not None else (),
+        overrides=None if overrides is None else str(overrides),
+        decode_error=seen.error,
+        offset=None if offset_result is None else offset_result.offset,
+        offset_match=offset_match,
+        film=film_info,
+        path=out / manifest.FILENAME,
+    )

@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from remaster_core.align.evaluate import mapping_error
-from remaster_core.align.transform import Radial, Transform4, sampling_maps
+from remaster_core.align.transform import sampling_maps
 from remaster_core.demo.evaluate import coverage_mask, true_mapping
 from remaster_core.demo.metrics import psnr
 from remaster_core.io.images import read_image
 from remaster_core.io.sequence import parse_pattern
+from remaster_core.manifests.align import AlignManifest
+from remaster_core.manifests.conform import read_conform
 from remaster_core.progress import progress
 
 IVTC_OK_DB = 30.0
@@ -37,10 +39,10 @@ def conform_accuracy(reel_dir: Path, conform_dir: Path) -> list[float]:
             ``evaluate.check_conform``).
     """
     truth = json.loads((reel_dir / "truth.json").read_text(encoding="utf-8"))
-    conform_doc = json.loads((conform_dir / "conform.json").read_text(encoding="utf-8"))
-    frames = parse_pattern(str(conform_dir / conform_doc["frames_pattern"]))
+    conform = read_conform(conform_dir)
+    frames = parse_pattern(conform.frames_path)
     truth24 = parse_pattern(str(reel_dir / truth["frames24p"]["pattern"]))
-    n = min(int(conform_doc["frame_count"]), int(truth["frames24p"]["count"]))
+    n = min(conform.frame_count, int(truth["frames24p"]["count"]))
     out = []
     for i in progress(range(n), desc="demo: check conform", unit="frame"):
         ours = read_image(frames.path(i))[0]
@@ -50,25 +52,23 @@ def conform_accuracy(reel_dir: Path, conform_dir: Path) -> list[float]:
 
 
 def alignment_accuracy(
-    truth: dict[str, Any], align_doc: dict[str, Any], shot_map: dict[int, int | None]
+    truth: dict[str, Any], align: AlignManifest, shot_map: dict[int, int | None]
 ) -> dict[int, float]:
     """Conform shot index -> RMS mapping error (film px) of its fitted model, for every aligned shot.
 
     Args:
-        truth: the reel's truth.json; align_doc: align.json; shot_map: truth shot -> conform shot
+        truth: the reel's truth.json; align: align.json; shot_map: truth shot -> conform shot
             (``evaluate.check_conform``).
     """
     film_size = (int(truth["film"]["size"][0]), int(truth["film"]["size"][1]))
     broadcast_size = (int(truth["broadcast"]["size"][0]), int(truth["broadcast"]["size"][1]))
     by_conform = {c: s for s, c in shot_map.items() if c is not None}
     out: dict[int, float] = {}
-    for entry in align_doc["shots"]:
-        if entry.get("status") != "aligned" or entry["index"] not in by_conform:
+    for entry in align.shots:
+        if entry.status != "aligned" or entry.transform is None or entry.index not in by_conform:
             continue
-        shot = truth["shots"][by_conform[entry["index"]]]
-        transform = Transform4.from_dict(entry["transform"])
-        radial = Radial.from_dict(entry["distortion"]) if entry.get("distortion") else None
-        map_x, map_y = sampling_maps(transform, film_size, radial)
+        shot = truth["shots"][by_conform[entry.index]]
+        map_x, map_y = sampling_maps(entry.transform, film_size, entry.distortion)
         valid = coverage_mask(*true_mapping(shot["geometry"]), film_size, broadcast_size)
-        out[int(entry["index"])] = round(mapping_error(map_x, map_y, shot["geometry"], valid), 4)
+        out[entry.index] = round(mapping_error(map_x, map_y, shot["geometry"], valid), 4)
     return out

@@ -47,6 +47,7 @@ from remaster_core.demo.metrics import SquaredError, ssim
 from remaster_core.errors import InputError
 from remaster_core.io.images import read_image
 from remaster_core.io.sequence import SequencePattern, parse_pattern
+from remaster_core.manifests.conform import ConformManifest, read_conform
 from remaster_core.node import NodeParams, engine_for, read_align, resample_to_output
 from remaster_core.progress import progress
 
@@ -122,7 +123,7 @@ def coverage_mask(
     return inside_broadcast(map_x, map_y, broadcast_size, margin=0.0)
 
 
-def check_conform(truth: dict[str, Any], conform_doc: dict[str, Any]) -> dict[int, int | None]:
+def check_conform(truth: dict[str, Any], conform: ConformManifest) -> dict[int, int | None]:
     """Check that the conform's frames line up with the reel's 24p frames; map truth shots to conform shots.
 
     Returns:
@@ -133,13 +134,13 @@ def check_conform(truth: dict[str, Any], conform_doc: dict[str, Any]) -> dict[in
         InputError: the conform has another number of frames than the reel's 24p sequence (frame k would
             not be 24p frame k, and no score would mean anything).
     """
-    n24, n = int(truth["frames24p"]["count"]), int(conform_doc["frame_count"])
+    n24, n = int(truth["frames24p"]["count"]), conform.frame_count
     if n != n24:
         raise InputError(
             f"the conform has {n} frames but the reel was made of {n24}: the inverse telecine lost or added "
             "frames, so conformed frame k is not 24p frame k; see the conform report"
         )
-    starts = {int(s["first"]): k for k, s in enumerate(conform_doc["shots"])}
+    starts = {s.first: k for k, s in enumerate(conform.shots)}
     return {int(s["index"]): starts.get(int(s["first_24p"])) for s in truth["shots"]}
 
 
@@ -230,14 +231,14 @@ def evaluate_held_out(
         InputError: a conform that does not line up with the reel, a reel without missing-film shots.
     """
     truth = json.loads((reel_dir / "truth.json").read_text(encoding="utf-8"))
-    conform_doc = json.loads((conform_dir / "conform.json").read_text(encoding="utf-8"))
-    shot_map = check_conform(truth, conform_doc)
+    conform = read_conform(conform_dir)
+    shot_map = check_conform(truth, conform)
     held = [s for s in truth["shots"] if s["missing_film"]]
     if not held:
         raise InputError(f"{reel_dir}/truth.json: the reel has no missing-film shot to evaluate on")
     table = read_align(align_json)
     film_size = (int(truth["film"]["size"][0]), int(truth["film"]["size"][1]))
-    conform_frames = parse_pattern(str(conform_dir / conform_doc["frames_pattern"]))
+    conform_frames = parse_pattern(conform.frames_path)
     out = []
     for shot in held:
         mapping = table.mapping(int(shot["first_24p"]))

@@ -26,7 +26,6 @@ that need them; ``TorchMissing`` says what to install before any work starts.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import resource
 import time
@@ -39,8 +38,10 @@ from typing import Any
 from remaster_core.demo.baselines import ColourFit, fit_colour
 from remaster_core.demo.checks import alignment_accuracy, conform_accuracy
 from remaster_core.demo.evaluate import ShotEvaluation, check_conform, evaluate_held_out
-from remaster_core.errors import InputError, RemasterError
-from remaster_core.io.outdir import prepare_output_folder
+from remaster_core.errors import ExtraMissing, InputError, RemasterError
+from remaster_core.io.outdir import OutputFolder, prepare_output_folder
+from remaster_core.manifests.align import read_align
+from remaster_core.manifests.conform import read_conform
 from remaster_core.synth.presets import PRESETS as SYNTH_PRESETS
 from remaster_core.synth.presets import Preset
 
@@ -48,8 +49,6 @@ log = logging.getLogger("remaster.demo")
 
 STAGES = ("synth", "conform", "align", "train", "export", "render", "evaluate", "report")
 RENDER_PATTERN = "render/frame.%06d.exr"
-_OUTPUTS = ("reel", "conform", "pairs", "run", "render", "model.onnx", "model.onnx.parity.json",
-            "report.html", "report.json")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,8 @@ DEMO_PRESETS: dict[str, DemoPreset] = {
 }
 
 
-class TorchMissing(RemasterError):
-    """The demo trains a model: torch and onnx (the ``train`` extra) are not installed."""
+class TorchMissing(ExtraMissing):
+    """The demo trains and runs a model: torch (the ``train`` extra) or onnxruntime is not installed."""
 
 
 @dataclass(frozen=True)
@@ -235,13 +234,14 @@ def check_extras() -> None:
         )
 
 
-def prepare_out(out: Path, force: bool) -> None:
-    """Create ``out``; with ``force`` remove what an earlier demo wrote there (only its own files).
+def prepare_out(out: Path, force: bool) -> OutputFolder:
+    """Create ``out``; with ``force`` remove what an earlier demo wrote there (only its own files, as its
+    ``.remaster-output.json`` lists them). Write into it inside ``with prepare_out(...)``.
 
     Raises:
         InputError: ``out`` is a file, or a non-empty folder without ``force``.
     """
-    prepare_output_folder(out, force=force, owns=lambda child: child.name in _OUTPUTS, what="demo")
+    return prepare_output_folder(out, verb="demo", force=force, what="demo")
 
 
 def held_out_frames(truth: dict[str, Any]) -> list[int]:
@@ -351,14 +351,12 @@ def _evaluate(paths: DemoPaths, truth: dict[str, Any], training: TrainingOutcome
     held_out = evaluate_held_out(
         paths.reel, paths.conform, paths.pairs / "align.json", paths.model, paths.render, colour
     )
-    conform_doc = json.loads((paths.conform / "conform.json").read_text(encoding="utf-8"))
-    align_doc = json.loads((paths.pairs / "align.json").read_text(encoding="utf-8"))
-    shot_map = check_conform(truth, conform_doc)
+    shot_map = check_conform(truth, read_conform(paths.conform))
     return Evaluation(
         colour=colour,
         held_out=held_out,
         conform_psnr=conform_accuracy(paths.reel, paths.conform),
-        align_error=alignment_accuracy(truth, align_doc, shot_map),
+        align_error=alignment_accuracy(truth, read_align(paths.pairs / "align.json"), shot_map),
         shot_map=shot_map,
     )
 
@@ -387,26 +385,26 @@ def run_demo(
         raise InputError(f"--steps must be at least 1, got {steps}")
     check_extras()
     paths = DemoPaths(Path(out))
-    prepare_out(paths.out, force)
-    chosen = DEMO_PRESETS[preset]
-    timings: list[StageTiming] = []
-    started = time.perf_counter()
-    with stage(timings, "synth"):
-        truth = _synth(paths, chosen, seed)
-    with stage(timings, "conform"):
-        _conform(paths, truth)
-    with stage(timings, "align"):
-        _align(paths)
-    with stage(timings, "train"):
-        training = _train(paths, steps or chosen.steps, seed)
-    with stage(timings, "export"):
-        exported = _export(paths, chosen)
-    with stage(timings, "render"):
-        rendered = _render(paths, truth)
-    with stage(timings, "evaluate"):
-        evaluation = _evaluate(paths, truth, training)
-    results = DemoResults(paths, chosen, seed, truth, training, exported, rendered, evaluation)
-    with stage(timings, "report") as clock:
-        document = write_report(results, timings, started, clock)
+    with prepare_out(paths.out, force):
+        chosen = DEMO_PRESETS[preset]
+        timings: list[StageTiming] = []
+        started = time.perf_counter()
+        with stage(timings, "synth"):
+            truth = _synth(paths, chosen, seed)
+        with stage(timings, "conform"):
+            _conform(paths, truth)
+        with stage(timings, "align"):
+            _align(paths)
+        with stage(timings, "train"):
+            training = _train(paths, steps or chosen.steps, seed)
+        with stage(timings, "export"):
+            exported = _export(paths, chosen)
+        with stage(timings, "render"):
+            rendered = _render(paths, truth)
+        with stage(timings, "evaluate"):
+            evaluation = _evaluate(paths, truth, training)
+        results = DemoResults(paths, chosen, seed, truth, training, exported, rendered, evaluation)
+        with stage(timings, "report") as clock:
+            document = write_report(results, timings, started, clock)
     log.info("demo: report %s (numbers in %s)", paths.out / "report.html", paths.out / "report.json")
     return document

@@ -35,6 +35,8 @@ from remaster_core.demo.evaluate import BASELINES, COMPARED, METHODS, ShotEvalua
 from remaster_core.io.atomic import write_json_atomic, write_text_atomic
 from remaster_core.io.images import read_image
 from remaster_core.io.sequence import parse_pattern
+from remaster_core.manifests.align import read_align
+from remaster_core.manifests.conform import read_conform
 from remaster_core.svgplot import Series, bar_chart, line_plot
 
 if TYPE_CHECKING:
@@ -152,50 +154,51 @@ def _training(results: DemoResults) -> dict[str, Any]:
 
 
 def _conform(results: DemoResults) -> dict[str, Any]:
-    doc = json.loads((results.paths.conform / "conform.json").read_text(encoding="utf-8"))
+    conform = read_conform(results.paths.conform)
     psnrs = [_db(v) for v in results.evaluation.conform_psnr]
     truth_cuts = [int(c) for c in results.truth["cuts_24p"]]
+    frames = conform.frames or ()
     return {
-        "frames": doc["frame_count"],
+        "frames": conform.frame_count,
         "truth_frames": results.truth["frames24p"]["count"],
-        "cuts": doc["cuts"],
+        "cuts": list(conform.cuts),
         "truth_cuts": truth_cuts,
-        "cuts_match": sorted(doc["cuts"]) == truth_cuts,
-        "orphans": len(doc["orphans"]),
-        "combed": len(doc["combed"]),
-        "cadence_breaks": len(doc["cadence_breaks"]),
-        "offset": doc.get("offset"),
+        "cuts_match": sorted(conform.cuts) == truth_cuts,
+        "orphans": len(conform.orphans or ()),
+        "combed": len(conform.combed or ()),
+        "cadence_breaks": len(conform.cadence_breaks or ()),
+        "offset": conform.offset,
         "psnr_vs_truth_min": _r(min(psnrs), 2),
         "psnr_vs_truth_median": _r(float(np.median(psnrs)), 2),
         "frames_below_ok": sum(1 for p in psnrs if p < IVTC_OK_DB),
         "ok_db": IVTC_OK_DB,
         "psnr_vs_truth": psnrs,
-        "phases": [f.get("phase") for f in doc["frames"]],
-        "kinds": [f["kind"] for f in doc["frames"]],
+        "phases": [f.phase for f in frames],
+        "kinds": [f.kind for f in frames],
     }
 
 
 def _align(results: DemoResults) -> dict[str, Any]:
-    doc = json.loads((results.paths.pairs / "align.json").read_text(encoding="utf-8"))
+    manifest = read_align(results.paths.pairs / "align.json")
     truth_of = {c: s for s, c in results.evaluation.shot_map.items() if c is not None}
     errors = results.evaluation.align_error
     shots = []
-    for e in doc["shots"]:
-        r = e.get("residuals") or {}
+    for e in manifest.shots:
+        r = e.residuals or {}
         shots.append(
             {
-                "shot": e["index"],
-                "truth_shot": truth_of.get(e["index"]),
-                "status": e["status"],
-                "pairs": e.get("frame_count", 0) if e["status"] == "aligned" else 0,
+                "shot": e.index,
+                "truth_shot": truth_of.get(e.index),
+                "status": e.status,
+                "pairs": (e.frame_count or 0) if e.status == "aligned" else 0,
                 "flow_rms_px": _r(r.get("flow_rms_px"), 3),
                 "valid_percent": _r(100.0 * r["valid_fraction"], 1)
                 if r.get("valid_fraction") is not None
                 else None,
-                "model_error_px": _r(errors.get(e["index"]), 3),
+                "model_error_px": _r(errors.get(e.index), 3),
             }
         )
-    return {"summary": doc["summary"], "shots": shots}
+    return {"summary": dict(manifest.summary or {}), "shots": shots}
 
 
 def build_document(results: DemoResults) -> dict[str, Any]:
@@ -414,23 +417,25 @@ def _conform_section(p: _Page) -> str:
 
 
 def _align_overlays(pairs: Path) -> str:
-    doc = json.loads((pairs / "align.json").read_text(encoding="utf-8"))
+    manifest = read_align(pairs / "align.json")
     figs = []
-    for e in doc["shots"]:
-        if e["status"] != "aligned":
+    for e in manifest.shots:
+        if e.status != "aligned" or e.input is None or e.target is None:
             continue
-        middle = (int(e["broadcast_first"]) + int(e["broadcast_last"])) // 2
-        if middle in {m["frame"] for m in e.get("masked_frames", [])}:
+        first = e.first if e.broadcast_first is None else e.broadcast_first
+        last = e.last if e.broadcast_last is None else e.broadcast_last
+        middle = (first + last) // 2
+        if middle in {m.frame for m in e.masked_frames or ()}:
             continue
-        inp = read_image(parse_pattern(str(pairs / e["input"])).path(middle))[0]
-        tgt = read_image(parse_pattern(str(pairs / e["target"])).path(middle))[0]
+        inp = read_image(parse_pattern(str(manifest.folder / e.input)).path(middle))[0]
+        tgt = read_image(parse_pattern(str(manifest.folder / e.target)).path(middle))[0]
         cell = max(16, tgt.shape[1] // 12)
         board = pictures.checkerboard(inp, tgt, cell)
         w = min(360, board.shape[1])
         small = cv2.resize(
             board, (w, round(board.shape[0] * w / board.shape[1])), interpolation=cv2.INTER_AREA
         )
-        figs.append(pictures.figure(small, f"shot {e['index']}, frame {middle}: aligned input | film"))
+        figs.append(pictures.figure(small, f"shot {e.index}, frame {middle}: aligned input | film"))
     return '<div class="row">' + "".join(figs) + "</div>"
 
 

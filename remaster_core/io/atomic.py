@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from remaster_core.errors import MediaError
+from remaster_core.errors import MediaError, OutputError, os_error_message
 
 # errno values that mean "no room": a full disk, a per-process file size limit (RLIMIT_FSIZE), a quota.
 _NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -31,6 +31,16 @@ def _disk_full(final: Path, exc: OSError) -> MediaError:
     return MediaError(
         f"cannot finish writing {final}: disk full or file size limit reached ({exc.strerror}); "
         "free some space (or raise the limit) and run again: nothing partial was left behind"
+    )
+
+
+def _about(exc: OSError, paths: tuple[Path, ...]) -> bool:
+    """Whether ``exc`` names one of ``paths`` (not, say, a file the body was reading)."""
+    names = {os.fspath(p) for p in paths}
+    return (
+        exc.filename is None
+        or os.fspath(exc.filename) in names
+        or (exc.filename2 is not None and os.fspath(exc.filename2) in names)
     )
 
 
@@ -54,14 +64,19 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
 
     The parent folders of ``final`` are created first. If the body raises, the temporary file is
     removed and the exception propagates (an ``OSError`` that means a full disk, ENOSPC / EFBIG /
-    EDQUOT, becomes a ``MediaError`` naming ``final``). ``final`` is never left partially written.
+    EDQUOT, becomes a ``MediaError`` naming ``final``; any other ``OSError`` on ``final``, its temporary
+    file or its folder, e.g. permission denied, a read-only file system, a name too long, an
+    ``OutputError`` naming ``final`` and the fix). ``final`` is never left partially written.
 
     Example:
         >>> with atomic_path(out / "plate.1001.exr") as tmp:   # doctest: +SKIP
         ...     write_exr(tmp, pixels)
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(os_error_message(exc, final.parent, "create the folder")) from exc
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{final.suffix}")
     try:
         yield tmp
@@ -74,9 +89,12 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
             os.close(fd)
         os.replace(tmp, final)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
             raise _disk_full(final, exc) from exc
+        if isinstance(exc, OSError) and _about(exc, (tmp, final, final.parent)):
+            raise OutputError(os_error_message(exc, final)) from exc
         raise
     _fsync_dir(final.parent)
 

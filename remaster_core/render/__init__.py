@@ -10,7 +10,7 @@ One job per module:
 - ``dask_cluster``: submit chunks to a Dask scheduler (retries, GPU resources);
 - ``review``: a ProRes / H.264 review movie with timecode from the rendered frames.
 
-The farm contract (DESIGN.md section 6): every frame is written atomically, a valid existing frame is
+The farm contract (docs/architecture.md, section 6): every frame is written atomically, a valid existing frame is
 skipped, so a chunk can be killed and re-run, and a frame's bits do not depend on the chunking or the
 worker. See ``docs/farm.md`` for Deadline and OpenCue job templates.
 """

@@ -28,16 +28,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from remaster_core.errors import EXIT_PARTIAL, InputError
+from remaster_core.node_params import GPU_PROVIDERS
 from remaster_core.progress import progress
 from remaster_core.render.chunk import Chunk, ChunkResult, FrameFailure, RenderSettings, render_chunk
 
 log = logging.getLogger("remaster.render.dask")
 
-GPU_PROVIDERS = ("cuda", "tensorrt")
-
 
 def gpu_resources(provider: str) -> dict[str, float] | None:
-    """``{"GPU": 1}`` for the GPU providers (cuda, tensorrt), else None (any worker)."""
+    """``{"GPU": 1}`` for the GPU providers (``node_params.GPU_PROVIDERS``), else None (any worker)."""
     return {"GPU": 1} if provider in GPU_PROVIDERS else None
 
 

@@ -35,12 +35,13 @@ from typing import Protocol
 
 import numpy as np
 
-from remaster_core.align.pipeline import default_broadcast_par, read_conform
+from remaster_core.align.pipeline import default_broadcast_par
 from remaster_core.conform.pipeline import CONFORM_VERSION, FPS_FILM, Analysis, analyse, build_frames
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.images import ImageMeta, image_size, read_image, read_meta
-from remaster_core.io.sequence import IMAGE_EXTENSIONS, SequencePattern, resolve_sequence
+from remaster_core.io.sequence import IMAGE_EXTENSIONS, SequencePattern, parse_pattern, resolve_sequence
 from remaster_core.io.video import frame_to_rgb, iter_ycbcr_frames, probe_video
+from remaster_core.manifests.conform import read_conform
 from remaster_core.runtime.model import file_sha256
 
 log = logging.getLogger("remaster.render.inputs")
@@ -257,10 +258,10 @@ def open_source(arg: str | os.PathLike[str], *, pixel_aspect: float | None = Non
     if path.is_dir() and (path / "conform.json").is_file():
         conform = read_conform(path)
         return SequenceSource(
-            conform.frames,
+            parse_pattern(conform.frames_path),
             kind="conform",
             pixel_aspect=pixel_aspect,
-            fps=conform.fps,
+            fps=conform.frame_rate,
             limit=conform.frame_count,
         )
     if path.is_file():

@@ -26,7 +26,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from remaster_core.io.sequence import parse_frame_range
+from remaster_core.io.frame_range import check_frame_numbers, parse_frame_range
+from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.node import NodeParams, read_align, region_of_definition
 from remaster_core.render.chunk import Chunk, ChunkResult, FrameFailure, RenderSettings, render_chunk
 from remaster_core.render.inputs import FrameSource, SequenceSource, open_source
@@ -140,7 +141,8 @@ def plan_job(
         input: the input (video, conform folder, sequence folder or pattern).
         output: the output frames.
         node: the node's parameters (``output_size`` None: from ``align`` or the region of definition).
-        frames: a frame range (``1001-1100``, ``0-39x2``), a list, or None for every input frame.
+        frames: a frame range (``1001-1100``, ``0-39x2``, ``1-10 20``: ``remaster_core/io/frame_range.py``),
+            a list, or None for every input frame.
         align: ``align.json`` for per-shot transforms.
         pixel_aspect: override of the input's pixel aspect.
         force: re-render valid frames too.
@@ -148,28 +150,38 @@ def plan_job(
         chunk_size: frames per chunk; None: one chunk.
 
     Raises:
-        InputError: bad output pattern, input, frame range or align.json (exit code 2).
+        InputError: bad output pattern, input, frame range (or a negative frame of a conform or video) or
+            align.json (exit code 2).
         ModelError: the model cannot be opened (exit code 3).
     """
+    frame_list: list[int] | None = None  # a typo in the range is reported before the model is opened
+    if isinstance(frames, str):
+        frame_list = parse_frame_range(frames)
+    elif frames is not None:
+        frame_list = check_frame_numbers(frames, "frames")
     if node.mix > 0:
         open_model(node.model)  # ModelError now rather than in every chunk
     source = open_source(input, pixel_aspect=pixel_aspect)
-    if isinstance(source, SequenceSource):
-        first = source.available()[0]
-        if source.pattern.path(first).absolute() == output.path(first).absolute():
-            raise InputError(f"output {output.pattern} is the input {source.pattern}: it would overwrite it")
+    if isinstance(source, SequenceSource):  # resolved: lnk/p.####.exr where lnk -> seq is seq/p.####.exr
+        on_disk = source.available()
+        written = (output.path(f) for f in on_disk)
+        refuse_overwrite(
+            written, (source.pattern.path(f) for f in on_disk), what=f"the input {source.pattern}"
+        )
+    ensure_folder(output.pattern.directory)
     size = _output_size(node, source, align)
     # absolute paths: a farm worker may run in another folder than this one
     node = replace(node, output_size=size, model=node.model.absolute())
     output = output_spec(
         os.path.abspath(output.pattern.pattern), bit_depth=output.bit_depth, compression=output.compression
     )
-    if frames is None:
+    if frame_list is None:
         frame_list = source.available()
-    elif isinstance(frames, str):
-        frame_list = parse_frame_range(frames)
-    else:
-        frame_list = list(frames)
+    if source.kind != "sequence" and frame_list and frame_list[0] < 0:
+        raise InputError(
+            f"frame {frame_list[0]} is negative, but {source.label} numbers its frames from 0 (conformed "
+            "frame indices); give frames from 0 up"
+        )
     settings = RenderSettings(
         input=os.path.abspath(input),
         output=output,

@@ -42,7 +42,7 @@ everything that changes it (``cache.cache_key``); without one, onnxruntime build
 it sees and rebuilds for a larger one. Set ``tile`` for a fixed-size render on TensorRT.
 
 Sessions are cached: ``load_engine`` keeps the last few engines keyed by (model file sha256, options,
-convention), so a host that calls it for every frame (the per-frame node, DESIGN.md section 4) reuses
+convention), so a host that calls it for every frame (the per-frame node, docs/architecture.md section 5) reuses
 one session.
 """
 
@@ -54,12 +54,23 @@ import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort
 
 from remaster_core.errors import InputError, ModelError
+from remaster_core.node_params import (
+    BATCH,
+    ENGINE_FIELDS,
+    MEMORY_MB,
+    OVERLAP,
+    PRECISION,
+    PROVIDER,
+    THREADS,
+    TILE,
+    ProviderChoice,
+)
+from remaster_core.optional import import_onnxruntime
 from remaster_core.runtime import cache, providers
 from remaster_core.runtime.graphstats import GraphStats, analyse_graph
 from remaster_core.runtime.model import ModelConvention, ModelInfo, Precision, file_sha256, open_model
@@ -67,16 +78,20 @@ from remaster_core.runtime.precision import to_float16, to_float32
 from remaster_core.runtime.tiling import Tile, TilePlan, auto_tile_size, default_overlap, plan_tiles
 from remaster_core.runtime.validate import check_frames
 
+if TYPE_CHECKING:  # imported where a session is made: a base install has no onnxruntime
+    import onnxruntime as ort
+
 log = logging.getLogger("remaster.runtime")
 
 Shape4 = tuple[int, int, int, int]
-
-DEFAULT_MEMORY_MB = 2048
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     """How to run a model. Hashable: it is part of the engine cache key.
+
+    The node's engine fields (``node_params.ENGINE_FIELDS``: provider ... memory_mb) take their defaults,
+    ranges and checks from that table; ``cache_dir`` and ``device_id`` are the engine's own.
 
     Attributes:
         provider: ``auto`` (TensorRT, then CUDA, then CPU), ``tensorrt``, ``cuda`` or ``cpu``.
@@ -92,33 +107,22 @@ class EngineOptions:
         memory_mb: bound on the estimated activation memory of one model run, MiB.
     """
 
-    provider: Literal["auto", "tensorrt", "cuda", "cpu"] = "auto"
-    precision: Literal["fp32", "fp16"] = "fp32"
-    tile: int | None = None
-    overlap: int | None = None
-    batch: int = 4
-    threads: int | None = None
+    provider: ProviderChoice = PROVIDER.default
+    precision: Precision = PRECISION.default
+    tile: int | None = TILE.default
+    overlap: int | None = OVERLAP.default
+    batch: int = BATCH.default
+    threads: int | None = THREADS.default
     cache_dir: Path | None = None
     device_id: int = 0
-    memory_mb: int = DEFAULT_MEMORY_MB
+    memory_mb: int = MEMORY_MB.default
 
     def __post_init__(self) -> None:
-        if self.provider not in providers.PROVIDER_CHOICES:
-            raise InputError(
-                f"provider must be one of {', '.join(providers.PROVIDER_CHOICES)}, got {self.provider!r}"
-            )
-        if self.precision not in ("fp32", "fp16"):
-            raise InputError(f"precision must be 'fp32' or 'fp16', got {self.precision!r}")
-        for name, minimum in (("tile", 1), ("overlap", 0), ("threads", 1)):
-            value = getattr(self, name)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < minimum
-            ):
-                raise InputError(f"{name} must be None or an int >= {minimum}, got {value!r}")
-        for name, minimum in (("batch", 1), ("device_id", 0), ("memory_mb", 16)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise InputError(f"{name} must be an int >= {minimum}, got {value!r}")
+        for spec in ENGINE_FIELDS:
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+        device = self.device_id
+        if not isinstance(device, int) or isinstance(device, bool) or device < 0:
+            raise InputError(f"device_id must be a whole number >= 0, got {device!r}")
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
             object.__setattr__(self, "cache_dir", Path(self.cache_dir))
 
@@ -189,7 +193,7 @@ class Engine:
             else default_overlap(conv.receptive_field, conv.space_to_depth, self.options.tile)
         )
         self._check_tiling_options()
-        self._available = list(ort.get_available_providers())
+        self._available = list(import_onnxruntime().get_available_providers())
         self._sessions: dict[Precision, _Session] = {}
         self._primary = self._session(self.options.precision)
 
@@ -255,6 +259,7 @@ class Engine:
         return chosen, engine_dir
 
     def _tensorrt(self, precision: Precision) -> tuple[Path, dict[str, str]]:
+        ort = import_onnxruntime()
         root = self.options.cache_dir or providers.default_cache_dir()
         trt_version = providers.tensorrt_version()
         gpu = providers.gpu_name(self.options.device_id)
@@ -298,6 +303,7 @@ class Engine:
             return self._sessions[precision]
 
     def _create_session(self, precision: Precision) -> _Session:
+        ort = import_onnxruntime()
         chosen, engine_dir = self._provider_list(precision)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from remaster_core.optional import import_onnxruntime
 from remaster_core.runtime.model import ModelInfo
 
 _NP_DTYPE = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16}
@@ -54,7 +55,7 @@ class GraphStats:
 
 def _probe_outputs(model: onnx.ModelProto, info: ModelInfo, size: int) -> dict[str, np.ndarray]:
     """Run ``model`` on a (1, 3, size, size) probe with every node output exposed; name -> array."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)

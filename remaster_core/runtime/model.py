@@ -49,13 +49,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from remaster_core.errors import ModelError
+from remaster_core.node_params import PRECISION_CHOICES, Precision
 
 FORMAT_VERSION = "1"
 KEY_FORMAT_VERSION = "remaster.format_version"
@@ -90,7 +90,6 @@ VALUE_RANGE = "0,1"
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 
-Precision = Literal["fp32", "fp16"]
 _ELEM_PRECISION: dict[int, Precision] = {onnx.TensorProto.FLOAT: "fp32", onnx.TensorProto.FLOAT16: "fp16"}
 
 
@@ -246,7 +245,7 @@ def convention_from_metadata(
             f"{label}: metadata {KEY_VALUE_RANGE}={props[KEY_VALUE_RANGE]!r} is not 'lo,hi' (e.g. {VALUE_RANGE!r})"
         ) from None
     precision = props[KEY_PRECISION]
-    if precision not in ("fp32", "fp16"):
+    if precision not in PRECISION_CHOICES:
         raise ModelError(f"{label}: metadata {KEY_PRECISION}={precision!r}, expected 'fp32' or 'fp16'")
     pads = props.get(KEY_PADS_INTERNALLY, "0")
     if pads not in ("0", "1"):

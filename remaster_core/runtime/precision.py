@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from remaster_core.optional import import_onnxruntime
 from remaster_core.runtime.model import Precision
 
 log = logging.getLogger("remaster.runtime")
@@ -43,6 +44,7 @@ def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
     Weights beyond the float16 range are clipped to +-65504 (and tiny ones to the smallest normal) by
     onnxruntime's converter; ops without a float16 form stay float32 behind casts. Metadata is kept.
     """
+    import_onnxruntime()  # its converter: one line saying what to install when it is missing
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     converter_log = logging.getLogger("onnxruntime.transformers.float16")

@@ -37,10 +37,8 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
 
-ProviderChoice = Literal["auto", "tensorrt", "cuda", "cpu"]
-PROVIDER_CHOICES: tuple[str, ...] = ("auto", "tensorrt", "cuda", "cpu")
+from remaster_core.node_params import PROVIDER_CHOICES
 
 TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"

@@ -15,6 +15,8 @@ What lands in ``OUT``:
 - ``broadcast.mpg`` (or ``.dv`` / ``.mov``): 720x480 29.97 interlaced, 3:2 telecine of those frames.
 - ``truth.json``: every parameter and mapping (see ``truth_document``), written last and atomically,
   so its presence means the reel is complete.
+- ``.remaster-output.json``: what synth wrote here (``remaster_core.io.outdir``): ``--force`` deletes
+  only those files, never a user's.
 
 Index conventions (also in ``truth.json``): "24p index" counts the pre-telecine frames from 0 including
 the leader, so shot 0 starts at 24p index ``leader_frames``; ``cuts_24p`` holds the 24p index of the
@@ -47,7 +49,7 @@ import numpy as np
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import ImageMeta, write_image
-from remaster_core.io.outdir import prepare_output_folder
+from remaster_core.io.outdir import OutputFolder, prepare_output_folder
 from remaster_core.progress import progress
 from remaster_core.synth import telecine
 from remaster_core.synth.degrade import (
@@ -80,7 +82,6 @@ FILM_PATTERN = "film/film.%06d.{ext}"
 MISSING_PATTERN = "truth/film_missing/shot{shot:02d}/film.%06d.{ext}"
 FRAMES24P_PATTERN = "truth/broadcast24p/frame.%06d.png"
 _TIMECODE_FORMATS = ("dpx", "exr")  # the formats that hold a timecode
-_OUTPUTS = ("film", "truth", "truth.json", *(f"broadcast{c.extension}" for c in telecine.CODECS.values()))
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,8 @@ def _timecode(frame: int, fps: int = 24, start_hours: int = 1) -> str:
     return f"{start_hours + seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    prepare_output_folder(out, force=force, owns=lambda child: child.name in _OUTPUTS, what="reel")
+def _prepare_out(out: Path, force: bool) -> OutputFolder:
+    return prepare_output_folder(out, verb="synth", force=force, what="reel")
 
 
 def _film_path(out: Path, shot: ShotPlan, k: int, ext: str) -> Path:
@@ -343,18 +344,18 @@ def build_reel(
     out = Path(out)
     start = time.monotonic()
     plan = plan_reel(preset, seed)
-    _prepare_out(out, force)
-    render_reel(plan, out, film_format)
-    log.info(
-        "wrote %d film frames to %s, %d 24p frames to %s",
-        plan.film_frame_count, out / "film", plan.n_24p, out / FRAMES24P_PATTERN,
-    )  # fmt: skip
-    truth = truth_document(plan, codec, film_format)
-    broadcast = out / truth["broadcast"]["path"]
-    telecine.encode_broadcast(
-        out / FRAMES24P_PATTERN, plan.n_24p, broadcast, codec=codec, phase=preset.pulldown_phase
-    )
-    log.info("wrote %s (%d frames, %s)", broadcast, truth["broadcast"]["frame_count"], codec)
-    write_json_atomic(out / "truth.json", truth)
+    with _prepare_out(out, force):
+        render_reel(plan, out, film_format)
+        log.info(
+            "wrote %d film frames to %s, %d 24p frames to %s",
+            plan.film_frame_count, out / "film", plan.n_24p, out / FRAMES24P_PATTERN,
+        )  # fmt: skip
+        truth = truth_document(plan, codec, film_format)
+        broadcast = out / truth["broadcast"]["path"]
+        telecine.encode_broadcast(
+            out / FRAMES24P_PATTERN, plan.n_24p, broadcast, codec=codec, phase=preset.pulldown_phase
+        )
+        log.info("wrote %s (%d frames, %s)", broadcast, truth["broadcast"]["frame_count"], codec)
+        write_json_atomic(out / "truth.json", truth)
     log.info("wrote %s; reel built in %.1f s", out / "truth.json", time.monotonic() - start)
     return truth

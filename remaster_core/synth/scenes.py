@@ -31,26 +31,27 @@ from typing import Any
 
 import cv2
 import numpy as np
-import skimage.data
 
 from remaster_core.errors import InputError
 
 
-def _motorcycle() -> np.ndarray:
-    left, _right, _disparity = skimage.data.stereo_motorcycle()
-    return left
+def _photos() -> Any:
+    """``skimage.data``, imported when a picture is first loaded (not by ``remaster render`` or the worker)."""
+    import skimage.data
+
+    return skimage.data
 
 
 # name -> loader of an (H, W, 3) uint8 RGB photograph shipped inside the scikit-image wheel.
 SOURCE_PICTURES: dict[str, Callable[[], np.ndarray]] = {
-    "astronaut": skimage.data.astronaut,
-    "coffee": skimage.data.coffee,
-    "chelsea": skimage.data.chelsea,
-    "rocket": skimage.data.rocket,
-    "hubble_deep_field": skimage.data.hubble_deep_field,
-    "immunohistochemistry": skimage.data.immunohistochemistry,
-    "motorcycle": _motorcycle,
-    "retina": skimage.data.retina,
+    "astronaut": lambda: _photos().astronaut(),
+    "coffee": lambda: _photos().coffee(),
+    "chelsea": lambda: _photos().chelsea(),
+    "rocket": lambda: _photos().rocket(),
+    "hubble_deep_field": lambda: _photos().hubble_deep_field(),
+    "immunohistochemistry": lambda: _photos().immunohistochemistry(),
+    "motorcycle": lambda: _photos().stereo_motorcycle()[0],  # the left view of the stereo pair
+    "retina": lambda: _photos().retina(),
 }
 
 

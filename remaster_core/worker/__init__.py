@@ -1,7 +1,7 @@
 """``remaster worker``: the engine out of process, for hosts that cannot load our binary dependencies.
 
 Nuke embeds its own Python and may not load onnxruntime, OpenImageIO or numpy builds of ours
-(DESIGN.md section 5), so the Nuke plugin starts one ``remaster worker`` per Nuke session, in the
+(docs/architecture.md, section 7), so the Nuke plugin starts one ``remaster worker`` per Nuke session, in the
 project's own environment, and talks to it over the worker's stdin and stdout: JSON lines, one
 request and one response per line; frames travel as EXR files whose paths the messages carry.
 

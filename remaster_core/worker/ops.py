@@ -40,12 +40,15 @@ from remaster_core import __version__
 from remaster_core.align.pipeline import default_broadcast_par
 from remaster_core.align.shot import AlignmentFailure, AlignParams, fit_shot
 from remaster_core.align.transform import nominal_transform
-from remaster_core.errors import InputError, MediaError
+from remaster_core.errors import ExtraMissing, InputError, MediaError
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import image_size, read_image, read_meta
 from remaster_core.io.sequence import format_frame_range, parse_pattern
+from remaster_core.manifests.align import read_align
 from remaster_core.node import NodeParams, engine_for
 from remaster_core.node import describe as node_describe
+from remaster_core.node_params import GPU_PROVIDERS
+from remaster_core.optional import import_onnxruntime
 from remaster_core.render.job import JobPlan, plan_job, run_job, split_chunks
 from remaster_core.render.outputs import OutputSpec, output_spec
 from remaster_core.worker.protocol import (
@@ -61,20 +64,33 @@ log = logging.getLogger("remaster.worker")
 
 
 def available_providers() -> list[str]:
-    """onnxruntime's available execution providers (what this machine's package offers)."""
-    import onnxruntime as ort
+    """onnxruntime's available execution providers (what this machine's package offers).
 
-    return list(ort.get_available_providers())
+    Raises:
+        ExtraMissing: onnxruntime is not installed (its message names the extras to install).
+    """
+    return list(import_onnxruntime().get_available_providers())
 
 
 def ping(body: dict[str, Any]) -> dict[str, Any]:
-    """``{"protocol", "version", "pid", "python", "providers"}``."""
+    """``{"protocol", "version", "pid", "python", "providers", "runtime_missing"}``.
+
+    A worker without onnxruntime (a base install) still answers: ``providers`` is empty and
+    ``runtime_missing`` says which extra to install, so a host can run the alignment helpers on it;
+    a ``render`` or ``describe`` request then fails with that same message. ``runtime_missing`` is
+    None when onnxruntime imports.
+    """
+    try:
+        providers, missing = available_providers(), None
+    except ExtraMissing as exc:
+        providers, missing = [], str(exc)
     return {
         "protocol": PROTOCOL_VERSION,
         "version": __version__,
         "pid": os.getpid(),
         "python": sys.version.split()[0],
-        "providers": available_providers(),
+        "providers": providers,
+        "runtime_missing": missing,
     }
 
 
@@ -91,7 +107,7 @@ def knob_warnings(node: NodeParams, engine_info: dict[str, Any]) -> list[str]:
             "(no gain in quality; set precision to fp16 for speed)"
         )
     active = engine_info["providers"]["active"]
-    if node.provider in ("cuda", "tensorrt") and active and active[0] == "CPUExecutionProvider":
+    if node.provider in GPU_PROVIDERS and active and active[0] == "CPUExecutionProvider":
         warnings.append(
             f"provider {node.provider} was asked for but the worker runs on the CPU "
             f"(onnxruntime offers {', '.join(engine_info['providers']['available'])}); see the worker log"
@@ -112,6 +128,7 @@ def describe(body: dict[str, Any]) -> dict[str, Any]:
     params = body.get("params")
     if params is None:
         return out
+    import_onnxruntime()  # a base install says which extra to add before anything else
     node = parse_node_params(params)
     info = engine_for(node).describe()
     meta = info["model"]["metadata"]
@@ -139,29 +156,16 @@ def shifted_align(path: Path, offset: int, folder: Path) -> Path:
     conformed index + offset), written atomically into ``folder``; ``path`` itself when offset is 0.
 
     Raises:
-        InputError: ``path`` is missing or is not an align.json object.
+        InputError: ``path`` is missing, or is not a valid align.json (the field named), or the offset
+            moves a shot before frame 0.
     """
     if offset == 0:
         return path
-    try:
-        data = path.read_bytes()
-        doc = json.loads(data.decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such align.json; give the file `remaster align` wrote") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it as JSON ({exc}); re-run remaster align") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("shots", []), list):
-        raise InputError(f"{path}: not an align.json object; re-run remaster align")
-    for shot in doc.get("shots") or []:
-        if not isinstance(shot, dict):
-            raise InputError(f"{path}: a shot is not an object; re-run remaster align")
-        for key in ("first", "last", "broadcast_first", "broadcast_last"):
-            if isinstance(shot.get(key), int):
-                shot[key] += offset
-    digest = hashlib.sha256(data).hexdigest()[:16]
+    moved = read_align(path).shifted(offset)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     target = folder / f"align{offset:+d}-{digest}.json"
     if not target.is_file():
-        write_json_atomic(target, doc)
+        write_json_atomic(target, moved.to_dict())
     return target
 
 
@@ -178,14 +182,32 @@ def same_picture(a: Path, b: Path) -> bool:
 
 def promote_staged(staged: str, source: str, frames: tuple[int, ...]) -> list[int]:
     """Move the staged source frames that differ from the source files into place (see the protocol's
-    ``staged``); returns the frames whose source changed."""
+    ``staged``); returns the frames whose source changed.
+
+    Every staged frame is decoded first, and nothing is promoted unless all of them decode: a staged
+    file that is truncated or corrupt never replaces a source file (which may be good).
+
+    Raises:
+        InputError: a staged frame does not decode (or is not a file); the source files are untouched
+            and the bad staged file is left where it is, for the host to write again.
+    """
     staged_pattern, source_pattern = parse_pattern(staged), parse_pattern(source)
+    present = [f for f in frames if os.path.lexists(staged_pattern.path(f))]
+    for frame in present:
+        new = staged_pattern.path(frame)
+        try:
+            if not new.is_file():
+                raise MediaError(f"{new} is not a file")
+            read_image(new, channels=None)
+        except MediaError as exc:
+            raise InputError(
+                f"staged frame {frame} ({new}) does not decode ({exc}): the source file "
+                f"{source_pattern.path(frame)} was kept; write the staged frame again"
+            ) from exc
     changed = []
-    for frame in frames:
+    for frame in present:
         new, current = staged_pattern.path(frame), source_pattern.path(frame)
-        if not new.exists():
-            continue
-        if current.is_file() and new.is_file() and same_picture(new, current):
+        if current.is_file() and same_picture(new, current):
             new.unlink()
             continue
         current.parent.mkdir(parents=True, exist_ok=True)
@@ -264,8 +286,10 @@ def render(body: dict[str, Any]) -> dict[str, Any]:
         ``source_changed`` (staged frames that replaced their source file), ``exit_code`` (as the CLI's).
 
     Raises:
-        InputError / ModelError: the job could not start (bad source, output, align.json or model).
+        InputError / ModelError: the job could not start (bad source, output, align.json or model, or
+            no onnxruntime: ``ExtraMissing`` names the extra).
     """
+    import_onnxruntime()
     job = parse_render(body)
     output = output_spec(job.output, bit_depth=job.bit_depth)
     changed = promote_staged(job.staged, job.source, job.frames) if job.staged else []

@@ -16,20 +16,22 @@ Requests::
      "frames": [1001, 1010, 1020], "film_offset": 0, "pixel_aspect": null}
     {"id": 5, "op": "shutdown"}
 
-``params`` (render and describe; every key but ``model`` optional, defaults as ``remaster render``):
+``frames`` (render, align): a list of frame numbers, or a frame-range text such as ``"1001-1100x2"``.
+
+``params`` (render and describe): the node's parameters, named and checked as ``describe()`` lists
+them (``remaster_core/node_params.py``: defaults, ranges, choices, units; every one but ``model``
+optional, absent or null: the default, as ``remaster render``), and the render's own ``JOB_KEYS``.
+Any other key is refused (``InputError`` naming it), so a misspelt knob never renders with a default:
 
 =================  ================================================================================
 ``model``          the ONNX model file (``remaster export``)
 ``output_size``    ``[W, H]`` of the output raster, or null (align.json's, else the region of definition)
 ``transform``      ``{"tx", "ty", "sx", "sy"}`` (output pixel -> broadcast pixel), or null
+``tile`` ...       the plain fields (``node_params.PLAIN_FIELDS``): tile, overlap, precision, provider,
+                   mix, batch, threads, memory_mb
 ``align``          ``align.json`` for per-shot transforms, or null (exclusive with ``transform``)
 ``align_offset``   source frame number minus conformed frame index (a plate numbered from 1001 whose
                    conformed frame 0 is frame 1001: 1001); default 0
-``tile``           tile side in pixels, or null (whole frames)
-``overlap``        tile overlap, or null (exact)
-``precision``      ``"fp32"`` or ``"fp16"``
-``provider``       ``"auto"``, ``"tensorrt"``, ``"cuda"`` or ``"cpu"``
-``mix``            0..1
 ``pixel_aspect``   the source's pixel aspect, or null (from the file; 8/9 for NTSC rasters)
 ``bit_depth``      ``"half"`` (default) or ``"float"``: the output EXR's
 ``force``          re-render frames that are already valid (default false)
@@ -60,7 +62,9 @@ from typing import Any
 
 from remaster_core.align.transform import Transform4
 from remaster_core.errors import InputError, ModelError, RemasterError
+from remaster_core.io.frame_range import check_frame_numbers, parse_frame_range
 from remaster_core.node import NodeParams
+from remaster_core.node_params import FIELDS, PLAIN_FIELDS
 
 PROTOCOL_VERSION = 1
 OPS = ("ping", "describe", "render", "align", "shutdown")
@@ -68,6 +72,8 @@ MAX_LINE_BYTES = 1 << 20
 """A request line longer than this is refused (a frame list of tens of thousands still fits)."""
 
 EXR_DEPTHS = ("half", "float")
+JOB_KEYS = ("align", "align_offset", "pixel_aspect", "bit_depth", "force")
+"""The keys of ``params`` that are the render's, not the node's (``parse_render``)."""
 
 
 class ProtocolError(InputError):
@@ -192,29 +198,19 @@ def _field(
 
 
 def parse_frames(body: dict[str, Any], key: str = "frames") -> tuple[int, ...]:
-    """The sorted, deduplicated frame list under ``key`` (a non-empty list of integers)."""
-    frames = _field(body, key, list, "a list of frame numbers", required=True)
+    """The sorted, deduplicated frames under ``key``: a non-empty list of integers, or a frame-range
+    text (``"1001-1100x2"``, ``"1-10 20"``: ``remaster_core/io/frame_range.py``, with its bounds).
+
+    Raises:
+        ProtocolError: neither a list of integers nor a text.
+        InputError: a frame range the grammar refuses, or frame numbers out of its bounds.
+    """
+    frames = _field(body, key, (list, str), "a list of frame numbers or a frame range", required=True)
+    if isinstance(frames, str):
+        return tuple(parse_frame_range(frames))
     if not frames or not all(isinstance(f, int) and not isinstance(f, bool) for f in frames):
         raise ProtocolError(f"{key!r} must be a non-empty list of integers, got {frames!r}")
-    return tuple(sorted(set(frames)))
-
-
-def _int_or_none(params: dict[str, Any], key: str, what: str) -> int | None:
-    value = params.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{key} must be {what}, got {value!r}")
-    return value
-
-
-def _number(params: dict[str, Any], key: str, default: float) -> float:
-    value = params.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"{key} must be a number, got {value!r}")
-    return float(value)
+    return tuple(check_frame_numbers(frames, repr(key)))
 
 
 def parse_node_params(params: Any) -> NodeParams:
@@ -222,11 +218,18 @@ def parse_node_params(params: Any) -> NodeParams:
 
     Raises:
         ProtocolError: ``params`` is not an object.
-        InputError: a value out of range (named), or no model given.
+        InputError: an unknown key, a value of the wrong type or out of range (named), or no model.
         ModelError: ``model`` names no file.
     """
     if not isinstance(params, dict):
         raise ProtocolError(f"'params' must be a JSON object, got {type(params).__name__}")
+    unknown = [key for key in params if key not in JOB_KEYS and all(key != f.name for f in FIELDS)]
+    if unknown:
+        raise InputError(
+            f"unknown parameter {', '.join(repr(k) for k in unknown)}: the node's parameters are "
+            f"{', '.join(f.name for f in FIELDS)}, a render's also {', '.join(JOB_KEYS)} (a host newer "
+            "than this worker? update remaster)"
+        )
     model = params.get("model")
     if not isinstance(model, str) or not model.strip():
         raise InputError("no model chosen: give the .onnx file `remaster export` wrote")
@@ -253,19 +256,8 @@ def parse_node_params(params: Any) -> NodeParams:
             raise InputError(f"transform holds a non-finite number: {transform!r}")
     if t4 is not None and params.get("align") is not None:
         raise InputError("give either a transform or align.json, not both")
-    precision = params.get("precision", "fp32")
-    provider = params.get("provider", "auto")
-    return NodeParams(
-        model=Path(model),
-        output_size=output_size,
-        transform=t4,
-        tile=_int_or_none(params, "tile", "a tile side in pixels (or null for whole frames)"),
-        overlap=_int_or_none(params, "overlap", "a number of pixels (or null)"),
-        precision=precision,
-        provider=provider,
-        mix=_number(params, "mix", 1.0),
-        threads=_int_or_none(params, "threads", "a thread count (or null)"),
-    )
+    plain = {f.name: params[f.name] for f in PLAIN_FIELDS if params.get(f.name) is not None}
+    return NodeParams(model=Path(model), output_size=output_size, transform=t4, **plain)
 
 
 def parse_render(body: dict[str, Any]) -> RenderJob:

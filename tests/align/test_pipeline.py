@@ -12,6 +12,7 @@ import pytest
 
 from remaster_core.align import AlignResult, align
 from remaster_core.align.evaluate import corner_error, registration_error, truth_maps
+from remaster_core.align.pairs import prepare_out
 from remaster_core.align.transform import Transform4, inside_broadcast, nominal_transform, resample
 from remaster_core.errors import InputError
 from remaster_core.io.images import read_image, write_image
@@ -121,9 +122,11 @@ def test_out_must_be_empty_unless_forced(tiny_reel: Path, tmp_path: Path) -> Non
         tiny_reel, tmp_path / "conform", shots=[{"first": 0, "last": 3, "film_first": None}]
     )
     out = tmp_path / "pairs"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    prepare_out(out, force=True).start()  # an earlier align, interrupted (its marker says so) after writing:
     (out / "shot007").mkdir(parents=True)  # a stale shot of an earlier run
     (out / ".shot003.tmp-999").mkdir()  # what an interrupted run leaves
-    (out / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
         align(conform, out, film=str(film))
     result = align(conform, out, film=str(film), force=True)

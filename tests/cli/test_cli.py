@@ -15,7 +15,7 @@ def test_help_lists_exactly_the_registered_verbs(capsys: pytest.CaptureFixture[s
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    names = [v.__name__.rsplit(".", 1)[1] for v in VERBS]
+    names = [v.name for v in VERBS]
     for name in names:
         assert name in out
     sub = next(a for a in build_parser()._actions if a.dest == "verb")
@@ -24,7 +24,7 @@ def test_help_lists_exactly_the_registered_verbs(capsys: pytest.CaptureFixture[s
 
 def test_every_verb_has_help() -> None:
     for verb in VERBS:
-        name = verb.__name__.rsplit(".", 1)[1]
+        name = verb.name
         proc = subprocess.run(
             [sys.executable, "-m", "remaster_core", name, "--help"],
             capture_output=True,
@@ -33,6 +33,13 @@ def test_every_verb_has_help() -> None:
         )
         assert proc.returncode == 0, proc.stderr
         assert "usage: remaster " + name in proc.stdout
+
+
+def test_the_verb_table_says_what_each_verb_module_says() -> None:
+    """``remaster --help`` (no verb imported) prints exactly what the full parser (every verb) prints."""
+    assert build_parser(only="").format_help() == build_parser().format_help()
+    for verb in VERBS:
+        assert build_parser(only=verb.name).format_help() == build_parser().format_help()
 
 
 def test_version() -> None:

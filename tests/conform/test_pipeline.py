@@ -13,6 +13,7 @@ from remaster_core.conform.evaluate import score_conform
 from remaster_core.conform.offset import find_offset
 from remaster_core.conform.pipeline import film_thumbnails
 from remaster_core.errors import InputError, MediaError
+from remaster_core.io.outdir import MARKER
 from remaster_core.synth.presets import get_preset, with_overrides
 from remaster_core.synth.reel import build_reel
 from tests.conform import _INTERLACED, _MPEG2, clip, ffmpeg
@@ -219,10 +220,14 @@ def test_output_folder_is_reused(tmp_path_factory: pytest.TempPathFactory, tmp_p
     c = clip("break", tmp_path_factory)
     out = tmp_path / "conform"
     conform(c.path, out)
-    stale = out / "frames" / "frame.999999.exr"
+    stale = out / "frames" / "frame.999999.exr"  # a frame of an earlier, longer conform: in its marker
     shutil.copy(next((out / "frames").glob("*.exr")), stale)
+    marker = json.loads((out / MARKER).read_text())
+    (out / MARKER).write_text(json.dumps({**marker, "files": [*marker["files"], "frames/frame.999999.exr"]}))
+    mine = out / "frames" / "notes.txt"  # a user's file is never deleted
+    mine.write_text("mine")
     conform(c.path, out)
-    assert not stale.exists()
+    assert not stale.exists() and mine.read_text() == "mine"
 
 
 def test_bottom_field_first(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:

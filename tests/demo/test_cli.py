@@ -55,10 +55,11 @@ def test_a_non_empty_folder_is_refused_and_left_alone(tmp_path: Path) -> None:
 
 
 def test_force_removes_only_what_a_demo_wrote(tmp_path: Path) -> None:
-    for name in ("reel", "pairs", "run"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "f").write_text("old")
-    (tmp_path / "report.html").write_text("old")
+    with prepare_out(tmp_path, force=False):  # an earlier demo, recorded in its marker
+        for name in ("reel", "pairs", "run"):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "f").write_text("old")
+        (tmp_path / "report.html").write_text("old")
     (tmp_path / "notes.txt").write_text("mine")
     prepare_out(tmp_path, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -9,6 +9,7 @@ from remaster_core.align.transform import map_points
 from remaster_core.demo.evaluate import check_conform, coverage_mask, true_mapping
 from remaster_core.demo.pipeline import held_out_frames
 from remaster_core.errors import InputError
+from remaster_core.manifests.conform import ConformManifest, ConformShot
 from remaster_core.synth.geometry import BROADCAST_SIZE, film_to_broadcast, sample_geometry
 
 
@@ -47,18 +48,22 @@ def _truth(counts: list[int], missing: set[int], leader: int = 4) -> dict:
     return {"frames24p": {"count": first}, "shots": shots}
 
 
+def _conform(frame_count: int, firsts: list[int]) -> ConformManifest:
+    """A conform of ``frame_count`` frames cut into shots starting at ``firsts``."""
+    lasts = [*(f - 1 for f in firsts[1:]), frame_count - 1]
+    shots = tuple(ConformShot(a, b, None) for a, b in zip(firsts, lasts, strict=True))
+    return ConformManifest("frames/frame.%06d.exr", frame_count, shots)
+
+
 def test_check_conform_maps_reel_shots_to_conform_shots_by_their_first_frame() -> None:
     truth = _truth([6, 8, 7], {1})
-    conform_doc = {
-        "frame_count": 25,
-        # leader (0-3) is a shot of its own; the cut at frame 10 was missed, so shot 1 has no conform shot
-        "shots": [{"first": 0}, {"first": 4}, {"first": 18}],
-    }
-    assert check_conform(truth, conform_doc) == {0: 1, 1: None, 2: 2}
+    # leader (0-3) is a shot of its own; the cut at frame 10 was missed, so shot 1 has no conform shot
+    conform = _conform(25, [0, 4, 18])
+    assert check_conform(truth, conform) == {0: 1, 1: None, 2: 2}
     assert held_out_frames(truth) == list(range(10, 18))
 
 
 def test_check_conform_refuses_a_conform_that_lost_frames() -> None:
     truth = _truth([6, 8], {1})
     with pytest.raises(InputError, match="lost or added frames"):
-        check_conform(truth, {"frame_count": 17, "shots": [{"first": 0}]})
+        check_conform(truth, _conform(17, [0]))

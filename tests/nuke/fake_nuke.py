@@ -1,6 +1,6 @@
 """A STAND-IN for the few ``nuke`` calls the remaster plugin makes. It is not Nuke.
 
-Nuke is proprietary and cannot run here (DESIGN.md section 5). This module imitates, in plain Python,
+Nuke is proprietary and cannot run here (docs/architecture.md, section 7). This module imitates, in plain Python,
 only what the plugin uses, so the tests can exercise the plugin's wiring: its gizmo files are parsed
 (knob definitions, internal nodes, their connections from the ``.nk`` stack), its callbacks run
 against those nodes, ``execute`` of a Write renders the pixels of a small upstream graph into a real

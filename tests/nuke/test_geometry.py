@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from remaster_core.align.pipeline import read_conform
 from remaster_core.align.transform import nominal_transform
+from remaster_core.manifests.conform import read_conform
 from remaster_core.node import read_align
 from tests.nuke import fake_nuke
 from tests.worker import PLUGIN
@@ -104,7 +104,7 @@ def test_conform_reader_and_film_offset_expressions(tmp_path: Path) -> None:
     assert [(c.first, c.last, c.film_first) for c in info.cuts] == [
         (s.first, s.last, s.film_first) for s in core.shots
     ]
-    assert info.frames_pattern == str(core.frames).replace("\\", "/") or info.frames_pattern.endswith(
+    assert info.frames_pattern == core.frames_path.replace("\\", "/") or info.frames_pattern.endswith(
         "frames/frame.%06d.exr"
     )
     assert geometry.cut_at(info, 12).number == 1 and geometry.cut_at(info, 31) is None

@@ -19,7 +19,7 @@ from tests.worker import ROOT
 
 PLUGIN = fake_nuke.PLUGIN
 SOURCES = sorted(PLUGIN.rglob("*.py"))
-PURE = ("client.py", "settings.py", "cache.py", "geometry.py")
+PURE = ("client.py", "settings.py", "cache.py", "geometry.py", "manifests.py")
 
 
 def _imports(path: Path) -> set[str]:

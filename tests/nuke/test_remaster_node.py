@@ -219,8 +219,9 @@ def test_model_metadata_that_does_not_match_the_knobs(
 def test_a_worker_killed_mid_request_is_reported_and_replaced(
     session: ModuleType, plate: str, worker_knob: str, tmp_path: Path
 ) -> None:
-    """The source of frame 1003 is swapped for a FIFO, so the worker blocks reading it: it is killed
-    while it is inside that render request, deterministically."""
+    """The worker is stopped (SIGSTOP) just before the render request of frame 1003 is sent, then
+    killed: it dies while the client waits inside that request, deterministically. (A FIFO in place of
+    the staged frame no longer blocks it: the worker refuses a staged frame that is not a file.)"""
     onnx = model(tmp_path, "m.onnx")
     node = _node(session, plate, onnx, worker_knob)
     from remaster_nuke import client, remaster_node
@@ -233,9 +234,7 @@ def test_a_worker_killed_mid_request_is_reported_and_replaced(
     def execute_then_block(write, start, end, *a, **kw):  # type: ignore[no-untyped-def]
         original(write, start, end, *a, **kw)
         if start == 1003:
-            path = node["staged_pattern"].value().replace("####", "1003")
-            os.remove(path)
-            os.mkfifo(path)
+            os.kill(pid, signal.SIGSTOP)
             threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
 
     session.execute = execute_then_block
@@ -249,7 +248,6 @@ def test_a_worker_killed_mid_request_is_reported_and_replaced(
     assert info.value.kind == "worker" and f"pid {pid}" in str(info.value)
     assert "killed by signal 9 (SIGKILL)" in node["status"].value()
     assert isinstance(worker, client.WorkerClient) and not worker.alive()
-    os.remove(node["result_pattern"].value().replace("out/remaster.####", "source/src.1003"))  # the FIFO
 
     fake_nuke.press(node, "process")  # the next request starts a new worker
     assert node["status"].value().startswith("2 rendered, 2 already valid")

@@ -149,3 +149,12 @@ def test_review_movie_with_timecode(small_model: Path, tmp_path: Path) -> None:
     assert tags.get("timecode") == "01:00:00:00"  # the first rendered frame's own timecode
     first, _ = read_image(out / "out.1001.exr")
     assert first.shape == (48, 64, 3)
+
+
+def test_a_bad_frame_range_is_one_line_and_exit_code_2(small_model: Path, tmp_path: Path) -> None:
+    plates = write_sequence(tmp_path / "in", range(1, 3))
+    out = str(tmp_path / "out" / "out.####.png")
+    bad = run_cli(plates, "--model", str(small_model), "--out", out, "--frames", "1-a")
+    assert bad.returncode == EXIT_BAD_INPUT
+    assert bad.stderr.strip().count("\n") == 0 and "frame range '1-a': cannot read '1-a'" in bad.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

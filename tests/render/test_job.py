@@ -193,3 +193,14 @@ def test_video_conformed_on_the_fly(tiny_reel: Path, models: dict, tmp_path: Pat
     source = {f.frame: f.rgb for f in open_source(video).read([12])}
     expected = render_frame(source[12], plan.settings.node, pixel_aspect=8 / 9)
     np.testing.assert_array_equal(pixels(out / "out.0012.exr"), expected)
+
+
+def test_frame_ranges_in_nukes_form_and_negative_frames_of_a_video(
+    plates: str, tiny_reel: Path, models: dict, tmp_path: Path
+) -> None:
+    plan, result = render(plates, tmp_path / "o1", models["a"], frames="1001-1002 1004")
+    assert plan.frames == [1001, 1002, 1004] and result.rendered == [1001, 1002, 1004]
+    with pytest.raises(InputError, match="frame range '1001-1003:2': cannot read"):
+        render(plates, tmp_path / "o2", models["a"], frames="1001-1003:2")
+    with pytest.raises(InputError, match="frame -2 is negative, but .* numbers its frames from 0"):
+        render(str(tiny_reel / "broadcast.mpg"), tmp_path / "o3", models["a"], frames="-2-1")

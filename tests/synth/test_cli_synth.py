@@ -33,9 +33,15 @@ def test_unparseable_missing_film_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_force_replaces_only_the_reel(tmp_path: Path) -> None:
-    for rel in ("film/film.000000.dpx", "truth/broadcast24p/frame.000000.png", "truth.json", "broadcast.mpg"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"old")
+    with _prepare_out(tmp_path, force=False):  # an earlier reel, recorded in its marker
+        for rel in (
+            "film/film.000000.dpx",
+            "truth/broadcast24p/frame.000000.png",
+            "truth.json",
+            "broadcast.mpg",
+        ):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_bytes(b"old")
     (tmp_path / "notes.txt").write_text("mine")
     _prepare_out(tmp_path, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

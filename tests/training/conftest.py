@@ -79,7 +79,8 @@ def make_pairs(
     index = 0
     for s in range(shots):
         if index == 1:
-            entries.append({"index": 1, "status": "rejected", "reason": "too few matches", "input": None,
+            entries.append({"index": 1, "first": first_frame + 100, "last": first_frame + 100 + frames - 1,
+                            "status": "rejected", "reason": "too few matches", "input": None,
                             "target": None, "mask": None})  # fmt: skip
             index += 1
         picture = load_picture(PICTURES[s % len(PICTURES)])
@@ -88,7 +89,8 @@ def make_pairs(
             "target": PATTERN.format(shot=index, kind="target", ext=".png"),
             "mask": PATTERN.format(shot=index, kind="mask", ext=".png"),
         }
-        numbers = list(range(first_frame, first_frame + frames))
+        start = first_frame + 100 * index  # conformed frame indices: every shot has its own range
+        numbers = list(range(start, start + frames))
         for k, number in enumerate(numbers):
             y0, x0 = 40 + 3 * k, 60 + 5 * k
             target = picture[y0 : y0 + 2 * h : 2, x0 : x0 + 2 * w : 2].copy()
@@ -104,6 +106,8 @@ def make_pairs(
             write_image(root / (patterns["mask"] % number), mask, bit_depth="8")
         entry: dict[str, Any] = {
             "index": index,
+            "first": numbers[0],
+            "last": numbers[-1],
             "status": "aligned",
             "reason": None,
             "broadcast_first": numbers[0],
@@ -119,7 +123,16 @@ def make_pairs(
         entries.append(entry)
         index += 1
     root.mkdir(parents=True, exist_ok=True)
-    (root / "align.json").write_text(json.dumps({"version": 1, "shots": entries}, indent=1))
+    (root / "align.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "broadcast": {"width": 720, "height": 480, "pixel_aspect": 8 / 9},
+                "shots": entries,
+            },
+            indent=1,
+        )
+    )
     return root
 
 

@@ -65,7 +65,7 @@ def test_frames_found_on_disk_without_a_frames_list_and_masked_frames_left_out(t
     (root / "align.json").write_text(json.dumps(doc))
     index = scan_pairs(root)
     assert [f.frame for f in index.train] == [10, 12]
-    assert [f.frame for f in index.val] == [10, 11, 12]
+    assert [f.frame for f in index.val] == [210, 211, 212]
 
 
 def test_broken_pairs_folders_are_refused_with_the_file_named(pairs_dir: Path, tmp_path: Path) -> None:
@@ -76,9 +76,12 @@ def test_broken_pairs_folders_are_refused_with_the_file_named(pairs_dir: Path, t
         scan_pairs(tmp_path / "empty")
     root = _copy(pairs_dir, tmp_path)
     (root / "align.json").write_text("{not json")
-    with pytest.raises(InputError, match="not readable JSON"):
+    with pytest.raises(InputError, match="cannot read it as JSON"):
         scan_pairs(root)
-    doc = {"shots": [{"index": 0, "status": "rejected", "reason": "no matches"}]}
+    doc = {
+        "broadcast": {"width": 720, "height": 480},
+        "shots": [{"index": 0, "first": 0, "last": 9, "status": "rejected", "reason": "no matches"}],
+    }
     (root / "align.json").write_text(json.dumps(doc))
     with pytest.raises(InputError, match=r"no aligned shot to train on .*shot 0: rejected \(no matches\)"):
         scan_pairs(root)
@@ -86,10 +89,10 @@ def test_broken_pairs_folders_are_refused_with_the_file_named(pairs_dir: Path, t
 
 def test_missing_and_mismatched_frames_are_named(pairs_dir: Path, tmp_path: Path) -> None:
     root = _copy(pairs_dir, tmp_path)
-    missing = root / "shot002/target/frame.000012.png"
+    missing = root / "shot002/target/frame.000212.png"
     missing.unlink()
     with pytest.raises(
-        InputError, match=r"shot 2 frame 12 is incomplete, missing .*shot002/target/frame.000012.png"
+        InputError, match=r"shot 2 frame 212 is incomplete, missing .*shot002/target/frame.000212.png"
     ):
         scan_pairs(root)
     root = _copy(pairs_dir, tmp_path / "b")
@@ -217,7 +220,7 @@ def test_decode_cache_decodes_once_and_follows_the_sources(pairs_dir: Path, tmp_
 def test_validation_crops_are_centred_and_fixed(pairs_dir: Path) -> None:
     index = scan_pairs(pairs_dir)
     samples = load_validation(index.val, count=2, crop=48)
-    assert [s.name for s in samples] == ["shot002_frame000010", "shot002_frame000013"]
+    assert [s.name for s in samples] == ["shot002_frame000210", "shot002_frame000213"]
     target, _ = read_image(index.val[0].target)
     top, left = (72 - 48) // 2, (96 - 48) // 2
     assert np.array_equal(

@@ -15,6 +15,7 @@ from remaster_core.worker.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
     encode,
+    parse_frames,
     parse_node_params,
     parse_render,
     parse_request,
@@ -133,3 +134,15 @@ def test_shifted_align_renumbers_shots(tmp_path: Path) -> None:
     assert shifted_align(src, 1001, tmp_path / "x") == moved  # the same copy is reused
     with pytest.raises(InputError, match="no such align.json"):
         shifted_align(tmp_path / "none.json", 5, tmp_path)
+
+
+def test_frames_are_a_list_or_a_frame_range_text() -> None:
+    assert parse_frames({"frames": "1-3 5, 7-11x2"}) == (1, 2, 3, 5, 7, 9, 11)
+    assert parse_frames({"frames": [5, 1, 5]}) == (1, 5)
+    with pytest.raises(InputError, match="frame range '1-10 2a': cannot read '2a'") as info:
+        parse_frames({"frames": "1-10 2a"})
+    assert not isinstance(info.value, ProtocolError)  # bad input of the user's, not a broken host
+    with pytest.raises(InputError, match="'frames': frame 10000000000 is out of range"):
+        parse_frames({"frames": [1, 10**10]})
+    with pytest.raises(ProtocolError, match="a list of frame numbers or a frame range"):
+        parse_frames({"frames": 5})

@@ -1,0 +1,96 @@
+"""The Remaster gizmo's engine knobs against remaster_core's parameter table.
+
+The plugin cannot import remaster_core, so it keeps its own records of the knobs that are node
+parameters (``settings.ENGINE_KNOBS``); these tests hold them to ``describe()`` (built from
+``remaster_core/node_params.py``, and what the worker answers a host), and the gizmo's knobs to them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from remaster_core.node import describe
+from remaster_core.worker.protocol import JOB_KEYS, parse_node_params
+from tests.nuke import fake_nuke
+from tests.worker import PLUGIN
+
+if str(PLUGIN) not in sys.path:
+    sys.path.insert(0, str(PLUGIN))
+from remaster_nuke import settings
+
+PARAMS = {p["name"]: p for p in describe()["parameters"]}
+
+
+@pytest.mark.parametrize("knob", settings.ENGINE_KNOBS, ids=lambda k: k.name)
+def test_engine_knob_records_equal_the_node_table(knob: settings.EngineKnob) -> None:
+    param = PARAMS[knob.name]
+    assert param["default"] == (None if knob.off is not None and knob.default == knob.off else knob.default)
+    assert list(knob.choices) == param.get("choices", [])
+    if knob.choices:
+        assert param["type"] == "choice"
+    else:
+        assert [knob.minimum, knob.maximum] == param["range"]
+        assert param["type"] == type(knob.default).__name__  # "int" / "float"
+    if knob.off is not None:  # the knob's "off" value stands for the parameter's None, outside its range
+        assert param["default"] is None and not knob.minimum <= knob.off <= knob.maximum
+
+
+def test_the_output_format_range_is_the_node_output_size_range() -> None:
+    assert PARAMS["output_size"]["range"] == [1, settings.MAX_SIDE]
+
+
+def test_the_plugin_leaves_only_engine_resources_to_the_worker_defaults(tmp_path: Path) -> None:
+    """Every node parameter is a knob of the gizmo, or knowingly left to the worker's default: a new
+    parameter in the table makes this fail until the plugin decides."""
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"not read here")
+    values = {
+        "model": str(model), "geometry": "manual", "align_json": "", "align_offset": 0, "tx": 0.0,
+        "ty": 0.0, "sx": 1.0, "sy": 1.0, "use_format": True, "format_size": (64, 48), "tile": 0,
+        "precision": "fp32", "provider": "auto", "mix": 1.0, "cache_dir": str(tmp_path),
+        "worker": "", "instance_id": "a", "source_name": "Read1",
+    }  # fmt: skip
+    params = settings.request_params(settings.settings_from_values(values))
+    assert set(params) - set(PARAMS) <= set(JOB_KEYS)
+    assert set(PARAMS) - set(params) == {"overlap", "batch", "threads", "memory_mb"}
+    parse_node_params(params)  # and the worker takes it as it is
+
+
+def test_gizmo_knobs_equal_the_records() -> None:
+    gizmo = fake_nuke.load_gizmo(PLUGIN / "gizmos" / "Remaster.gizmo")
+    for knob in settings.ENGINE_KNOBS:
+        k = gizmo[knob.name]
+        assert k.value() == knob.default, knob.name
+        if knob.choices:
+            assert isinstance(k, fake_nuke.Enumeration_Knob) and k.values() == list(knob.choices)
+        elif isinstance(knob.default, float):
+            assert isinstance(k, fake_nuke.Double_Knob)
+            assert tuple(float(v) for v in k.spec["R"]) == (knob.minimum, knob.maximum), knob.name
+        else:
+            assert isinstance(k, fake_nuke.Int_Knob), knob.name
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tile": -1}, "'tile size' must be 0 (whole frames) or between 1 and 16384, got -1"),
+        ({"tile": 20000}, "'tile size' must be 0 (whole frames) or between 1 and 16384, got 20000"),
+        ({"mix": 2.0}, "'mix' must be between 0 and 1, got 2.0"),
+        ({"provider": "cuda2"}, "'provider' must be one of auto, tensorrt, cuda, cpu, got 'cuda2'"),
+        ({"tile": "big"}, "'tile size' is not a number ('big')"),
+    ],
+)
+def test_bad_engine_knobs_name_the_knob(change: dict, message: str, tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"not read here")
+    values = {
+        "model": str(model), "geometry": "nominal", "align_json": "", "align_offset": 0, "use_format": False,
+        "tile": 0, "precision": "fp32", "provider": "auto", "mix": 1.0, "cache_dir": str(tmp_path),
+        "worker": "", "instance_id": "a", "source_name": "Read1",
+    }  # fmt: skip
+    with pytest.raises(settings.SettingsError) as info:
+        settings.settings_from_values({**values, **change})
+    assert str(info.value) == message
