@@ -65,12 +65,15 @@ def _wheel_sources(dest: Path) -> Path:
     """Copy what the wheel is built from (pyproject.toml, README.md, the packages it includes) to
     ``dest``; returns ``dest``."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    packages = [p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
+    find = config["tool"]["setuptools"]["packages"]["find"]
+    packages = [p.rstrip("*") for p in find["include"]]
     dest.mkdir()
     for name in ("pyproject.toml", config["project"]["readme"]):
         shutil.copy2(ROOT / name, dest / name)
     for package in packages:
-        shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        home = next(ROOT / where for where in find.get("where", ["."]) if (ROOT / where / package).is_dir())
+        target = dest / home.relative_to(ROOT) / package
+        shutil.copytree(home / package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
 
 

@@ -19,8 +19,9 @@ import hashlib
 import json
 import math
 import os
-import re
 from typing import Any, Mapping, NamedTuple
+
+from remaster_spec import frame_range
 
 CACHE_VERSION = 1
 """Version of the cache layout and key; part of every key."""
@@ -290,30 +291,10 @@ def settings_key(settings: NodeSettings) -> str:
 
 # -------------------------------------------------------------------------------------- frame ranges
 
-# Frame ranges: the grammar of remaster_core/io/frame_range.py (read its docstring), in standard-library
-# code; both are held to tests/vectors/frame_ranges.json. Nuke's "1-10 20 30-40x2", "1-10,20", a mix.
-MAX_FRAMES = 10000000
-"""The most frames a range may hold: more is a typo, not a shot."""
-MAX_FRAME = 999999999
-"""The largest frame number (and step), in absolute value: 9 digits."""
-
-_SEPARATOR = re.compile(r"\s*,\s*|\s+")
-_ITEM = re.compile(r"(-?[0-9]+)(?:-(-?[0-9]+)(?:x([0-9]+))?)?")
-_OTHER_STEP = re.compile(r"(-?[0-9]+-(?:-?[0-9]+))(?::|step|by)([0-9]+)")
-_EXAMPLE = "write N, A-B or A-BxSTEP, separated by spaces or commas (e.g. 1-10 20 30-40x2)"
-
-
-def _shown(text: str) -> str:
-    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
-
-
-def _frame_number(digits: str, text: str, item: str) -> int:
-    if len(digits.lstrip("-").lstrip("0")) > len(str(MAX_FRAME)):
-        raise SettingsError(
-            f"frame range {_shown(text)}: a number in {_shown(item)} is too large; frame numbers and steps "
-            f"are at most {MAX_FRAME}"
-        )
-    return int(digits)
+# Frame ranges: the one grammar, remaster_spec/frame_range.py (standard library, shared with
+# remaster_core; read its docstring). Nuke's "1-10 20 30-40x2", "1-10,20", a mix.
+MAX_FRAMES = frame_range.MAX_FRAMES
+MAX_FRAME = frame_range.MAX_FRAME
 
 
 def parse_frames(text: str) -> list[int]:
@@ -322,67 +303,16 @@ def parse_frames(text: str) -> list[int]:
     Raises:
         SettingsError: text the grammar refuses; the message quotes ``text`` and says what to write.
     """
-    stripped = text.strip()
-    if not stripped:
-        raise SettingsError(
-            f"empty frame range {_shown(text)}; give e.g. 1001-1100, 1001-1100x2 or 1-10 20 30-40x2"
-        )
-    frames: set[int] = set()
-    count = 0
-    for item in _SEPARATOR.split(stripped):
-        m = _ITEM.fullmatch(item)
-        if m is None:
-            other = _OTHER_STEP.fullmatch(item)
-            if other is not None:
-                raise SettingsError(
-                    f"frame range {_shown(text)}: cannot read {_shown(item)}; write the step with x: "
-                    f"{other.group(1)}x{other.group(2)}"
-                )
-            what = _shown(item) if item else "an empty item (two commas in a row, or one at an end)"
-            raise SettingsError(f"frame range {_shown(text)}: cannot read {what}; {_EXAMPLE}")
-        first = _frame_number(m.group(1), text, item)
-        last = _frame_number(m.group(2), text, item) if m.group(2) is not None else first
-        step = _frame_number(m.group(3), text, item) if m.group(3) is not None else 1
-        if last < first:
-            raise SettingsError(
-                f"frame range {_shown(text)}: {_shown(item)} runs backwards; write {last}-{first}"
-            )
-        if step == 0:
-            raise SettingsError(
-                f"frame range {_shown(text)}: step 0 in {_shown(item)}; the step must be 1 or more"
-            )
-        count += (last - first) // step + 1
-        if count > MAX_FRAMES:
-            raise SettingsError(
-                f"frame range {_shown(text)} has more than {MAX_FRAMES} frames; is it a typo?"
-            )
-        frames.update(range(first, last + 1, step))
-    return sorted(frames)
+    try:
+        return frame_range.parse_frame_range(text)
+    except frame_range.FrameRangeError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def format_frames(frames: list[int]) -> str:
     """A compact text for frame numbers, read back by ``parse_frames``: ``[1, 2, 3, 5, 7, 9, 20]`` ->
-    ``"1-3,5-9x2,20"`` (runs ``a-b``, runs of 3 or more at a constant step ``a-bxN``)."""
-    values = sorted(set(frames))
-    parts: list[str] = []
-    i = 0
-    while i < len(values):
-        if i + 1 == len(values):
-            parts.append(str(values[i]))
-            break
-        step = values[i + 1] - values[i]
-        j = i + 1
-        while j + 1 < len(values) and values[j + 1] - values[j] == step:
-            j += 1
-        if step == 1:
-            parts.append(f"{values[i]}-{values[j]}")
-        elif j - i >= 2:
-            parts.append(f"{values[i]}-{values[j]}x{step}")
-        else:  # two frames far apart: the second may start a run of its own
-            parts.append(str(values[i]))
-            j = i
-        i = j + 1
-    return ",".join(parts)
+    ``"1-3,5-9x2,20"``."""
+    return frame_range.format_frame_range(frames)
 
 
 def frames_outside(frames: list[int], first: int, last: int) -> list[int]:

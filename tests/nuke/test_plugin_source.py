@@ -40,11 +40,13 @@ def test_every_plugin_file_parses_on_python_3_7() -> None:
 
 
 def test_the_plugin_imports_only_the_standard_library_and_nuke() -> None:
-    allowed = set(sys.stdlib_module_names) | {"nuke", "remaster_nuke", "__future__"}
+    allowed = set(sys.stdlib_module_names) | {"nuke", "remaster_nuke", "remaster_spec", "__future__"}
     for path in SOURCES:
         assert _imports(path) <= allowed, (path, _imports(path) - allowed)
     for name in PURE:  # these run (and are tested) without Nuke
         assert "nuke" not in _imports(PLUGIN / "remaster_nuke" / name), name
+    for path in sorted((PLUGIN / "remaster_spec").glob("*.py")):  # shared with remaster_core: no nuke
+        assert _imports(path) <= set(sys.stdlib_module_names) | {"__future__", "remaster_spec"}, path
 
 
 @pytest.mark.skipif(
