@@ -1,33 +1,54 @@
-"""Benchmark the runtime engine: onnxruntime against PyTorch eager, achieved FLOP/s, engine overhead, memory.
+"""Benchmark the engine on the CPU: onnxruntime, OpenVINO f32/bf16 and PyTorch against the machine's peaks.
 
-    .venv/bin/python bench/runtime.py --out bench/results/runtime.json
+    .venv/bin/python bench/runtime.py                                   # the full run (see below)
+    .venv/bin/python bench/runtime.py --presets lite --sizes 720x480    # a quick look (~30 s)
+    .venv/bin/python bench/runtime.py --models lite=lite.onnx,paper=paper.onnx   # trained models
 
-Same model, same frames, same run, same thread count for both libraries:
+Same model file, same frame, same run, same thread count (``--threads``, default all CPUs) for every
+backend; each timing is the best of ``--repeat`` runs after one warm-up run (OpenVINO compiles its
+model for the shape there), the backends interleaved run by run so that a neighbour's load on this
+shared machine hits them alike.
 
-- model: ``training.model``'s ``lite`` preset with random (non-zero) weights, exported with
-  ``torch.onnx.export`` (legacy exporter, opset 17, dynamic N/H/W) and the remaster metadata;
-- frames: 720x480 and 1440x1080 float32 RGB 0..1 (a smooth synthetic image with noise);
-- onnxruntime CPU (the engine's session, fed the prepared (1, 3, H, W) array) against PyTorch eager
-  (``torch.inference_mode``): best of ``--repeat`` runs each, the ratio must be >= 1.2;
-- achieved GFLOP/s: the model's conv FLOPs counted from the ONNX graph (``graphstats``), divided by
-  the onnxruntime time, against a measured fp32 matmul peak (numpy 2048x2048, best of 5, measured
-  before and after the model runs; the machine is shared, so timings are best-of and interleaved);
-- engine overhead: ``Engine.run`` wall time minus the time inside ``session.run``, plus the bilinear
-  resample of a 720x480 broadcast frame to the output raster (``cv2.resize``), as a share of model
-  time, untiled and tiled (512 px tiles, batch 4); "I/O" here is the in-memory work around the model
-  (validation, layout, padding, tiling, blending, cropping), not file reads/writes;
-- memory: a 3840x2160 frame through the engine with ``memory_mb=256`` in a child process: peak RSS
-  growth against the engine's estimate; and the ``paper`` preset's per-pixel figures and the tile the
-  engine would choose for it at 4K under the default bound;
-- fp16 on the CPU provider: engine time and the max abs difference to fp32 (the fp16 tolerance);
+- models: ``training.model``'s presets (``--presets``, default ``lite,paper``) with random (non-zero)
+  weights exported to ONNX with the remaster metadata (``export_preset``), or trained models given
+  with ``--models PRESET=FILE`` (``remaster export``; then PyTorch eager is not timed: no module);
+- frames: ``--sizes`` (default 720x480 and 1440x1080) of a photograph (scikit-image's astronaut,
+  resized), float32 RGB 0..1, prepared once as the model's (1, 3, H, W) input;
+- backends (``--backends``): ``ort-fp32`` (onnxruntime's CPU provider, the engine's own session),
+  ``ov-fp32`` and ``ov-bf16`` (the OpenVINO runtime, ``provider="openvino"``, precision hint f32 /
+  bf16), ``ort-fp16`` (onnxruntime CPU on the float16 graph; not in the default set), ``torch-fp32``
+  (PyTorch eager, ``torch.inference_mode``; on the presets of ``--torch-presets``, default ``lite``, with
+  random weights only: on ``paper`` it costs minutes and says nothing new);
+- peaks: torch matmul (``2048 x 2048``, fp32 and bf16, best of 5, on ``--threads`` threads), measured
+  before and after the model runs (the best of both). numpy's fp32 matmul is reported beside it: with
+  the ``OPENBLAS_CORETYPE`` an OpenBLAS build picks on this CPU it can understate the fp32 peak (it did,
+  3x, on the machine the numbers in docs were taken on). Each backend's achieved GFLOP/s (the conv
+  FLOPs counted from the ONNX graph by ``graphstats``, divided by its time) is reported as a share of
+  the peak of its arithmetic: fp32 rows of the fp32 peak, bf16 rows of the bf16 peak;
+- parity: each backend's output (mapped back to 0..1 code values) against ``ort-fp32`` on the same
+  frame: max and 99.9th percentile of the absolute difference, and the PSNR of the difference
+  (``10 log10(1 / mean(d^2))``, 0..1 range); with ``--models`` these are the trained models' figures;
+- OpenVINO compile: seconds to compile the model for the frame's shape cold (the warm-up), and to load
+  it from the compiled-model cache in a new engine;
+- end to end (``--e2e``, default ``lite``): ``remaster render``'s job (``plan_job`` + ``run_job`` in this
+  process, one chunk: read the 720x480 half EXR broadcast frames, resample to the output size, run the
+  engine, write half EXR, check, log) against the engine alone on the same frames already resampled in
+  memory (``bench/render.py``'s ``engine_alone``), ``--e2e-frames`` frames, ``provider="auto"`` at
+  fp32 and bf16: the ratio end-to-end / engine alone (bar <= 1.15);
+- memory (``--memory``): a 3840x2160 frame through the ``lite`` engine with ``memory_mb=256`` in a child
+  process: peak RSS growth against the engine's estimate; with ``paper`` benched, the tile the engine
+  picks for it at 4K;
 - GPU (only where onnxruntime-gpu and a GPU are present): TensorRT fp16 and CUDA fp32 frames/s at
-  1440x1080.
+  1440x1080 (``bench/gpu.sh`` is the full GPU benchmark).
+
+Prints a table and writes JSON (``--out``, default ``bench/results/runtime.json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -36,8 +57,9 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -49,13 +71,40 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from remaster_core.io.atomic import write_json_atomic
+from remaster_core.node import NodeParams
 from remaster_core.runtime import Engine, EngineOptions
 from remaster_core.runtime import model as contract
-from remaster_core.runtime.engine import to_canvas
+from remaster_core.runtime.engine import from_canvas, to_canvas
+from remaster_core.runtime.openvino_session import OpenVinoSession, openvino_version
+from remaster_core.synth.scenes import load_picture
 from training.model import PRESETS, build_generator, receptive_field
 
 SIZES = ((720, 480), (1440, 1080))
 BROADCAST = (720, 480)
+
+
+class Backend(NamedTuple):  # not a dataclass: bench/render.py loads this file outside sys.modules
+    """One way to run the model: a name for the table, the engine's provider and precision (None:
+    PyTorch eager), and the peak its arithmetic is compared with."""
+
+    name: str
+    provider: str | None
+    precision: str
+    peak: str
+
+
+BACKENDS = {
+    b.name: b
+    for b in (
+        Backend("ort-fp32", "cpu", "fp32", "fp32"),
+        Backend("ov-fp32", "openvino", "fp32", "fp32"),
+        Backend("ov-bf16", "openvino", "bf16", "bf16"),
+        Backend("ort-fp16", "cpu", "fp16", "fp32"),  # onnxruntime computes behind casts in fp32 on the CPU
+        Backend("torch-fp32", None, "fp32", "fp32"),
+    )
+}
+DEFAULT_BACKENDS = "ort-fp32,ov-fp32,ov-bf16,torch-fp32"
+REFERENCE = "ort-fp32"
 
 
 def export_preset(preset: str, path: Path, seed: int = 0) -> tuple[Path, torch.nn.Module]:
@@ -111,6 +160,14 @@ def make_frame(width: int, height: int, seed: int = 0) -> np.ndarray:
     return np.minimum(np.maximum(noisy, np.float32(0.0)), np.float32(1.0))
 
 
+def picture_frame(width: int, height: int) -> np.ndarray:
+    """(H, W, 3) float32 RGB 0..1: scikit-image's astronaut photograph resized to ``width x height``."""
+    picture = load_picture("astronaut")
+    return np.ascontiguousarray(
+        cv2.resize(picture, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    )
+
+
 def best_of(fn: Any, repeat: int) -> float:
     fn()  # warm-up (allocations, kernel selection)
     times = []
@@ -134,74 +191,156 @@ def best_of_interleaved(fns: list[Any], repeat: int) -> list[float]:
     return best
 
 
-def matmul_peak(repeat: int = 5, n: int = 2048) -> float:
-    """Best fp32 GFLOP/s of a numpy n x n matmul (2 n^3 FLOPs)."""
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    b = np.random.default_rng(1).random((n, n), dtype=np.float32)
-    return 2 * n**3 / best_of(lambda: a @ b, repeat) / 1e9
+def matmul_peaks(threads: int, repeat: int = 5, n: int = 2048) -> dict[str, float]:
+    """Best GFLOP/s of an n x n matmul (2 n^3 FLOPs): torch fp32 and bf16 on ``threads``, numpy fp32."""
+    torch.set_num_threads(threads)
+    flop = 2 * n**3
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a = torch.rand(n, n).to(dtype)
+        b = torch.rand(n, n).to(dtype)
+        with torch.inference_mode():
+            peaks[name] = flop / best_of(lambda a=a, b=b: torch.mm(a, b), repeat) / 1e9
+    x = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    y = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    peaks["numpy_fp32"] = flop / best_of(lambda: x @ y, repeat) / 1e9
+    return peaks
 
 
-def bench_size(engine: Engine, net: torch.nn.Module, width: int, height: int, repeat: int) -> dict[str, Any]:
-    frame = make_frame(width, height)
-    s = engine.info.convention.space_to_depth
-    canvas = to_canvas(frame[None], (-height) % s, (-width) % s, np.float32)
-    session = engine._primary.session  # the engine's own session: same graph, same options
-    feed = {engine.info.input_name: canvas}
-    x = torch.from_numpy(canvas)
-    with torch.inference_mode():
-        # interleaved, best of each: a neighbour's load on this shared machine hits both alike
-        t_ort, t_torch = best_of_interleaved([lambda: session.run(None, feed), lambda: net(x)], repeat)
-    broadcast = make_frame(*BROADCAST, seed=1)
-    t_resample = best_of(
-        lambda: cv2.resize(broadcast, (width, height), interpolation=cv2.INTER_LINEAR), repeat
-    )
-
-    def engine_run(e: Engine) -> dict[str, float]:
-        e.run(frame)  # warm-up
-        best: dict[str, float] = {}
-        for _ in range(repeat):
-            e.reset_stats()
-            e.run(frame)
-            if not best or e.stats.total_seconds < best["total_s"]:
-                best = {
-                    "total_s": e.stats.total_seconds,
-                    "model_s": e.stats.model_seconds,
-                    "tiles": e.stats.tiles,
-                    "runs": e.stats.model_runs,
-                }
-        best["overhead_s"] = best["total_s"] - best["model_s"]
-        best["overhead_with_resample_pct"] = 100 * (best["overhead_s"] + t_resample) / best["model_s"]
-        return best
-
-    untiled = engine_run(engine)
-    fp16_engine = Engine(
-        engine.info.path, EngineOptions(provider="cpu", precision="fp16", threads=engine.options.threads)
-    )
-    t_fp16 = best_of(lambda: fp16_engine.run(frame), repeat)
-    fp16_diff = np.abs(fp16_engine.run(frame) - engine.run(frame))
-    tiled_engine = Engine(
-        engine.info.path, EngineOptions(provider="cpu", tile=512, batch=4, threads=engine.options.threads)
-    )
-    tiled = engine_run(tiled_engine)
-    flops = engine.graph.flops(canvas.shape[2], canvas.shape[3])
+def parity(out: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """max, 99.9th percentile and PSNR (dB, 0..1 range; None: identical) of |out - ref|."""
+    diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
+    mse = float(np.mean(diff**2))
     return {
-        "size": f"{width}x{height}",
-        "model_gflop": flops / 1e9,
-        "ort_cpu_s": t_ort,
-        "torch_eager_s": t_torch,
-        "ort_vs_torch": t_torch / t_ort,
-        "ort_gflops": flops / t_ort / 1e9,
-        "resample_s": t_resample,
-        "engine_untiled": untiled,
-        "engine_tiled_512": tiled,
-        "tiled_vs_untiled_time": tiled["total_s"] / untiled["total_s"],
-        "cpu_fp16": {
-            "engine_s": t_fp16,
-            "max_abs_vs_fp32": float(fp16_diff.max()),
-            "mean_abs_vs_fp32": float(fp16_diff.mean()),
-            "fp32_redone": fp16_engine.stats.fp32_redone,
-        },
+        "max_abs": float(diff.max()),
+        "p999_abs": float(np.quantile(diff, 0.999)),
+        "psnr_db": None if mse == 0 else 10.0 * float(np.log10(1.0 / mse)),
     }
+
+
+def bench_preset(
+    preset: str,
+    path: Path,
+    net: torch.nn.Module | None,
+    sizes: list[tuple[int, int]],
+    backends: list[Backend],
+    repeat: int,
+    threads: int,
+    cache_dir: Path,
+) -> list[dict[str, Any]]:
+    """One row per (size, backend): seconds per frame, GFLOP/s, parity with ``ort-fp32``, compile times."""
+    engines: dict[str, Engine] = {}
+    for b in backends:
+        if b.provider is not None:
+            options = EngineOptions(
+                provider=b.provider, precision=b.precision, threads=threads, cache_dir=cache_dir
+            )
+            engines[b.name] = Engine(path, options)  # type: ignore[arg-type]
+    ref_engine = engines.get(REFERENCE) or Engine(path, EngineOptions(provider="cpu", threads=threads))
+    conv = ref_engine.info.convention
+    s = conv.space_to_depth
+    rows = []
+    for width, height in sizes:
+        frame = picture_frame(width, height)
+        pad_h, pad_w = (-height) % s, (-width) % s
+        canvas = to_canvas(frame[None], pad_h, pad_w, np.float32, conv.value_range)
+        flops = ref_engine.graph.flops(canvas.shape[2], canvas.shape[3])
+        outputs: dict[str, np.ndarray] = {}
+        fns: list[Callable[[], Any]] = []
+        compile_s: dict[str, float] = {}
+        for b in backends:
+            if b.provider is None:
+                if net is None:
+                    continue
+                x = torch.from_numpy(canvas)
+
+                def run_torch(x: torch.Tensor = x, name: str = b.name, into: dict = outputs) -> None:
+                    with torch.inference_mode():
+                        into[name] = net(x).numpy()
+
+                fns.append(run_torch)
+                continue
+            engine = engines[b.name]
+            session = engine._primary.session  # the engine's own session: same graph, same options
+            feed = {engine.info.input_name: canvas.astype(engine._primary.input_dtype)}
+            if isinstance(session, OpenVinoSession):
+                before = session.compile_seconds
+                session.run(None, feed)  # the compile for this shape (cold: a fresh cache folder)
+                compile_s[b.name] = session.compile_seconds - before
+
+            def run_engine(
+                session: Any = session, feed: dict = feed, name: str = b.name, into: dict = outputs
+            ) -> None:
+                into[name] = session.run(None, feed)[0]
+
+            fns.append(run_engine)
+        names = [b.name for b in backends if b.provider is not None or net is not None]
+        times = dict(zip(names, best_of_interleaved(fns, repeat), strict=True))
+        ref_out = from_canvas(outputs[REFERENCE].astype(np.float32), height, width, conv.value_range)
+        for name in names:
+            b = BACKENDS[name]
+            out = from_canvas(outputs[name].astype(np.float32), height, width, conv.value_range)
+            row: dict[str, Any] = {
+                "preset": preset,
+                "size": f"{width}x{height}",
+                "backend": name,
+                "precision": b.precision,
+                "peak": b.peak,
+                "seconds": times[name],
+                "speedup_vs_ort_fp32": times[REFERENCE] / times[name],
+                "model_gflop": flops / 1e9,
+                "gflops": flops / times[name] / 1e9,
+                "parity_vs_ort_fp32": parity(out, ref_out),
+            }
+            if name in compile_s:
+                again = Engine(path, engines[name].options)  # a new engine: the compiled model from the cache
+                session = again._primary.session
+                assert isinstance(session, OpenVinoSession)
+                session.run(None, {again.info.input_name: canvas})
+                row["openvino_compile_s"] = compile_s[name]
+                row["openvino_from_cache_s"] = session.compile_seconds
+                row["openvino_arithmetic"] = session.arithmetic
+            rows.append(row)
+    return rows
+
+
+def _bench_render() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_render", ROOT / "bench" / "render.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_end_to_end(
+    preset: str, path: Path, sizes: list[tuple[int, int]], frames: int, threads: int, folder: Path
+) -> list[dict[str, Any]]:
+    """``remaster render``'s job against the engine alone on the same frames, ``auto`` at fp32 and bf16."""
+    render = _bench_render()
+    src = render.write_inputs(folder / "in", frames, make_frame)
+    numbers = list(range(frames))
+    rows = []
+    for width, height in sizes:
+        for precision in ("fp32", "bf16"):
+            node = NodeParams(
+                model=path, output_size=(width, height), provider="auto", precision=precision, threads=threads
+            )  # type: ignore[arg-type]
+            t_engine = render.engine_alone(src, node, numbers)
+            out = folder / f"out-{width}x{height}-{precision}"
+            t_e2e, n = render.end_to_end(src, out, node)
+            assert n == frames
+            rows.append(
+                {
+                    "preset": preset,
+                    "size": f"{width}x{height}",
+                    "precision": precision,
+                    "frames": frames,
+                    "engine_alone_s_per_frame": t_engine / frames,
+                    "end_to_end_s_per_frame": t_e2e / frames,
+                    "ratio": t_e2e / t_engine,
+                }
+            )
+    return rows
 
 
 MEMORY_SCRIPT = textwrap.dedent(
@@ -245,28 +384,8 @@ def bench_memory(model: Path, memory_mb: int, threads: int) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_gpu(model: Path, repeat: int) -> dict[str, Any]:
-    available = ort.get_available_providers()
-    if "CUDAExecutionProvider" not in available:
-        return {"skipped": f"no GPU provider in this onnxruntime build ({', '.join(available)})"}
-    frame = make_frame(1440, 1080)
-    results: dict[str, Any] = {}
-    for name, options in (
-        ("tensorrt_fp16", EngineOptions(provider="tensorrt", precision="fp16")),
-        ("cuda_fp32", EngineOptions(provider="cuda", precision="fp32")),
-    ):
-        engine = Engine(model, options)
-        if engine.providers[0] == "CPUExecutionProvider":
-            results[name] = {"skipped": f"fell back to CPU: {engine.providers}"}
-            continue
-        seconds = best_of(lambda e=engine: e.run(frame), repeat)
-        results[name] = {"providers": engine.providers, "frames_per_s": 1.0 / seconds, "seconds": seconds}
-    return results
-
-
-def paper_estimate(folder: Path) -> dict[str, Any]:
+def paper_estimate(path: Path) -> dict[str, Any]:
     """The paper preset's cost per pixel and the tile the engine picks for a 4K frame (no 4K run)."""
-    path, _ = export_preset("paper", folder / "paper.onnx")
     engine = Engine(path, EngineOptions(provider="cpu"))
     plan, batch = engine.plan(2160, 3840)
     g = engine.graph
@@ -286,83 +405,228 @@ def paper_estimate(folder: Path) -> dict[str, Any]:
     }
 
 
+def bench_gpu(model: Path, repeat: int) -> dict[str, Any]:
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        return {
+            "skipped": f"no GPU provider in this onnxruntime build ({', '.join(available)}); see bench/gpu.sh"
+        }
+    frame = make_frame(1440, 1080)
+    results: dict[str, Any] = {}
+    for name, options in (
+        ("tensorrt_fp16", EngineOptions(provider="tensorrt", precision="fp16")),
+        ("cuda_fp32", EngineOptions(provider="cuda", precision="fp32")),
+    ):
+        engine = Engine(model, options)
+        if engine.providers[0] == "CPUExecutionProvider":
+            results[name] = {"skipped": f"fell back to CPU: {engine.providers}"}
+            continue
+        seconds = best_of(lambda e=engine: e.run(frame), repeat)
+        results[name] = {"providers": engine.providers, "frames_per_s": 1.0 / seconds, "seconds": seconds}
+    return results
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    out = []
+    for item in text.split(","):
+        w, _, h = item.strip().partition("x")
+        out.append((int(w), int(h)))
+    return out
+
+
+def _models(text: str) -> dict[str, Path]:
+    out = {}
+    for item in text.split(","):
+        preset, _, path = item.partition("=")
+        if preset not in PRESETS or not path:
+            raise SystemExit(
+                f"--models: expected PRESET=FILE with PRESET one of {', '.join(PRESETS)}, got {item!r}"
+            )
+        out[preset] = Path(path)
+    return out
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    peaks = result["peaks_gflops"]
+    print(
+        f"peaks (torch matmul 2048^2, {result['machine']['threads']} threads): fp32 {peaks['fp32']:.0f} GFLOP/s, "
+        f"bf16 {peaks['bf16']:.0f} GFLOP/s (numpy fp32 {peaks['numpy_fp32']:.0f})"
+    )
+    print(
+        f"{'preset':6} {'size':>9} {'backend':>10} {'s/frame':>8} {'x ORT':>6} {'GFLOP/s':>8} {'%peak':>9}"
+        f" {'max|d|':>8} {'p99.9|d|':>8} {'PSNR(d)':>8} {'compile/cache s':>15}"
+    )
+    for r in result["rows"]:
+        p = r["parity_vs_ort_fp32"]
+        comp = (
+            f"{r['openvino_compile_s']:.2f}/{r['openvino_from_cache_s']:.2f}"
+            if "openvino_compile_s" in r
+            else ""
+        )
+        psnr = "inf" if p["psnr_db"] is None else f"{p['psnr_db']:.1f}"
+        print(
+            f"{r['preset']:6} {r['size']:>9} {r['backend']:>10} {r['seconds']:8.3f} {r['speedup_vs_ort_fp32']:6.2f}"
+            f" {r['gflops']:8.1f} {r['pct_of_peak']:5.1f} {r['peak']:>3} {p['max_abs']:8.1e} {p['p999_abs']:8.1e}"
+            f" {psnr:>8} {comp:>15}"
+        )
+    if result["end_to_end"]:
+        print(
+            f"{'preset':6} {'size':>9} {'prec':>5} {'engine s/frame':>15} {'render s/frame':>15} {'ratio':>6}"
+        )
+        for r in result["end_to_end"]:
+            print(
+                f"{r['preset']:6} {r['size']:>9} {r['precision']:>5} {r['engine_alone_s_per_frame']:15.3f}"
+                f" {r['end_to_end_s_per_frame']:15.3f} {r['ratio']:6.2f}"
+            )
+    for key in ("memory_4k", "paper_4k_estimate", "gpu"):
+        if result.get(key):
+            print(f"{key}: {json.dumps(result[key])}")
+    print(f"bars: {json.dumps(result['bars'])}  ({result['seconds']:.0f} s)")
+
+
+def bars(rows: list[dict[str, Any]], e2e: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's bars on what was measured (None where the rows to judge were not run)."""
+    by = {(r["preset"], r["size"], r["backend"]): r for r in rows}
+    ov_faster = [r["speedup_vs_ort_fp32"] > 1.0 for r in rows if r["backend"] == "ov-fp32"]
+    paper_bf16 = by.get(("paper", "1440x1080", "ov-bf16"))
+    lite_torch = [r for r in rows if r["backend"] == "torch-fp32"]
+    return {
+        "openvino_fp32_faster_than_onnxruntime_everywhere": all(ov_faster) if ov_faster else None,
+        "paper_1440x1080_bf16_ge_2x_onnxruntime_fp32": (
+            paper_bf16["speedup_vs_ort_fp32"] >= 2.0 if paper_bf16 else None
+        ),
+        "bf16_parity_max_abs_le_0.02": all(
+            r["parity_vs_ort_fp32"]["max_abs"] <= 0.02 for r in rows if r["backend"] == "ov-bf16"
+        ),
+        "ort_vs_torch_ge_1.2": all(1.0 / r["speedup_vs_ort_fp32"] >= 1.2 for r in lite_torch)
+        if lite_torch
+        else None,
+        "end_to_end_le_1.15x_engine": all(r["ratio"] <= 1.15 for r in e2e) if e2e else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runtime.json")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--presets", default="lite,paper", help="comma-separated presets (default lite,paper)"
+    )
+    parser.add_argument(
+        "--sizes", default="720x480,1440x1080", help="comma-separated WxH (default 720x480,1440x1080)"
+    )
+    parser.add_argument(
+        "--backends", default=DEFAULT_BACKENDS, help=f"of {', '.join(BACKENDS)} (default {DEFAULT_BACKENDS})"
+    )
+    parser.add_argument(
+        "--models", type=_models, default={}, help="trained models: PRESET=FILE[,PRESET=FILE]"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="timed runs per backend after the warm-up (best of)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--skip-paper", action="store_true", help="skip the paper-preset estimate")
+    parser.add_argument(
+        "--torch-presets",
+        default="lite",
+        help="presets torch-fp32 is timed on (random weights only; default lite)",
+    )
+    parser.add_argument(
+        "--e2e", default="lite", help="presets to render end to end ('' for none; default lite)"
+    )
+    parser.add_argument("--e2e-frames", type=int, default=6)
+    parser.add_argument(
+        "--memory", action="store_true", help="also the 4K memory check (lite, child process)"
+    )
     args = parser.parse_args(argv)
+    presets = [p for p in args.presets.split(",") if p]
+    sizes = _sizes(args.sizes)
+    wanted = [BACKENDS[name] for name in args.backends.split(",") if name]
+    if REFERENCE not in [b.name for b in wanted]:
+        wanted.insert(0, BACKENDS[REFERENCE])
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    rows: list[dict[str, Any]] = []
+    e2e: list[dict[str, Any]] = []
+    memory: dict[str, Any] | None = None
+    paper: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         folder = Path(tmp)
-        path, net = export_preset("lite", folder / "lite.onnx")
-        engine = Engine(path, EngineOptions(provider="cpu", threads=args.threads))
-        peak = matmul_peak()
-        sizes = [bench_size(engine, net, w, h, args.repeat) for w, h in SIZES]
-        peak = max(peak, matmul_peak())  # measured before and after: the best the machine gave us
-        memory = bench_memory(path, 256, args.threads)
-        paper = None if args.skip_paper else paper_estimate(folder)
-        gpu = bench_gpu(path, args.repeat)
-        lite = engine.describe()
-    for row in sizes:
-        row["ort_pct_of_matmul_peak"] = 100 * row["ort_gflops"] / peak
+        peaks = matmul_peaks(args.threads)
+        paths: dict[str, Path] = {}
+        for preset in presets:
+            net: torch.nn.Module | None = None
+            if preset in args.models:
+                path = args.models[preset]
+            else:
+                path, net = export_preset(preset, folder / f"{preset}.onnx")
+            paths[preset] = path
+            torch_too = net is not None and preset in args.torch_presets.split(",")
+            backends = [b for b in wanted if b.provider is not None or torch_too]
+            rows += bench_preset(
+                preset, path, net, sizes, backends, args.repeat, args.threads, folder / "cache"
+            )
+        again = matmul_peaks(args.threads)  # before and after: the best the machine gave us
+        peaks = {k: max(v, again[k]) for k, v in peaks.items()}
+        for preset in [p for p in args.e2e.split(",") if p]:
+            path = paths.get(preset) or export_preset(preset, folder / f"{preset}.onnx")[0]
+            e2e += bench_end_to_end(
+                preset, path, sizes, args.e2e_frames, args.threads, folder / f"e2e-{preset}"
+            )
+        if args.memory:
+            memory = bench_memory(
+                paths.get("lite") or export_preset("lite", folder / "lite.onnx")[0], 256, args.threads
+            )
+        if "paper" in paths:
+            paper = paper_estimate(paths["paper"])
+        gpu = bench_gpu(paths[presets[0]], args.repeat) if presets else {}
+    for r in rows:
+        r["pct_of_peak"] = 100 * r["gflops"] / peaks[r["peak"]]
     result = {
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor(),
             "cpus": os.cpu_count(),
             "threads": args.threads,
+            "cpu_flags_bf16": _cpu_flags(),
             "onnxruntime": ort.__version__,
+            "openvino": openvino_version(),
             "torch": torch.__version__,
             "numpy": np.__version__,
+            "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         },
-        "model": {
-            "preset": "lite",
-            "parameters": lite["graph"]["parameters"],
-            "gflop_per_megapixel": lite["graph"]["flops_per_pixel"] * 1e6 / 1e9,
-            "activation_bytes_per_pixel": lite["graph"]["activation_bytes_per_pixel"],
-            "space_to_depth": lite["convention"]["space_to_depth"],
-            "receptive_field": lite["convention"]["receptive_field"],
-            "overlap": lite["tiling"]["overlap"],
+        "setup": {
+            "presets": presets,
+            "models": {p: (str(args.models[p]) if p in args.models else "random weights") for p in presets},
+            "sizes": [f"{w}x{h}" for w, h in sizes],
+            "repeat": args.repeat,
+            "frame": "scikit-image astronaut, resized (bicubic)",
         },
-        "matmul_peak_gflops": peak,
-        "sizes": sizes,
+        "peaks_gflops": peaks,
+        "rows": rows,
+        "end_to_end": e2e,
         "memory_4k": memory,
         "paper_4k_estimate": paper,
         "gpu": gpu,
-        "bars": {
-            "ort_vs_torch_ge_1.2": all(r["ort_vs_torch"] >= 1.2 for r in sizes),
-            "overhead_le_15pct": all(
-                r[k]["overhead_with_resample_pct"] <= 15
-                for r in sizes
-                for k in ("engine_untiled", "engine_tiled_512")
-            ),
-        },
+        "bars": bars(rows, e2e),
         "seconds": time.perf_counter() - started,
     }
-    print(f"matmul fp32 peak (numpy 2048^2): {peak:.1f} GFLOP/s, {args.threads} threads")
-    header = (
-        f"{'size':>10} {'GFLOP':>7} {'ORT s':>7} {'torch s':>8} {'ratio':>6} {'GFLOP/s':>8} {'%peak':>6}"
-        f" {'ovh%':>6} {'tiled ovh%':>10} {'tiled/untiled':>13}"
-    )
-    print(header)
-    for r in sizes:
-        print(
-            f"{r['size']:>10} {r['model_gflop']:7.1f} {r['ort_cpu_s']:7.3f} {r['torch_eager_s']:8.3f} "
-            f"{r['ort_vs_torch']:6.2f} {r['ort_gflops']:8.1f} {r['ort_pct_of_matmul_peak']:6.1f} "
-            f"{r['engine_untiled']['overhead_with_resample_pct']:6.1f} "
-            f"{r['engine_tiled_512']['overhead_with_resample_pct']:10.1f} {r['tiled_vs_untiled_time']:13.2f}"
-        )
-    print(f"4K memory (memory_mb=256): {json.dumps(memory)}")
-    if paper:
-        print(f"paper preset at 4K: {json.dumps(paper)}")
-    print(f"GPU: {json.dumps(gpu)}")
-    print(f"bars: {json.dumps(result['bars'])}  ({result['seconds']:.0f} s)")
+    print_tables(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out, result)
+    write_json_atomic(args.out, json.loads(json.dumps(result, default=str)))
+    print(f"wrote {args.out}")
     return 0
+
+
+def _cpu_flags() -> list[str]:
+    """The CPU's bf16/AMX flags from /proc/cpuinfo (Linux), e.g. ["avx512_bf16"]."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    return sorted(f for f in flags if "bf16" in f or f.startswith("amx") or f == "avx512_fp16")
 
 
 if __name__ == "__main__":

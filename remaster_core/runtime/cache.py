@@ -1,4 +1,5 @@
-"""Keys for the TensorRT engine and timing caches: pure functions of everything that changes them.
+"""Keys for the TensorRT engine and timing caches and the compiled OpenVINO models: pure functions of
+everything that changes them.
 
 A TensorRT engine is only valid for the exact model, precision flags, shape profile, TensorRT and
 onnxruntime versions, GPU and provider options it was built with. onnxruntime's own engine cache
@@ -9,6 +10,9 @@ builds a new engine instead of reusing a wrong one.
 
 The timing cache (kernel timings TensorRT measures while building) depends only on the GPU and the
 TensorRT version, so it is shared across models: ``<cache_dir>/timing/<timing key>``.
+
+A compiled OpenVINO model is likewise valid only for its model, precision, input shape, OpenVINO
+version, CPU and compile options: ``<openvino cache root>/<key>`` (``openvino_cache_key``).
 """
 
 from __future__ import annotations
@@ -68,6 +72,42 @@ def cache_key(
 def timing_cache_key(*, onnxruntime_version: str, tensorrt_version: str | None, gpu_name: str | None) -> str:
     """Hex key of a TensorRT timing cache: the GPU and the library versions only."""
     return _digest({"onnxruntime": onnxruntime_version, "tensorrt": tensorrt_version, "gpu": gpu_name})
+
+
+def openvino_cache_key(
+    *,
+    model_sha256: str,
+    precision: str,
+    input_shape: Sequence[int],
+    openvino_version: str,
+    device: str,
+    compile_options: Mapping[str, str],
+) -> str:
+    """Hex key of a compiled OpenVINO model: sha256 over every input below (canonical JSON).
+
+    Args:
+        model_sha256: sha256 of the model file's bytes.
+        precision: "fp32", "bf16" or "fp16" (the inference precision hint).
+        input_shape: the static input shape (N, 3, H, W) the model was compiled for.
+        openvino_version: ``openvino.get_version()``.
+        device: the CPU's name and capabilities (``openvino_session.cpu_description``).
+        compile_options: the compile options (precision hint, threads, performance mode).
+    """
+    return _digest(
+        {
+            "model_sha256": model_sha256,
+            "precision": precision,
+            "input_shape": [int(d) for d in input_shape],
+            "openvino": openvino_version,
+            "device": device,
+            "compile_options": dict(compile_options),
+        }
+    )
+
+
+def openvino_cache_dir(root: Path, key: str) -> Path:
+    """``root/<key>``: where the compiled OpenVINO model for ``key`` lives."""
+    return Path(root) / key
 
 
 def engine_cache_dir(root: Path, key: str) -> Path:

@@ -1,15 +1,25 @@
-"""Choose onnxruntime execution providers, build their options, and tell the truth about what runs.
+"""Choose what runs the model (onnxruntime execution providers, or OpenVINO), build the providers'
+options, and tell the truth about what runs.
 
-``provider`` is one of ``auto | tensorrt | cuda | cpu``:
+``provider`` is one of ``auto | tensorrt | cuda | openvino | cpu``:
 
 =============  =====================================================  ==============================
-choice         providers asked of onnxruntime, in order               warns when
+choice         what runs, in order of preference                      warns when
 =============  =====================================================  ==============================
-``auto``       TensorRT, CUDA, CPU (those this onnxruntime build has)  TensorRT is not what runs
+``auto``       onnxruntime's TensorRT, CUDA (those this onnxruntime    TensorRT is not what runs on
+               build has); else OpenVINO where it is installed; else   onnxruntime
+               onnxruntime's CPU provider
 ``tensorrt``   TensorRT, CUDA (for nodes TensorRT rejects), CPU        TensorRT is not what runs
 ``cuda``       CUDA, CPU                                               CUDA is not what runs
-``cpu``        CPU                                                     never
+``openvino``   the OpenVINO runtime on the CPU (``remaster[openvino]``)  never (missing: an error)
+``cpu``        onnxruntime's CPU provider                              never
 =============  =====================================================  ==============================
+
+``choose_backend`` decides between onnxruntime and OpenVINO. ``auto`` on a machine without a GPU
+provider takes OpenVINO when it is installed: measured faster than onnxruntime's CPU provider in fp32
+on both presets at 720x480 and 1440x1080 (``bench/runtime.py``; ``docs/runtime.md``, OpenVINO), and
+it alone offers ``bf16``. ``bf16`` is OpenVINO's only: ``auto`` with ``bf16`` takes OpenVINO even where a
+GPU provider exists; ``cpu``, ``cuda`` and ``tensorrt`` refuse it.
 
 onnxruntime falls back silently: the ``onnxruntime`` (CPU) package has no GPU providers at all, and
 ``onnxruntime-gpu`` without the CUDA / cuDNN / TensorRT libraries of its release logs a load failure on
@@ -38,24 +48,66 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from remaster_core.errors import ExtraMissing, InputError
 from remaster_core.node_params import PROVIDER_CHOICES
+from remaster_core.optional import OPENVINO_EXTRA
 
 TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+OPENVINO = "OpenVINO"
+"""What an OpenVINO session reports as its provider (not an onnxruntime provider name)."""
+
+ONNXRUNTIME_BACKEND = "onnxruntime"
+OPENVINO_BACKEND = "openvino"
 
 _WANTED: dict[str, tuple[str, ...]] = {
     "auto": (TENSORRT, CUDA, CPU),
     "tensorrt": (TENSORRT, CUDA, CPU),
     "cuda": (CUDA, CPU),
+    "openvino": (OPENVINO,),
     "cpu": (CPU,),
 }
 _LIBRARY_STEM = {TENSORRT: "tensorrt", CUDA: "cuda"}
-_SHORT = {TENSORRT: "TensorRT", CUDA: "CUDA", CPU: "CPU"}
+_SHORT = {TENSORRT: "TensorRT", CUDA: "CUDA", CPU: "CPU", OPENVINO: "OpenVINO"}
+
+
+def choose_backend(choice: str, precision: str, available: Sequence[str], openvino_installed: bool) -> str:
+    """``"openvino"`` or ``"onnxruntime"``: what runs the model for a provider and precision choice.
+
+    Args:
+        choice: ``auto | tensorrt | cuda | openvino | cpu``.
+        precision: ``fp32 | fp16 | bf16``.
+        available: ``onnxruntime.get_available_providers()`` ([] without onnxruntime).
+        openvino_installed: ``optional.openvino_installed()``.
+
+    Raises:
+        InputError: ``bf16`` with an onnxruntime provider (``cpu``, ``cuda``, ``tensorrt``).
+        ExtraMissing: ``bf16`` with ``auto`` and no OpenVINO installed.
+    """
+    if choice == "openvino":
+        return OPENVINO_BACKEND
+    if choice == "auto":
+        gpu = any(p in available for p in (TENSORRT, CUDA))
+        if openvino_installed and (precision == "bf16" or not gpu):
+            return OPENVINO_BACKEND
+        if precision == "bf16":
+            raise ExtraMissing(
+                f"precision bf16 runs on OpenVINO, which is not installed; install {OPENVINO_EXTRA} "
+                f"(pip install '{OPENVINO_EXTRA}'), or use precision fp32 (fp16 on a GPU)"
+            )
+        return ONNXRUNTIME_BACKEND
+    wanted_providers(choice)
+    if precision == "bf16":
+        raise InputError(
+            f"precision bf16 runs on OpenVINO only, not on provider {choice!r}: use provider openvino (or auto) "
+            f"with {OPENVINO_EXTRA}, or precision {'fp16' if choice in ('cuda', 'tensorrt') else 'fp32'}"
+        )
+    return ONNXRUNTIME_BACKEND
 
 
 def wanted_providers(choice: str) -> tuple[str, ...]:
-    """The onnxruntime provider names for a choice, best first (see the module table)."""
+    """The provider names for a choice, best first (see the module table); ``OPENVINO`` for ``openvino``."""
     if choice not in _WANTED:
         raise ValueError(f"provider must be one of {', '.join(PROVIDER_CHOICES)}; got {choice!r}")
     return _WANTED[choice]
@@ -129,14 +181,14 @@ def fallback_message(
     """The one warning to log when the providers that run are not the ones asked for; None if they are.
 
     Args:
-        choice: ``auto | tensorrt | cuda | cpu``.
+        choice: ``auto | tensorrt | cuda | cpu`` (an onnxruntime choice: OpenVINO never falls back).
         available: ``onnxruntime.get_available_providers()``.
         active: ``session.get_providers()`` of the session that was created.
         package: the onnxruntime distribution and version (``onnxruntime_package()``).
         load_error: onnxruntime's load-failure text (captured stderr or ``diagnose_provider_load``).
     """
     wanted = wanted_providers(choice)
-    if choice == "cpu" or not active:
+    if choice in ("cpu", "openvino") or not active:
         return None
     first = wanted[0]
     if active[0] == first:
@@ -295,10 +347,16 @@ def tensorrt_options(
     return options
 
 
-def cuda_options(device_id: int) -> dict[str, str]:
-    """onnxruntime CUDA provider options: the device, exhaustive cuDNN search, no arena over-growth."""
+def cuda_options(device_id: int, deterministic: bool = False) -> dict[str, str]:
+    """onnxruntime CUDA provider options: the device, cuDNN's algorithm search, no arena over-growth.
+
+    ``deterministic``: cuDNN's heuristic choice (``DEFAULT``) instead of the timed ``EXHAUSTIVE`` search,
+    whose winner can change from run to run and machine to machine with the timings (another algorithm,
+    other rounding); with the session's ``use_deterministic_compute`` (set by the engine), workers with
+    the same GPU model, driver and versions give identical frames. Costs some speed (``bench/gpu.sh``).
+    """
     return {
         "device_id": str(device_id),
-        "cudnn_conv_algo_search": "EXHAUSTIVE",
+        "cudnn_conv_algo_search": "DEFAULT" if deterministic else "EXHAUSTIVE",
         "arena_extend_strategy": "kSameAsRequested",
     }

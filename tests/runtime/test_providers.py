@@ -16,6 +16,7 @@ import onnxruntime as ort
 import pytest
 
 from remaster_core.runtime import EngineOptions, clear_engine_cache, load_engine
+from remaster_core.runtime import engine as engine_module
 from remaster_core.runtime import providers as pv
 
 from . import make_model
@@ -47,8 +48,10 @@ def _gpu_build() -> bool:
     "choice,missing", [("cuda", "CUDA"), ("auto", "TensorRT and CUDA"), ("tensorrt", "TensorRT and CUDA")]
 )
 def test_gpu_choice_on_cpu_build_warns_once_and_reports_cpu(
-    model: Path, caplog: pytest.LogCaptureFixture, choice: str, missing: str
+    model: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, choice: str, missing: str
 ) -> None:
+    # without OpenVINO: with it, auto runs there on a machine without a GPU provider (test_openvino.py)
+    monkeypatch.setattr(engine_module, "openvino_installed", lambda: False)
     clear_engine_cache()
     with caplog.at_level(logging.INFO, logger="remaster.runtime"):
         engine = load_engine(model, EngineOptions(provider=choice))
@@ -78,7 +81,9 @@ def test_wanted_and_usable_providers() -> None:
     assert pv.usable_providers("tensorrt", [pv.CPU]) == [pv.CPU]
     assert pv.usable_providers("auto", [pv.TENSORRT, pv.CUDA, pv.CPU]) == [pv.TENSORRT, pv.CUDA, pv.CPU]
     assert pv.usable_providers("cuda", [pv.TENSORRT, pv.CUDA, pv.CPU]) == [pv.CUDA, pv.CPU]
-    with pytest.raises(ValueError, match="one of auto, tensorrt, cuda, cpu"):
+    assert pv.wanted_providers("openvino") == (pv.OPENVINO,)
+    assert pv.usable_providers("auto", [pv.CPU]) == [pv.CPU]  # OpenVINO is never asked of onnxruntime
+    with pytest.raises(ValueError, match="one of auto, tensorrt, cuda, openvino, cpu"):
         pv.wanted_providers("gpu")
 
 
