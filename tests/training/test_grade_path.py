@@ -1,0 +1,106 @@
+"""G's fixed grade path and mean lock (issue 17): the path computes ``GradeCurves.apply`` exactly, is
+never trained, the trunk cannot move the local mean away from it, a run starts at the training shots'
+grade and its best checkpoint records the all-shots grade, the coverage and the held-out margins."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from remaster_core.grade import Grade, PixelSample, fit_grade
+from tests.training.conftest import make_pairs
+from training.checkpoint import load_checkpoint
+from training.colour_init import GUARD_KEY, deployable_generator
+from training.config import TrainConfig
+from training.model import PRESETS, GeneratorConfig, box_lowpass, build_generator, count_parameters
+from training.trainer import train
+
+SMALL = GeneratorConfig(width=8, growth=4, dense_layers=2, num_dcus=1, space_to_depth=2, colour_path=False,
+                        grade_path=True, mean_lock=9)  # fmt: skip
+
+
+def _grade() -> Grade:
+    rng = np.random.default_rng(0)
+    x = (0.1 + 0.8 * rng.random((20_000, 3))).astype(np.float32)
+    return fit_grade(PixelSample(x, (0.05 + 0.9 * x**1.2).astype(np.float32), 1))
+
+
+def test_the_grade_path_is_the_closed_form_grade_and_has_no_parameters() -> None:
+    g = build_generator(SMALL).eval()
+    grade = _grade()
+    assert g.grade is not None
+    g.grade.set_grade(grade)
+    assert count_parameters(g) == count_parameters(
+        build_generator(dataclasses.replace(SMALL, grade_path=False))
+    )
+    x = torch.rand(2, 3, 21, 30) * 1.6 - 0.3  # inside and far outside the training range
+    with torch.no_grad():
+        out = g(x)  # the trunk's tail is zero: G is its grade
+    expected = grade.apply(x.numpy().transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-5)
+
+
+def test_the_mean_lock_keeps_the_trunk_off_the_local_mean() -> None:
+    torch.manual_seed(0)
+    g = build_generator(SMALL).eval()
+    with torch.no_grad():
+        for p in g.tail.parameters():
+            p.copy_(torch.randn(p.shape) * 0.5)
+        x = torch.rand(1, 3, 64, 64)
+        residual = g(x) - g.grade(x)  # type: ignore[misc]
+    assert float(residual.abs().mean()) > 1e-3
+    # the residual's local mean is a small fraction of the residual itself
+    assert float(box_lowpass(residual, 9).abs().mean()) < 0.25 * float(residual.abs().mean())
+    # with a bound, a trunk whose own output moves the local mean by ~1 moves G's by about the bound
+    bounded = build_generator(dataclasses.replace(SMALL, mean_bound=0.02)).eval()
+    free = build_generator(dataclasses.replace(SMALL, mean_lock=0)).eval()
+    with torch.no_grad():
+        for model in (bounded, free):
+            model.tail.bias.add_(1.0)  # a large shift of the local mean
+        moved = bounded(x) - bounded.grade(x)  # type: ignore[misc]
+        raw = free(x) - free.grade(x)  # type: ignore[misc]
+    assert float(box_lowpass(raw, 9).abs().min()) > 0.9
+    assert float(moved.abs().max()) <= 0.02 + 1e-6
+
+
+def test_presets_carry_the_grade_path_not_the_quadratic_one() -> None:
+    for cfg in PRESETS.values():
+        assert cfg.grade_path and cfg.mean_lock > 1 and 0 < cfg.mean_bound <= 0.05 and not cfg.colour_path
+
+
+def test_a_run_starts_at_the_training_grade_and_records_the_guard_and_margins(
+    tmp_path: Path, tiny_config: Callable[..., TrainConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    pairs = make_pairs(tmp_path / "PAIRS", shots=3, frames=2)
+    with caplog.at_level(logging.INFO, logger="remaster.train"):
+        train(tiny_config(steps=3), pairs, tmp_path / "RUN")
+    assert "grade path: closed-form fit of the training shots" in caplog.text
+    best = load_checkpoint(tmp_path / "RUN/checkpoints/best.safetensors")
+    held = best.extra["held_out"]
+    assert held["whole_shots"] is True and [r["shot"] for r in held["shots"]] == [3]
+    row = held["shots"][0]
+    assert row["ours"] is not None and row["colour_fit"] is not None and row["bilinear"] is not None
+    assert held["margin_colour_fit"] == pytest.approx(row["ours"] - row["colour_fit"], abs=1e-3)
+    assert "margin over the colour fit" in caplog.text
+    guard = best.extra[GUARD_KEY]
+    assert guard["coverage"]["pixels"] > 0 and 0 < guard["coverage"]["occupancy"] < 1
+    g, parsed = deployable_generator(tmp_path / "RUN/checkpoints/best.safetensors")
+    assert parsed is not None and g.grade is not None
+    np.testing.assert_allclose(g.grade.bias.numpy(), parsed.grade.bias, atol=1e-6)
+
+
+def test_a_single_shot_says_loudly_that_generalisation_is_unmeasured(
+    tmp_path: Path, tiny_config: Callable[..., TrainConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    pairs = make_pairs(tmp_path / "PAIRS", shots=1, frames=4)
+    with caplog.at_level(logging.INFO, logger="remaster.train"):
+        train(tiny_config(steps=3), pairs, tmp_path / "RUN")
+    assert caplog.text.count("GENERALISATION IS UNMEASURED") >= 2  # at the split and at the end
+    held = load_checkpoint(tmp_path / "RUN/checkpoints/best.safetensors").extra["held_out"]
+    assert held["whole_shots"] is False
