@@ -1,0 +1,238 @@
+"""Film look of the model variants on held-out shots: stage 1 on the scans, stage 1 on degrained scans,
+stage 2 with D's feature matching; each scored clean and with synthesised grain against the film.
+
+    .venv/bin/python bench/grain.py --seeds 1 2 3 --out bench/results/grain.json     # ~10 min a seed
+
+Per reel seed: a ``remaster synth`` reel (``--preset``, default ``tiny``) made into a pairs folder from its
+truth (``bench/ablation.py``'s ``build_synth_pairs``: no alignment error); the last shot with film is
+held out (never trained on). Runs (``lite``, batch 8 of 128 px crops, one thread, train seed = reel seed):
+
+- ``scans``: ``--steps`` + ``--gan-steps`` steps, stage 2 from ``--steps`` on, with feature matching (no
+  VGG19 weights). Its EMA weights at step ``--steps`` are "stage 1 on the scans" (stage 1 is the same
+  whatever comes after it: the data a step sees depends on the seed and the step alone), at the end
+  "stage 2 (FM)";
+- ``degrained``: ``--steps`` steps of stage 1 on the same pairs with each target degrained
+  (OpenCV non-local means, 8-bit, h = ``--degrain-h``), the other way to handle grain.
+
+Each variant's output on every held-out frame is scored against the film (``remaster_core.look``: PSNR,
+grain amplitude and octave bands, detail, steadiness; on the frame's largest fully covered rectangle)
+clean, and with grain synthesised (``remaster_core.grain``) from the profile of the training targets
+(``training.grain.measure_profile``, what ``remaster train`` writes as ``RUN/grain.json``) for each of
+``--grain-seeds``. The bilinear input is scored alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ablation import build_reel, build_synth_pairs
+
+from remaster_core.grain import GrainSettings, add_grain
+from remaster_core.io.atomic import write_json_atomic
+from remaster_core.io.images import read_image, write_image
+from remaster_core.look import score_sequences
+from training.checkpoint import load_checkpoint
+from training.config import resolve_config
+from training.data import read_pair, scan_pairs
+from training.grain import measure_profile
+from training.model import build_generator
+from training.run_dir import step_checkpoints, step_path
+from training.trainer import train
+
+
+def degrain_pairs(pairs: Path, out: Path, h: float) -> Path:
+    """A copy of ``pairs`` whose targets are degrained (non-local means on 8-bit; kept if present)."""
+    if (out / "align.json").is_file():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(pairs, out)
+    for target in sorted(out.glob("shot*/target/*.dpx")):
+        rgb, _ = read_image(target)
+        u8 = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+        clean = cv2.fastNlMeansDenoisingColored(u8, None, h, h, 5, 15).astype(np.float32) / 255.0
+        write_image(target, clean)
+    return out
+
+
+def ema_generator(path: Path) -> torch.nn.Module:
+    """G with the EMA weights of a step checkpoint."""
+    ckpt = load_checkpoint(path)
+    g = build_generator(ckpt.generator_config)
+    ema = {k.removeprefix("ema."): v for k, v in ckpt.extra_tensors.items() if k.startswith("ema.")}
+    g.load_state_dict(ema or ckpt.generator)
+    return g.eval()
+
+
+def inner_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of the valid area's bounding rectangle shrunk until every pixel is valid."""
+    valid = mask > 0.5
+    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    while y1 - y0 > 1 and x1 - x0 > 1:
+        box = ~valid[y0:y1, x0:x1]
+        if not box.any():
+            break
+        sides = {
+            "top": box[0].sum(),
+            "bottom": box[-1].sum(),
+            "left": box[:, 0].sum(),
+            "right": box[:, -1].sum(),
+        }
+        worst = max(sides, key=lambda k: sides[k])
+        y0, y1 = y0 + (worst == "top"), y1 - (worst == "bottom")
+        x0, x1 = x0 + (worst == "left"), x1 - (worst == "right")
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _summary(report: Any) -> dict[str, Any]:
+    g = report.grain
+    return {
+        "psnr": report.fidelity.psnr_db,
+        "grain_amplitude": g.amplitude.ratio,
+        "grain_bands": [b.power.ratio for b in g.bands],
+        "grain_channels": [c.ratio for c in g.channels],
+        "detail": report.detail.energy.ratio,
+        "steadiness": report.steadiness.change.ratio,
+    }
+
+
+def score_variant(
+    outputs: list[np.ndarray], films: list[np.ndarray], profile: Any, shot: int, grain_seeds: list[int]
+) -> dict[str, Any]:
+    """Clean and with-grain film-look summaries of a variant's held-out outputs."""
+    result = {"clean": _summary(score_sequences(outputs, films))}
+    if profile is not None:
+        for seed in grain_seeds:
+            grainy = [
+                add_grain(o, profile, GrainSettings(seed=seed), shot=shot, frame=k)
+                for k, o in enumerate(outputs)
+            ]
+            result[f"grain_seed{seed}"] = _summary(score_sequences(grainy, films))
+    return result
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    work = args.work / f"seed{seed}"
+    reel = build_reel(work / "reel", args.preset, seed)
+    pairs = work / "PAIRS"
+    if not (pairs / "align.json").is_file():
+        build_synth_pairs(reel, pairs, seed=seed)
+    degrained = degrain_pairs(pairs, work / "PAIRS_degrained", args.degrain_h) if args.degrained else None
+    index = scan_pairs(pairs)
+    base = {
+        "seed": seed, "data.batch_size": 8, "data.crop_size": 128, "data.workers": 0, "runtime.threads": 1,
+        "runtime.device": "cpu", "runtime.tensorboard": False, "validation.every": args.steps,
+        "checkpoint.every": args.steps, "checkpoint.keep_last": 3,
+    }  # fmt: skip
+    runs = {"scans": (pairs, args.steps + args.gan_steps)}
+    if degrained is not None:
+        runs["degrained"] = (degrained, args.steps)
+    timings = {}
+    for name, (folder, steps) in runs.items():
+        run = work / f"run_{name}"
+        if not step_path(run, steps).is_file():
+            resume = bool(step_checkpoints(run))  # a killed bench goes on where it stopped
+            if not resume:
+                shutil.rmtree(run, ignore_errors=True)
+            cfg = resolve_config(None, {**base, "steps": steps, "stages.gan_start_step": args.steps})
+            t0 = time.monotonic()
+            train(cfg, folder, run, resume=resume)
+            timings[name] = time.monotonic() - t0
+    variants = {
+        "stage1_scans": ema_generator(step_path(work / "run_scans", args.steps)),
+        "stage2_fm": ema_generator(step_path(work / "run_scans", args.steps + args.gan_steps)),
+    }
+    if degrained is not None:
+        variants["stage1_degrained"] = ema_generator(step_path(work / "run_degrained", args.steps))
+    profile = measure_profile(index.train)  # what `remaster train` writes to RUN/grain.json
+    torch.set_num_threads(1)
+    inputs, films, outs = [], [], {k: [] for k in variants}
+    for frame in index.val[: args.eval_frames]:
+        x, y, m = read_pair(frame)
+        rows, cols = inner_box(m)
+        inputs.append(np.ascontiguousarray(x[rows, cols]))
+        films.append(np.ascontiguousarray(y[rows, cols]))
+        tx = torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
+        for name, g in variants.items():
+            with torch.no_grad():
+                out = g(tx)[0].numpy().transpose(1, 2, 0)
+            outs[name].append(np.ascontiguousarray(out[rows, cols], dtype=np.float32))
+    shot = index.val[0].shot
+    results = {"bilinear": score_variant(inputs, films, None, shot, [])}
+    for name in variants:
+        results[name] = score_variant(outs[name], films, profile, shot, args.grain_seeds)
+    return {
+        "seed": seed,
+        "held_out_shot": shot,
+        "frames": len(films),
+        "crop": list(films[0].shape[:2]),
+        "profile_rms": list(profile.rms),
+        "train_seconds": timings,
+        "results": results,
+    }
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, list):
+        return "/".join(_fmt(x) for x in v)
+    return "-" if v is None else f"{v:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/remaster_grain"), help="scratch folder")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/grain.json")
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--steps", type=int, default=300, help="stage 1 steps")
+    parser.add_argument("--gan-steps", type=int, default=150, help="stage 2 steps after them")
+    parser.add_argument("--grain-seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--eval-frames", type=int, default=12)
+    parser.add_argument("--degrain-h", type=float, default=4.0)
+    parser.add_argument(
+        "--no-degrained", dest="degrained", action="store_false", help="skip the degrained-targets run"
+    )
+    args = parser.parse_args()
+    started = time.monotonic()
+    per_seed = []
+    for seed in args.seeds:
+        per_seed.append(run_seed(args, seed))
+        report = {
+            "bench": "grain",
+            "machine": {"platform": platform.platform(), "torch": torch.__version__},
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "seeds": per_seed,
+            "total_seconds": time.monotonic() - started,
+        }
+        write_json_atomic(args.out, report)
+    print(
+        f"{'seed':>4} {'variant':18s} {'grain':12s} {'PSNR':>6} {'amp':>5} {'bands':>15} {'detail':>6} {'steady':>6}"
+    )
+    for s in per_seed:
+        for name, variant in s["results"].items():
+            for kind, r in variant.items():
+                print(
+                    f"{s['seed']:>4} {name:18s} {kind:12s} {_fmt(r['psnr']):>6} {_fmt(r['grain_amplitude']):>5} "
+                    f"{_fmt(r['grain_bands']):>15} {_fmt(r['detail']):>6} {_fmt(r['steadiness']):>6}"
+                )
+    print(f"wrote {args.out} in {time.monotonic() - started:.0f} s")
+    print(json.dumps({"seeds": args.seeds}))
+
+
+if __name__ == "__main__":
+    main()

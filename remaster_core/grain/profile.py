@@ -1,0 +1,421 @@
+"""A film stock's grain, measured from scans: its spectrum and level response per channel.
+
+``estimate_profile(frames)`` measures the grain of film scans where ``remaster_core.look`` measures it
+(the same ``LookParams``): the high-pass residual (``frame - GaussianBlur(frame, smooth_sigma)``) in the
+scan's flat tiles. From it, per channel R, G, B:
+
+- **spectrum**: the grain's noise power spectral density (code value^2 per (cycle/px)^2, white noise of
+  variance s^2 reads s^2 everywhere) as a function of the radial frequency, sampled at ``k / tile``
+  cycles/px for ``k = 0 .. len - 1`` (up to the corner of the spectrum, ``1/sqrt(2)``). The residual's
+  spectrum is the grain's times the high-pass's power transfer ``H(f) = (1 - G(fx) G(fy))^2`` (``G``: the
+  1-D transfer of the very Gaussian kernel OpenCV applies); it is divided by ``H`` where ``H >=
+  MIN_TRANSFER`` (above about 1/11 cycle/px at the default 3 px), and the rings below take the value of
+  the lowest measured ring (grain is flat or falling towards low frequencies; what a flat tile's residual
+  holds there is mostly the picture's own fine structure, which dividing by a small ``H`` would blow up). The grain's variance is the spectrum's integral over the unit square.
+- **level response**: the residual RMS per signal level (``level_edges``, luma of the smoothed scan) over
+  the RMS of every flat pixel: a gain per level bin and channel, 1 where the grain is average. Bins with
+  fewer than ``min_level_pixels`` flat pixels take the gain of the nearest measured bin.
+- **correlation**: the 3x3 correlation of the channels' residuals (film grain is largely shared by the
+  three dye layers; a scanner's noise is not).
+
+A channel whose residual RMS is below ``LookParams.grain_floor`` (a digital source, or a channel
+without grain) has a zero spectrum: ``rms`` 0, nothing is synthesised in it. A profile whose channels
+are all zero ``is_zero``; so is the profile of scans without a flat tile (``reason`` says why).
+
+``GrainProfile`` is a small frozen dataclass, JSON-able (``to_dict``/``from_dict``, validated); it is
+stored in the training run (``RUN/grain.json``, ``write_profile``/``read_profile``) and in the exported
+model's metadata (``remaster.grain_profile``), and ``remaster_core.grain.synthesis`` draws grain from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from remaster_core.errors import InputError
+from remaster_core.io.atomic import write_text_atomic
+from remaster_core.look.grain import noise_power_spectrum
+from remaster_core.look.regions import CHANNELS, LookParams, highpass, luma, tile_gradient, tiles
+
+PROFILE_VERSION = 1
+GRAIN_FILE = "grain.json"
+"""The profile's file in a training run folder."""
+MIN_TRANSFER = 0.5
+FIT_BAND = (0.2, 0.45)
+"""cycles/px: the rings the grain's fall-off is fitted on to bound the lower ones (``_bound_low_frequencies``)."""
+"""The smallest high-pass power transfer a ring's residual spectrum is divided by (see the docstring)."""
+
+
+@dataclass(frozen=True)
+class GrainProfile:
+    """One film stock's grain (see the module docstring). Hashable: synthesis caches its filters by it.
+
+    Attributes:
+        tile: px, the tile the spectrum was measured on (rings are ``1 / tile`` cycles/px apart).
+        smooth_sigma: px, the Gaussian of the high-pass (the level is the luma of the picture blurred by it).
+        spectrum: per channel (R, G, B), the PSD at ``k / tile`` cycles/px, ``k = 0 ..``; >= 0.
+        level_edges: luma bin edges of the level response (increasing).
+        level_gain: per level bin, per channel, the RMS there over the RMS of all flat pixels; > 0.
+        correlation: 3x3 correlation of the channels (symmetric, unit diagonal, positive definite).
+        frames: scan frames measured; flat_tiles: flat tiles they had.
+        reason: why the profile is zero when nothing could be measured, else None.
+    """
+
+    tile: int
+    smooth_sigma: float
+    spectrum: tuple[tuple[float, ...], ...]
+    level_edges: tuple[float, ...]
+    level_gain: tuple[tuple[float, ...], ...]
+    correlation: tuple[tuple[float, ...], ...]
+    frames: int = 0
+    flat_tiles: int = 0
+    reason: str | None = None
+    version: int = field(default=PROFILE_VERSION)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spectrum", tuple(tuple(float(v) for v in ch) for ch in self.spectrum))
+        object.__setattr__(self, "level_edges", tuple(float(v) for v in self.level_edges))
+        object.__setattr__(self, "level_gain", tuple(tuple(float(v) for v in b) for b in self.level_gain))
+        object.__setattr__(self, "correlation", tuple(tuple(float(v) for v in r) for r in self.correlation))
+        _check(
+            self.version == PROFILE_VERSION, "version", f"is {self.version!r}, this reads {PROFILE_VERSION}"
+        )
+        _check(
+            isinstance(self.tile, int) and 8 <= self.tile <= 1024,
+            "tile",
+            f"must be 8..1024, got {self.tile!r}",
+        )
+        _check(math.isfinite(self.smooth_sigma) and self.smooth_sigma > 0, "smooth_sigma", "must be > 0")
+        rings = {len(ch) for ch in self.spectrum}
+        _check(len(self.spectrum) == 3 and len(rings) == 1, "spectrum", "must hold 3 channels of one length")
+        _check(rings.pop() >= 2, "spectrum", "needs at least 2 rings")
+        values = [v for ch in self.spectrum for v in ch]
+        _check(all(math.isfinite(v) and v >= 0 for v in values), "spectrum", "must be finite and >= 0")
+        edges = self.level_edges
+        _check(
+            len(edges) >= 2 and all(math.isfinite(e) for e in edges) and all(a < b for a, b in itertools.pairwise(edges)),
+            "level_edges", "must be 2 or more increasing numbers",
+        )  # fmt: skip
+        _check(
+            len(self.level_gain) == len(edges) - 1
+            and all(len(b) == 3 and all(math.isfinite(g) and g > 0 for g in b) for b in self.level_gain),
+            "level_gain", f"must be {len(edges) - 1} bins of 3 positive numbers",
+        )  # fmt: skip
+        c = np.asarray(self.correlation, dtype=np.float64)
+        ok = c.shape == (3, 3) and bool(np.all(np.isfinite(c)))
+        ok = ok and np.allclose(c, c.T, atol=1e-9) and np.allclose(np.diag(c), 1.0, atol=1e-9)
+        ok = ok and bool(np.all(np.linalg.eigvalsh(c) > 0)) if ok else False
+        _check(ok, "correlation", "must be a symmetric 3x3 matrix with a unit diagonal, positive definite")
+        _check(self.frames >= 0 and self.flat_tiles >= 0, "frames", "counts must be >= 0")
+
+    @property
+    def rms(self) -> tuple[float, float, float]:
+        """The grain's RMS per channel (code values): the spectrum's integral over the unit square."""
+        return tuple(float(math.sqrt(v)) for v in _variances(self))  # type: ignore[return-value]
+
+    @property
+    def is_zero(self) -> bool:
+        """No grain in any channel: nothing to synthesise."""
+        return all(max(ch) == 0.0 for ch in self.spectrum)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; ``rms`` is written for people (``from_dict`` ignores it)."""
+        return {
+            "version": self.version,
+            "tile": self.tile,
+            "smooth_sigma": self.smooth_sigma,
+            "spectrum": {n: list(ch) for n, ch in zip(CHANNELS, self.spectrum, strict=True)},
+            "level_edges": list(self.level_edges),
+            "level_gain": [list(b) for b in self.level_gain],
+            "correlation": [list(r) for r in self.correlation],
+            "rms": dict(zip(CHANNELS, self.rms, strict=True)),
+            "frames": self.frames,
+            "flat_tiles": self.flat_tiles,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "grain profile") -> GrainProfile:
+        """The profile ``to_dict`` wrote.
+
+        Raises:
+            InputError: a missing or wrong field, named with ``where`` (the file or metadata key).
+        """
+        if not isinstance(data, Mapping):
+            raise InputError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        try:
+            spectrum = data["spectrum"]
+            return cls(
+                tile=int(data["tile"]),
+                smooth_sigma=float(data["smooth_sigma"]),
+                spectrum=tuple(tuple(spectrum[n]) for n in CHANNELS),
+                level_edges=tuple(data["level_edges"]),
+                level_gain=tuple(tuple(b) for b in data["level_gain"]),
+                correlation=tuple(tuple(r) for r in data["correlation"]),
+                frames=int(data.get("frames", 0)),
+                flat_tiles=int(data.get("flat_tiles", 0)),
+                reason=data.get("reason"),
+                version=int(data.get("version", -1)),
+            )
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{where}: not a grain profile ({type(exc).__name__}: {exc}); it is written by `remaster train` "
+                f"({GRAIN_FILE} in the run folder)"
+            ) from None
+
+
+def _check(ok: bool, name: str, what: str) -> None:
+    if not ok:
+        raise InputError(f"grain profile field {name!r} {what}")
+
+
+def zero_profile(reason: str, params: LookParams | None = None, frames: int = 0) -> GrainProfile:
+    """A profile of no grain (nothing is synthesised from it), with the reason."""
+    p = params or LookParams()
+    rings = ring_count(p.tile)
+    return GrainProfile(
+        tile=p.tile,
+        smooth_sigma=p.smooth_sigma,
+        spectrum=((0.0,) * rings,) * 3,
+        level_edges=p.level_edges,
+        level_gain=((1.0, 1.0, 1.0),) * (len(p.level_edges) - 1),
+        correlation=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+        frames=frames,
+        reason=reason,
+    )
+
+
+def ring_count(tile: int) -> int:
+    """Rings ``k / tile`` of a spectrum up to the corner of the unit square: ``round(tile / sqrt(2)) + 1``."""
+    return round(tile * math.sqrt(0.5)) + 1
+
+
+@functools.lru_cache(maxsize=8)
+def _variances(profile: GrainProfile) -> tuple[float, ...]:
+    radius = _radius_grid(profile.tile) * profile.tile
+    k = np.arange(len(profile.spectrum[0]), dtype=np.float64)
+    return tuple(float(np.interp(radius, k, np.asarray(ch)).mean()) for ch in profile.spectrum)
+
+
+@functools.lru_cache(maxsize=4)
+def _radius_grid(tile: int) -> np.ndarray:
+    f = np.fft.fftfreq(tile)
+    return np.hypot(f[:, None], f[None, :])
+
+
+@functools.lru_cache(maxsize=4)
+def highpass_transfer(tile: int, sigma: float) -> np.ndarray:
+    """Power transfer (tile, tile) of ``regions.highpass`` at the DFT frequencies of a tile (fftfreq order):
+    ``(1 - G(fx) G(fy))^2``, G the 1-D transfer of OpenCV's Gaussian kernel for ``sigma`` (float32 images)."""
+    ksize = round(sigma * 8 + 1) | 1
+    kernel = cv2.getGaussianKernel(ksize, sigma, cv2.CV_64F).ravel()
+    n = np.arange(ksize) - ksize // 2
+    f = np.fft.fftfreq(tile)
+    g = (kernel[None, :] * np.cos(2 * np.pi * f[:, None] * n[None, :])).sum(axis=1)
+    return (1.0 - g[:, None] * g[None, :]) ** 2
+
+
+@dataclass
+class ProfileAccumulator:
+    """Pools the grain statistics of scan frames; ``result()`` gives the ``GrainProfile``."""
+
+    params: LookParams = field(default_factory=LookParams)
+    frames: int = 0
+    flat_tiles: int = 0
+    psd: np.ndarray | None = None  # (T, T, 3) summed residual PSD
+    cross: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))  # sums of r_i r_j
+    level_sq: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
+    level_pixels: np.ndarray = field(init=False)  # (bins,)
+
+    def __post_init__(self) -> None:
+        bins = len(self.params.level_edges) - 1
+        self.level_sq = np.zeros((bins, 3))
+        self.level_pixels = np.zeros(bins, np.int64)
+
+    def add(self, frame: np.ndarray) -> None:
+        """Add one scan frame: float32 (H, W, 3) R'G'B' 0..1."""
+        p, t = self.params, self.params.tile
+        rgb = np.ascontiguousarray(frame, dtype=np.float32)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"grain profile: a scan frame must be RGB (H, W, 3), got shape {rgb.shape}")
+        self.frames += 1
+        residual, smooth = highpass(rgb, p.smooth_sigma)
+        level = luma(smooth)
+        flat = tile_gradient(level, t) < p.flat_gradient
+        n = int(np.count_nonzero(flat))
+        if n == 0:
+            return
+        self.flat_tiles += n
+        res = tiles(residual, t)[flat]  # (n, t, t, 3)
+        psd = noise_power_spectrum(res)
+        self.psd = psd if self.psd is None else self.psd + psd
+        flat_res = res.reshape(-1, 3).astype(np.float64)
+        self.cross += flat_res.T @ flat_res
+        bins = np.digitize(tiles(level, t)[flat].ravel(), np.asarray(p.level_edges[1:-1], np.float32))
+        nbins = len(p.level_edges) - 1
+        self.level_pixels += np.bincount(bins, minlength=nbins)
+        sq = flat_res**2
+        for c in range(3):
+            self.level_sq[:, c] += np.bincount(bins, weights=sq[:, c], minlength=nbins)
+
+    def result(self) -> GrainProfile:
+        """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
+        p = self.params
+        if self.psd is None or self.flat_tiles == 0:
+            return zero_profile(
+                f"no flat region in {self.frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
+                f"{p.flat_gradient} code values/px, so the grain could not be told from the picture",
+                p, self.frames,
+            )  # fmt: skip
+        pixels = int(self.level_pixels.sum())
+        residual_rms = np.sqrt(np.diag(self.cross) / pixels)
+        has_grain = residual_rms >= p.grain_floor
+        if not has_grain.any():
+            return zero_profile(
+                f"no grain: the scans' residual RMS in flat regions is {residual_rms.max():.2g} code values, below "
+                f"{p.grain_floor} (a digital source, or grain removed)",
+                p, self.frames,
+            )  # fmt: skip
+        spectrum = _radial_grain_spectrum(self.psd / self.flat_tiles, p)
+        spectrum[:, ~has_grain] = 0.0
+        gains = _level_gains(self.level_sq, self.level_pixels, p.min_level_pixels)
+        scale = np.sqrt(np.outer(np.diag(self.cross), np.diag(self.cross)))
+        corr = np.divide(self.cross, scale, out=np.zeros((3, 3)), where=scale > 0)
+        corr[~has_grain, :] = 0.0
+        corr[:, ~has_grain] = 0.0
+        np.fill_diagonal(corr, 1.0)
+        return GrainProfile(
+            tile=p.tile,
+            smooth_sigma=p.smooth_sigma,
+            spectrum=tuple(tuple(spectrum[:, c]) for c in range(3)),
+            level_edges=p.level_edges,
+            level_gain=tuple(tuple(b) for b in gains),
+            correlation=tuple(tuple(r) for r in _positive_definite(corr)),
+            frames=self.frames,
+            flat_tiles=self.flat_tiles,
+        )
+
+
+def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams) -> np.ndarray:
+    """(rings, 3) grain PSD per ring from a residual PSD (T, T, 3) (see the module docstring)."""
+    t = p.tile
+    transfer = highpass_transfer(t, p.smooth_sigma)
+    ring = np.rint(_radius_grid(t) * t).astype(np.int64)
+    usable = transfer >= MIN_TRANSFER
+    rings = ring_count(t)
+    out = np.zeros((rings, 3))
+    have = np.zeros(rings, bool)
+    for k in range(rings):
+        sel = usable & (ring == k)
+        if sel.any():
+            out[k] = (residual_psd[sel] / transfer[sel][:, None]).mean(axis=0)
+            have[k] = True
+    first = int(np.argmax(have))
+    out[:first] = out[first]
+    for k in range(first + 1, rings):  # a ring with no sample (none at these sizes): its inner neighbour's
+        if not have[k]:
+            out[k] = out[k - 1]
+    return _bound_low_frequencies(out, t)
+
+
+def _bound_low_frequencies(spectrum: np.ndarray, tile: int) -> np.ndarray:
+    """The rings below ``FIT_BAND`` bounded by the Gaussian fall-off ``a exp(-b f^2)`` fitted (least squares
+    on the log) to the rings inside it, per channel: grain's spectrum is flat or falling with frequency,
+    while the picture's own structure left in flat tiles rises towards low frequencies and would otherwise
+    be synthesised as a slow, crawling mottle. Only ever lowers a ring (the measure is an upper bound)."""
+    f = np.arange(spectrum.shape[0]) / tile
+    fit = (f >= FIT_BAND[0]) & (f <= FIT_BAND[1])
+    out = spectrum.copy()
+    for c in range(spectrum.shape[1]):
+        s = spectrum[fit, c]
+        keep = s > 1e-3 * max(float(s.max()), 1e-30)
+        if np.count_nonzero(keep) < 3:
+            continue
+        slope, intercept = np.polyfit(f[fit][keep] ** 2, np.log(s[keep]), 1)
+        slope = min(float(slope), 0.0)  # never a spectrum that rises with frequency
+        low = f < FIT_BAND[0]
+        out[low, c] = np.minimum(spectrum[low, c], np.exp(intercept + slope * f[low] ** 2))
+    return out
+
+
+def _level_gains(level_sq: np.ndarray, level_pixels: np.ndarray, min_pixels: int) -> np.ndarray:
+    """(bins, 3) RMS per level over the RMS of all flat pixels; thin bins take their nearest measured one."""
+    total = level_sq.sum(axis=0) / max(int(level_pixels.sum()), 1)
+    measured = np.flatnonzero(level_pixels >= min_pixels)
+    gains = np.ones_like(level_sq)
+    if measured.size == 0:
+        return gains
+    safe_total = np.where(total > 0, total, 1.0)
+    for b in range(len(level_pixels)):
+        src = measured[np.argmin(np.abs(measured - b))]
+        rms = np.sqrt(level_sq[src] / level_pixels[src] / safe_total)
+        gains[b] = np.where((total > 0) & (rms > 0), rms, 1.0)
+    return gains
+
+
+def _positive_definite(corr: np.ndarray) -> np.ndarray:
+    """``corr`` nudged towards the identity until it is safely positive definite (channels that are one)."""
+    for shrink in (0.0, 0.001, 0.01, 0.05, 0.2):
+        c = (1.0 - shrink) * corr + shrink * np.eye(3)
+        if np.linalg.eigvalsh(c).min() > 1e-6:
+            return c
+    return np.eye(3)
+
+
+def estimate_profile(frames: Iterable[np.ndarray], params: LookParams | None = None) -> GrainProfile:
+    """The grain profile of film scan frames (float32 (H, W, 3) R'G'B' 0..1; see the module docstring)."""
+    acc = ProfileAccumulator(params or LookParams())
+    for frame in frames:
+        acc.add(frame)
+    return acc.result()
+
+
+def write_profile(path: str | os.PathLike[str], profile: GrainProfile) -> Path:
+    """Write ``profile`` as JSON, atomically; returns the path."""
+    out = Path(path)
+    write_text_atomic(out, json.dumps(profile.to_dict(), indent=1, allow_nan=False) + "\n")
+    return out
+
+
+def read_profile(path: str | os.PathLike[str]) -> GrainProfile:
+    """Read a profile ``write_profile`` wrote.
+
+    Raises:
+        InputError: the file is missing, not JSON, or not a valid profile (named).
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{p}: no grain profile there (`remaster train` writes {GRAIN_FILE} in its run folder)"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p}: cannot read the grain profile ({exc}); delete it and train again") from None
+    return GrainProfile.from_dict(data, where=str(p))
+
+
+def profile_from_json(text: str, where: str) -> GrainProfile:
+    """A profile from its JSON text (a model's metadata value); InputError naming ``where``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: the grain profile is not JSON ({exc})") from None
+    return GrainProfile.from_dict(data, where=where)
+
+
+def profile_to_json(profile: GrainProfile) -> str:
+    """The profile as compact JSON (sorted keys: equal profiles give equal text)."""
+    return json.dumps(profile.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)

@@ -1,0 +1,1 @@
+"""Tests of remaster_core.grain: film grain profiles and their synthesis."""

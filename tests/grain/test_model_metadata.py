@@ -1,0 +1,48 @@
+"""The grain profile travels from the run folder (grain.json) into the model's metadata and back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remaster_core.errors import InputError, ModelError
+from remaster_core.grain import estimate_profile, write_profile
+from remaster_core.grain.profile import GRAIN_FILE, profile_from_json
+from remaster_core.runtime import model as contract
+from remaster_core.runtime.model import open_model
+from tests.grain.test_profile import film
+from tests.runtime import StandIn, make_model, metadata
+
+
+def test_export_takes_the_run_folders_profile(tmp_path: Path) -> None:
+    from export.metadata import CheckpointSource, grain_metadata
+
+    ckpt = tmp_path / "run" / "checkpoints" / "best.safetensors"
+    ckpt.parent.mkdir(parents=True)
+    source = CheckpointSource(ckpt, tmp_path / "run", "best checkpoint")
+    assert grain_metadata(source) == {}  # a run trained before grain profiles: no grain
+    assert grain_metadata(CheckpointSource(ckpt, None, "loose file")) == {}
+    profile = estimate_profile(film(1))
+    write_profile(tmp_path / "run" / GRAIN_FILE, profile)
+    meta = grain_metadata(source)
+    assert profile_from_json(meta[contract.KEY_GRAIN_PROFILE], "m") == profile
+    (tmp_path / "run" / GRAIN_FILE).write_text('{"tile": 3}', encoding="utf-8")
+    with pytest.raises(InputError, match=GRAIN_FILE):
+        grain_metadata(source)
+
+
+def test_the_runtime_reads_the_profile_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    net = StandIn()
+    profile = estimate_profile(film(1))
+    from remaster_core.grain.profile import profile_to_json
+
+    good = metadata(net.s, net.receptive_field, **{contract.KEY_GRAIN_PROFILE: profile_to_json(profile)})
+    path, _ = make_model(tmp_path, "good.onnx", net=net, props=good)
+    assert open_model(path)[0].grain == profile
+    plain, _ = make_model(tmp_path, "plain.onnx", net=net)
+    assert open_model(plain)[0].grain is None
+    bad = metadata(net.s, net.receptive_field, **{contract.KEY_GRAIN_PROFILE: '{"spectrum": 1}'})
+    broken, _ = make_model(tmp_path, "broken.onnx", net=net, props=bad)
+    with pytest.raises(ModelError, match="remaster.grain_profile.*re-export"):
+        open_model(broken)

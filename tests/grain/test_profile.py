@@ -1,0 +1,133 @@
+"""Grain profiles measured from scans of known grain: amplitude, spectrum, level response, channels."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from remaster_core.errors import InputError
+from remaster_core.grain import GrainSettings, add_grain, estimate_profile, read_profile, write_profile
+from remaster_core.grain.profile import GrainProfile, profile_from_json, profile_to_json
+from remaster_core.look import score_sequences
+from remaster_core.synth.scenes import GrainParams
+from remaster_core.synth.scenes import add_grain as film_grain
+
+H, W = 256, 320
+
+
+def ramp() -> np.ndarray:
+    """A flat-ish picture (slow ramps: every tile flat) spanning luma 0.2..0.7."""
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    return np.stack([0.2 + 0.6 * x / W, 0.3 + 0.4 * y / H, np.full_like(x, 0.5)], -1).astype(np.float32)
+
+
+def film(count: int = 4, params: GrainParams | None = None) -> list[np.ndarray]:
+    """Frames of the synthetic reels' film grain (mostly monochrome, level dependent) on ``ramp``."""
+    return [film_grain(ramp(), np.random.default_rng([7, k]), params or GrainParams()) for k in range(count)]
+
+
+def per_channel_film(sigmas: tuple[float, float, float], count: int = 4) -> list[np.ndarray]:
+    """Independent white grain of a different RMS in each channel (a scanner's noise)."""
+    return [
+        ramp()
+        + np.random.default_rng([9, k]).standard_normal((H, W, 3)).astype(np.float32) * np.float32(sigmas)
+        for k in range(count)
+    ]
+
+
+def synthesise(profile: GrainProfile, count: int = 4, seed: int = 0) -> list[np.ndarray]:
+    return [add_grain(ramp(), profile, GrainSettings(seed=seed), shot=0, frame=k) for k in range(count)]
+
+
+def test_the_profile_of_film_grain_gives_back_its_amplitude_correlation_and_level_response() -> None:
+    profile = estimate_profile(film())
+    # the reels' grain: std 0.012 * (0.4 + 2.4 L (1 - L)), about 0.0118 over this ramp's levels
+    assert all(0.0105 < r < 0.0130 for r in profile.rms), profile.rms
+    c = np.asarray(profile.correlation)
+    expected = 1 / (1 + 0.35**2)  # shared part over shared + independent
+    assert np.allclose(c[np.triu_indices(3, 1)], expected, atol=0.03)
+    gains = np.asarray(profile.level_gain)[1:4, 0]  # the measured levels: 0.2-0.8
+    assert np.all(np.abs(gains - 1) < 0.06)  # 0.4 + 2.4 L (1 - L) is nearly flat from 0.3 to 0.7
+    assert not profile.is_zero and profile.reason is None and profile.frames == 4
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_synthesised_grain_matches_the_film_in_amplitude_and_every_band(seed: int) -> None:
+    scans = film()
+    report = score_sequences(synthesise(estimate_profile(scans), seed=seed), scans)
+    assert 0.8 <= report.grain.amplitude.ratio <= 1.25  # type: ignore[operator]
+    for band in report.grain.bands:
+        assert 0.8 <= band.power.ratio <= 1.25, band  # type: ignore[operator]
+        assert all(0.8 <= c.ratio <= 1.25 for c in band.channels), band  # type: ignore[operator]
+
+
+def test_coarser_grain_keeps_its_spectrum() -> None:
+    scans = film(params=GrainParams(amplitude=0.02, size=1.2))
+    report = score_sequences(synthesise(estimate_profile(scans)), scans)
+    assert [0.8 <= b.power.ratio <= 1.25 for b in report.grain.bands] == [True] * 3, [
+        b.power.ratio for b in report.grain.bands
+    ]
+
+
+def test_grain_that_differs_per_channel_is_measured_and_synthesised_per_channel() -> None:
+    scans = per_channel_film((0.02, 0.01, 0.0))
+    profile = estimate_profile(scans)
+    assert profile.rms[0] == pytest.approx(0.02, rel=0.08) and profile.rms[1] == pytest.approx(0.01, rel=0.08)
+    assert profile.rms[2] == 0.0  # below the floor: no grain in blue
+    assert abs(profile.correlation[0][1]) < 0.05  # independent channels
+    out = synthesise(profile)
+    assert np.array_equal(np.stack(out)[..., 2], np.stack([ramp()] * 4)[..., 2])  # nothing added to blue
+    report = score_sequences(out, scans)
+    for c in (0, 1):
+        assert 0.9 <= report.grain.channels[c].ratio <= 1.1  # type: ignore[operator]
+
+
+def test_a_scan_without_grain_gives_a_zero_profile_and_no_synthesis() -> None:
+    clean = [ramp() for _ in range(2)]
+    profile = estimate_profile(clean)
+    assert profile.is_zero and profile.rms == (0.0, 0.0, 0.0) and "no grain" in (profile.reason or "")
+    picture = ramp()
+    assert add_grain(picture, profile, GrainSettings(), shot=0, frame=0) is picture
+
+
+def test_a_busy_scan_gives_a_zero_profile_with_the_reason() -> None:
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    busy = np.repeat((0.5 + 0.4 * np.sin(x / 3.0) * np.cos(y / 4.0))[..., None], 3, axis=2)
+    profile = estimate_profile([busy])
+    assert profile.is_zero and "no flat region" in (profile.reason or "")
+
+
+def test_round_trip_through_json_and_a_file(tmp_path: Path) -> None:
+    profile = estimate_profile(film(2))
+    assert GrainProfile.from_dict(profile.to_dict()) == profile
+    assert profile_from_json(profile_to_json(profile), "meta") == profile
+    path = write_profile(tmp_path / "grain.json", profile)
+    assert read_profile(path) == profile
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"spectrum": {"R": [-1.0, 0.0], "G": [0.0, 0.0], "B": [0.0, 0.0]}}, "spectrum"),
+        ({"spectrum": {"R": [math.nan, 0.0], "G": [0.0, 0.0], "B": [0.0, 0.0]}}, "spectrum"),
+        ({"correlation": [[1, 2, 0], [2, 1, 0], [0, 0, 1]]}, "correlation"),
+        ({"level_gain": [[1, 1, 1]]}, "level_gain"),
+        ({"version": 99}, "version"),
+    ],
+)
+def test_a_bad_profile_is_refused_naming_the_field(change: dict, field: str) -> None:
+    data = {**estimate_profile(film(1)).to_dict(), **change}
+    with pytest.raises(InputError, match=f"where.json: grain profile field '{field}'"):
+        GrainProfile.from_dict(data, where="where.json")
+
+
+def test_a_file_that_is_not_a_profile_names_itself(tmp_path: Path) -> None:
+    bad = tmp_path / "grain.json"
+    bad.write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError, match="grain.json: not a grain profile"):
+        read_profile(bad)
+    with pytest.raises(InputError, match="no grain profile there"):
+        read_profile(tmp_path / "missing.json")

@@ -1,0 +1,97 @@
+"""Film grain through ``remaster render``: a model carrying a grain profile, rendered with different
+chunks and tiles, grain on and off, and the render key following the grain controls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from remaster_core.grain import estimate_profile
+from remaster_core.grain.profile import profile_to_json
+from remaster_core.node import NodeParams, engine_for, mix_frames, render_frame, resample_to_output
+from remaster_core.runtime import model as contract
+from tests.grain.test_profile import film
+from tests.render import frame_events, pixels, read_log, run_cli, write_sequence
+from tests.runtime import StandIn, make_model, metadata
+
+FRAMES = list(range(1, 7))
+SIZE = "160x120"
+
+
+@pytest.fixture(scope="module")
+def grain_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    net = StandIn(s=2, width=8, convs=2, seed=1)
+    props = metadata(
+        net.s, net.receptive_field, **{contract.KEY_GRAIN_PROFILE: profile_to_json(estimate_profile(film(2)))}
+    )
+    path, _ = make_model(tmp_path_factory.mktemp("grain-model"), "grain.onnx", net=net, props=props)
+    return path
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return write_sequence(tmp_path_factory.mktemp("grain-in"), FRAMES, (80, 60))
+
+
+def _render(plates: str, model: Path, out: Path, *args: str) -> dict[int, np.ndarray]:
+    proc = run_cli(plates, "--model", str(model), "--out", str(out / "out.####.exr"), "--format", SIZE,
+                   "--bit-depth", "float", *args)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return {f: pixels(out / f"out.{f:04d}.exr") for f in FRAMES if (out / f"out.{f:04d}.exr").is_file()}
+
+
+def test_grain_frames_are_bit_identical_for_any_chunking(
+    grain_model: Path, plates: str, tmp_path: Path
+) -> None:
+    one = _render(plates, grain_model, tmp_path / "c1", "--chunk", "1", "--grain-seed", "3")
+    three = _render(plates, grain_model, tmp_path / "c4", "--chunk", "4", "--grain-seed", "3")
+    some = _render(plates, grain_model, tmp_path / "part", "--frames", "4-6", "--grain-seed", "3")
+    for f in FRAMES:
+        assert np.array_equal(one[f], three[f]), f
+    for f in (4, 5, 6):
+        assert np.array_equal(one[f], some[f]), f
+
+
+def test_grain_does_not_depend_on_the_tiling(grain_model: Path, plates: str, tmp_path: Path) -> None:
+    """The grain is drawn for the whole frame: what it adds is the same with any tile size. (The model's
+    own output differs between tilings by float rounding, 1e-7: onnxruntime sums in another order.)"""
+    layers = []
+    for tile in ("0", "64", "96"):
+        extra = ("--tile", tile) if tile != "0" else ()
+        grainy = _render(plates, grain_model, tmp_path / f"g{tile}", *extra)
+        clean = _render(plates, grain_model, tmp_path / f"c{tile}", *extra, "--grain-amount", "0")
+        layers.append({f: grainy[f] - clean[f] for f in FRAMES})
+        assert all(float(np.std(layers[-1][f])) > 0.005 for f in FRAMES)  # there is grain
+    for other in layers[1:]:
+        for f in FRAMES:
+            assert np.abs(other[f] - layers[0][f]).max() < 1e-5, f
+
+
+def test_amount_zero_is_the_clean_output_bit_for_bit(grain_model: Path, plates: str) -> None:
+    from remaster_core.io.images import read_image
+
+    source, _ = read_image(Path(plates.replace("####", "0002")))
+    off = NodeParams(model=grain_model, output_size=(160, 120), grain_amount=0.0)
+    out = render_frame(source, off, frame=2)
+    resampled = resample_to_output(source, _nominal(off, source), (160, 120))
+    assert np.array_equal(out, mix_frames(resampled, engine_for(off).run(resampled), 1.0))
+    on = render_frame(source, NodeParams(model=grain_model, output_size=(160, 120)), frame=2)
+    assert 0.005 < float(np.std(on - out)) < 0.03
+
+
+def _nominal(params: NodeParams, source: np.ndarray):  # type: ignore[no-untyped-def]
+    from remaster_core.node import frame_transform
+
+    return frame_transform(params, (source.shape[1], source.shape[0]))
+
+
+def test_changing_a_grain_control_re_renders(grain_model: Path, plates: str, tmp_path: Path) -> None:
+    out = tmp_path / "key"
+    _render(plates, grain_model, out, "--frames", "1-2")
+    _render(plates, grain_model, out, "--frames", "1-2")
+    _render(plates, grain_model, out, "--frames", "1-2", "--grain-seed", "9")
+    log = read_log(out / ".remaster" / "logs" / "chunk-1-2.jsonl")
+    statuses = [e["status"] for e in frame_events(log)]
+    assert statuses == ["rendered"] * 2 + ["skipped"] * 2 + ["rendered"] * 2
