@@ -3,13 +3,14 @@
 ``remaster align`` (``pipeline.align``): for each shot with film, a sparse fit (``sparse``: SIFT,
 RANSAC, a robust fit of translation, non-uniform scale and radial lens distortion, pooled over frames),
 a dense step (``dense``: DIS optical flow on grade-free pictures, refining the global model and adding
-a smooth per-frame residual field, with a validity mask), then the pairs (``pairs``: the broadcast
+a smooth per-frame residual field, finished photometrically by ``direct``, with a validity mask), then the pairs (``pairs``: the broadcast
 resampled bilinearly into the film raster, the film, the mask, ``align.json``) and a report
 (``report``). Shots without film get the nominal transform. The geometry convention is in
 ``transform``, which the renderer shares.
 
 Modules: ``transform`` (convention, Transform4, Radial, nominal transform, bilinear resampling),
-``prep`` (luma, working raster, grade-free pictures), ``sparse``, ``dense``, ``shot`` (one shot: fit,
+``prep`` (luma, working raster, grade-free pictures), ``sparse``, ``dense``, ``direct`` (Gauss-Newton
+refinement of the field on the pictures), ``shot`` (one shot: fit,
 checks, each frame's mapping and mask), ``pairs`` (PAIRS/ layout, align.json), ``report``,
 ``pipeline`` (the whole ``align()``), ``evaluate`` (accuracy against a synth reel's truth), ``mat``
 (matrix products on OpenCV's threads).

@@ -20,10 +20,15 @@ What the 5-parameter model (``sparse``) leaves is low-frequency: lens distortion
    the shot. This is the regularisation: per-pixel flow is noisy (grain, tape noise), the geometry
    is smooth.
 
+The field is then finished on the pictures themselves (``direct``: Gauss-Newton on the photometric
+difference), which the flow alone cannot do to better than about a tenth of a pixel.
+
 The validity mask (``validity_mask``) is false where the final mapping samples outside the broadcast
-(with a margin), where forward and backward flow disagree, where textured pixels' flow departs from
-the smooth field (occlusions, dirt, overlays, things that moved), and where the grade-matched pictures
-disagree in local mean (an occlusion on a flat area). It is eroded by a few pixels.
+(with a margin), where forward and backward flow disagree (when the backward flow was computed), where
+textured pixels' flow departs from the smooth field (things that moved), where the pictures through
+the final mapping still disagree locally (``direct.Warped.disagreement``: occlusions, overlays, a
+changed picture) and where the grade-matched pictures disagree in local mean (an occlusion on a flat
+area). Lens mismatch is not among them: the field absorbs it. It is eroded by a few pixels.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from remaster_core.align.mat import matmul
+from remaster_core.align.mat import matmul, solve
 from remaster_core.align.prep import (
     WorkMaps,
     WorkRaster,
@@ -60,8 +65,16 @@ class DenseParams:
         outlier_threshold: textured flow further than this from the smooth field is masked.
         spacing: B-spline control point spacing, in film px.
         smoothness: weight of the B-spline second-difference penalty (relative to the data).
-        prior_weight: pull of each frame's field towards the shot's (relative to the data).
+        prior_weight: pull of the shape of each frame's field towards the shot's (the second
+            differences of their difference, relative to the data: ``solve_field``).
+        direct_iterations: Gauss-Newton iterations of the photometric refinement (``direct``).
+        direct_cauchy: its Cauchy scale, in robust standard deviations of the residual (0: none).
+        direct_pool: its normal equations are summed over blocks of this many working px a side.
+        disagreement_sigma: window (working px) of the local photometric disagreement (``direct``).
+        max_disagreement: a textured pixel whose local disagreement exceeds this does not match (mask).
         cauchy: Cauchy loss scale of the robust fits, in broadcast px.
+        cauchy_start: the field fit's first reweighting uses this scale, shrinking geometrically to
+            ``cauchy`` (a warp the model misses leaves px-sized residuals everywhere at first).
         margin: broadcast px that valid samples keep from the raster edge.
         photo_sigma, photo_threshold: local-mean window (px) and absolute luma difference above which
             grade-matched pictures disagree.
@@ -76,9 +89,15 @@ class DenseParams:
     fb_threshold: float = 1.0
     outlier_threshold: float = 1.0
     spacing: float = 120.0
-    smoothness: float = 1.0
-    prior_weight: float = 0.05
+    smoothness: float = 0.01
+    prior_weight: float = 0.01
+    direct_iterations: int = 2
+    direct_cauchy: float = 4.0
+    direct_pool: int = 4
+    disagreement_sigma: float = 6.0
+    max_disagreement: float = 0.6
     cauchy: float = 0.5
+    cauchy_start: float = 3.0
     margin: float = 1.0
     photo_sigma: float = 4.0
     photo_threshold: float = 0.08
@@ -172,7 +191,7 @@ def flow_pair(
 def texture_threshold(texture: np.ndarray) -> float:
     """The structure-tensor level above which a pixel counts as textured: a fraction of the frame's
     high percentile, so it adapts to the picture's contrast (dark and flat frames have little)."""
-    return max(float(np.percentile(texture, 90)) * 0.05, 1e-7)
+    return max(float(np.percentile(texture[::2, ::2], 90)) * 0.05, 1e-7)  # a quarter of the pixels: plenty
 
 
 def flow_weights(pair: FlowPair, params: DenseParams) -> np.ndarray:
@@ -204,9 +223,19 @@ class Samples:
 
 
 def flow_correspondences(
-    pair: FlowPair, work: WorkRaster, transform: Transform4, radial: Radial, params: DenseParams
+    pair: FlowPair,
+    work: WorkRaster,
+    transform: Transform4,
+    radial: Radial,
+    params: DenseParams,
+    maps: WorkMaps | None = None,
 ) -> Samples:
-    """Film <-> broadcast correspondences from a frame's flow (measured through ``transform``/``radial``)."""
+    """Film <-> broadcast correspondences from a frame's flow.
+
+    The flow was measured through ``maps`` when given (a mapping that includes a residual field:
+    the broadcast position of a working pixel plus its flow is read from the maps, bilinearly, in
+    float64), else through ``transform``/``radial`` (evaluated exactly).
+    """
     h, w = pair.forward.shape[:2]
     m = max(2, round(params.norm_sigma))  # borders: the flow's patches hang off the raster
     cols = np.arange(m, w - m, params.stride)
@@ -214,10 +243,39 @@ def flow_correspondences(
     fl = pair.forward[np.ix_(rows, cols)].astype(np.float64)
     xs, _ = work.to_film(cols, np.zeros(1))
     _, ys = work.to_film(np.zeros(1), rows)
-    gx, gy = work.to_film(cols[None, :] + fl[..., 0], rows[:, None] + fl[..., 1])
-    bx, by = map_points(gx, gy, transform, radial)
+    if maps is None:
+        gx, gy = work.to_film(cols[None, :] + fl[..., 0], rows[:, None] + fl[..., 1])
+        bx, by = map_points(gx, gy, transform, radial)
+    else:
+        bx, by = _bilinear(maps, cols[None, :] + fl[..., 0], rows[:, None] + fl[..., 1])
     weight = flow_weights(pair, params)[np.ix_(rows, cols)].astype(np.float64)
     return Samples(xs, ys, np.stack([bx, by], -1), weight)
+
+
+def _bilinear(maps: WorkMaps, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``maps.map_x``/``map_y`` (h, w) read at working coordinates (x, y) float64 (any shape), bilinear,
+    extrapolated linearly past the raster edge (the maps are smooth)."""
+    h, w = maps.map_x.shape
+    x0 = np.clip(np.floor(x).astype(np.int64), 0, w - 2)
+    y0 = np.clip(np.floor(y).astype(np.int64), 0, h - 2)
+    fx, fy = x - x0, y - y0
+    out = []
+    for m in (maps.map_x, maps.map_y):
+        a, b = m[y0, x0].astype(np.float64), m[y0, x0 + 1].astype(np.float64)
+        c, d = m[y0 + 1, x0].astype(np.float64), m[y0 + 1, x0 + 1].astype(np.float64)
+        out.append((a + (b - a) * fx) * (1 - fy) + (c + (d - c) * fx) * fy)
+    return out[0], out[1]
+
+
+def field_maps(base: WorkMaps, field: SplineField, coeffs: np.ndarray, work: WorkRaster) -> WorkMaps:
+    """``base`` (the 5-parameter model's working maps) plus the smooth residual field ``coeffs`` (broadcast
+    px) evaluated on the working raster: the full mapping's ``WorkMaps``."""
+    xs, _ = work.to_film(np.arange(work.size[0]), np.zeros(1))
+    _, ys = work.to_film(np.zeros(1), np.arange(work.size[1]))
+    fx, fy = field.evaluate(coeffs, xs, ys)
+    return WorkMaps(
+        (base.map_x + fx).astype(np.float32), (base.map_y + fy).astype(np.float32), base.sigma_x, base.sigma_y
+    )
 
 
 def flat_correspondences(
@@ -333,15 +391,24 @@ def solve_field(
 ) -> np.ndarray:
     """Regularised solve of the normal equations: coefficients float64 (n, 2).
 
-    Minimises ``data + smoothness * W * |second differences|^2 + prior_weight * W * |c - prior|^2``
-    where W is the data's mean weight per coefficient, so the balance does not depend on how many
-    samples there are. Without a prior, the pull is towards zero (no residual) with a tiny weight.
+    Minimises ``data + smoothness * W * |D c|^2 + prior_weight * W * |D (c - prior)|^2
+    + 1e-3 * W * |c - prior|^2`` where D takes the second differences, W is the data's mean weight per
+    coefficient (so the balance does not depend on how many samples there are), and the prior is zero
+    when none is given. The pull towards the prior acts on the *shape* of the difference: a frame's
+    field may depart from the shot's by any bilinear warp (the gate's weave and drift: a shift, a slight
+    zoom) at no cost, so the frame follows it everywhere, edges included, where a pull on the
+    coefficients themselves held the sparsely sampled edge coefficients at the shot's; a frame without
+    data follows the shot.
     """
     scale = max(total_weight / field.n, 1e-12)
-    reg = params.smoothness * scale * field.penalty()
-    pw = params.prior_weight * scale if prior is not None else 1e-3 * scale
+    penalty = field.penalty()
     target = prior if prior is not None else np.zeros((field.n, 2))
-    return np.linalg.solve(ata + reg + pw * np.eye(field.n), atb + pw * target)
+    lhs = ata + params.smoothness * scale * penalty + 1e-3 * scale * np.eye(field.n)
+    rhs = atb + 1e-3 * scale * target
+    if prior is not None:
+        lhs = lhs + params.prior_weight * scale * penalty
+        rhs = rhs + params.prior_weight * scale * (penalty @ prior)
+    return solve(lhs, rhs)
 
 
 def fit_field(
@@ -376,7 +443,10 @@ def fit_field(
     weights = [s.weight.copy() for s in samples]
     coeffs = np.zeros((field.n, 2))
     resid = values
-    for _ in range(iterations):
+    # annealed Cauchy scale: from cauchy_start (the first flow through a model that misses a warp of a
+    # few px is off by that much everywhere) down to cauchy (robust against outliers once converged)
+    scales = np.geomspace(max(params.cauchy_start, params.cauchy), params.cauchy, max(iterations, 1))
+    for it in range(iterations):
         ata = np.zeros((field.n, field.n))
         atb = np.zeros((field.n, 2))
         for s, v, w in zip(samples, values, weights, strict=True):
@@ -389,7 +459,8 @@ def fit_field(
             fx, fy = field.evaluate(coeffs, s.xs, s.ys)
             r = v - np.stack([fx, fy], -1)
             resid.append(r)
-            weights[k] = s.weight / (1.0 + np.sum(r * r, -1) / (params.cauchy * params.cauchy))
+            c = scales[min(it + 1, len(scales) - 1)]
+            weights[k] = s.weight / (1.0 + np.sum(r * r, -1) / (c * c))
     return coeffs, resid
 
 
@@ -414,6 +485,7 @@ def validity_mask(
     flow_deviation: np.ndarray,
     photo_diff: np.ndarray | None,
     params: DenseParams,
+    disagreement: np.ndarray | None = None,
 ) -> np.ndarray:
     """The validity mask on the film raster, bool (H, W).
 
@@ -424,12 +496,17 @@ def validity_mask(
             in working px.
         photo_diff: float32 (h, w) absolute local-mean difference of the grade-matched pictures, or None.
         params: settings.
+        disagreement: float32 (h, w) local photometric disagreement of the pictures through the final
+            mapping (``direct.Warped.disagreement``), or None: textured pixels above
+            ``max_disagreement`` show something the other picture does not.
     """
     textured = pair.texture > texture_threshold(pair.texture)
     bad = pair.fb_error > params.fb_threshold
     bad |= textured & (flow_deviation > params.outlier_threshold)
     if photo_diff is not None:
         bad |= photo_diff > params.photo_threshold
+    if disagreement is not None:
+        bad |= textured & (disagreement > params.max_disagreement)
     h, w = inside.shape
     if bad.shape != (h, w):
         bad = cv2.resize(bad.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)

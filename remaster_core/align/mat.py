@@ -1,4 +1,4 @@
-"""Dense matrix products through OpenCV's ``cv2.gemm`` rather than NumPy's BLAS.
+"""Dense matrix products and solves through OpenCV (``cv2.gemm``, ``cv2.solve``) rather than NumPy's BLAS.
 
 Why: alignment interleaves OpenCV work (DIS flow, blurs, remaps: OpenCV's thread pool) with small
 matrix products (B-spline normal equations, Gauss-Newton). NumPy hands those to OpenBLAS, whose own
@@ -25,3 +25,15 @@ def matmul(a: np.ndarray, b: np.ndarray, *, transpose_a: bool = False) -> np.nda
     aa = np.ascontiguousarray(a, dtype=dtype)
     out = cv2.gemm(aa, bb, 1.0, None, 0.0, flags=cv2.GEMM_1_T if transpose_a else 0)
     return out.ravel() if vec else out
+
+
+def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for a symmetric positive definite float64 ``a`` (n, n) and ``b`` (n,)
+    or (n, k), through OpenCV (Cholesky) for the same reason as ``matmul``: measured under load, NumPy's
+    solve of the 198-unknown Gauss-Newton system took 0.2 s, OpenBLAS's threads waiting on OpenCV's."""
+    vec = b.ndim == 1
+    bb = np.ascontiguousarray(b.reshape(-1, 1) if vec else b, dtype=np.float64)
+    ok, x = cv2.solve(np.ascontiguousarray(a, dtype=np.float64), bb, flags=cv2.DECOMP_CHOLESKY)
+    if not ok:  # not positive definite after all (rounding): LU
+        ok, x = cv2.solve(np.ascontiguousarray(a, dtype=np.float64), bb, flags=cv2.DECOMP_LU)
+    return x.ravel() if vec else x

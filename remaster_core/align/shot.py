@@ -7,17 +7,25 @@
 2. global refinement: dense flow through the current model on the fit frames, correspondences pooled,
    the 5 parameters refitted (``refine_iterations`` times): this removes the SIFT bias and is what
    ``transform`` (tx, ty, sx, sy) in ``align.json`` reports;
-3. the shot's prior residual field (``dense.SplineField``) from the same pooled correspondences, and a
-   grade-matching polynomial for the mask;
-4. checks, each failure a ``AlignmentFailure`` whose message ends up as the shot's ``reason``, in
-   this order: the sparse fit's own (too few matches or inliers, large residual, implausible scale),
-   texture to measure on, then (when neighbouring broadcast frames are given) that the film does not
-   pair better with a neighbouring broadcast frame (a wrong temporal offset: checked before the flow's
-   spread, which a wrong offset also makes large, so the reason names the cause), the spread of the
-   flow around the shot's mapping, and last the similarity of the aligned pictures.
+3. the shot's prior residual field (``dense.SplineField``) from the same pooled correspondences, then
+   ``field_iterations`` passes of flow through the full mapping (model + field) refitting the field:
+   the 5 parameters only initialise, the field absorbs any smooth warp of a few broadcast px a real
+   telecine leaves (k2, k3, decentring, keystone, rotation, a smooth gate warp); then on each fit
+   frame its own field (from its flow) finished by the direct photometric refinement (``direct``):
+   the shot's field is their mean; and a grade-matching polynomial for the mask;
+4. checks, after the dense step, each failure a ``AlignmentFailure`` whose message ends up as the
+   shot's ``reason``, in this order: the sparse fit's own (too few matches or inliers, large residual,
+   implausible scale), texture to measure on, then (when neighbouring broadcast frames are given)
+   that the film does not pair better with a neighbouring broadcast frame (a wrong temporal offset),
+   the similarity of the pictures through the final mapping (another shot), the share of the
+   textured picture that still disagrees through it (``max_mismatch``: a replaced part), and the
+   consistency of the fit frames' fields (``max_field_departure``). How far the flow departs from
+   the mapping is reported, never a reason: a smooth warp the field absorbs is no evidence against
+   the shot.
 
-``align_frame`` (every frame): flow through the shot's model, a per-frame field pulled towards the
-shot's (weave, drift), the final sampling maps on the film raster, the validity mask and statistics.
+``align_frame`` (every frame): flow through the shot's model and field, a per-frame field whose shape
+is pulled towards the shot's (weave, drift are free), finished by the direct step, the final sampling
+maps on the film raster, the validity mask and statistics.
 
 Residuals are reported in output (film) pixels: a broadcast-pixel vector (rx, ry) is (rx / sx, ry / sy).
 """
@@ -29,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from remaster_core.align import dense
+from remaster_core.align import dense, direct
 from remaster_core.align.dense import DenseParams, FlowPair, SplineField
+from remaster_core.align.direct import DirectGrid, Warped
 from remaster_core.align.prep import WorkMaps, WorkRaster, luma, work_maps
 from remaster_core.align.sparse import (
     Correspondences,
@@ -83,16 +92,19 @@ class AlignParams:
         fit_frames: frames of the shot used to fit its model (spread evenly).
         min_frames: a shot with fewer paired frames is rejected (too short to fit).
         refine_iterations: dense refinements of the 5-parameter model.
-        max_flow_rms: spread (robust RMS, **broadcast px**) of the textured flow around the final mapping
-            above which the pictures are taken not to match. In broadcast px because the flow's noise
-            comes from the broadcast (its noise, blur and coding): the same broadcast gives about the
-            same spread whatever the film's scan size, where a limit in film px rejected well-aligned
-            shots of large scans (a 1920x1440 synthetic shot 0.09 film px from the truth, at 0.83 film
-            px = 0.31 broadcast px). 0.6: a dark, soft shot (rocket at night) spreads 0.51 broadcast px
-            and aligns 0.05 film px from the truth; a quarter of the frame replaced by another picture
-            spreads 1.2 (``tests/align/test_shot.py``).
-        min_similarity: normalised cross-correlation of the aligned, normalised pictures below which
-            they are taken not to match.
+        field_iterations: passes of flow through the full mapping (model + the shot's field so far),
+            each refitting the field: one brings a warp of a few px the model cannot express within a
+            fraction of a px, and the direct step (``direct``) on each fit frame finishes it.
+        min_similarity: normalised cross-correlation of the aligned, normalised pictures (through the
+            final mapping, inside the broadcast) below which they are taken not to match (another shot).
+        max_mismatch: share of the textured picture (inside the broadcast) whose local photometric
+            disagreement after the dense step exceeds ``dense.max_disagreement``, above which the
+            pictures differ in part (a replaced or retouched picture, a title): the shot when the fit
+            frames' median exceeds it, a frame (all-zero mask) when its own does.
+        max_field_departure: how far (broadcast px RMS, over the field's control points) a frame's
+            field may depart in shape from the shot's (its bilinear part removed: weave and drift are
+            a shift and a zoom) before the field is taken to be absorbing a picture change rather than
+            the telecine's geometry: the fit frames against each other, each frame against the shot.
         min_valid: a shot whose frames have a smaller valid fraction on average is rejected.
         offset_ratio: a neighbouring broadcast frame whose pairing leaves less than this fraction of the
             given pairing's residual means a wrong temporal offset (``_temporal_check``).
@@ -104,8 +116,10 @@ class AlignParams:
     fit_frames: int = 5
     min_frames: int = 3
     refine_iterations: int = 2
-    max_flow_rms: float = 0.6
+    field_iterations: int = 1
     min_similarity: float = 0.25
+    max_mismatch: float = 0.1
+    max_field_departure: float = 0.5
     min_valid: float = 0.5
     offset_ratio: float = 0.75
     sparse: SparseParams = field(default_factory=SparseParams)
@@ -124,7 +138,11 @@ class ShotModel:
         work: the working raster; broadcast_size: (W, H); film_size: (W, H).
         sparse: the sparse fit (matches, inliers).
         stats: numbers for ``align.json`` (sparse inliers, RMS, refinement, similarity, offset check).
+        direct_pool: block size of the direct step's normal equations (``DenseParams.direct_pool``).
         maps: the model's sampling of the broadcast on the working raster (computed once).
+        prior_maps: the same through the model plus the shot's field (where each frame's flow runs).
+        grid: the field's basis on the working raster (``direct``).
+        prior_work: float64 (h, w) x and y of the shot's field on the working raster.
         base_x, base_y: float64 (Hf, Wf) the model's broadcast coordinates of every film pixel.
     """
 
@@ -140,12 +158,19 @@ class ShotModel:
     film_size: tuple[int, int]
     sparse: SparseResult
     stats: dict[str, Any]
+    direct_pool: int = 4
     maps: WorkMaps = field(init=False, repr=False)
+    prior_maps: WorkMaps = field(init=False, repr=False)
+    grid: DirectGrid = field(init=False, repr=False)
+    prior_work: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)
     base_x: np.ndarray = field(init=False, repr=False)
     base_y: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.maps = work_maps(self.work, self.transform, self.radial)
+        self.prior_maps = dense.field_maps(self.maps, self.spline, self.prior, self.work)
+        self.grid = DirectGrid.build(self.spline, self.work, self.direct_pool)
+        self.prior_work = self.grid.evaluate(self.prior)
         wf, hf = self.film_size
         yy, xx = np.mgrid[0:hf, 0:wf].astype(np.float64)
         self.base_x, self.base_y = map_points(xx, yy, self.transform, self.radial)
@@ -185,6 +210,21 @@ def _robust_rms(values: np.ndarray, weight: np.ndarray) -> float:
     return float(np.sqrt(np.mean(v * v)))
 
 
+def _without_weave(resid: list[np.ndarray], samples: list[dense.Samples]) -> list[np.ndarray]:
+    """Each frame's residual (float64 (Hs, Ws, 2), broadcast px) less its own median shift over the
+    confident samples: the gate weaves and drifts from frame to frame, so one shot-level field leaves
+    each frame's shift in its residual, which is not a disagreement of the pictures (``align_frame``
+    follows it with the frame's own field)."""
+    out = []
+    for r, smp in zip(resid, samples, strict=True):
+        sure = smp.weight > 0.25
+        if sure.sum() < 50:
+            out.append(r)
+            continue
+        out.append(r - np.median(r[sure], axis=0))
+    return out
+
+
 def _refine(
     film_work: list[np.ndarray],
     broadcast_lum: list[np.ndarray],
@@ -211,8 +251,10 @@ def _refine(
             raise AlignmentFailure(
                 "the dense flow found almost no texture to align on (dark or flat pictures)"
             )
+        # a wide Cauchy scale: the 5 parameters are the best smooth start, not a model the shot obeys;
+        # what a real lens adds (a few px) is the field's to absorb, not outliers to ignore
         transform, radial = fit_model(
-            fxy, bxy, transform, radial, weights=w, cauchy_scale=params.dense.cauchy, iterations=8
+            fxy, bxy, transform, radial, weights=w, cauchy_scale=params.dense.cauchy_start, iterations=8
         )
     return transform, radial, samples, pairs
 
@@ -270,14 +312,42 @@ def fit_shot(
     )
     spline = SplineField.for_film(film_size, params.dense.spacing)
     coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
+    # the field absorbs whatever the 5 parameters cannot (higher radial terms, decentring, keystone,
+    # rotation, a smooth gate warp): the flow is measured again through the full mapping, so what is
+    # left for it is small and the field converges on the warp instead of on a biased first flow
+    base_maps = work_maps(work, transform, radial)
+    for _ in range(params.field_iterations):
+        maps = dense.field_maps(base_maps, spline, coeffs, work)
+        pairs = [
+            dense.flow_pair(f, b, work, transform, radial, params.dense, maps=maps, backward=False)
+            for f, b in zip(film_work, bc_lum, strict=True)
+        ]
+        samples = [dense.flow_correspondences(p, work, transform, radial, params.dense, maps) for p in pairs]
+        coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
+    resid = _without_weave(resid, samples)
     weights = np.concatenate([s.weight.ravel() for s in samples])
+    # the direct step on each fit frame (from its own flow-fitted field): the shot's field is their
+    # mean, and what the pictures still disagree on through it is what the checks judge
+    grid = DirectGrid.build(spline, work, params.dense.direct_pool)
+    fitted: list[np.ndarray] = []
+    warped: list[Warped] = []
+    for p, b, smp in zip(pairs, bc_lum, samples, strict=True):
+        start, _ = dense.fit_field(spline, [smp], (transform, radial), params.dense, prior=coeffs)
+        frame = direct.prepare_frame(p.film_lum, b, base_maps, params.dense)
+        c, (wp,) = direct.refine_field([frame], base_maps, grid, transform, work, start, params.dense, coeffs)
+        fitted.append(c)
+        warped.append(wp)
+    coeffs = np.mean(fitted, axis=0)
+    departure = max(field_departure(c, coeffs, spline) for c in fitted)
+    mismatch = float(
+        np.median([mismatch_share(wp, p.texture, params.dense) for wp, p in zip(warped, pairs, strict=True)])
+    )
     flow_rms = _robust_rms(np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]), weights)
     flow_rms_bc = _robust_rms(
         np.concatenate([np.hypot(r[..., 0], r[..., 1]).ravel() for r in resid]), weights
     )
 
-    # similarity of the aligned pictures (the last refinement's flow ran through nearly this model)
-    sims = [dense.similarity(p.film, p.broadcast) for p in pairs]
+    sims = [dense.similarity(wp.film, wp.broadcast, wp.inside) for wp in warped]
     corners = _corner_shift(film_size, sparse.transform, sparse.radial, transform, radial)
     stats: dict[str, Any] = {
         "fit_frames": len(film),
@@ -289,28 +359,62 @@ def fit_shot(
         "flow_rms_px": _finite(flow_rms),
         "flow_rms_broadcast_px": _finite(flow_rms_bc),
         "similarity": round(float(np.median(sims)), 4),
+        "mismatch": _finite(mismatch),
+        "field_departure_px": round(departure, 4),
     }
     grade = _grade(pairs, params)
     model = ShotModel(
         transform, radial, sparse.transform, sparse.radial, spline, coeffs, grade, work,
-        broadcast_size, film_size, sparse, stats,
+        broadcast_size, film_size, sparse, stats, params.dense.direct_pool,
     )  # fmt: skip
     if not np.isfinite(flow_rms):
         raise AlignmentFailure("the pictures hold almost no texture to check the alignment on (dark or flat)")
-    if neighbours is not None:  # first: a wrong offset also makes the flow residual large
+    if neighbours is not None:  # first: a wrong offset also lowers the similarity, raises the mismatch
         stats["temporal_check"] = _temporal_check(model, film_work, bc_lum, neighbours, params)
-    if flow_rms_bc > params.max_flow_rms:
-        raise AlignmentFailure(
-            f"residual too large: the dense flow departs from the fitted mapping by {flow_rms_bc:.2f} broadcast "
-            f"px RMS ({flow_rms:.2f} film px; limit {params.max_flow_rms} broadcast px); the pictures differ more "
-            "than a framing change explains"
-        )
     if stats["similarity"] < params.min_similarity:
         raise AlignmentFailure(
             f"the aligned pictures do not match: similarity {stats['similarity']:.2f} "
             f"(need {params.min_similarity}); film and broadcast of different shots?"
         )
+    if mismatch > params.max_mismatch:
+        raise AlignmentFailure(
+            f"the pictures differ in part: after the dense alignment {100 * mismatch:.0f} % of the textured "
+            f"picture still does not match (limit {100 * params.max_mismatch:.0f} %); a replaced or retouched "
+            "picture, a title or another take in the film or the broadcast"
+        )
+    if departure > params.max_field_departure:
+        raise AlignmentFailure(
+            f"the dense field changes shape from frame to frame by {departure:.2f} broadcast px (limit "
+            f"{params.max_field_departure}): the pictures change between the fit frames in a way no telecine "
+            "geometry does (a dissolve, a different take)"
+        )
     return model
+
+
+def field_departure(coeffs: np.ndarray, reference: np.ndarray, spline: SplineField) -> float:
+    """How far a field departs in shape from another: RMS (broadcast px) over the control points of
+    ``coeffs - reference`` (float64 (n, 2)) less its best bilinear part (a shift, a zoom, a shear:
+    what gate weave and drift change from frame to frame)."""
+    j, i = np.mgrid[0 : spline.ny, 0 : spline.nx].astype(np.float64)
+    basis = np.stack([np.ones(spline.n), i.ravel(), j.ravel(), (i * j).ravel()], 1)
+    diff = coeffs - reference
+    sol, *_ = np.linalg.lstsq(basis, diff, rcond=None)
+    rest = diff - basis @ sol
+    return float(np.sqrt(np.mean(np.sum(rest * rest, 1))))
+
+
+def mismatch_share(
+    warped: Warped, texture: np.ndarray, params: DenseParams, disagreement: np.ndarray | None = None
+) -> float:
+    """Share of the textured pixels inside the broadcast whose local photometric disagreement through
+    the final mapping (``disagreement``, computed when not given) exceeds ``max_disagreement`` (NaN
+    with fewer than 100 such pixels)."""
+    sel = warped.inside & (texture > dense.texture_threshold(texture))
+    if sel.sum() < 100:
+        return float("nan")
+    if disagreement is None:
+        disagreement = warped.disagreement(params.disagreement_sigma)
+    return float(np.mean(disagreement[sel] > params.max_disagreement))
 
 
 def _corner_shift(
@@ -340,16 +444,18 @@ def _grade(pairs: list[FlowPair], params: AlignParams) -> np.ndarray:
 def _pooled_residual(
     film_work: list[np.ndarray], bc_lum: list[np.ndarray], model: ShotModel, params: AlignParams
 ) -> float:
-    """How well one shot-level mapping explains these pairs: one refinement pass from ``model`` (flow,
-    5-parameter refit, pooled smooth field), then the robust RMS (film px) of the flow around it."""
+    """How well one shot-level mapping explains these pairs: one refinement pass from ``model`` (flow
+    through the model and the shot's field, 5-parameter refit, pooled smooth field), then the robust RMS
+    (film px) of the flow around it, less each frame's own shift (gate weave, ``_without_weave``)."""
     pairs = [
         dense.flow_pair(
-            f, b, model.work, model.transform, model.radial, params.dense, maps=model.maps, backward=False
+            f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps, backward=False
         )
         for f, b in zip(film_work, bc_lum, strict=True)
     ]
     samples = [
-        dense.flow_correspondences(p, model.work, model.transform, model.radial, params.dense) for p in pairs
+        dense.flow_correspondences(p, model.work, model.transform, model.radial, params.dense, model.prior_maps)
+        for p in pairs
     ]
     fxy, bxy, w = dense.flat_correspondences(samples)
     if len(w) < 100:
@@ -357,9 +463,10 @@ def _pooled_residual(
     step = len(w) // _MAX_GLOBAL_SAMPLES + 1
     transform, radial = fit_model(
         fxy[::step], bxy[::step], model.transform, model.radial, weights=w[::step],
-        cauchy_scale=params.dense.cauchy, iterations=6,
+        cauchy_scale=params.dense.cauchy_start, iterations=6,
     )  # fmt: skip
     _, resid = dense.fit_field(model.spline, samples, (transform, radial), params.dense)
+    resid = _without_weave(resid, samples)
     return _robust_rms(
         np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]),
         np.concatenate([s.weight.ravel() for s in samples]),
@@ -438,11 +545,19 @@ def align_frame(
     work, transform, radial = model.work, model.transform, model.radial
     film_lum = work.shrink(luma(film))
     bc_lum = luma(broadcast)
-    pair = dense.flow_pair(film_lum, bc_lum, work, transform, radial, d, maps=model.maps)
-    samples = dense.flow_correspondences(pair, work, transform, radial, d)
+    # forward flow only: what it misses the direct step and the photometric mask see
+    pair = dense.flow_pair(
+        film_lum, bc_lum, work, transform, radial, d, maps=model.prior_maps, backward=False
+    )
+    samples = dense.flow_correspondences(pair, work, transform, radial, d, model.prior_maps)
     coeffs, (r,) = dense.fit_field(model.spline, [samples], (transform, radial), d, prior=model.prior)
     flow_rms = _robust_rms(to_film_px(r.reshape(-1, 2), transform), samples.weight.ravel())
     flow_rms_bc = _robust_rms(np.hypot(r[..., 0], r[..., 1]).ravel(), samples.weight.ravel())
+    # the flow-fitted field finished on the pictures themselves (``direct``)
+    frame = direct.prepare_frame(pair.film_lum, bc_lum, model.maps, d)
+    coeffs, (warped,) = direct.refine_field(
+        [frame], model.maps, model.grid, transform, work, coeffs, d, prior=model.prior
+    )
 
     wf, hf = model.film_size
     fx, fy = model.spline.evaluate(coeffs, np.arange(wf, dtype=np.float64), np.arange(hf, dtype=np.float64))
@@ -450,22 +565,25 @@ def align_frame(
     field_len = np.hypot(fx / transform.sx, fy / transform.sy)
 
     # flow the final mapping implies on the working raster vs the raw flow (working px)
-    xs_w, _ = work.to_film(np.arange(work.size[0]), np.zeros(1))
-    _, ys_w = work.to_film(np.zeros(1), np.arange(work.size[1]))
-    wx, wy = model.spline.evaluate(coeffs, xs_w, ys_w)
-    ux = wx / transform.sx * work.scale
-    uy = wy / transform.sy * work.scale
+    wx, wy = model.grid.evaluate(coeffs)
+    px, py = model.prior_work  # the flow ran through the shot's field
+    ux = (wx - px) / transform.sx * work.scale
+    uy = (wy - py) / transform.sy * work.scale
     deviation = np.hypot(pair.forward[..., 0] - ux, pair.forward[..., 1] - uy).astype(np.float32)
 
-    photo = dense.photo_difference(pair.film_lum, pair.broadcast_lum, model.grade, d.photo_sigma)
+    photo = dense.photo_difference(pair.film_lum, warped.broadcast_lum, model.grade, d.photo_sigma)
     inside = inside_broadcast(map_x, map_y, model.broadcast_size, d.margin)
-    valid = dense.validity_mask(inside, pair, deviation, photo, d)
+    disagreement = warped.disagreement(d.disagreement_sigma)
+    valid = dense.validity_mask(inside, pair, deviation, photo, d, disagreement)
+    mismatch = mismatch_share(warped, pair.texture, d, disagreement)
     stats: dict[str, float | None] = {
         "flow_rms_px": _finite(flow_rms),
         "flow_rms_broadcast_px": _finite(flow_rms_bc),
         "field_mean_px": round(float(field_len.mean()), 4),
         "field_max_px": round(float(field_len.max()), 4),
+        "field_departure_px": round(field_departure(coeffs, model.prior, model.spline), 4),
+        "mismatch": _finite(mismatch),
         "valid_fraction": round(float(valid.mean()), 4),
-        "similarity": round(dense.similarity(pair.film, pair.broadcast), 4),
+        "similarity": round(dense.similarity(warped.film, warped.broadcast, warped.inside), 4),
     }
     return FrameAlignment(map_x, map_y, valid, stats, pair)
