@@ -3,6 +3,8 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/conform.py                      # presets small and default, seeds 1 and 2
+    .venv/bin/python bench/conform.py --stress 100-119     # the stress corpus's tuning seeds
+    .venv/bin/python bench/conform.py --stress 900-909     # held-out stress seeds (never tuned on)
     .venv/bin/python bench/conform.py --reels small:1 --json bench/results/conform.json
 
 For every reel (``remaster synth``, built once into ``--work``; cuts at every cadence position,
@@ -182,12 +184,151 @@ def bench_reel(reel: Path) -> dict[str, Any]:
 
 
 def _record(plan: Any) -> dict[str, Any]:
-    if plan.kind == "film":
+    if plan.kind == "film" and plan.build != "rebuilt":
         weave: dict[str, Any] = {"top": plan.top, "bottom": plan.bottom}
         if plan.copy is not None:
             weave["merged_with"] = plan.copy
         return {"weave": weave, "fields": list(plan.fields)}
     return {"keep": plan.keep, "fields": list(plan.fields)}
+
+
+def _seed_list(text: str) -> list[int]:
+    """``"100-119,900"`` -> [100, ..., 119, 900]."""
+    out: list[int] = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return out
+
+
+def stress_family(truth: dict[str, Any]) -> str:
+    """The corpus family of a stress reel: codec/field order, plus 2:3:3:2 and video when present."""
+    b = truth["broadcast"]
+    name = f"{b['codec']}/{b['field_order']}"
+    if any(p["pattern"] == "2332" for p in truth["stress"]["pieces"]):
+        name += "+2332"
+    if truth["stress"]["video_frames"]:
+        name += "+video"
+    return name
+
+
+def run_ffmpeg_exr(path: Path, order: str, out: Path) -> tuple[int, float]:
+    """ffmpeg ``fieldmatch,decimate`` writing a half-float EXR sequence: (frames written, seconds)."""
+    import shutil
+    import subprocess
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    start = time.perf_counter()
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-vf",
+         f"fieldmatch=order={order}:combmatch=full,decimate,format=gbrpf32le", "-c:v", "exr", "-compression", "zip1",
+         "-format", "half", str(out / "frame.%06d.exr")],
+        check=True,
+    )  # fmt: skip
+    return len(list(out.glob("*.exr"))), time.perf_counter() - start
+
+
+def bench_stress_reel(reel: Path, scratch: Path) -> dict[str, Any]:
+    """Ours (``remaster conform`` end to end, EXR) and ffmpeg (EXR) on one stress reel."""
+    from remaster_core.conform.evaluate import frozen_sources, score_stress
+    from remaster_core.conform.pipeline import conform
+
+    truth = json.loads((reel / "truth.json").read_text())
+    broadcast = reel / truth["broadcast"]["path"]
+    n_broadcast = truth["broadcast"]["frame_count"]
+    start = time.perf_counter()
+    conform(broadcast, scratch / "ours", force=True)
+    ours_s = time.perf_counter() - start
+    score = score_stress(scratch / "ours", reel)
+    short = score.shortfall()
+    ff_n, ff_s = run_ffmpeg_exr(broadcast, truth["broadcast"]["field_order"], scratch / "ffmpeg")
+    # ffmpeg: output frame k against the k-th 24p frame present (film only), exact when within 1 dB of
+    # the clean-field reference and no 24p frame within +-2 matches it better
+    canon = frozen_sources(reel, truth)
+    pattern = str(reel / truth["frames24p"]["pattern"])
+    present = sorted({n for n in field_sources(truth) if n >= 0})  # frozen frames each count here
+    pngs = {n: read_image(pattern % n)[0] for n in present}
+    ff_psnr: list[float] = []
+    ff_exact = 0
+    for k in range(min(ff_n, len(present))):
+        frame = read_image(scratch / "ffmpeg" / f"frame.{k + 1:06d}.exr")[0]
+        n = present[k]
+        p = psnr(frame, pngs[n])
+        ff_psnr.append(p)
+        rivals = [psnr(frame, pngs[m]) for m in present[max(0, k - 2) : k + 3] if canon[m] != canon[n]]
+        if p >= min(score.reference.get(canon[n], p), 50.0) - 1.0 and all(r < p for r in rivals):
+            ff_exact += 1
+    ours_psnr = list(score.psnr.values())
+    return {
+        "reel": reel.name,
+        "family": stress_family(truth),
+        "broadcast_frames": n_broadcast,
+        "present": len(score.present),
+        "present_ffmpeg": len(present),
+        "ours": {
+            "exact": sum(1 for n in score.exact if short.get(n, 0.0) <= 1.0) if not score.mixed else 0,
+            "mixed": len(score.mixed),
+            "missing": len(score.missing),
+            "cuts_missed": len(score.cuts_missed),
+            "cuts_false": len(score.cuts_false),
+            "psnr_min": round(min(ours_psnr), 2) if ours_psnr else None,
+            "psnr_median": round(statistics.median(ours_psnr), 2) if ours_psnr else None,
+            "fps": round(n_broadcast / ours_s, 1),
+        },
+        "ffmpeg": {
+            "frames_out": ff_n,
+            "exact": ff_exact,
+            "psnr_min": round(min(ff_psnr), 2) if ff_psnr else None,
+            "psnr_median": round(statistics.median(ff_psnr), 2) if ff_psnr else None,
+            "fps": round(n_broadcast / ff_s, 1),
+        },
+    }
+
+
+def stress_main(args: argparse.Namespace) -> int:
+    """The stress corpus: per reel and per family, ours against ffmpeg, both writing EXR."""
+    from remaster_core.synth.stress import StressParams, build_stress_reel
+
+    params = StressParams(frames=tuple(args.stress_frames))  # type: ignore[arg-type]
+    rows = []
+    for seed in _seed_list(args.stress):
+        reel = args.work / f"stress{args.stress_frames[0]}_{args.stress_frames[1]}_seed{seed}"
+        if not (reel / "truth.json").exists():
+            build_stress_reel(reel, seed=seed, params=params, force=True)
+        rows.append(bench_stress_reel(reel, args.work / "scratch"))
+        r = rows[-1]
+        print(f"{r['reel']} {r['family']}: ours {r['ours']} | ffmpeg {r['ffmpeg']}", flush=True)
+    families: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        families.setdefault(r["family"], []).append(r)
+    print(
+        "| family | reels | frames (frozen runs once) | ours exact | ours PSNR min/median | ours fps "
+        "| ffmpeg exact/frames | ffmpeg PSNR min/median | ffmpeg fps |"
+    )
+    print("|" + "---|" * 9)
+    for fam, rs in sorted(families.items()):
+        present = sum(r["present"] for r in rs)
+        o_min = min(r["ours"]["psnr_min"] or 0 for r in rs)
+        o_med = statistics.median(r["ours"]["psnr_median"] or 0 for r in rs)
+        f_min = min(r["ffmpeg"]["psnr_min"] or 0 for r in rs)
+        f_med = statistics.median(r["ffmpeg"]["psnr_median"] or 0 for r in rs)
+        o_fps = statistics.median(r["ours"]["fps"] for r in rs)
+        f_fps = statistics.median(r["ffmpeg"]["fps"] for r in rs)
+        print(
+            f"| {fam} | {len(rs)} | {present} | {sum(r['ours']['exact'] for r in rs)} | {o_min:.1f}/{o_med:.1f} | "
+            f"{o_fps} | {sum(r['ffmpeg']['exact'] for r in rs)}/{sum(r['present_ffmpeg'] for r in rs)} | "
+            f"{f_min:.1f}/{f_med:.1f} | {f_fps} |"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    ok = all(
+        r["ours"]["exact"] == r["present"] and r["ours"]["fps"] >= 0.5 * r["ffmpeg"]["fps"] for r in rows
+    )
+    print("bars (ours 100% exact, end to end >= half of ffmpeg's speed):", "met" if ok else "NOT met")
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,8 +340,19 @@ def main(argv: list[str] | None = None) -> int:
         "--work", type=Path, default=Path("bench/results/conform_reels"), help="where reels are built"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument(
+        "--stress", default=None, metavar="SEEDS",
+        help="run the stress corpus instead (remaster synth --preset stress), e.g. 100-119 (tuning seeds) or "
+        "900-909 (held out: never looked at while tuning)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stress-frames", type=int, nargs=2, default=(100, 250), metavar=("MIN", "MAX"),
+        help="24p frames per stress reel (default 100 250; the tests use 60 100)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.stress:
+        return stress_main(args)
     results = []
     for item in args.reels.split(","):
         preset, seed = item.split(":")

@@ -31,6 +31,10 @@ import torch
 from export.metadata import (
     CheckpointSource,
     ModelIdentity,
+    colour_metadata,
+    generalisation_warnings,
+    grain_metadata,
+    guard_metadata,
     identify,
     model_metadata,
     resolve_checkpoint,
@@ -45,6 +49,7 @@ from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.runtime import model as contract
 from remaster_core.runtime.model import Precision
 from training.checkpoint import load_checkpoint
+from training.colour_init import checkpoint_guard, set_grade
 from training.model import build_generator
 
 log = logging.getLogger("remaster.export")
@@ -163,7 +168,12 @@ def export_model(
     checkpoint = load_checkpoint(chosen.path)
     generator = build_generator(checkpoint.generator_config)
     generator.load_state_dict(checkpoint.generator)
+    guard = checkpoint_guard(checkpoint.extra, str(chosen.path))
+    if guard is not None and generator.grade is not None:
+        set_grade([generator], guard.grade)  # the grade of every film shot (training.colour_init)
     generator.eval()
+    for note in generalisation_warnings(checkpoint):
+        log.warning("%s: %s", chosen.path, note)
     cfg = checkpoint.generator_config
     identity = identify(checkpoint, chosen, name=name, version=version)
     log.info(
@@ -180,6 +190,9 @@ def export_model(
         graph = to_fp16(graph)
     provenance = exported_with(opset)
     props = model_metadata(identity, cfg, precision=precision, pads_internally=True, exported_with=provenance)
+    props.update(grain_metadata(chosen))
+    props.update(guard_metadata(checkpoint))
+    props.update(colour_metadata(checkpoint, chosen))
     info, onnx_report = write_onnx(stamp(graph, props), out_path, frames, references)
     reports = [onnx_report]
     metadata = dict(info.metadata)

@@ -27,6 +27,22 @@ which documents each one), written exactly, plus provenance keys the runtime ign
 ``remaster.exported_with``         torch, onnx versions, exporter and opset
 =================================  ================================================================
 
+Grain (``grain_metadata``): the run folder's ``grain.json`` (the film's grain profile, written by
+``remaster train``) as ``remaster.grain_profile``, which the render synthesises grain from; a loose
+checkpoint file, or a run without the file (trained before grain profiles), exports without it.
+
+Guard and generalisation (``guard_metadata``): the checkpoint's record of what the model was trained on
+(``training.colour_init.GUARD_KEY``: the grade of every film shot, which export also writes into the
+graph's grade path, and the training coverage) as ``remaster.guard``, which the render guards each
+output with; the held-out shots' figures (``held_out``: the model's PSNR, the colour fit's, bilinear's
+and the margins) as ``remaster.held_out``. ``generalisation_warnings`` says what they mean for use:
+a model below the colour fit or bilinear on a held-out shot, or never scored on a whole unseen shot.
+
+Colour (``colour_metadata``): the working colour space the model was trained in (``remaster align
+--working-colorspace``, kept by the run: ``training.colour_space``) as ``remaster.colorspace``
+and its OCIO config as ``remaster.ocio_config``; a checkpoint of pairs from before colour management
+exports without them (the broadcast's code values, as decoded).
+
 ``stamp`` writes the metadata into a graph together with ``remaster.sha256_weights`` (the runtime's
 ``weights_sha256`` of that very graph, so a weight edited after export is refused at load).
 """
@@ -46,9 +62,12 @@ from typing import Any
 import onnx
 
 from remaster_core.errors import InputError
+from remaster_core.grain.profile import GRAIN_FILE, profile_to_json, read_profile
 from remaster_core.runtime import model as contract
 from remaster_core.runtime.model import Precision, file_sha256
 from training.checkpoint import Checkpoint
+from training.colour_init import GUARD_KEY
+from training.colour_space import checkpoint_colour
 from training.model import PRESETS, GeneratorConfig, receptive_field
 
 log = logging.getLogger("remaster.export")
@@ -239,6 +258,82 @@ def model_metadata(
         KEY_TRAINING_STAGE: identity.stage,
         KEY_EXPORTED_WITH: exported_with,
     }
+
+
+def grain_metadata(source: CheckpointSource) -> dict[str, str]:
+    """``{remaster.grain_profile: JSON}`` from the run folder's grain profile, or {} when there is none.
+
+    Raises:
+        InputError: the run's grain.json exists but is not a valid profile (named).
+    """
+    if source.run_dir is None or not (source.run_dir / GRAIN_FILE).is_file():
+        log.info(
+            "no %s beside the checkpoint: the model carries no grain profile (no grain at render)", GRAIN_FILE
+        )
+        return {}
+    profile = read_profile(source.run_dir / GRAIN_FILE)
+    return {contract.KEY_GRAIN_PROFILE: profile_to_json(profile)}
+
+
+def guard_metadata(checkpoint: Checkpoint) -> dict[str, str]:
+    """``remaster.guard`` and ``remaster.held_out`` from the checkpoint's ``extra`` (each only when the
+    checkpoint has it: a checkpoint of an older run, or a step checkpoint, has neither)."""
+    props: dict[str, str] = {}
+    guard = checkpoint.extra.get(GUARD_KEY)
+    if isinstance(guard, dict):
+        props[contract.KEY_GUARD] = canonical_json(guard)
+    held_out = checkpoint.extra.get("held_out")
+    if isinstance(held_out, dict):
+        props[contract.KEY_HELD_OUT] = canonical_json(held_out)
+    return props
+
+
+def colour_metadata(checkpoint: Checkpoint, source: CheckpointSource) -> dict[str, str]:
+    """``remaster.colorspace`` (and ``remaster.ocio_config``) from the checkpoint's colour record
+    (``training.colour_space.checkpoint_colour``), or {} when it has none."""
+    colour = checkpoint_colour(checkpoint.extra, source.run_dir)
+    if colour is None:
+        return {}
+    props = {contract.KEY_WORKING_COLORSPACE: str(colour["working"])}
+    if colour.get("config"):
+        props[contract.KEY_OCIO_CONFIG] = str(colour["config"])
+    return props
+
+
+def generalisation_warnings(checkpoint: Checkpoint) -> list[str]:
+    """What the checkpoint's held-out figures say against using the model on shots it has not seen
+    (empty when nothing does)."""
+    held_out = checkpoint.extra.get("held_out")
+    notes = []
+    if not isinstance(held_out, dict):
+        notes.append(
+            "the checkpoint has no held-out figures (trained before they were recorded, or a step "
+            "checkpoint): whether the model beats the colour fit on shots it has not seen is unknown"
+        )
+        held_out = {"whole_shots": True, "shots": []}
+    if not held_out.get("whole_shots", False):
+        notes.append(
+            "GENERALISATION IS UNMEASURED: the run had a single aligned shot and validated on its own frames"
+        )
+    for row in held_out.get("shots", []):
+        ours, fit, bilinear = row.get("ours"), row.get("colour_fit"), row.get("bilinear")
+        if ours is None:
+            continue
+        if fit is not None and ours <= fit:
+            notes.append(
+                f"the model does not beat the colour fit on held-out shot {row.get('shot')} ({ours:.2f} dB "
+                f"against {fit:.2f} dB): on shots without film it may do no better than a global grade"
+            )
+        if bilinear is not None and ours < bilinear:
+            notes.append(
+                f"the model scores below bilinear on held-out shot {row.get('shot')} ({ours:.2f} dB against "
+                f"{bilinear:.2f} dB)"
+            )
+    if not isinstance(checkpoint.extra.get(GUARD_KEY), dict):
+        notes.append(
+            "the checkpoint records no training coverage: the render cannot guard the model's output"
+        )
+    return notes
 
 
 def value_range(props: Mapping[str, str]) -> tuple[float, float]:

@@ -74,6 +74,21 @@ def spread(items: Sequence[Any], count: int | None) -> list[Any]:
     return [items[int(k)] for k in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
+def fit_colour_pixels(inp: np.ndarray, tgt: np.ndarray, *, frames: int = 0) -> ColourFit:
+    """The same least-squares fit on pixels already read: float (n, 3) inputs and targets (finite).
+
+    Raises:
+        InputError: no pixel.
+    """
+    if len(inp) == 0:
+        raise InputError("no pixel to fit the colour baseline on")
+    a = quadratic_features(inp)
+    b = np.asarray(tgt, np.float64).reshape(-1, 3)
+    coefficients = np.linalg.solve(a.T @ a + 1e-9 * np.eye(len(TERMS)), a.T @ b)
+    rms = float(np.sqrt(np.mean((a @ coefficients - b) ** 2)))
+    return ColourFit(coefficients, len(a), frames, rms)
+
+
 def fit_colour(
     frames: Sequence[tuple[Path, Path, Path]], *, stride: int = 3, max_frames: int | None = None
 ) -> ColourFit:

@@ -5,9 +5,10 @@ An OpenFX-like contract made of plain functions over a frozen parameter set:
 - ``describe()``: the node's inputs (Source; Reference, used by the alignment helpers only) and its
   parameters with their defaults and ranges, as a JSON-able dict a host builds its UI from;
 - ``region_of_definition(params, input_size, pixel_aspect)``: the output raster (W, H);
-- ``render_frame(source_rgb, params, transform=...)``: source frame -> bilinear resample to the output
-  raster -> model (``remaster_core.runtime`` engine, cached by model file hash and options) -> mix.
-  Stateless per frame: the same frame and parameters give the same bits, whatever was rendered before.
+- ``render_frame(source_rgb, params, transform=..., shot=..., frame=...)``: source frame -> bilinear
+  resample to the output raster -> model (``remaster_core.runtime`` engine, cached by model file hash and
+  options) -> mix -> film grain. Stateless per frame: the same frame and parameters give the same bits,
+  whatever was rendered before.
 
 Geometry (``remaster_core.align.transform``, shared with ``remaster align``): a ``Transform4`` maps
 OUTPUT (film raster, square pixels) pixel centres to BROADCAST pixel centres, ``xb = sx * x + tx``,
@@ -25,8 +26,24 @@ Borders: output pixels whose sample point lies inside the broadcast picture's ar
 picture runs edge to edge without a dark rim; output pixels beyond it (the bars of a letter- or
 pillar-boxed nominal fit) are black (0).
 
+Guard (``guard_output``, between the model and the mix): a model that records what it was trained on
+(``ModelInfo.guard``: its closed-form grade and its training colour coverage) has its output blended
+towards that grade where the input's colours lie outside the training coverage, and clipped to the
+training targets' range plus a margin (``remaster_core.guard.guard_frame``); ``render_frame`` hands
+the frame's ``GuardReport`` to ``on_guard``. A model without the record (older exports) is not guarded.
+
 Mix: ``out = mix * model(resampled) + (1 - mix) * resampled``, computed in float32; ``mix = 1`` returns
 the model output itself, ``mix = 0`` the resampled input without running the model.
+
+Grain (a separate last step, ``apply_grain``): when the model carries a grain profile (measured from
+the training film, ``remaster_core.grain``), grain drawn from it for the whole output frame, keyed by
+(``shot``, ``frame``, ``grain_seed``), at ``grain_amount * mix`` times the film's amplitude and
+``grain_size`` times its size, is added to the mixed picture (``remaster_core.grain.synthesis``). The
+frame is keyed by its shot and its frame WITHIN the shot (``frame - shot's first frame``; the frame
+number itself outside any shot), so a host that numbers frames otherwise (Nuke's plate numbers) draws the
+same grain. ``grain_amount`` 0, mix 0, or a model without (or with a zero) profile: the clean picture,
+bit for bit. The grain never depends on tiling or chunking: it is generated for the whole frame, from
+the whole mixed picture.
 
 Colour: frames are R'G'B' code values 0..1 (display-referred, as the model contract says), float32
 (H, W, 3); nothing here converts colour or clips (the file writer clips to its format).
@@ -37,6 +54,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,11 +63,17 @@ import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4, nominal_transform, resample, sampling_maps
 from remaster_core.errors import InputError
+from remaster_core.grain.profile import GrainProfile
+from remaster_core.grain.synthesis import GrainSettings, add_grain
+from remaster_core.guard import Guard, GuardReport, guard_frame
 from remaster_core.manifests import align as align_manifest
 from remaster_core.node_params import (
     BATCH,
     ENGINE_FIELDS,
     FIELDS,
+    GRAIN_AMOUNT,
+    GRAIN_SEED,
+    GRAIN_SIZE,
     MAX_SIDE,
     MEMORY_MB,
     MIX,
@@ -98,6 +122,9 @@ class NodeParams:
     batch: int = BATCH.default
     threads: int | None = THREADS.default
     memory_mb: int = MEMORY_MB.default
+    grain_amount: float = GRAIN_AMOUNT.default
+    grain_size: float = GRAIN_SIZE.default
+    grain_seed: int = GRAIN_SEED.default
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", Path(self.model))
@@ -124,7 +151,12 @@ class NodeParams:
             "overlap": self.overlap,
             "precision": self.precision,
             "mix": self.mix,
+            "grain": {"amount": self.grain_amount, "size": self.grain_size, "seed": self.grain_seed},
         }
+
+    def grain(self) -> GrainSettings:
+        """The grain controls, the amount scaled by ``mix`` (the grain belongs to the model's look)."""
+        return GrainSettings(amount=self.grain_amount * self.mix, size=self.grain_size, seed=self.grain_seed)
 
 
 def engine_options(params: NodeParams) -> EngineOptions:
@@ -278,8 +310,11 @@ def render_frame(
     distortion: Radial | None = None,
     pixel_aspect: float = 1.0,
     where: str = "frame",
+    shot: int = -1,
+    frame: int = 0,
+    on_guard: Callable[[GuardReport], None] | None = None,
 ) -> np.ndarray:
-    """Render one frame: resample to the output raster, run the model, mix.
+    """Render one frame: resample to the output raster, run the model, mix, add the film's grain.
 
     Args:
         source_rgb: the broadcast frame, float R'G'B' (Hb, Wb, 3) 0..1.
@@ -289,6 +324,9 @@ def render_frame(
         distortion: this frame's radial lens distortion (aligned shots), or None.
         pixel_aspect: the source's pixel aspect (used by the nominal transform only).
         where: names the frame in errors (``"frame 1001 of plate.####.exr"``).
+        shot, frame: the grain's key: the frame's shot index and its frame within the shot (-1 and the
+            frame number outside shots; see ``grain_key``).
+        on_guard: called with the frame's ``GuardReport`` when the model's output was guarded.
 
     Returns:
         float32 (H, W, 3) on ``region_of_definition(params, (Wb, Hb), pixel_aspect)``; not clamped.
@@ -297,15 +335,47 @@ def render_frame(
         InputError: the frame is not float RGB, holds NaN/Inf, or is far outside 0..1.
         ModelError: the model is broken (as ``Engine.run``).
     """
-    frame = _check_source(source_rgb, where)
-    size = (frame.shape[1], frame.shape[0])
+    source = _check_source(source_rgb, where)
+    size = (source.shape[1], source.shape[0])
     out_size = region_of_definition(params, size, pixel_aspect)
     mapping = frame_transform(params, size, pixel_aspect, transform)
-    resampled = resample_to_output(frame, mapping, out_size, distortion)
+    resampled = resample_to_output(source, mapping, out_size, distortion)
     if params.mix <= 0.0:
         return resampled
-    enhanced = engine_for(params).run(resampled, where=where)
-    return mix_frames(resampled, enhanced, params.mix)
+    engine = engine_for(params)
+    enhanced, report = guard_output(resampled, engine.run(resampled, where=where), engine.info.guard)
+    if report is not None and on_guard is not None:
+        on_guard(report)
+    mixed = mix_frames(resampled, enhanced, params.mix)
+    return apply_grain(mixed, params, engine.info.grain, shot=shot, frame=frame)
+
+
+def guard_output(
+    resampled: np.ndarray, enhanced: np.ndarray, guard: Guard | None
+) -> tuple[np.ndarray, GuardReport | None]:
+    """The guard step of ``render_frame`` (see the module docstring): ``enhanced`` (the model's output for
+    ``resampled``, float32 (H, W, 3)) guarded by ``guard``, and its report; unchanged and None without
+    a guard."""
+    if guard is None:
+        return enhanced, None
+    return guard_frame(resampled, enhanced, guard)
+
+
+def apply_grain(
+    picture: np.ndarray, params: NodeParams, profile: GrainProfile | None, *, shot: int, frame: int
+) -> np.ndarray:
+    """The grain step of ``render_frame`` (after the model and the mix): ``picture`` (float32 (H, W, 3)
+    on the output raster) plus grain of ``profile`` keyed by (shot, frame, ``params.grain_seed``);
+    ``picture`` itself when the grain is off or there is no profile (see the module docstring)."""
+    return add_grain(picture, profile, params.grain(), shot=shot, frame=frame)
+
+
+def grain_key(shot: ShotMapping | None, frame: int) -> tuple[int, int]:
+    """(shot, frame) of a conformed frame's grain: its shot's index and its frame within the shot, or
+    (-1, frame) outside every shot (``shot`` None or index -1)."""
+    if shot is None or shot.index < 0:
+        return -1, frame
+    return shot.index, frame - shot.first
 
 
 # ------------------------------------------------------------------------------ per-shot transforms

@@ -28,13 +28,17 @@ from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
 from remaster_core.errors import InputError
 
-ProviderChoice = Literal["auto", "tensorrt", "cuda", "cpu"]
-"""onnxruntime execution providers to ask for (``remaster_core.runtime.providers`` maps each to a list)."""
+ProviderChoice = Literal["auto", "tensorrt", "cuda", "openvino", "cpu"]
+"""What runs the model: onnxruntime execution providers (``remaster_core.runtime.providers`` maps each to a
+list), or ``openvino``, the OpenVINO runtime on the CPU (``remaster[openvino]``); ``auto`` takes a GPU
+provider where onnxruntime has one, else OpenVINO where it is installed, else onnxruntime's CPU provider
+(``providers.choose_backend``)."""
 PROVIDER_CHOICES: tuple[str, ...] = get_args(ProviderChoice)
 GPU_PROVIDERS: tuple[str, ...] = ("tensorrt", "cuda")
 """The provider choices that need a GPU (a farm chunk asks for one; a CPU fallback is warned about)."""
 
-Precision = Literal["fp32", "fp16"]
+Precision = Literal["fp32", "fp16", "bf16"]
+"""Model arithmetic. ``bf16`` runs on OpenVINO only (CPUs with AVX512_BF16 or AMX compute it natively)."""
 PRECISION_CHOICES: tuple[str, ...] = get_args(Precision)
 
 MAX_SIDE = 16384
@@ -166,11 +170,13 @@ OVERLAP: NodeField[int | None] = NodeField(
     unit="px", none="exact, 2 x receptive field + 16",
 )  # fmt: skip
 PRECISION: NodeField[Precision] = NodeField(
-    "precision", str, "fp32", "model arithmetic; an fp16 frame with NaN/Inf is redone in fp32", "choice",
+    "precision", str, "fp32",
+    "model arithmetic (bf16: OpenVINO on the CPU); an fp16 or bf16 frame with NaN/Inf is redone in fp32", "choice",
     choices=PRECISION_CHOICES,
 )  # fmt: skip
 PROVIDER: NodeField[ProviderChoice] = NodeField(
-    "provider", str, "auto", "onnxruntime provider: auto tries TensorRT, then CUDA, then the CPU", "choice",
+    "provider", str, "auto", "what runs the model: auto tries TensorRT, then CUDA, then OpenVINO, then "
+    "onnxruntime's CPU provider", "choice",
     choices=PROVIDER_CHOICES,
 )  # fmt: skip
 MIX: NodeField[float] = NodeField(
@@ -185,6 +191,21 @@ MEMORY_MB: NodeField[int] = NodeField(
     "memory_mb", int, 2048, "bound on the estimated activation memory of one model run", "int",
     minimum=16, unit="MiB",
 )  # fmt: skip
+GRAIN_AMOUNT: NodeField[float] = NodeField(
+    "grain_amount", float, 1.0, "film grain synthesised on the output, times the film's amplitude (the "
+    "model's grain profile); 0: off, the clean output", "float", minimum=0.0, maximum=4.0,
+)  # fmt: skip
+GRAIN_SIZE: NodeField[float] = NodeField(
+    "grain_size", float, 1.0, "grain size, times the film's (2: twice as coarse, the same amplitude)", "float",
+    minimum=0.25, maximum=4.0,
+)  # fmt: skip
+GRAIN_SEED: NodeField[int] = NodeField(
+    "grain_seed", int, 0, "grain pattern; the grain of a frame depends only on its shot, frame and this seed",
+    "int", minimum=0, maximum=2**31 - 1,
+)  # fmt: skip
+GRAIN_FIELDS: tuple[NodeField[Any], ...] = (GRAIN_AMOUNT, GRAIN_SIZE, GRAIN_SEED)
+"""The grain controls (``remaster_core.grain.synthesis.GrainSettings``), applied after the model and mix."""
+
 
 FIELDS: tuple[NodeField[Any], ...] = (
     MODEL,
@@ -198,11 +219,17 @@ FIELDS: tuple[NodeField[Any], ...] = (
     BATCH,
     THREADS,
     MEMORY_MB,
+    GRAIN_AMOUNT,
+    GRAIN_SIZE,
+    GRAIN_SEED,
 )
 """Every parameter of the node, in the order hosts show them."""
 
 PLAIN_FIELDS: tuple[NodeField[Any], ...] = tuple(spec for spec in FIELDS if spec.type in (int, float, str))
 """The fields ``NodeField.check`` validates as they are (every field but the structured three)."""
 
-ENGINE_FIELDS: tuple[NodeField[Any], ...] = tuple(spec for spec in PLAIN_FIELDS if spec is not MIX)
-"""The fields that are ``EngineOptions`` fields of the same name (all plain ones but the node's mix)."""
+ENGINE_FIELDS: tuple[NodeField[Any], ...] = tuple(
+    spec for spec in PLAIN_FIELDS if spec is not MIX and spec not in GRAIN_FIELDS
+)
+"""The fields that are ``EngineOptions`` fields of the same name (all plain ones but the node's mix and
+grain controls)."""

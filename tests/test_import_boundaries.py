@@ -25,10 +25,11 @@ from remaster_core.errors import EXIT_BAD_INPUT
 ROOT = Path(__file__).resolve().parents[1]
 
 # Top-level packages no remaster_core module may import when it is imported itself.
-FORBIDDEN = ("torch", "training", "export", "onnxruntime", "skimage", "dask", "distributed")
+FORBIDDEN = ("torch", "training", "export", "onnxruntime", "openvino", "skimage", "dask", "distributed")
 
 # Module -> forbidden packages it may import at import time. Empty: onnxruntime is imported where a
-# session is made (remaster_core.optional.import_onnxruntime), scikit-image where a picture is loaded.
+# session is made (remaster_core.optional.import_onnxruntime), openvino where its model is compiled
+# (remaster_core.optional.import_openvino), scikit-image where a picture is loaded.
 ALLOWED_AT_IMPORT: dict[str, list[str]] = {}
 
 # Puts a finder first on sys.meta_path that refuses onnxruntime and torch as if not installed.

@@ -57,10 +57,13 @@ def test_describe_states_inputs_and_parameters_with_defaults() -> None:
         "batch",
         "threads",
         "memory_mb",
+        "grain_amount",
+        "grain_size",
+        "grain_seed",
     }
     defaults = NodeParams(model=Path("m.onnx"))
     assert params["mix"]["default"] == defaults.mix == 1.0 and params["mix"]["range"] == [0.0, 1.0]
-    assert params["precision"]["choices"] == ["fp32", "fp16"] and params["precision"]["default"] == "fp32"
+    assert params["precision"]["choices"] == ["fp32", "fp16", "bf16"] and params["precision"]["default"] == "fp32"
     assert params["provider"]["default"] == defaults.provider
     assert params["tile"]["default"] is None
 

@@ -27,8 +27,9 @@ from remaster_core.runtime import EngineOptions, providers
 from remaster_core.worker.protocol import JOB_KEYS, parse_node_params
 
 BAD = [  # (field, value as Python / JSON gives it, the same as a command-line text, the message)
-    ("provider", "cuda2", "cuda2", "provider must be 'auto', 'tensorrt', 'cuda' or 'cpu', got 'cuda2'"),
-    ("precision", "fp8", "fp8", "precision must be 'fp32' or 'fp16', got 'fp8'"),
+    ("provider", "cuda2", "cuda2",
+     "provider must be 'auto', 'tensorrt', 'cuda', 'openvino' or 'cpu', got 'cuda2'"),
+    ("precision", "fp8", "fp8", "precision must be 'fp32', 'fp16' or 'bf16', got 'fp8'"),
     ("tile", -1, "-1", "tile must be between 1 and 16384 px, got -1"),
     ("tile", 2.5, "2.5", "tile must be a whole number"),
     ("overlap", -3, "-3", "overlap must be between 0 and 16384 px, got -3"),
@@ -61,6 +62,7 @@ def test_node_params_has_the_table_fields_in_order_with_its_defaults() -> None:
     for spec in FIELDS[1:]:
         assert getattr(defaults, spec.name) == spec.default, spec.name
     plain = ["tile", "overlap", "precision", "provider", "mix", "batch", "threads", "memory_mb"]
+    plain += ["grain_amount", "grain_size", "grain_seed"]
     assert [spec.name for spec in PLAIN_FIELDS] == plain
 
 

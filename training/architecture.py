@@ -26,7 +26,15 @@ class GeneratorConfig:
         space_to_depth: ``s``, the pixel-unshuffle factor: the trunk runs at 1/s of the input size.
         in_channels: image channels (3, RGB); the output has the same channels.
         res_scale: residual scaling inside each DCU (ProSR: 0.2).
-        colour_path: add the per-pixel quadratic colour transform of the input (see module docstring).
+        colour_path: add the trainable per-pixel quadratic colour transform of the input (the path
+            that ran away on colours outside the training palettes; off in the presets, kept so that
+            older checkpoints load).
+        grade_path: add the fixed, closed-form grade path (``remaster_core.grade``; buffers written
+            from the fit, never trained); without it G adds its residual to the input itself.
+        mean_lock: box size (input pixels) of the low-pass of the trunk's residual that is bounded, so
+            that the trunk cannot move the local mean colour far from the grade; 0: no lock.
+        mean_bound: how far (code values) the trunk may move that local mean: the low-passed residual
+            goes through ``mean_bound * tanh(. / mean_bound)``; 0: not at all (removed).
     """
 
     width: int
@@ -37,8 +45,19 @@ class GeneratorConfig:
     in_channels: int = 3
     res_scale: float = 0.2
     colour_path: bool = True
+    grade_path: bool = False
+    mean_lock: int = 0
+    mean_bound: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("mean_lock",):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"GeneratorConfig.{name} must be an int >= 0, got {value!r}")
+        if not (isinstance(self.mean_bound, int | float) and 0.0 <= float(self.mean_bound) <= 1.0):
+            raise ValueError(f"GeneratorConfig.mean_bound must be in 0..1, got {self.mean_bound!r}")
+        if self.grade_path and self.in_channels != 3:
+            raise ValueError("GeneratorConfig.grade_path needs in_channels = 3 (an RGB grade)")
         for name in ("width", "growth", "dense_layers", "num_dcus", "space_to_depth", "in_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -76,12 +95,25 @@ class GeneratorConfig:
 # ``lite``: trains in minutes on 2 CPU cores. s = 4, so the trunk runs on 1/16 of the pixels: a 128 px
 # crop is a 32 x 32 trunk, which keeps a step of batch 8 at 128 px (forward, backward, Adam) at 0.12 s
 # on 2 idle cores (0.19 s on one), while still giving a receptive field of 4 * (3 + 3 * 4 + 1) - 1 = 63
-# input pixels each side, wide enough for low-frequency noise. ~0.2M parameters. The colour path
-# carries the grade from the first steps.
+# input pixels each side, wide enough for low-frequency noise. ~0.2M parameters.
+#
+# Both carry the grade in the fixed closed-form path (``grade_path``) and keep the
+# trunk's 17 px local mean within 0.04 of it (``mean_lock``, ``mean_bound``: room for the broadcast's
+# low-frequency noise, 2.5-4 code values, not for a new grade), instead of the trainable quadratic
+# colour path, which
+# bent to the training palettes and extrapolated wildly outside them (docs/training.md, "The grade").
+# fmt: off
 PRESETS: dict[str, GeneratorConfig] = {
-    "paper": GeneratorConfig(width=160, growth=40, dense_layers=8, num_dcus=13, space_to_depth=2),
-    "lite": GeneratorConfig(width=32, growth=16, dense_layers=4, num_dcus=3, space_to_depth=4),
+    "paper": GeneratorConfig(
+        width=160, growth=40, dense_layers=8, num_dcus=13, space_to_depth=2, colour_path=False,
+        grade_path=True, mean_lock=17, mean_bound=0.04,
+    ),
+    "lite": GeneratorConfig(
+        width=32, growth=16, dense_layers=4, num_dcus=3, space_to_depth=4, colour_path=False,
+        grade_path=True, mean_lock=17, mean_bound=0.04,
+    ),
 }
+# fmt: on
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,21 @@
-"""Start G's colour path at the least-squares colour fit of the training pairs.
+"""Start G's grade path at the closed-form grade of the training pairs (and its colour path, when it has
+one, at their least-squares colour fit); give the finished run's best weights the grade of every film
+shot and the record of what it was trained on.
+
+**The grade path** (``init_grade``, ``grade_path``): ``remaster_core.grade.fit_grade`` on a pixel sample
+of the *training* shots is written into G's and the EMA's fixed ``GradePath`` buffers, so that
+validation on the held-out shots measures colours the grade never saw. Its prior's strength is chosen
+(``choose_ridge``) on those held-out shots among ``remaster_core.grade.RIDGES``: the grade that carries
+best to a shot it was not fitted on. When the run ends
+(``finalise_best``) the grade is fitted again on *all* aligned shots (training and held-out: every film
+shot the show gave) and recorded, with the training coverage (``remaster_core.guard.Coverage`` of the
+same pixels), in ``best.safetensors``' ``extra`` (``GUARD_KEY``); its weights stay those validation
+scored. ``deployable_generator`` (export, benchmarks) writes that grade into the grade path: the model
+that ships uses every film shot's colours, and the runtime's guard reads the same record from the
+model's metadata. The trunk's residual is mean-locked to the grade (``training.model``), so swapping in
+the wider grade leaves what it learned in place.
+
+**The quadratic colour path** (older configs, ``colour_path = true``):
 
 G's per-pixel colour path (``training.model``) adds ``W @ [c, c_i * c_j] + b`` to ``x`` with
 ``c = x - 0.5``: a general quadratic polynomial of the input colour. ``remaster_core.grade_fit`` fits
@@ -29,9 +46,21 @@ import numpy as np
 import torch
 
 from remaster_core.errors import InputError
+from remaster_core.grade import (
+    DEFAULT_RIDGE,
+    RIDGE_EVIDENCE_DB,
+    RIDGES,
+    Grade,
+    PixelSample,
+    fit_grade,
+    sample_pairs,
+)
 from remaster_core.grade_fit import TERMS, ColourFit, fit_colour
-from training.data import PairFrame, ValidationSample
-from training.model import Generator
+from remaster_core.guard import Guard, coverage_of
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.config import TrainConfig
+from training.data import PairFrame, PairsIndex, ValidationSample
+from training.model import Generator, build_generator
 from training.state import TrainState
 from training.validation import masked_psnr
 
@@ -121,7 +150,8 @@ def init_colour_path(
     if state.cfg.model.colour_init != "fit":
         return
     if state.generator.colour is None:
-        log.info("model.colour_init = fit ignored: this generator has no colour path")
+        if state.generator.grade is None:
+            log.info("model.colour_init = fit ignored: this generator has no colour or grade path")
         return
     try:
         fit = fit_training_colour([(f.input, f.target, f.mask) for f in frames])
@@ -152,3 +182,138 @@ def init_colour_path(
             "%.2f dB)", fit_psnr, identity_psnr,
         )  # fmt: skip
     set_colour_path([g for g in (state.generator, state.ema) if g is not None], fit)
+
+
+GUARD_KEY = "guard"  # best.safetensors' extra: ``Guard.to_dict()`` (the all-shots grade and the coverage)
+
+
+def pixel_sample(frames: Sequence[PairFrame], *, seed: int = 0) -> PixelSample:
+    """A bounded random sample of the valid, finite pixels of ``frames`` (``sample_pairs``)."""
+    return sample_pairs([(f.input, f.target, f.mask) for f in frames], seed=seed)
+
+
+def training_sample(frames: Sequence[PairFrame], *, seed: int) -> PixelSample | None:
+    """``pixel_sample`` of the training pairs, or None (logged) when they hold no valid finite pixel."""
+    try:
+        return pixel_sample(frames, seed=seed)
+    except InputError as exc:
+        log.warning("no pixel sample of the training pairs (%s): no grade fit, no colour-fit baseline", exc)
+        return None
+
+
+def set_grade(generators: Sequence[Generator], grade: Grade) -> None:
+    """Write ``grade`` into the grade path of every module in ``generators`` (G and its EMA copy)."""
+    for g in generators:
+        if g.grade is None:
+            raise ValueError("this generator has no grade path (model.grade_path = false)")
+        g.grade.set_grade(grade)
+
+
+def _score(grade: Grade, samples: Sequence[ValidationSample]) -> float | None:
+    """Mean masked PSNR of ``grade`` on the validation crops (None: no valid pixel)."""
+    scores = []
+    for s in samples:
+        rgb = s.input[0].numpy().transpose(1, 2, 0)
+        out = torch.from_numpy(np.ascontiguousarray(grade.apply(rgb).transpose(2, 0, 1)))[None]
+        psnr = masked_psnr(out, s.target, s.mask)
+        if psnr is not None:
+            scores.append(psnr)
+    return float(np.mean(scores)) if scores else None
+
+
+def choose_ridge(
+    cfg: TrainConfig, sample: PixelSample, samples: Sequence[ValidationSample], *, whole_shots: bool
+) -> float:
+    """The grade's prior strength: ``model.grade_ridge`` when set; else, with whole shots held out, 0 (the
+    plain colour fit, the baseline G must beat) unless another of ``RIDGES`` scores at least
+    ``RIDGE_EVIDENCE_DB`` better on the held-out shots' crops (the colour fit of a palette far from the
+    held-out shot's: docs/training.md, "The grade"); with no whole shot held out (frames of a training
+    shot cannot tell a palette fit from a grade), ``DEFAULT_RIDGE``. Deterministic, so a resumed run
+    chooses again the same."""
+    if cfg.model.grade_ridge is not None:
+        return float(cfg.model.grade_ridge)
+    if not whole_shots or not samples:
+        return DEFAULT_RIDGE
+    scored = [(_score(fit_grade(sample, ridge=r), samples), r) for r in RIDGES]
+    valid = [(p, r) for p, r in scored if p is not None]
+    if not valid:
+        return DEFAULT_RIDGE
+    plain = next((p for p, r in valid if r == 0.0), None)
+    top, best = max(valid)
+    if plain is not None and top < plain + RIDGE_EVIDENCE_DB:
+        best = 0.0
+    log.info(
+        "grade prior chosen on the held-out shots: %s (dB of each: %s)",
+        best, ", ".join(f"{r:g}: {p:.2f}" for p, r in valid),
+    )  # fmt: skip
+    return best
+
+
+def init_grade(state: TrainState, sample: PixelSample | None, ridge: float) -> Grade | None:
+    """Write the closed-form grade (prior ``ridge``) of the training pairs' pixel ``sample`` into a new
+    run's grade path (when ``model.colour_init`` is ``fit`` and G has one). Returns the grade, or None
+    when none was written (the path then stays the identity)."""
+    if state.generator.grade is None or state.cfg.model.colour_init != "fit" or sample is None:
+        return None
+    grade = fit_grade(sample, ridge=ridge)
+    set_grade([g for g in (state.generator, state.ema) if g is not None], grade)
+    log.info(
+        "grade path: closed-form fit of the training shots (%d pixels of %d frames, prior %g), RMS "
+        "residual %.4f", grade.pixels, sample.frames, ridge, grade.rms_fit,
+    )  # fmt: skip
+    return grade
+
+
+def finalise_best(best: Path, index: PairsIndex, *, ridge: float, seed: int) -> Guard | None:
+    """Record in ``best.safetensors`` the grade (prior ``ridge``) of every aligned shot and the run's
+    training coverage (see the module docstring; the weights are unchanged). Returns the guard
+    written, or None (no best file, no grade path, no pixel)."""
+    if not best.is_file():
+        return None
+    ckpt = load_checkpoint(best)
+    generator = build_generator(ckpt.generator_config)
+    generator.load_state_dict(ckpt.generator)
+    if generator.grade is None:
+        return None
+    try:
+        sample = pixel_sample(list(index.train) + list(index.val), seed=seed)
+    except InputError as exc:
+        log.warning("no grade of all the film shots (%s): best.safetensors records no guard", exc)
+        return None
+    guard = Guard(fit_grade(sample, ridge=ridge), coverage_of(sample))
+    extra = dict(ckpt.extra)
+    extra[GUARD_KEY] = guard.to_dict()
+    save_checkpoint(best, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
+    log.info(
+        "best.safetensors: grade of every aligned shot (%d pixels, RMS residual %.4f); training coverage "
+        "%.1f%% of the colour histogram, targets %s..%s",
+        guard.grade.pixels, guard.grade.rms_fit, 100 * guard.coverage.occupancy,
+        np.round(guard.coverage.target_lo, 3).tolist(), np.round(guard.coverage.target_hi, 3).tolist(),
+    )  # fmt: skip
+    return guard
+
+
+def checkpoint_guard(extra: dict[str, object], where: str) -> Guard | None:
+    """The ``GUARD_KEY`` record of a checkpoint's ``extra`` (None when it has none).
+
+    Raises:
+        InputError: a record that is not a guard (naming ``where``).
+    """
+    value = extra.get(GUARD_KEY)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: extra '{GUARD_KEY}' is not an object")
+    return Guard.from_dict(value, f"{where} extra '{GUARD_KEY}'")
+
+
+def deployable_generator(path: Path) -> tuple[Generator, Guard | None]:
+    """G of the checkpoint ``path`` as it ships: its weights, with the all-shots grade of its
+    ``GUARD_KEY`` record (when it has one) in the grade path; in eval mode. Returns (G, the guard)."""
+    ckpt = load_checkpoint(path)
+    generator = build_generator(ckpt.generator_config)
+    generator.load_state_dict(ckpt.generator)
+    guard = checkpoint_guard(ckpt.extra, str(path))
+    if guard is not None and generator.grade is not None:
+        set_grade([generator], guard.grade)
+    return generator.eval(), guard

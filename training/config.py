@@ -14,13 +14,14 @@ key and the file::
     steps = 2000                 # optimiser steps in all
     seed = 0
     [model]      preset = "lite"; width, growth, dense_layers, num_dcus, space_to_depth, colour_path,
-                 discriminator_channels (override the preset's architecture); colour_init = "fit"|"zero"
+                 grade_path, mean_lock, mean_bound, discriminator_channels (override the preset's
+                 architecture); colour_init = "fit"|"zero"; grade_ridge
     [data]       crop_size, batch_size (global, over all processes), workers, val_shots = [4],
                  val_fraction, hflip, min_valid, cache, cache_dir
     [optim]      lr, betas = [0.9, 0.99], weight_decay, schedule = "constant"|"cosine"|"step",
                  warmup_steps, min_lr_ratio, step_every, step_gamma, grad_clip, lr_d, betas_d
     [stages]     loss = "fft"|"l1", gan_start_step, fft_weight, adversarial_weight, perceptual_weight,
-                 vgg_weights = "/path/vgg19-dcbb9e9d.pth"
+                 vgg_weights = "/path/vgg19-dcbb9e9d.pth", feature_matching_weight
     [ema]        decay
     [checkpoint] every, keep_last
     [validation] every, frames, crop, previews
@@ -129,7 +130,10 @@ class ModelSection:
     ``discriminator_channels`` overrides D's base width (the preset's by default). ``colour_init``: how a
     new run starts G's colour path: ``fit`` (default) at the least-squares colour fit of its training
     pairs (``training.colour_init``), ``zero`` at nothing (G starts as the identity). A resumed run
-    keeps its checkpoint's weights either way.
+    keeps its checkpoint's weights either way. ``colour_init`` also decides the fixed grade path
+    (``grade_path``): ``fit`` writes the closed-form grade of the training pairs into it
+    (``remaster_core.grade``; its prior's strength ``grade_ridge``, by default chosen on the held-out
+    shots, ``training.colour_init``), ``zero`` leaves it the identity.
     """
 
     preset: str = "lite"
@@ -139,8 +143,12 @@ class ModelSection:
     num_dcus: int | None = None
     space_to_depth: int | None = None
     colour_path: bool | None = None
+    grade_path: bool | None = None
+    mean_lock: int | None = None
+    mean_bound: float | None = None
     discriminator_channels: int | None = None
     colour_init: str = "fit"
+    grade_ridge: float | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -151,6 +159,11 @@ class ModelSection:
             "model.colour_init",
             f"must be one of {list(COLOUR_INITS)}, got {self.colour_init!r}",
         )
+        _require(
+            self.grade_ridge is None or (math.isfinite(self.grade_ridge) and self.grade_ridge >= 0),
+            "model.grade_ridge",
+            f"must be a number >= 0, got {self.grade_ridge!r}",
+        )
         try:
             self.generator_config()
             self.discriminator_config()
@@ -159,7 +172,10 @@ class ModelSection:
 
     def generator_config(self) -> GeneratorConfig:
         """The preset's ``GeneratorConfig`` with the overrides applied."""
-        names = ("width", "growth", "dense_layers", "num_dcus", "space_to_depth", "colour_path")
+        names = (
+            "width", "growth", "dense_layers", "num_dcus", "space_to_depth", "colour_path", "grade_path",
+            "mean_lock", "mean_bound",
+        )  # fmt: skip
         changes = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         return replace(PRESETS[self.preset], **changes)
 
@@ -258,9 +274,12 @@ class OptimSection:
 @dataclass(frozen=True)
 class StagesSection:
     """Stage 1 (``loss``: the paper's FFT-L1, or plain L1 for the ablation) until ``gan_start_step``,
-    then stage 2: ``fft_weight`` * stage-1 loss + ``adversarial_weight`` * LSGAN + ``perceptual_weight``
-    * VGG19 (``training.losses.PAPER_WEIGHTS``: 1.0, 3.0, 0.5). ``vgg_weights``: torchvision's
-    vgg19-dcbb9e9d.pth (needed only if stage 2 is reached; nothing is downloaded)."""
+    then stage 2: ``fft_weight`` * stage-1 loss + ``adversarial_weight`` * LSGAN + a perceptual term.
+    With ``vgg_weights`` (torchvision's vgg19-dcbb9e9d.pth; nothing is downloaded) it is the paper's:
+    ``perceptual_weight`` * VGG19 (``training.losses.PAPER_WEIGHTS``: 1.0, 3.0, 0.5). Without them it is
+    ``feature_matching_weight`` * the L1 between D's features of G(x) and of the film
+    (``training.losses.feature_matching_loss``), which needs no pretrained network: stage 2 runs on any
+    machine."""
 
     loss: str = "fft"
     gan_start_step: int = 500_000
@@ -268,6 +287,7 @@ class StagesSection:
     adversarial_weight: float = 3.0
     perceptual_weight: float = 0.5
     vgg_weights: str = ""
+    feature_matching_weight: float = 1.0
 
     def __post_init__(self) -> None:
         _require(
@@ -276,7 +296,7 @@ class StagesSection:
         _require(
             self.gan_start_step >= 0, "stages.gan_start_step", f"must be >= 0, got {self.gan_start_step}"
         )
-        for key in ("fft_weight", "adversarial_weight", "perceptual_weight"):
+        for key in ("fft_weight", "adversarial_weight", "perceptual_weight", "feature_matching_weight"):
             value = getattr(self, key)
             _require(math.isfinite(value) and value >= 0, f"stages.{key}", f"must be >= 0, got {value}")
 
@@ -406,6 +426,51 @@ _SECTION_TYPES: dict[str, type] = {
 }
 _TOP_KEYS = ("steps", "seed")
 
+MAX_INT = 2**63 - 1
+"""The largest integer any key takes (a 64-bit seed); every float must be finite."""
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest config file read."""
+MAX_STEPS = 1_000_000_000
+"""The largest step count (``steps`` and every cadence counted in steps)."""
+
+LIMITS: dict[str, float] = {
+    "steps": MAX_STEPS,
+    "model.width": 1024,
+    "model.growth": 1024,
+    "model.dense_layers": 64,
+    "model.num_dcus": 64,
+    "model.space_to_depth": 16,
+    "model.mean_lock": 1024,
+    "model.mean_bound": 1.0,
+    "model.discriminator_channels": 1024,
+    "model.grade_ridge": 1e6,
+    "data.crop_size": 16384,
+    "data.batch_size": 4096,
+    "data.workers": 256,
+    "data.val_shots": 1_000_000,
+    "optim.lr": 10.0,
+    "optim.lr_d": 10.0,
+    "optim.weight_decay": 10.0,
+    "optim.warmup_steps": MAX_STEPS,
+    "optim.step_every": MAX_STEPS,
+    "optim.grad_clip": 1e6,
+    "stages.gan_start_step": MAX_STEPS,
+    "stages.fft_weight": 1e6,
+    "stages.adversarial_weight": 1e6,
+    "stages.perceptual_weight": 1e6,
+    "checkpoint.every": MAX_STEPS,
+    "checkpoint.keep_last": 1000,
+    "validation.every": MAX_STEPS,
+    "validation.frames": 10_000,
+    "validation.crop": 16384,
+    "validation.previews": 100,
+    "runtime.threads": 1024,
+    "runtime.max_bad_steps": 1_000_000,
+    "runtime.log_every": MAX_STEPS,
+}
+"""The upper bound of each key that sizes a loop, a process count or an allocation (checked with the
+layer's types, so an absurd value is named with the file or flag that set it)."""
+
 # What ``paper`` changes from the field defaults (which are ``lite``'s recipe).
 _PAPER_RECIPE: dict[str, Any] = {
     "steps": 600_000,
@@ -473,14 +538,20 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad()
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"{key} must be an integer of at most {MAX_INT}, got {value}", keys=(key,))
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad()
+        if (isinstance(value, int) and abs(value) > MAX_INT) or not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}", keys=(key,))
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise bad()
+        if "\0" in value or len(value) > 4096:
+            raise ConfigError(f"{key} must be a string of at most 4096 characters without NUL", keys=(key,))
         return value
     raise TypeError(f"config field {key} has an unsupported annotation {tp!r}")  # a bug here, not input
 
@@ -554,6 +625,22 @@ def _sections(values: Mapping[str, Any]) -> dict[str, Any]:
     return sections
 
 
+def _check_limits(typed: Mapping[str, Any]) -> None:
+    """The bounds (``LIMITS``) of every key set in ``typed`` (of each item of a list)."""
+    for key, value in typed.items():
+        limit = LIMITS.get(key)
+        if limit is None or value is None:
+            continue
+        for item in value if isinstance(value, tuple) else (value,):
+            shown = f"{item}" if isinstance(item, int) else f"{item:g}"
+            bound = f"{int(limit)}" if isinstance(item, int) else f"{limit:g}"
+            _require(
+                not isinstance(item, bool) and item <= limit, key, f"must be at most {bound}, got {shown}"
+            )
+            if key == "data.val_shots":
+                _require(item >= 0, key, f"shot indices are >= 0, got {item}")
+
+
 def check_layer(layer: Layer) -> dict[str, Any]:
     """``layer``'s values typed and checked on their own: every key known, of its type and in its range.
 
@@ -568,6 +655,7 @@ def check_layer(layer: Layer) -> dict[str, Any]:
             if key not in known:
                 raise _unknown(key, known)
         typed = {k: _convert(v, _type_of(k), k) for k, v in layer.values.items()}
+        _check_limits(typed)
         _check_top(**{k: typed[k] for k in _TOP_KEYS if k in typed})
         _sections(typed)
     except ConfigError as exc:
@@ -621,6 +709,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML config file into flat dotted keys (unknown keys refused, types not yet checked)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
@@ -628,6 +718,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests arrays or tables too deeply to be a config") from None
     return _flatten(data, f"config file {path}")
 
 
@@ -743,7 +835,8 @@ def check_runnable(cfg: TrainConfig) -> None:
     """Checks that depend on the whole run: the GAN stage's needs, when the run reaches it.
 
     Raises:
-        ConfigError: a crop size D cannot take, or no VGG19 weights for the perceptual loss.
+        ConfigError: a crop size D cannot take, or VGG19 weights named but not there. (Without
+            ``stages.vgg_weights`` the perceptual term is D's feature matching.)
     """
     if not cfg.gan_reached:
         return
@@ -752,12 +845,5 @@ def check_runnable(cfg: TrainConfig) -> None:
             f"data.crop_size: must be a multiple of 16 for the GAN stage's discriminator (the run reaches "
             f"stage 2 at step {cfg.stages.gan_start_step}), got {cfg.data.crop_size}"
         )
-    if not cfg.stages.vgg_weights:
-        raise ConfigError(
-            f"stages.vgg_weights: the run reaches the GAN stage (steps {cfg.steps} > gan_start_step "
-            f"{cfg.stages.gan_start_step}), whose perceptual loss needs ImageNet VGG19 weights, and nothing "
-            "is downloaded: pass --vgg-weights PATH to torchvision's vgg19-dcbb9e9d.pth, or keep --steps at "
-            "or below --gan-start-step"
-        )
-    if not Path(cfg.stages.vgg_weights).is_file():
+    if cfg.stages.vgg_weights and not Path(cfg.stages.vgg_weights).is_file():
         raise ConfigError(f"stages.vgg_weights: {cfg.stages.vgg_weights} does not exist")

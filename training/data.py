@@ -233,9 +233,11 @@ def scan_pairs(
         n_val = max(1, math.ceil(val_fraction * len(only)))
         train, val, whole = tuple(only[:-n_val]), tuple(only[-n_val:]), False
         log.warning(
-            "only one aligned shot (%d): holding out its last %d of %d frames for validation; frames of one "
-            "shot are alike, so the validation score will be optimistic",
-            shots[0], n_val, len(only),
+            "\n%s\nGENERALISATION IS UNMEASURED: only one aligned shot (%d). Its last %d of %d frames are held "
+            "out for validation, but frames of one shot are alike: the validation score is optimistic and says nothing about "
+            "shots the model has not seen (the missing reels). Align at least two shots with film (then a "
+            "whole shot is held out) before trusting this model on other shots.\n%s",
+            "!" * 100, shots[0], n_val, len(only), "!" * 100,
         )  # fmt: skip
     return PairsIndex(
         root=root,
@@ -250,6 +252,7 @@ def scan_pairs(
 
 def read_pair(frame: PairFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode one pair: input and target float32 RGB (H, W, 3), mask float32 (H, W) (1 = valid).
+    Target pixels holding a NaN or Inf come back zeroed and invalid (mask 0).
 
     Raises:
         MediaError: an unreadable file (named); InputError: sizes that differ (all three named).
@@ -263,6 +266,13 @@ def read_pair(frame: PairFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"inconsistent pair: {frame.describe()} has sizes input {x.shape[1]}x{x.shape[0]}, target "
             f"{y.shape[1]}x{y.shape[0]}, mask {m.shape[1]}x{m.shape[0]}; run `remaster align` again"
         )
+    # a NaN/Inf film pixel (a damaged EXR, a scan with dropouts) is made invalid and zeroed: one such
+    # value would otherwise turn every loss, gradient and score it touches into NaN. (A non-finite
+    # *input* is left as it is: the step that sees it is skipped and counted, see training.step.)
+    bad = ~np.isfinite(y).all(axis=-1)
+    if bad.any():
+        y = np.where(bad[..., None], np.float32(0.0), y)
+        m = np.where(bad, np.float32(0.0), m)
     return (
         np.ascontiguousarray(x, dtype=np.float32),
         np.ascontiguousarray(y, dtype=np.float32),
@@ -469,12 +479,13 @@ def make_loader(
 @dataclass(frozen=True)
 class ValidationSample:
     """One held-out crop: ``input``/``target`` float32 (1, 3, h, w), ``mask`` (1, 1, h, w); ``name``
-    says which shot and frame."""
+    says which shot and frame, ``shot`` is the shot's index."""
 
     name: str
     input: torch.Tensor
     target: torch.Tensor
     mask: torch.Tensor
+    shot: int = -1
 
 
 def load_validation(frames: Sequence[PairFrame], *, count: int, crop: int) -> list[ValidationSample]:
@@ -502,6 +513,7 @@ def load_validation(frames: Sequence[PairFrame], *, count: int, crop: int) -> li
                 input=nchw(x[window]),
                 target=nchw(y[window]),
                 mask=torch.from_numpy(np.ascontiguousarray(m[window]))[None, None],
+                shot=frame.shot,
             )
         )
     return samples

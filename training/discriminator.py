@@ -21,6 +21,9 @@ LeakyReLU slope 0.2 (ProSR's option). Decisions:
 - No sigmoid: the least-squares GAN regresses raw scores to 0 (fake) and 1 (real).
 
 Input: (N, 3, H, W) float RGB 0..1, H and W multiples of 16; mapped to -1..1 inside.
+
+``features(x)``: the activations after each LeakyReLU (the four scales and the 1x1 layer), what the GAN
+stage's feature-matching term compares between G(x) and the film when no VGG19 weights are given.
 """
 
 from __future__ import annotations
@@ -60,10 +63,25 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2], x.shape[-1]
-        if h % PATCH_STRIDE or w % PATCH_STRIDE:
-            raise ValueError(f"discriminator crops must be multiples of {PATCH_STRIDE} pixels, got {h}x{w}")
+        _check_size(x)
         return self.body(x * 2.0 - 1.0)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """D's intermediate activations of ``x`` (after each LeakyReLU, shallow to deep); the scores are
+        not among them. Same input contract as ``forward``."""
+        _check_size(x)
+        out, y = [], x * 2.0 - 1.0
+        for layer in self.body:
+            y = layer(y)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(y)
+        return out
+
+
+def _check_size(x: torch.Tensor) -> None:
+    h, w = x.shape[-2], x.shape[-1]
+    if h % PATCH_STRIDE or w % PATCH_STRIDE:
+        raise ValueError(f"discriminator crops must be multiples of {PATCH_STRIDE} pixels, got {h}x{w}")
 
 
 def build_discriminator(cfg: DiscriminatorConfig) -> Discriminator:

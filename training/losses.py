@@ -232,3 +232,27 @@ def perceptual_loss(
     if m is not None:
         total = total / m.mean().clamp_min(_EMPTY_CLAMP)
     return total
+
+
+def feature_matching_loss(
+    fake: list[torch.Tensor], real: list[torch.Tensor], mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over D's layers of the masked L1 between its features of G(x) (``fake``) and of the film
+    (``real``, taken as constants): the perceptual term of the GAN stage without a pretrained network
+    (pix2pixHD's feature matching). Each layer's term is the mean absolute difference over its channels
+    and the valid area (the mask average-pooled to the layer's grid), so layers of every size weigh alike.
+
+    Args:
+        fake, real: D's features (``Discriminator.features``), the same shapes layer by layer.
+        mask: None or (N, 1, H, W) / (N, H, W) in 0..1 at image resolution.
+    """
+    if len(fake) != len(real) or not fake:
+        raise ValueError(f"feature lists differ or are empty: {len(fake)} and {len(real)} layers")
+    terms = []
+    for a, b in zip(fake, real, strict=True):
+        if a.shape != b.shape:
+            raise ValueError(f"feature shapes differ: {tuple(a.shape)} and {tuple(b.shape)}")
+        diff = (a.float() - b.detach().float()).abs().mean(dim=1, keepdim=True)
+        weight = patch_weights(mask, diff)
+        terms.append(_weighted_mean(diff, weight))
+    return torch.stack(terms).mean()

@@ -7,14 +7,26 @@ already resampled bilinearly to the output raster)::
       --3x3 conv--> f                                                 (N, width, H/s, W/s)
       --DCU x num_dcus--> 3x3 conv --> + f   (global residual over the trunk, as ProSR)
       --3x3 conv (zero-initialised)--> pixel_shuffle(s) --> crop to H, W    residual r (N, 3, H, W)
-    G(x) = x + r + colour(x)
+    G(x) = grade(x) + r - box_k(r) + b * tanh(box_k(r) / b) [+ colour(x)]
+
+``grade(x)`` (``GradePath``, when ``grade_path``; else ``x``) is the fixed global grade: a quadratic
+colour correction with a prior towards an affine one, fitted in closed form on the training pairs
+(``remaster_core.grade``), bounded (affine) outside the training inputs' range. Its numbers are *buffers*, written from the fit by the trainer
+(``training.colour_init.init_grade``) and never trained: it cannot bend to the training palettes.
+``box_k`` (``mean_lock`` = k > 1) is a k x k box low-pass (edge-replicated) and ``b`` (``mean_bound``)
+a bound in code values: by construction the trunk cannot move the local mean colour more than ``b`` away
+from the grade (``b`` = 0: not at all), so it learns what a grade cannot (blur, chroma loss, noise,
+detail, and low-frequency noise up to ``b``), and a colour the trunk never saw keeps the grade's mean
+within ``b``. The lock adds ``k // 2`` pixels to the receptive field. docs/training.md ("The grade") has the
+measurements behind both.
 
 A dense compression unit (DCU, ProSR's ``DenseResidualBlock``) is ``dense_layers`` dense layers, each
 1x1 conv (to 4*growth, bias) -> ReLU -> 3x3 conv (to growth, bias, reflection padding) whose output is
 concatenated to its input, then a 1x1 compression (no bias) back to ``width``; the unit returns
 ``x + res_scale * block(x)``. There is no normalisation layer anywhere.
 
-``colour(x)`` is a per-pixel quadratic colour transform of the input: a 1x1 conv over the centred
+``colour(x)`` (``colour_path``, off in the presets since the grade path) is a trainable per-pixel
+quadratic colour transform of the input: a 1x1 conv over the centred
 channels ``c = x - 0.5`` and their pairwise products ``c_i * c_j``. It is our addition to ProSR, made
 because of a measurement made before this project (a small CNN against a colour-fit baseline): under a small CPU budget a small CNN scored *below* a global
 quadratic colour fit, i.e. the grade (the largest part of the broadcast -> film error) is learned slowly
@@ -26,10 +38,11 @@ with it (``test_model``); on the synthetic pairs of ``training.losses``' note (g
 was 0.35 dB ahead after 75 steps and level (23.5 vs 23.4 dB) after 300. It speeds the start, and
 guarantees that G can express the colour-fit baseline; it does not replace training.
 
-Initialisation: the last trunk conv and the colour path start at zero, so an untrained G is exactly the
-identity (its output is the bilinear baseline). The trainer then, by default, writes the training
-pairs' closed-form colour fit into the colour path before the first step (``training.colour_init``), so
-a run starts from the colour-fit baseline. Training starts from the baseline instead of from a
+Initialisation: the last trunk conv and the colour path start at zero and the grade path at the
+identity, so an untrained G is exactly the identity (its output is the bilinear baseline). The trainer
+then, by default, writes the training pairs' closed-form grade into the grade path (and, for a G with
+the quadratic colour path, their colour fit into it) before the first step (``training.colour_init``),
+so a run starts from the colour-fit baseline. Training starts from the baseline instead of from a
 random residual: the first steps already improve on it, and no step is spent unlearning noise. The
 gradient still reaches every parameter after the first optimiser step.
 
@@ -55,6 +68,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from remaster_core.grade import Grade
 from training.architecture import PRESETS, GeneratorConfig
 
 __all__ = [  # the configs and presets live in training.architecture (torch-free); re-exported here
@@ -63,6 +77,7 @@ __all__ = [  # the configs and presets live in training.architecture (torch-free
     "DenseLayer",
     "Generator",
     "GeneratorConfig",
+    "GradePath",
     "build_generator",
     "count_parameters",
     "min_input_size",
@@ -112,6 +127,54 @@ def quadratic_colour_features(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([c, products], dim=1)
 
 
+class GradePath(nn.Module):
+    """The fixed grade of ``remaster_core.grade.Grade``, as buffers.
+
+    (N, 3, H, W) -> (N, 3, H, W): ``xc = clip(x, lo, hi)``, ``c = xc - 0.5``, then ``bias + W @ [c, c^2,
+    c_r c_g, c_r c_b, c_g c_b] + slope @ (x - xc)`` per pixel. Starts as the identity; ``set_grade``
+    writes a fit in.
+    """
+
+    lo: torch.Tensor
+    hi: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+    slope: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("lo", torch.zeros(1, 3, 1, 1))
+        self.register_buffer("hi", torch.ones(1, 3, 1, 1))
+        self.register_buffer("weight", torch.zeros(3, 9, 1, 1))
+        self.register_buffer("bias", torch.zeros(3))
+        self.register_buffer("slope", torch.zeros(3, 3, 1, 1))
+        self.set_grade(Grade.identity())
+
+    def set_grade(self, grade: Grade) -> None:
+        """Write ``grade`` into the buffers."""
+        with torch.no_grad():
+            self.lo.copy_(torch.from_numpy(grade.lo).view(1, 3, 1, 1))
+            self.hi.copy_(torch.from_numpy(grade.hi).view(1, 3, 1, 1))
+            self.weight.copy_(torch.from_numpy(grade.weight).view(3, 9, 1, 1))
+            self.bias.copy_(torch.from_numpy(grade.bias))
+            self.slope.copy_(torch.from_numpy(grade.slope).view(3, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xc = torch.minimum(torch.maximum(x, self.lo.to(x.dtype)), self.hi.to(x.dtype))
+        c = xc - 0.5
+        r, g, b = c[:, 0:1], c[:, 1:2], c[:, 2:3]
+        terms = torch.cat([c, c * c, r * g, r * b, g * b], dim=1)
+        out = F.conv2d(terms, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        return out + F.conv2d(x - xc, self.slope.to(x.dtype))
+
+
+def box_lowpass(r: torch.Tensor, size: int) -> torch.Tensor:
+    """``size`` x ``size`` box mean of (N, C, H, W) ``r``, edges replicated; same shape (separable)."""
+    before, after = (size - 1) // 2, size // 2
+    padded = F.pad(r, (before, after, before, after), mode="replicate")
+    return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+
+
 class Generator(nn.Module):
     """G: (N, C, H, W) float RGB 0..1 -> (N, C, H, W), ``x`` + learned residual, not clamped.
 
@@ -136,6 +199,9 @@ class Generator(nn.Module):
         self.tail = _conv3x3(cfg.width, cfg.in_channels * s * s)
         for parameter in self.tail.parameters():
             nn.init.zeros_(parameter)
+        self.grade: GradePath | None = GradePath() if cfg.grade_path else None
+        self.mean_lock = cfg.mean_lock
+        self.mean_bound = float(cfg.mean_bound)
         self.colour: nn.Conv2d | None = None
         if cfg.colour_path:
             self.colour = nn.Conv2d(cfg.in_channels + cfg.in_channels**2, cfg.in_channels, 1)
@@ -153,7 +219,12 @@ class Generator(nn.Module):
         features = self.head(F.pixel_unshuffle(padded, s))
         trunk = self.trunk_conv(self.trunk(features)) + features
         residual = F.pixel_shuffle(self.tail(trunk), s)[:, :, :h, :w]
-        out = x + residual
+        if self.mean_lock > 1:
+            low = box_lowpass(residual, self.mean_lock)
+            residual = residual - low
+            if self.mean_bound > 0:
+                residual = residual + self.mean_bound * torch.tanh(low / self.mean_bound)
+        out = (self.grade(x) if self.grade is not None else x) + residual
         if self.colour is not None:
             out = out + self.colour(quadratic_colour_features(x))
         return out
@@ -175,12 +246,13 @@ def receptive_field(cfg: GeneratorConfig) -> int:
     The trunk has ``3 + num_dcus * dense_layers`` 3x3 convs (head, one per dense layer, trunk conv,
     tail), each reaching one trunk pixel = ``s`` input pixels further; the pixel-unshuffle block adds up
     to ``s - 1`` pixels within a block. So an output pixel depends on inputs at most
-    ``s * (n3x3 + 1) - 1`` pixels away (the colour path is per pixel). A tile whose border has at least
+    ``s * (n3x3 + 1) - 1`` pixels away (the colour and grade paths are per pixel); the mean lock's box
+    adds ``mean_lock // 2``. A tile whose border has at least
     this many pixels of real context on each side (and whose origin is a multiple of ``s``) produces the
     same interior as the whole frame.
     """
     n3x3 = 3 + cfg.num_dcus * cfg.dense_layers
-    return cfg.space_to_depth * (n3x3 + 1) - 1
+    return cfg.space_to_depth * (n3x3 + 1) - 1 + (cfg.mean_lock // 2 if cfg.mean_lock > 1 else 0)
 
 
 def min_input_size(cfg: GeneratorConfig) -> int:

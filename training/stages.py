@@ -2,12 +2,14 @@
 
 Stage 1 (``stage1_loss``): the reconstruction loss alone, ``stages.loss`` = ``fft`` (the paper's FFT-L1)
 or ``l1`` (the ablation). Stage 2 (``gan_loss``): ``fft_weight * reconstruction + adversarial_weight *
-LSGAN(D(G(x))) + perceptual_weight * VGG19``, and D trained on the least-squares loss
+LSGAN(D(G(x)))`` plus the perceptual term: ``perceptual_weight * VGG19`` with ``stages.vgg_weights``
+(the paper's formula), else ``feature_matching_weight * FM``, the L1 between D's features of G(x) and of
+the film (no pretrained network: stage 2 runs on any machine); and D trained on the least-squares loss
 (``discriminator_loss``). Each loss function returns a frozen ``GeneratorLoss`` of its terms; the step
 (``training.step``) backpropagates its ``total`` and logs its ``terms``.
 
 ``start_gan_stage`` sets the second stage up: D (seeded, unless a resumed checkpoint brought it) and its
-Adam in the ``TrainState``, VGG19 read from ``stages.vgg_weights``, D wrapped for DDP. The loop calls it
+Adam in the ``TrainState``, VGG19 read from ``stages.vgg_weights`` (when given), D wrapped for DDP. The loop calls it
 before the first stage-2 step it runs: at ``gan_start_step``, or before the first step of a run resumed
 past it.
 """
@@ -24,6 +26,7 @@ from training import distributed
 from training.config import StagesSection, TrainConfig
 from training.discriminator import Discriminator
 from training.losses import (
+    feature_matching_loss,
     fft_l1_loss,
     l1_loss,
     lsgan_discriminator_loss,
@@ -44,7 +47,10 @@ class GeneratorLoss:
     Attributes:
         total: what is backpropagated.
         reconstruction: the stage-1 loss (FFT-L1 or L1), logged under ``reconstruction_name``.
-        adversarial, perceptual: the GAN stage's terms (unweighted), None in stage 1.
+        adversarial, perceptual: the GAN stage's terms (unweighted), None in stage 1; perceptual is
+            VGG19's, None without VGG19 weights.
+        feature_matching: the GAN stage's feature-matching term (unweighted) when there are no VGG19
+            weights, else None.
     """
 
     total: torch.Tensor
@@ -52,6 +58,7 @@ class GeneratorLoss:
     reconstruction_name: str
     adversarial: torch.Tensor | None = None
     perceptual: torch.Tensor | None = None
+    feature_matching: torch.Tensor | None = None
 
     def terms(self) -> dict[str, torch.Tensor]:
         """Metric name -> term, in log order: ``loss`` (the total), ``fft``/``l1``, then stage 2's."""
@@ -60,17 +67,20 @@ class GeneratorLoss:
             named["adversarial"] = self.adversarial
         if self.perceptual is not None:
             named["perceptual"] = self.perceptual
+        if self.feature_matching is not None:
+            named["feature_matching"] = self.feature_matching
         return named
 
 
 @dataclass(frozen=True)
 class GanStage:
-    """What stage 2 adds to a step: D (the module, for G's adversarial term), ``d_train`` (D, wrapped
-    for DDP under torchrun: D's own step), and the VGG19 features of the perceptual loss."""
+    """What stage 2 adds to a step: D (the module, for G's adversarial and feature-matching terms),
+    ``d_train`` (D, wrapped for DDP under torchrun: D's own step), and the VGG19 features of the
+    perceptual loss (None without ``stages.vgg_weights``: feature matching instead)."""
 
     discriminator: Discriminator
     d_train: nn.Module
-    vgg: VGG19Features
+    vgg: VGG19Features | None
 
 
 def reconstruction_loss(
@@ -93,18 +103,29 @@ def gan_loss(
     output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, stages: StagesSection, gan: GanStage
 ) -> GeneratorLoss:
     """Stage 2's G loss: weighted reconstruction, LSGAN (D's scores, patches weighted by the mask) and
-    VGG19 perceptual terms. D's parameters get no gradient from it."""
+    the perceptual term: VGG19's with its weights, else D's feature matching against the film. D's
+    parameters get no gradient from it."""
     rec = reconstruction_loss(output, target, mask, stages)
     gan.discriminator.requires_grad_(False)
     scores = gan.discriminator(output)
     adv = lsgan_generator_loss(scores.float(), patch_weights(mask, scores.float()))
-    perc = perceptual_loss(gan.vgg, output, target, mask).float()
+    perc = fm = None
+    if gan.vgg is not None:
+        perc = perceptual_loss(gan.vgg, output, target, mask).float()
+    else:
+        with torch.no_grad():
+            real = gan.discriminator.features(target)
+        fm = feature_matching_loss(gan.discriminator.features(output), real, mask)
     gan.discriminator.requires_grad_(True)
     total = stages.fft_weight * rec + stages.adversarial_weight * adv
-    total = total + stages.perceptual_weight * perc
+    if perc is not None:
+        total = total + stages.perceptual_weight * perc
+    if fm is not None:
+        total = total + stages.feature_matching_weight * fm
     return GeneratorLoss(
-        total=total, reconstruction=rec, reconstruction_name=stages.loss, adversarial=adv, perceptual=perc
-    )
+        total=total, reconstruction=rec, reconstruction_name=stages.loss, adversarial=adv, perceptual=perc,
+        feature_matching=fm,
+    )  # fmt: skip
 
 
 def discriminator_loss(
@@ -123,7 +144,10 @@ def start_gan_stage(state: TrainState, cfg: TrainConfig, info: distributed.DistI
     if state.discriminator is None:
         state.add_discriminator()
     assert state.discriminator is not None  # for the type checker: add_discriminator set it
-    vgg = load_vgg19(cfg.stages.vgg_weights).to(state.device)
+    vgg = load_vgg19(cfg.stages.vgg_weights).to(state.device) if cfg.stages.vgg_weights else None
     if info.is_main:
-        log.info("stage 2 (GAN) from step %d: discriminator and VGG19 features ready", state.step)
+        log.info(
+            "stage 2 (GAN) from step %d: discriminator and %s ready", state.step,
+            "VGG19 features" if vgg is not None else "D feature matching (no VGG19 weights given)",
+        )  # fmt: skip
     return GanStage(state.discriminator, distributed.wrap(state.discriminator, info), vgg)

@@ -109,11 +109,14 @@ class StepRecord(RunRecord):
 @dataclass(frozen=True)
 class BestRecord(RunRecord):
     """The JSON ``extra`` of ``best.safetensors``: ``weights`` (``EMA_WEIGHTS`` or ``RAW_NO_EMA_WEIGHTS``),
-    the validation PSNR of those weights and the validation crops' input PSNR (dB)."""
+    the validation PSNR of those weights and the validation crops' input PSNR (dB); ``held_out``: the
+    per-shot PSNR of those weights, of the colour fit and of the bilinear input on the held-out shots
+    and the margins (``training.validation.held_out_record``), None when not measured."""
 
     weights: str
     val_psnr: float
     input_psnr: float | None
+    held_out: dict[str, Any] | None = None
 
 
 _Record = TypeVar("_Record", bound=RunRecord)
@@ -253,12 +256,14 @@ class TrainState:
             extra_tensors=extra_tensors,
         )
 
-    def save_best(self, path: Path, val_psnr: float) -> None:
-        """Write ``best.safetensors`` at ``path``: the scored weights, which validated at ``val_psnr``."""
+    def save_best(self, path: Path, val_psnr: float, held_out: dict[str, Any] | None = None) -> None:
+        """Write ``best.safetensors`` at ``path``: the scored weights, which validated at ``val_psnr``
+        (``held_out``: their margins over the baselines, ``BestRecord``)."""
         weights = EMA_WEIGHTS if self.ema is not None else RAW_NO_EMA_WEIGHTS
         record = BestRecord(
-            **asdict(self.run), weights=weights, val_psnr=val_psnr, input_psnr=self.input_psnr
-        )
+            **asdict(self.run), weights=weights, val_psnr=val_psnr, input_psnr=self.input_psnr,
+            held_out=held_out,
+        )  # fmt: skip
         save_checkpoint(
             path, generator=self.scored, step=self.step, stage=self._last_stage(), extra=asdict(record)
         )

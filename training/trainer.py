@@ -16,6 +16,7 @@ The run folder::
     RUN/checkpoints/step_XXXXXXXX.safetensors   the last ``checkpoint.keep_last`` (resumable)
     RUN/checkpoints/best.safetensors       the best validation PSNR so far: **EMA weights** (export this)
     RUN/metrics.jsonl, RUN/tb/, RUN/previews/   see ``training.logs``
+    RUN/grain.json                         the training film's grain profile (``training.grain``)
 
 **Stages** (docs/architecture.md, section 1). Steps ``0 .. gan_start_step - 1``: stage 1, the FFT-L1 loss
 (``stages.loss = "l1"``: plain L1, the paper's ablation). From ``gan_start_step`` on: stage 2, G trained
@@ -70,7 +71,9 @@ import torch
 from remaster_core.errors import RemasterError
 from remaster_core.io.atomic import write_text_atomic
 from training import distributed
-from training.colour_init import init_colour_path
+from training.checkpoint import load_checkpoint
+from training.colour_init import choose_ridge, finalise_best, init_colour_path, init_grade, training_sample
+from training.colour_space import pairs_colour, record_in_checkpoint, write_run_colour
 from training.config import TrainConfig, check_runnable, config_to_toml
 from training.data import (
     CropDataset,
@@ -81,6 +84,7 @@ from training.data import (
     make_loader,
     scan_pairs,
 )
+from training.grain import write_run_profile
 from training.logs import METRICS_FILE, RunLog, StepProgress, truncate_metrics
 from training.model import count_parameters
 from training.run_dir import (
@@ -97,7 +101,7 @@ from training.schedule import stage_name
 from training.stages import GanStage, start_gan_stage
 from training.state import RunRecord, TrainState
 from training.step import StepContext, train_step
-from training.validation import validate
+from training.validation import HeldOutBaselines, held_out_baselines, validate
 
 __all__ = ["TrainResult", "TrainingError", "best_checkpoint", "step_checkpoints", "train"]
 
@@ -154,12 +158,26 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
             if info.is_main or not checkpoints
             else []
         )
+        # the training pairs' pixel sample: the grade path's fit (a new run, every rank) and the colour-fit
+        # baseline of the held-out margins (rank 0)
+        sample = training_sample(index.train, seed=cfg.seed) if info.is_main or not checkpoints else None
+        ridge = (
+            choose_ridge(cfg, sample, samples, whole_shots=index.whole_shots_held_out)
+            if sample is not None and state.generator.grade is not None
+            else 0.0
+        )
         if checkpoints:
             state.load(checkpoints[-1])
         else:
             if resume and info.is_main:
                 log.warning("%s has no step checkpoint yet: starting the run from step 0", run_dir)
             init_colour_path(state, index.train, samples)
+            init_grade(state, sample, ridge)
+        baselines = (
+            held_out_baselines(samples, sample, whole_shots=index.whole_shots_held_out)
+            if info.is_main
+            else None
+        )
         g_train = distributed.wrap(state.generator, info)
         gan = start_gan_stage(state, cfg, info) if stage_name(state.step, cfg) == "gan" else None
         # Written only now: a resume refused above leaves the run's files as they were, and under DDP
@@ -168,6 +186,8 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
             run_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(run_dir / CONFIG_FILE, config_to_toml(cfg))
             truncate_metrics(run_dir / METRICS_FILE, state.step)
+            write_run_profile(index.train, run_dir)  # the film's grain, for export and render
+            write_run_colour(run_dir, pairs_colour(pairs))  # the working colour space, for export
         autocast: AbstractContextManager[Any] = (
             torch.autocast("cuda", dtype=torch.bfloat16)
             if info.device.type == "cuda" and cfg.runtime.bf16
@@ -180,7 +200,14 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
         try:
             _announce(state, index, runlog, info, run_dir, resumed=bool(checkpoints), threads=threads)
             last = checkpoints[-1] if checkpoints else None
-            return _loop(state, ctx, gan, index, run_dir, samples if info.is_main else [], runlog, last)
+            result = _loop(
+                state, ctx, gan, index, run_dir, samples if info.is_main else [], runlog, last, baselines
+            )
+            if info.is_main:
+                finalise_best(best_path(run_dir), index, ridge=ridge, seed=cfg.seed)
+                record_in_checkpoint(best_path(run_dir), pairs_colour(pairs))
+                _held_out_summary(index, result, best_path(run_dir))
+            return result
         finally:
             runlog.close()
     finally:
@@ -196,8 +223,10 @@ def _loop(
     samples: list[ValidationSample],
     runlog: RunLog,
     last_checkpoint: Path | None,
+    baselines: HeldOutBaselines | None = None,
 ) -> TrainResult:
-    """Steps ``state.step`` to ``cfg.steps``; ``samples``: the validation crops (rank 0; else empty)."""
+    """Steps ``state.step`` to ``cfg.steps``; ``samples``: the validation crops (rank 0; else empty),
+    ``baselines``: their baselines' scores (rank 0)."""
     cfg, info = ctx.cfg, ctx.info
     progress = StepProgress(
         total=cfg.steps, start=state.step, every=cfg.runtime.log_every, enabled=info.is_main
@@ -216,7 +245,7 @@ def _loop(
             progress.update(state.step, {k: metrics[k] for k in ("loss", "lr") if metrics.get(k) is not None})
             end = state.step == cfg.steps
             if info.is_main and (state.step % cfg.validation.every == 0 or end):
-                validate(state, samples, runlog, best_path(run_dir), ctx.autocast)
+                validate(state, samples, runlog, best_path(run_dir), ctx.autocast, baselines)
             if info.is_main and (state.step % cfg.checkpoint.every == 0 or end):
                 last_checkpoint = step_path(run_dir, state.step)
                 state.save(last_checkpoint)
@@ -299,6 +328,43 @@ def _count_skipped(
             f"or lower the learning rate (--lr, now {cfg.optim.lr}); resume from the last checkpoint "
             "with --resume"
         )
+
+
+def _held_out_summary(index: PairsIndex, result: TrainResult, best: Path) -> None:
+    """The run's last words on generalisation: the best weights' margins over the colour fit and over
+    bilinear on the held-out shots, a warning when they are below either, and the loud warning again
+    when no whole shot was held out."""
+    if not best.is_file():
+        return
+    record = load_checkpoint(best).extra.get("held_out")
+    if not index.whole_shots_held_out:
+        log.warning(
+            "GENERALISATION IS UNMEASURED: a single aligned shot, validated on its own frames; the model "
+            "was never scored on a shot it has not seen"
+        )
+    if not isinstance(record, dict):
+        return
+    rows = "; ".join(
+        f"shot {r['shot']}: {_db(r['ours'])} (colour fit {_db(r['colour_fit'])}, bilinear {_db(r['bilinear'])})"
+        for r in record.get("shots", [])
+    )
+    fit, bilinear = record.get("margin_colour_fit"), record.get("margin_bilinear")
+    log.info(
+        "held-out shot(s) %s, best step %s: %s; smallest margin over the colour fit %s dB, over bilinear %s dB",
+        list(index.val_shots), result.best_step, rows, _db(fit, signed=True), _db(bilinear, signed=True),
+    )  # fmt: skip
+    if (fit is not None and fit < 0) or (bilinear is not None and bilinear < 0):
+        log.warning(
+            "the best weights score below %s on a held-out shot: on shots without film the model may do "
+            "worse than that simple baseline; `remaster export` will say so too",
+            "bilinear" if bilinear is not None and bilinear < 0 else "the colour fit",
+        )
+
+
+def _db(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.2f}" if signed else f"{value:.2f} dB"
 
 
 def _announce(

@@ -28,6 +28,8 @@ ALIGN_FIX = "correct it or re-run remaster align"
 CONFORM_FIX = "correct it or re-run remaster conform"
 STATUSES = ("aligned", "rejected", "no film")
 FRAME_KINDS = ("film", "orphan", "video", "progressive")
+BUILDS = ("woven", "merged", "copy", "rebuilt", "orphan", "deinterlaced")
+PULLDOWNS = ("3:2", "2:3:3:2")
 FIELD_ORDERS = ("progressive", "tff", "bff")
 INPUT_KINDS = ("ivtc", "progressive24", "flagged_progressive30")
 MAX_FIELDS_PER_FRAME = 16
@@ -244,6 +246,14 @@ def _frame_record(where: Where, d: Any, index: int, hi: int) -> None:
     optional(where.at("combed"), d.get("combed"), boolean)
     optional(where.at("keep"), d.get("keep"), lambda w, v: integer(w, v, 0, hi))
     optional(where.at("temporal"), d.get("temporal"), lambda w, v: int_list(w, v, 0, hi))
+    built = d.get("built")
+    if built is not None and string(where.at("built"), built) not in BUILDS:
+        raise where.at("built").fail("must be one of {b}, got {v!r}".format(b=", ".join(BUILDS), v=built))
+    pulldown = d.get("pulldown")
+    if pulldown is not None and string(where.at("pulldown"), pulldown) not in PULLDOWNS:
+        raise where.at("pulldown").fail(
+            "must be one of {p}, got {v!r}".format(p=", ".join(PULLDOWNS), v=pulldown)
+        )
 
 
 def check_conform(d: Any, path: str) -> dict[str, Any]:

@@ -48,6 +48,9 @@ SETTINGS_KNOBS = (
     "precision",
     "provider",
     "mix",
+    "grain_amount",
+    "grain_size",
+    "grain_seed",
     "cache_dir",
     "worker",
     "instance_id",
@@ -96,6 +99,9 @@ class Report(NamedTuple):
     providers: list[str]
     warnings: list[str]
     cancelled: bool
+    guard_flagged: dict[int, float] | None = None
+    """frames whose Source colours lay outside what the model was trained on (the worker's
+    ``guard_flagged``): frame -> fraction of the pixels; blended towards the model's grade there."""
 
 
 # --------------------------------------------------------------------------------------- settings
@@ -320,6 +326,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
     rendered: list[int] = []
     skipped: list[int] = []
     providers: list[str] = []
+    flagged: dict[int, float] = {}
     task = _progress(len(prep.frames))
     cancelled = False
     knobs.set_value(write, "disable", False)
@@ -354,13 +361,14 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
                 warnings.append(note)
             rendered += [int(f) for f in response.get("rendered", [])]
             skipped += [int(f) for f in response.get("skipped", [])]
+            flagged.update({int(f): float(v) for f, v in (response.get("guard_flagged") or {}).items()})
             providers = [str(p) for p in response.get("providers", [])] or providers
             warnings += [str(w) for w in response.get("warnings", []) if str(w) not in warnings]
     finally:
         knobs.set_value(write, "disable", True)
         del task
     _show_results(node, prep)
-    return Report(rendered, skipped, time.monotonic() - started, providers, warnings, cancelled)
+    return Report(rendered, skipped, time.monotonic() - started, providers, warnings, cancelled, flagged)
 
 
 def result_range(node: nuke.Node, span: tuple[int, int]) -> nuke.Node:
@@ -390,6 +398,14 @@ def summary(report: Report) -> str:
     )
     if report.cancelled:
         text = "cancelled: " + text
+    if report.guard_flagged:
+        frames = sorted(report.guard_flagged)
+        worst = max(report.guard_flagged.values())
+        text += (
+            "\nGUARD: {n} frame(s) ({f}) hold colours outside what the model was trained on (up to {w:.1f}% "
+            "of the pixels): blended towards the model's grade there"
+        ).format(n=len(frames), f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
+                 w=100 * worst)
     if report.warnings:
         text += "\nnote: " + "\nnote: ".join(report.warnings)
     return text
@@ -450,6 +466,8 @@ def check_model() -> None:
         r=model.get("receptive_field"),
         prov=", ".join(info.get("providers", [])),
     )
+    if model.get("colorspace"):
+        text += "\nworks in OCIO colour space {c}: feed it and read it in that space".format(c=model["colorspace"])
     warnings = [str(w) for w in info.get("warnings", [])]
     if warnings:
         text += "\nnote: " + "\nnote: ".join(warnings)

@@ -6,7 +6,7 @@ works on that plain mapping, so it is tested outside Nuke.
 Cache key (``settings_key``): a sha256 over everything that decides the pixels of a frame besides the
 source frame itself: the model file's content (sha256, remembered per path, size and mtime), the
 geometry (mode, tx/ty/sx/sy, align.json's content and frame offset), the output format, tile size,
-precision and mix, the node's instance id (two Remaster nodes never share frames), and the Source
+precision, mix and the grain knobs, the node's instance id (two Remaster nodes never share frames), and the Source
 input's name and format. Changing any of them gives a new key, hence a new cache folder: frames rendered with
 other settings are never shown. The worker additionally stamps each frame with a render key that
 includes the sha256 of the source frame Nuke wrote, so "Process range" re-renders exactly the frames
@@ -58,12 +58,22 @@ class EngineKnob(NamedTuple):
 
 
 MAX_SIDE = 16384
+MAX_COORD = 1e6  # the transform's bounds: remaster_core/manifests/align.py (MAX_COORD, MAX_SCALE)
+MAX_SCALE = 1e4
 """The largest output side (the range of the node's ``output_size``)."""
 TILE_KNOB = EngineKnob("tile", "tile size", 0, 1, MAX_SIDE, off=0, off_text="whole frames")
-PRECISION_KNOB = EngineKnob("precision", "precision", "fp32", choices=("fp32", "fp16"))
-PROVIDER_KNOB = EngineKnob("provider", "provider", "auto", choices=("auto", "tensorrt", "cuda", "cpu"))
+PRECISION_KNOB = EngineKnob("precision", "precision", "fp32", choices=("fp32", "fp16", "bf16"))
+PROVIDER_KNOB = EngineKnob(
+    "provider", "provider", "auto", choices=("auto", "tensorrt", "cuda", "openvino", "cpu")
+)
 MIX_KNOB = EngineKnob("mix", "mix", 1.0, 0.0, 1.0)
-ENGINE_KNOBS = (TILE_KNOB, PRECISION_KNOB, PROVIDER_KNOB, MIX_KNOB)
+GRAIN_AMOUNT_KNOB = EngineKnob("grain_amount", "grain amount", 1.0, 0.0, 4.0)
+GRAIN_SIZE_KNOB = EngineKnob("grain_size", "grain size", 1.0, 0.25, 4.0)
+GRAIN_SEED_KNOB = EngineKnob("grain_seed", "grain seed", 0, 0, 2**31 - 1)
+GRAIN_KNOBS = (GRAIN_AMOUNT_KNOB, GRAIN_SIZE_KNOB, GRAIN_SEED_KNOB)
+"""The film grain the worker synthesises on the model's output (from the model's grain profile). A node
+saved before these knobs existed has none: their defaults are used."""
+ENGINE_KNOBS = (TILE_KNOB, PRECISION_KNOB, PROVIDER_KNOB, MIX_KNOB) + GRAIN_KNOBS
 PRECISIONS = PRECISION_KNOB.choices
 PROVIDERS = PROVIDER_KNOB.choices
 
@@ -85,6 +95,7 @@ class NodeSettings(NamedTuple):
         tile: tile side in pixels, or None (whole frames).
         precision, provider: engine options.
         mix: 0..1.
+        grain_amount, grain_size, grain_seed: the grain knobs.
         cache_dir: the cache root folder.
         worker: the worker command knob ("" for the environment / PATH).
         instance: the node's instance id.
@@ -108,6 +119,9 @@ class NodeSettings(NamedTuple):
     instance: str
     source: str
     source_format: tuple[int, int, float] | None = None
+    grain_amount: float = GRAIN_AMOUNT_KNOB.default
+    grain_size: float = GRAIN_SIZE_KNOB.default
+    grain_seed: int = GRAIN_SEED_KNOB.default
 
 
 def _text(values: Mapping[str, Any], name: str) -> str:
@@ -178,13 +192,23 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     geometry = _choice(values, "geometry", GEOMETRY_MODES)
     transform = None
     align_json = ""
-    align_offset = int(_number(values, "align_offset", "frame offset"))
+    align_offset = _number(values, "align_offset", "frame offset")
+    if abs(align_offset) > frame_range.MAX_FRAME:
+        raise SettingsError(
+            f"'frame offset' must be at most {frame_range.MAX_FRAME} either way, got {align_offset:g}"
+        )
+    align_offset = int(align_offset)
     if geometry == "manual":
         tx, ty = _number(values, "tx", "tx"), _number(values, "ty", "ty")
         sx, sy = _number(values, "sx", "sx"), _number(values, "sy", "sy")
         if not (sx > 0 and sy > 0):
             raise SettingsError(
                 f"'sx' and 'sy' must be positive (source pixels per output pixel), got {sx} and {sy}"
+            )
+        if max(abs(tx), abs(ty)) > MAX_COORD or max(sx, sy) > MAX_SCALE:
+            raise SettingsError(
+                f"the transform ({tx:g}, {ty:g}, {sx:g}, {sy:g}) is out of range: 'tx' and 'ty' at most "
+                f"{MAX_COORD:g} px either way, 'sx' and 'sy' at most {MAX_SCALE:g}"
             )
         transform = (tx, ty, sx, sy)
     elif geometry == "align.json":
@@ -201,11 +225,15 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         size = values.get("format_size")
         if not isinstance(size, (tuple, list)) or len(size) != 2:
             raise SettingsError("'output format' is not set")
-        w, h = int(size[0]), int(size[1])
+        try:
+            w, h = int(size[0]), int(size[1])
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError(f"'output format' {size!r} is not a raster size") from None
         if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
             raise SettingsError(f"'output format' {w}x{h} is not a raster size")
         output_size = (w, h)
-    engine = {knob.name: _engine_value(values, knob) for knob in ENGINE_KNOBS}
+    present = {**{k.name: k.default for k in GRAIN_KNOBS if values.get(k.name) is None}, **values}
+    engine = {knob.name: _engine_value(present, knob) for knob in ENGINE_KNOBS}
     cache_dir = _text(values, "cache_dir") or default_cache_root()
     return NodeSettings(
         model=os.path.abspath(model),
@@ -223,13 +251,20 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         instance=_text(values, "instance_id"),
         source=_text(values, "source_name"),
         source_format=_source_format(values.get("source_format")),
+        grain_amount=engine["grain_amount"],
+        grain_size=engine["grain_size"],
+        grain_seed=engine["grain_seed"],
     )
 
 
 def _source_format(value: Any) -> tuple[int, int, float] | None:
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         return None
-    return int(value[0]), int(value[1]), round(float(value[2]), 6)
+    try:
+        w, h, par = int(value[0]), int(value[1]), round(float(value[2]), 6)
+    except (TypeError, ValueError, OverflowError):
+        return None  # not a format Nuke gives: the render key is made without it
+    return (w, h, par) if 1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE and math.isfinite(par) else None
 
 
 def request_params(settings: NodeSettings) -> dict[str, Any]:
@@ -244,6 +279,9 @@ def request_params(settings: NodeSettings) -> dict[str, Any]:
         "precision": settings.precision,
         "provider": settings.provider,
         "mix": settings.mix,
+        "grain_amount": settings.grain_amount,
+        "grain_size": settings.grain_size,
+        "grain_seed": settings.grain_seed,
         "bit_depth": "float",
     }
     if settings.transform is not None:
@@ -281,6 +319,7 @@ def settings_key(settings: NodeSettings) -> str:
         "tile": settings.tile,
         "precision": settings.precision,
         "mix": settings.mix,
+        "grain": [settings.grain_amount, settings.grain_size, settings.grain_seed],
         "instance": settings.instance,
         "source": settings.source,
         "source_format": settings.source_format,

@@ -14,7 +14,9 @@ pairs broadcast frame i with film frame ``film_first + (i - broadcast_first)``, 
 
 Formats: input frames keep the conformed frames' format so they keep their code values: half-float
 EXR (unclipped) when the conform wrote EXR, 16-bit PNG when it wrote PNG (``input_extension``). Target
-frames are byte copies of the film scan files (exact, whatever their format: DPX, EXR, TIFF, PNG).
+frames are byte copies of the film scan files (exact, whatever their format: DPX, EXR, TIFF, PNG),
+unless the film is converted into another working space (``align.colour``): then half-float EXR.
+Input and target frames are in the working space and tagged with it (``align.colour``).
 Every file is written atomically (temporary file + rename).
 """
 
@@ -26,15 +28,18 @@ import shutil
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import atomic_path
-from remaster_core.io.images import ImageMeta, write_image
+from remaster_core.io.images import ImageMeta, read_image, write_image
 from remaster_core.io.outdir import OutputFolder, prepare_output_folder
 from remaster_core.manifests import align as manifest
+
+if TYPE_CHECKING:
+    from remaster_core.align.colour import PairColour
 
 ALIGN_VERSION = manifest.VERSION
 ALIGN_JSON = manifest.FILENAME
@@ -78,20 +83,31 @@ def prepare_out(
     return folder
 
 
-def write_input(path: Path, image: np.ndarray, fps: Fraction | None) -> None:
+def write_input(path: Path, image: np.ndarray, fps: Fraction | None, colour: PairColour | None = None) -> None:
     """Write an input frame: float32 RGB (H, W, 3) code values as resampled, square pixels (and the
-    frame rate, in formats that hold one)."""
+    frame rate, in formats that hold one); with ``colour``, converted to the working space and tagged."""
     if path.suffix.lower() == ".png":  # zlib level 1: about 3x faster to write, files ~6 % larger
-        write_image(path, image, meta=ImageMeta(pixel_aspect=1.0, extra={"png:compressionLevel": 1}))
+        meta = ImageMeta(pixel_aspect=1.0, extra={"png:compressionLevel": 1})
     else:
-        rate = fps if path.suffix.lower() == ".exr" else None
-        write_image(path, image, meta=ImageMeta(pixel_aspect=1.0, frame_rate=rate))
+        meta = ImageMeta(pixel_aspect=1.0, frame_rate=fps if path.suffix.lower() == ".exr" else None)
+    if colour is not None:
+        image, meta = colour.input(image), colour.tag(meta, path.suffix)
+    write_image(path, image, meta=meta)
 
 
-def write_target(path: Path, film_file: Path) -> None:
-    """Copy the film scan file to ``path`` atomically (exact bytes, metadata and all)."""
-    with atomic_path(path) as tmp:
-        shutil.copyfile(film_file, tmp)
+def write_target(path: Path, film_file: Path, colour: PairColour | None = None) -> None:
+    """Copy the film scan file to ``path`` atomically (exact bytes, metadata and all); with a ``colour``
+    whose working space is not the film's, write it converted instead (half-float EXR, tagged, the
+    scan's timecode and keycode kept)."""
+    if colour is None or colour.copies_target:
+        with atomic_path(path) as tmp:
+            shutil.copyfile(film_file, tmp)
+        return
+    rgb, meta = read_image(film_file)
+    kept = ImageMeta(
+        pixel_aspect=meta.pixel_aspect, timecode=meta.timecode, frame_rate=meta.frame_rate, keycode=meta.keycode
+    )
+    write_image(path, colour.target(rgb), meta=colour.tag(kept, path.suffix), bit_depth="half")
 
 
 def write_mask(path: Path, valid: np.ndarray) -> None:
@@ -110,6 +126,7 @@ def align_manifest(
     params: dict[str, Any],
     shots: list[dict[str, Any]],
     path: Path = Path(ALIGN_JSON),
+    colour: manifest.ColourSpaces | None = None,
 ) -> manifest.AlignManifest:
     """The content of ``align.json`` (``path``, where it goes: the shots' patterns are checked against it).
 
@@ -121,6 +138,7 @@ def align_manifest(
         conventions: the geometry convention text (``transform.CONVENTION``).
         params: the settings used.
         shots: one entry per conformed shot (see ``pipeline``), as align.json holds them.
+        colour: the colour spaces of the pairs (``align.colour``), or None (not recorded).
 
     Raises:
         InputError: an entry that would not read back (named by its field path).
@@ -154,6 +172,7 @@ def align_manifest(
         },
         params=params,
         shots=entries,
+        colour=colour,
         path=path,
     )
 

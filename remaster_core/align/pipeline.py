@@ -17,14 +17,21 @@ Per shot (with a progress bar over its frames):
 - ``shot.fit_shot`` on up to ``fit_frames`` frames spread over the shot (+ their neighbouring
   broadcast frames for the temporal-offset check); an ``AlignmentFailure`` rejects the shot with its
   message as the reason, and nothing is written for it;
-- every pair: ``shot.align_frame`` -> the broadcast resampled bilinearly through the final mapping
-  (``transform.resample``), the film file copied, the mask. A frame whose own check fails (its flow
-  departs from the mapping, or its pictures do not match, e.g. a flash frame or damaged scan) keeps an
-  all-zero mask and is listed under ``masked_frames``; more than half such frames reject the shot.
+- every pair (two at a time on a thread pool, taken in order): ``shot.align_frame`` -> the broadcast
+  resampled bilinearly through the final mapping
+  (``transform.resample``), the film file copied, the mask. A frame whose own check fails (through
+  its final mapping its pictures do not match, or differ in part, or its field departs in shape from
+  the shot's: a flash frame, a damaged scan, a dissolve) keeps an all-zero mask and is listed under
+  ``masked_frames``; more than half such frames reject the shot.
   Fewer than ``min_valid`` valid pixels on average also rejects the shot; a rejected shot gets the
   reel's framing like a shot without film. A shot's files are written
   into a hidden folder renamed into place once the shot is accepted, so a rejected or interrupted
   shot leaves no pairs behind.
+
+Colour (``align.colour``): film frames are matched in the broadcast's colour space, and the pairs are
+written in the working space (``--working-colorspace``, default the broadcast's: then nothing is
+converted), recorded in align.json's ``colour``. A shot whose first film frame carries a keycode
+records it as ``film_keycode``.
 
 The output raster is the film's (the first film frame on disk sets it; a shot whose film frames have
 another size, or cannot be read, is rejected, naming the frame). Conformed frames of different sizes
@@ -46,11 +53,19 @@ from typing import Any
 import numpy as np
 
 from remaster_core.align import pairs as pairs_mod
+from remaster_core.align.colour import PairColour, pair_colour
 from remaster_core.align.report import ShotVisual, make_visual, write_report
-from remaster_core.align.shot import AlignmentFailure, AlignParams, align_frame, fit_frame_indices, fit_shot
+from remaster_core.align.shot import (
+    AlignmentFailure,
+    AlignParams,
+    FrameAlignment,
+    align_frame,
+    fit_frame_indices,
+    fit_shot,
+)
 from remaster_core.align.transform import CONVENTION, nominal_transform, resample
 from remaster_core.errors import InputError, MediaError
-from remaster_core.io.images import image_size, read_image, read_meta
+from remaster_core.io.images import image_size, keycode_text, read_image, read_meta
 from remaster_core.io.sequence import SequencePattern, parse_pattern, resolve_sequence
 from remaster_core.manifests import align as align_manifest
 from remaster_core.manifests.conform import read_conform
@@ -60,6 +75,7 @@ log = logging.getLogger("remaster.align")
 
 # rasters whose pixel aspect is 8/9 when the file does not say (NTSC 4:3 at 720 or 704 wide)
 _NTSC_RASTERS = {(720, 480), (720, 486), (704, 480)}
+_FRAMES_IN_FLIGHT = 3  # frames being aligned ahead of the one being written (two threads work on them)
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,7 @@ class _Reader:
         self.film_frames = film_frames
         self.broadcast_size: tuple[int, int] | None = None
         self.film_size: tuple[int, int] | None = None
+        self.colour: PairColour | None = None  # film frames are handed out in the broadcast's space
 
     def broadcast(self, i: int) -> np.ndarray:
         path = self.conform.frames.path(i)
@@ -171,6 +188,8 @@ class _Reader:
             rgb, _ = read_image(path)
         except MediaError as exc:
             raise AlignmentFailure(f"film frame {self.film_frames[k]} cannot be read: {exc}") from exc
+        if self.colour is not None:
+            rgb = self.colour.film_for_matching(rgb)
         size = (rgb.shape[1], rgb.shape[0])
         if self.film_size is None:
             self.film_size = size
@@ -195,6 +214,7 @@ def _align_one(
     out: Path,
     input_ext: str,
     pool: ThreadPoolExecutor,
+    frame_pool: ThreadPoolExecutor,
 ) -> tuple[dict[str, Any], ShotVisual | None]:
     """Align one shot with film and write its pairs; returns its align.json entry and report visual."""
     paired = _paired(shot, len(reader.film_frames))
@@ -225,6 +245,8 @@ def _align_one(
     del film_fit, bc_fit, neighbours
 
     target_ext = reader.film_path(film_first).suffix
+    if reader.colour is not None:
+        target_ext = reader.colour.target_extension(target_ext)
     patterns = pairs_mod.shot_patterns(shot.index, input_ext, target_ext)
     final_dir = out / f"shot{shot.index:03d}"
     tmp_dir = out / f".shot{shot.index:03d}.tmp-{os.getpid()}"
@@ -234,27 +256,48 @@ def _align_one(
     visual: ShotVisual | None = None
     middle = paired[len(paired) // 2][0]
     pending: list[Future[None]] = []
+
+    def one(i: int, k: int) -> tuple[np.ndarray, np.ndarray, FrameAlignment, np.ndarray]:
+        film = reader.film_frame(k)
+        bc = reader.broadcast(i)
+        fa = align_frame(film, bc, model, params)
+        return film, bc, fa, resample(bc, fa.map_x, fa.map_y)
+
+    # frames are aligned two at a time (OpenCV and NumPy release the GIL: both cores work), taken in order
+    computing: list[Future[tuple[np.ndarray, np.ndarray, FrameAlignment, np.ndarray]]] = []
+    order = iter(paired)
     try:
+        for _ in range(_FRAMES_IN_FLIGHT):
+            nxt = next(order, None)
+            if nxt is not None:
+                computing.append(frame_pool.submit(one, *nxt))
         for i, k in progress(paired, desc=f"align shot {shot.index}", unit="pair"):
-            film = reader.film_frame(k)
-            bc = reader.broadcast(i)
-            fa = align_frame(film, bc, model, params)
+            film, bc, fa, inp = computing.pop(0).result()
+            nxt = next(order, None)
+            if nxt is not None:
+                computing.append(frame_pool.submit(one, *nxt))
             valid = fa.valid
             reason = None
-            flow_rms, sim = fa.stats["flow_rms_broadcast_px"], fa.stats["similarity"]
-            if flow_rms is not None and flow_rms > params.max_flow_rms:
-                reason = f"flow departs from the mapping by {flow_rms:.2f} broadcast px RMS"
-            elif flow_rms is not None and sim is not None and sim < params.min_similarity:
-                reason = f"pictures do not match (similarity {fa.stats['similarity']:.2f})"
+            sim, mismatch = fa.stats["similarity"], fa.stats["mismatch"]
+            departure = fa.stats["field_departure_px"] or 0.0
+            if fa.stats["flow_rms_px"] is None:  # nothing to judge on (dark, flat): the shot's field
+                pass
+            elif sim is not None and sim < params.min_similarity:
+                reason = f"pictures do not match (similarity {sim:.2f})"
+            elif mismatch is not None and mismatch > params.max_mismatch:
+                reason = f"pictures differ in part ({100 * mismatch:.0f} % of the textured picture)"
+            elif departure > params.max_field_departure:
+                reason = f"its dense field departs in shape from the shot's by {departure:.2f} broadcast px"
             if reason is not None:
                 valid = np.zeros_like(valid)
                 masked.append({"frame": i, "reason": reason})
-            inp = resample(bc, fa.map_x, fa.map_y)
             rel = {key: Path(p.replace("%06d", f"{i:06d}")) for key, p in patterns.items()}
             # written under tmp_dir, mirroring the final layout below PAIRS/shotNNN
             dest = {key: tmp_dir / Path(*r.parts[1:]) for key, r in rel.items()}
-            pending.append(pool.submit(pairs_mod.write_input, dest["input"], inp, reader.conform.fps))
-            pending.append(pool.submit(pairs_mod.write_target, dest["target"], reader.film_path(k)))
+            pending.append(
+                pool.submit(pairs_mod.write_input, dest["input"], inp, reader.conform.fps, reader.colour)
+            )
+            pending.append(pool.submit(pairs_mod.write_target, dest["target"], reader.film_path(k), reader.colour))
             pending.append(pool.submit(pairs_mod.write_mask, dest["mask"], valid))
             _write_pool_drain(pending, 6)
             frames_stats.append({"frame": i, **fa.stats, "valid_fraction": round(float(valid.mean()), 4)})
@@ -262,9 +305,9 @@ def _align_one(
                 visual = make_visual(shot.index, film, bc, inp, valid, model, fa, broadcast_par)
         _write_pool_drain(pending, 0)
     except BaseException:
-        for fut in pending:
+        for fut in [*pending, *computing]:
             fut.cancel()
-        wait(pending)  # a write already running must finish before its folder goes
+        wait([*pending, *computing])  # a write already running must finish before its folder goes
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     masked_frames = {m["frame"] for m in masked}
@@ -316,9 +359,16 @@ def _align_one(
             "masked_frames": masked,
             "frames": frames_stats,
             **patterns,
+            **_film_keycode(reader.film_path(film_first)),
         }
     )
     return entry, visual
+
+
+def _film_keycode(path: Path) -> dict[str, str]:
+    """``{"film_keycode": text}`` when the film file carries a keycode, else {}."""
+    keycode = read_meta(path).keycode
+    return {} if keycode is None else {"film_keycode": keycode_text(keycode)}
 
 
 def _fallback_entry(
@@ -349,6 +399,10 @@ def align(
     broadcast_par: float | None = None,
     params: AlignParams | None = None,
     force: bool = False,
+    film_colorspace: str | None = None,
+    broadcast_colorspace: str | None = None,
+    working_colorspace: str | None = None,
+    ocio_config: str | None = None,
 ) -> AlignResult:
     """Align every shot of a conform against the film scan and write ``out`` (PAIRS).
 
@@ -359,6 +413,9 @@ def align(
         broadcast_par: pixel aspect of the conformed frames; default ``default_broadcast_par``.
         params: alignment settings.
         force: replace pairs already in ``out``.
+        film_colorspace, broadcast_colorspace, working_colorspace, ocio_config: the colour spaces
+            (OCIO names; None: the defaults of ``align.colour``) and the OCIO config (None: ``$OCIO``,
+            else the built-in ACES studio config).
 
     Returns:
         The result; ``document`` is what ``align.json`` holds.
@@ -382,6 +439,13 @@ def align(
         raise InputError(
             f"{conform.frames}: the conformed frames are missing (looked for {conform.frames.path(0)})"
         )
+    colour = pair_colour(
+        film_seq.path(film_frames[0]),
+        film=film_colorspace,
+        broadcast=broadcast_colorspace,
+        working=working_colorspace,
+        ocio_config=ocio_config,
+    )
     bw, bh, _ = image_size(conform.frames.path(0))
     par = (
         broadcast_par
@@ -396,6 +460,7 @@ def align(
     ).start()
     reader = _Reader(conform, film_seq, film_frames)
     reader.broadcast_size = (bw, bh)
+    reader.colour = colour
     fw, fh, _ = image_size(film_seq.path(film_frames[0]))
     reader.film_size = (fw, fh)
     nominal = nominal_transform((bw, bh), par, (fw, fh)).to_dict()
@@ -403,13 +468,13 @@ def align(
 
     entries: list[dict[str, Any]] = []
     visuals: dict[int, ShotVisual] = {}
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(max_workers=2) as frame_pool:
         for shot in conform.shots:
             if shot.film_first is None:
                 entry = _fallback_entry(shot, "no film", "the conform found no film for this shot", nominal)
             else:
                 try:
-                    entry, visual = _align_one(shot, reader, par, params, out, input_ext, pool)
+                    entry, visual = _align_one(shot, reader, par, params, out, input_ext, pool, frame_pool)
                     if visual is not None:
                         visuals[shot.index] = visual
                 except AlignmentFailure as exc:
@@ -428,6 +493,7 @@ def align(
         params=_params_dict(params),
         shots=entries,
         path=out / pairs_mod.ALIGN_JSON,
+        colour=colour.record(),
     )
     json_path = pairs_mod.write_align_json(out, manifest)
     document = manifest.to_dict()

@@ -19,6 +19,7 @@ from typing import Any
 from remaster_core.align.pipeline import align, shot_summary
 from remaster_core.align.shot import AlignParams
 from remaster_core.cli.argtypes import output_path, pixel_aspect, positive_int
+from remaster_core.colour_management import BROADCAST_DEFAULT, DEFAULT_CONFIG
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL
 
 
@@ -58,9 +59,32 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--min-frames", type=positive_int, default=defaults.min_frames, metavar="N",
         help=f"shots with fewer frames of film are rejected (default {defaults.min_frames})",
     )  # fmt: skip
+    add_colour_arguments(p)
     p.add_argument("--force", action="store_true", help="replace pairs already in --out")
     p.set_defaults(run=run)
     return p
+
+
+def add_colour_arguments(p: argparse.ArgumentParser) -> None:
+    """The OpenColorIO options (``remaster_core.align.colour``)."""
+    p.add_argument(
+        "--film-colorspace", default=None, metavar="NAME",
+        help="the film scan's OCIO colour space, e.g. ADX10 or ACEScct (default: the files' tag, "
+        "else the broadcast's: code values as decoded)",
+    )  # fmt: skip
+    p.add_argument(
+        "--broadcast-colorspace", default=None, metavar="NAME",
+        help=f"the conformed frames' OCIO colour space (default {BROADCAST_DEFAULT!r}: BT.601/709 video)",
+    )  # fmt: skip
+    p.add_argument(
+        "--working-colorspace", default=None, metavar="NAME",
+        help="the OCIO colour space the pairs are written in and the model is trained in (default: the "
+        "broadcast's, i.e. video code values)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ocio-config", default=None, metavar="CONFIG",
+        help=f"OCIO config file (default: $OCIO, else the built-in {DEFAULT_CONFIG})",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         broadcast_par=args.broadcast_par,
         params=params,
         force=args.force,
+        film_colorspace=args.film_colorspace,
+        broadcast_colorspace=args.broadcast_colorspace,
+        working_colorspace=args.working_colorspace,
+        ocio_config=args.ocio_config,
     )
     for entry in result.shots:
         print(shot_summary(entry))

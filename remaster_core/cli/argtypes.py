@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -10,37 +11,105 @@ from pathlib import Path
 from typing import Any
 
 from remaster_core.errors import InputError
-from remaster_core.node_params import NodeField
+from remaster_core.io.frame_range import MAX_FRAMES
+from remaster_core.manifests.align import PAR_RANGE
+from remaster_core.node_params import MAX_SIDE, NodeField
+
+MAX_RESOURCES = 16
+"""Most Dask resources one ``--resources`` names."""
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1 (``--steps``, ``--fit-frames``...)."""
-    try:
+def shown(text: str) -> str:
+    """``text`` as a message quotes it: its repr, cut to 60 characters (a pasted megabyte stays out)."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= 60 else quoted[:57] + "..."
+
+
+def whole_number(lo: int, hi: int) -> Callable[[str], int]:
+    """The argument type of a whole number in ``lo..hi`` (every count that drives a loop, a process or an
+    allocation has an upper bound)."""
+
+    def parse(text: str) -> int:
+        if re.fullmatch(r"\s*[+-]?\d{1,19}\s*", text) is None:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}")
         value = int(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {lo} to {hi}, got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+positive_int = whole_number(1, MAX_FRAMES)
+"""A whole number from 1 to ``MAX_FRAMES`` (``--fit-frames``, ``--steps``...)."""
+
+
+def seconds(text: str) -> float:
+    """A time in seconds: a finite number above 0, at most a day (``--connect-timeout``)."""
+    try:
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {shown(text)}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0, at most 86400, got {shown(text)}"
+        )
     return value
 
 
 def pixel_aspect(text: str) -> float:
-    """A pixel aspect (width / height of one pixel): ``8/9``, ``10/11`` or ``0.9``; must be positive."""
+    """A pixel aspect (width / height of one pixel): ``8/9``, ``10/11`` or ``0.9``, within ``PAR_RANGE``
+    (0.25..4, as align.json holds it)."""
+    lo, hi = PAR_RANGE
     try:
-        value = float(Fraction(text.strip()))
+        fraction = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a pixel aspect like 8/9 or 0.9, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"the pixel aspect must be positive, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"expected a pixel aspect like 8/9 or 0.9, got {shown(text)}"
+        ) from None
+    if fraction <= 0:
+        raise argparse.ArgumentTypeError(f"the pixel aspect must be positive, got {shown(text)}")
+    if not lo <= fraction <= hi:
+        raise argparse.ArgumentTypeError(
+            f"the pixel aspect must be between {lo:g} and {hi:g}, got {shown(text)}"
+        )
+    return float(fraction)
 
 
 def frame_size(text: str) -> tuple[int, int]:
-    """A raster size ``WxH`` (``1440x1080``), both at least 1."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    """A raster size ``WxH`` (``1440x1080``), each side from 1 to ``MAX_SIDE``."""
+    m = re.fullmatch(r"\s*(\d{1,9})\s*[xX]\s*(\d{1,9})\s*", text)
     if m is None or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size WxH, e.g. 1440x1080")
-    return int(m.group(1)), int(m.group(2))
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a size WxH, e.g. 1440x1080")
+    w, h = int(m.group(1)), int(m.group(2))
+    if max(w, h) > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"{w}x{h}: a side is larger than {MAX_SIDE} px")
+    return w, h
+
+
+def resources(text: str) -> dict[str, float]:
+    """Dask resources ``NAME=AMOUNT[,NAME=AMOUNT]`` (``GPU=1``): names, and finite amounts >= 0."""
+    out: dict[str, float] = {}
+    parts = text.split(",")
+    if len(parts) > MAX_RESOURCES:
+        raise argparse.ArgumentTypeError(f"{len(parts)} resources: at most {MAX_RESOURCES}")
+    for item in parts:
+        name, sep, amount = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{shown(text)}: write resources as NAME=AMOUNT[,NAME=AMOUNT]")
+        if not name.strip():
+            raise argparse.ArgumentTypeError(f"{shown(text)}: a resource needs a name, e.g. GPU=1")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= 1e6:
+            raise argparse.ArgumentTypeError(
+                f"{shown(item)}: the amount must be a number from 0 to 1e6, e.g. GPU=1"
+            )
+        out[name.strip()] = value
+    return out
 
 
 def node_value(spec: NodeField[Any]) -> Callable[[str], Any]:
@@ -51,7 +120,9 @@ def node_value(spec: NodeField[Any]) -> Callable[[str], Any]:
         try:
             value = spec.type(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{spec.name} must be {spec.expected()}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{spec.name} must be {spec.expected()}, got {shown(text)}"
+            ) from None
         try:
             return spec.check(value)
         except InputError as exc:

@@ -4,8 +4,10 @@ Example::
 
     remaster conform broadcast.mpg --out conform/ --film film/
     remaster conform broadcast.mpg --out conform/ --overrides fixes.txt --format png
+    remaster conform broadcast.mpg --out conform/ --cuts editor.edl
 
-Writes ``DIR/frames/frame.%06d.exr`` (or ``.png``), ``DIR/conform.json`` and ``DIR/report.html``, then
+Writes ``DIR/frames/frame.%06d.exr`` (or ``.png``), ``DIR/conform.json``, ``DIR/report.html`` and the
+shots as ``DIR/editorial/shots.otio`` and ``shots.edl``, then
 prints where they are and one summary line. A truncated broadcast is conformed as far as it decodes
 and the command exits with code 4 (partial) after saying so.
 """
@@ -27,10 +29,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "conform",
         help="inverse telecine the broadcast to 23.976p, find cuts and the film offset",
         description=(
-            "Inverse telecine (3:2 cadence tracked over the whole reel; orphaned fields rebuilt from their own "
-            "field; video-originated stretches deinterlaced), cut detection and, with --film, the temporal "
-            "offset between the broadcast and the film scan. Writes DIR/frames/, DIR/conform.json and "
-            "DIR/report.html."
+            "Inverse telecine (3:2 or 2:3:3:2 cadence tracked over the whole reel; orphaned fields rebuilt "
+            "from their own field; video-originated stretches deinterlaced), cut detection and, with --film, "
+            "the temporal offset between the broadcast and the film scan. Writes DIR/frames/, DIR/conform.json "
+            "and DIR/report.html."
         ),
     )
     p.add_argument(
@@ -64,6 +66,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="output frames: exr (half float, nothing clipped; default) or png (16-bit, clipped to 0..1)",
     )
     p.add_argument(
+        "--cuts",
+        type=Path,
+        default=None,
+        metavar="EDL_OR_OTIO",
+        help="an editor's cut list (CMX 3600 EDL at 23.976, or OpenTimelineIO) whose cuts replace the "
+        "detected ones; its record timecode must fall inside the conformed reel",
+    )
+    p.add_argument(
+        "--source-timecode",
+        default=None,
+        metavar="HH:MM:SS;FF",
+        help="the broadcast's start timecode, instead of the one it carries (default: its container tag or "
+        "first GOP timecode, else 01:00:00;00 drop frame at 29.97, 01:00:00:00 at 23.976)",
+    )
+    p.add_argument(
         "--force", action="store_true", help="replace what remaster conform wrote in --out before (only that)"
     )
     p.set_defaults(run=run)
@@ -79,12 +96,21 @@ def run(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         image_format=args.image_format,
         force=args.force,
+        cuts=args.cuts,
+        source_timecode=args.source_timecode,
     )
     doc = result.document
     out = Path(args.out)
     print(f"frames:  {out / doc['frames_pattern']}")
     print(f"json:    {out / 'conform.json'}")
     print(f"report:  {out / 'report.html'}")
+    for kind, rel in (doc.get("editorial") or {}).items():
+        print(f"{kind + ':':<8} {out / rel}")
+    if "timecode" in doc:
+        tc = doc["timecode"]
+        print(
+            f"timecode: source {tc['source_start']} ({tc['origin']}), record {tc['record_start']} at 23.976"
+        )
     summary = (
         f"{doc['frame_count']} frames at 23.976 from {doc['source_frame_count']} broadcast frames, "
         f"{len(doc['cuts'])} cuts ({len(doc['shots'])} shots), {len(doc['orphans'])} orphans, {len(doc['video_frames'])} video, "

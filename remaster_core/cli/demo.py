@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from remaster_core.cli.argtypes import output_path, positive_int
+from remaster_core.cli.argtypes import output_path, positive_int, whole_number
 from remaster_core.errors import EXIT_OK
 
 
@@ -40,7 +40,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="the demo folder, new or empty (default ./remaster-demo)")  # fmt: skip
     p.add_argument("--preset", choices=tuple(DEMO_PRESETS), default="tiny",
                    help="tiny: about 2 minutes on 2 cores (the CI test); small: a few minutes")  # fmt: skip
-    p.add_argument("--seed", type=int, default=1, help="seeds the reel and the training run (default 1)")
+    p.add_argument(
+        "--seed",
+        type=whole_number(0, 2**32 - 1),
+        default=1,
+        help="seeds the reel and the training run (default 1)",
+    )
     p.add_argument("--steps", type=positive_int, default=None, metavar="N",
                    help="training steps (default: the preset's budget)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an earlier demo in --out")

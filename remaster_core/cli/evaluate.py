@@ -20,6 +20,7 @@ from typing import Any
 from remaster_core.errors import EXIT_OK
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.frame_range import format_frame_range
+from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.look.files import open_pair
 from remaster_core.look.report import format_table, score_sequences
 from remaster_core.progress import progress
@@ -59,6 +60,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Score the render against the reference; print the table; write the JSON; return the exit code."""
     pair = open_pair(args.render, args.reference, args.frames)
+    if args.out is not None:  # the report never replaces a frame it scores (compared through symlinks)
+        inputs = [pair.render.path(f) for f in pair.render_frames]
+        inputs += [pair.reference.path(f) for f in pair.reference_frames]
+        refuse_overwrite([args.out], inputs, what="a frame of the render or the reference")
+        ensure_folder(args.out.parent, flag="--out")
     count = len(pair.render_frames)
     report = score_sequences(
         progress(pair.renders(), total=count, desc="evaluate", unit="frame"), pair.references()

@@ -21,8 +21,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from remaster_core.cli.argtypes import frame_size, node_value, output_pattern, pixel_aspect
+from remaster_core.cli.argtypes import (
+    frame_size,
+    node_value,
+    output_pattern,
+    pixel_aspect,
+    resources,
+    seconds,
+    whole_number,
+)
+from remaster_core.colour_management import BROADCAST_DEFAULT, DEFAULT_CONFIG
 from remaster_core.errors import EXIT_OK, InputError
+from remaster_core.io.frame_range import MAX_FRAMES
 from remaster_core.io.sequence import format_frame_range
 from remaster_core.node import NodeParams
 from remaster_core.node_params import MODEL, PLAIN_FIELDS
@@ -30,24 +40,9 @@ from remaster_core.optional import import_onnxruntime
 from remaster_core.render.dask_cluster import gpu_resources
 from remaster_core.render.job import JobResult, plan_job, run_job
 from remaster_core.render.outputs import output_spec
-from remaster_core.render.review import write_review
+from remaster_core.render.review import COMPARE_MODES, ReviewOptions, write_review
 
 DASK_DEFAULT_CHUNK = 10
-
-
-def _resources(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in text.split(","):
-        name, _, amount = item.partition("=")
-        try:
-            out[name.strip()] = float(amount)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: write resources as NAME=AMOUNT[,NAME=AMOUNT]"
-            ) from None
-        if not name.strip():
-            raise argparse.ArgumentTypeError(f"{text!r}: a resource needs a name, e.g. GPU=1")
-    return out
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -102,7 +97,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-render frames that are already valid")
     p.add_argument(
         "--chunk",
-        type=int,
+        type=whole_number(1, MAX_FRAMES),
         default=None,
         metavar="N",
         help=f"frames per chunk (default: one chunk here, {DASK_DEFAULT_CHUNK} with --scheduler)",
@@ -112,14 +107,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--resources",
-        type=_resources,
+        type=resources,
         default=None,
         metavar="NAME=N",
         help="Dask resources per chunk (default GPU=1 for --provider cuda/tensorrt, none otherwise)",
     )
-    p.add_argument("--retries", type=int, default=2, help="Dask retries of a chunk whose task failed")
     p.add_argument(
-        "--connect-timeout", type=float, default=20.0, metavar="S", help="seconds to reach the scheduler"
+        "--retries", type=whole_number(0, 100), default=2, help="Dask retries of a chunk whose task failed"
+    )
+    p.add_argument(
+        "--connect-timeout", type=seconds, default=20.0, metavar="S", help="seconds to reach the scheduler"
     )
     p.add_argument("--log-dir", type=Path, default=None, help="chunk logs (default OUT_DIR/.remaster/logs)")
     p.add_argument(
@@ -131,6 +128,44 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--review-timecode", default=None, metavar="HH:MM:SS:FF", help="start timecode of the movie"
+    )
+    p.add_argument(
+        "--review-burnin", action="store_true", help="burn timecode, frame and shot into the review movie"
+    )
+    p.add_argument(
+        "--review-compare",
+        default=None,
+        choices=COMPARE_MODES,
+        help="show the conformed broadcast beside the render (side-by-side) or on its left half (wipe); "
+        "needs a conform folder as the input",
+    )
+    p.add_argument(
+        "--broadcast-colorspace", default=None, metavar="NAME",
+        help=f"OCIO colour space of the input frames (default {BROADCAST_DEFAULT!r}: BT.601/709 video)",
+    )  # fmt: skip
+    p.add_argument(
+        "--output-colorspace", default=None, metavar="NAME",
+        help="OCIO colour space of the output frames, written into their headers (default: the model's "
+        "working space, from its metadata)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ocio-config", default=None, metavar="CONFIG",
+        help=f"OCIO config file (default: the model's, else $OCIO, else the built-in {DEFAULT_CONFIG})",
+    )  # fmt: skip
+    p.add_argument(
+        "--review-display", default=None, metavar="DISPLAY",
+        help="OCIO display the review movie is made for (default: Rec.1886 Rec.709 when the config has it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--review-view", default=None, metavar="VIEW",
+        help="OCIO view of --review-display the review movie shows the frames through (default: frames "
+        "converted to the broadcast's colour space, no view)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-review-audio",
+        action="store_true",
+        help="leave the broadcast's sound out of the review movie (it is muxed when the input is a conform "
+        "folder whose broadcast has sound)",
     )
     p.set_defaults(run=run)
     return p
@@ -185,6 +220,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.review is not None and args.review.suffix.lower() not in (".mov", ".mp4"):
         raise InputError(f"--review {args.review}: use .mov (ProRes 422 HQ) or .mp4 (H.264)")
+    if args.review_compare is not None and not (Path(args.input) / "conform.json").is_file():
+        raise InputError(
+            f"--review-compare: {args.input} is not a conform folder; the comparison shows the conformed "
+            "broadcast, so render from the folder remaster conform wrote"
+        )
     chunk = args.chunk if args.chunk is not None else (DASK_DEFAULT_CHUNK if args.scheduler else None)
     plan = plan_job(
         args.input,
@@ -196,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         log_dir=args.log_dir,
         chunk_size=chunk,
+        broadcast_colorspace=args.broadcast_colorspace,
+        output_colorspace=args.output_colorspace,
+        ocio_config=args.ocio_config,
     )
     w, h = plan.settings.node.output_size or (0, 0)
     print(
@@ -219,8 +262,18 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         else:
+            conform_dir = args.input if (Path(args.input) / "conform.json").is_file() else None
+            options = ReviewOptions(
+                conform=conform_dir,
+                audio=not args.no_review_audio,
+                burn_in=args.review_burnin,
+                compare=args.review_compare,
+                display=args.review_display,
+                view=args.review_view,
+                ocio_config=plan.settings.colour.config if plan.settings.colour is not None else None,
+            )
             movie = write_review(
-                args.review, output, plan.frames, fps=plan.fps, timecode=args.review_timecode
+                args.review, output, plan.frames, fps=plan.fps, timecode=args.review_timecode, options=options
             )
             print(f"review:  {movie}")
     return result.exit_code

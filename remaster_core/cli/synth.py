@@ -4,6 +4,7 @@ Example::
 
     remaster synth --preset tiny --out /tmp/reel
     remaster synth --out reel --preset default --seed 7 --codec mpeg2 --film-format exr --missing-film 2,5
+    remaster synth --preset tiny --out /tmp/reel --timecode "00:59:59;28" --audio clicks
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any
 from remaster_core.cli.argtypes import output_path
 from remaster_core.errors import InputError
 from remaster_core.synth.presets import PRESETS, get_preset, with_overrides
-from remaster_core.synth.reel import FILM_FORMATS, build_reel
+from remaster_core.synth.reel import AUDIO_KINDS, FILM_FORMATS, build_reel
+from remaster_core.synth.stress import StressParams, build_stress_reel
 from remaster_core.synth.telecine import CODECS
+from remaster_core.synth.warps import FAMILIES as WARP_FAMILIES
 
 log = logging.getLogger("remaster.synth")
 
@@ -48,15 +51,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--out", required=True, type=output_path, help="output folder (must be empty unless --force)"
     )
     p.add_argument(
-        "--preset", default="default", choices=sorted(PRESETS), help="reel size (default: default)"
-    )
+        "--preset", default="default", choices=sorted([*PRESETS, "stress"]),
+        help="reel size (default: default); 'stress': a small reel drawn from the seed that varies cuts, "
+        "cadence, video stretches, field order and codec (remaster_core.synth.stress)",
+    )  # fmt: skip
     p.add_argument(
         "--seed", type=int, default=1, help="random seed; the same seed gives the same reel (default 1)"
     )
-    p.add_argument("--codec", default="mpeg2", choices=sorted(CODECS), help="broadcast codec (default mpeg2)")
+    p.add_argument(
+        "--codec", default=None, choices=sorted(CODECS),
+        help="broadcast codec (default mpeg2; stress: drawn from the seed)",
+    )  # fmt: skip
     p.add_argument(
         "--film-format", default="dpx", choices=FILM_FORMATS, help="film scan files (default dpx, 10-bit)"
     )
+    p.add_argument(
+        "--film-colorspace", default=None, metavar="NAME",
+        help="write the film encoded in this OCIO colour space, tagged (e.g. ADX10 or ACEScct: a 10-bit "
+        "log DPX scan; default: video code values, untagged)",
+    )  # fmt: skip
     p.add_argument(
         "--missing-film", type=_shot_list, default=None, metavar="I,J",
         help="0-based shots whose film does not survive (default: the preset's; '' for none)",
@@ -71,6 +84,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--leader-frames", type=int, default=None, metavar="N", help="leader length (default: preset's)"
     )
+    p.add_argument(
+        "--timecode", default=None, metavar="HH:MM:SS;FF",
+        help="the broadcast's start timecode (29.97; ';' for drop frame), e.g. 00:59:59;28 (default: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--audio", default="none", choices=AUDIO_KINDS,
+        help="broadcast sound: none (default) or clicks (a click at each shot's first field, to measure sync)",
+    )  # fmt: skip
+    p.add_argument(
+        "--telecine-warp", default="none", choices=WARP_FAMILIES, metavar="FAMILY",
+        help="a smooth telecine warp per shot beyond the lens model, with its truth: "
+        f"{', '.join(WARP_FAMILIES)} (default none; mixed: some kinds per shot, all: every kind)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace a reel already in --out")
     p.set_defaults(run=run)
     return p
@@ -80,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     """Build the reel described by ``args``; returns the exit code."""
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
+    if args.preset == "stress":
+        stress = build_stress_reel(
+            args.out, seed=args.seed, params=StressParams(codec=args.codec), force=args.force
+        )
+        log.info("stress reel in %s: %d broadcast frames", args.out, stress["broadcast"]["frame_count"])
+        return 0
     preset = with_overrides(
         get_preset(args.preset),
         n_shots=args.shots,
@@ -88,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         leader_frames=args.leader_frames,
     )
     truth = build_reel(
-        args.out, preset, seed=args.seed, codec=args.codec, film_format=args.film_format, force=args.force
+        args.out, preset, seed=args.seed, codec=args.codec or "mpeg2", film_format=args.film_format, force=args.force,
+        timecode=args.timecode, audio=args.audio, warp=args.telecine_warp, film_colorspace=args.film_colorspace,
     )
     log.info(
         "reel in %s: %d shots (%d without film), %d film frames, %d broadcast frames",

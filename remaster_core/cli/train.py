@@ -19,8 +19,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from remaster_core.cli.argtypes import output_path
+from remaster_core.cli.argtypes import output_path, whole_number
 from remaster_core.optional import import_torch
+
+MAX_PROCESSES = 256
+"""Most training processes ``--nproc`` launches on one machine."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -48,7 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="optimiser steps in all")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument(
-        "--nproc", type=int, default=None, metavar="N",
+        "--nproc", type=whole_number(1, MAX_PROCESSES), default=None, metavar="N",
         help="run N data-parallel processes on this machine (launches torchrun)",
     )  # fmt: skip
     p.add_argument(

@@ -1,17 +1,27 @@
-"""The 3:2 cadence across a whole reel: a Viterbi decision over field phases, and the runs it implies.
+"""The pulldown cadence across a whole reel: a Viterbi decision over field phases, and the runs it implies.
 
 Model. 3:2 pulldown holds film frames A B C D for 2, 3, 2, 3 fields: one 10-field cycle
 ``At Ab Bt Bb Bt Cb Ct Db Dt Db`` (for top field first; t/b swap for bottom first). Field i of the
 stream sits at a *phase* p in 0..9 of that cycle, and runs of one film frame start at phases 0, 2, 5
 and 7. Video edits cut between frames, so a phase is always even on a frame's first field: five
-cadence positions per frame. A reel of telecined film that was cut *before* telecine (every shot of a
+cadence positions per frame.
+
+2:3:3:2 pulldown (24p carried in 60i for editing: every 10-field cycle holds one broadcast frame that
+mixes two film frames, the others are whole film frames) holds A B C D for 2, 3, 3, 2 fields:
+``At Ab Bt Bb Bt Cb Ct Cb Dt Db``, runs starting at phases 0, 2, 5 and 8, repeats at 2 and 5. It has
+its own 10 phases. A reel may switch between the two patterns at a cadence break (an edit), never
+inside an unbroken cadence.
+
+A reel of telecined film that was cut *before* telecine (every shot of a
 transfer) keeps one unbroken cadence; cuts made *after* telecine (video edits, commercial breaks)
 may break it, leaving a film frame with a single field (an orphan). Video-originated material has a
 new moment in every field.
 
-States per field: the 10 phases (half of them ruled out by the field's parity) and ``VIDEO``.
-Moving from field i to i+1 costs nothing along the cadence (p -> p+1 mod 10, video -> video). A
-*break* costs ``break_penalty`` and may land on any even phase, the natural successor included (an
+States per field: the 10 phases of 3:2 (states 0..9, the phase itself), ``VIDEO`` (10) and the 10
+phases of 2:3:3:2 (states 11..20: ``PATTERN_BASE[1] + phase``); half of the phases are ruled out by
+the field's parity. Moving from field i to i+1 costs nothing along the cadence (p -> p+1 mod 10 within
+a pattern, video -> video). A *break* costs ``break_penalty`` and may land on any even phase of either
+pattern, the natural successor included (an
 edit can join two pieces at consecutive phases, and the fields on either side of it still belong to
 different frames); breaks happen only between frames. Entering or leaving video costs
 ``video_penalty``. The evidence (``field_evidence``) is signed and clipped per field so that a glitch
@@ -25,8 +35,12 @@ cannot outvote the cycle:
   Inside video the boundaries pay nothing: the relative measure cannot tell video's pairs (all two
   moments) from a still picture's (all one), so whether a stretch is video is left to the repeats.
 - repeat i, i+2: ``ed[i] > 0`` says "not a repeat" (they differ by more than twice the reel's repeat
-  noise floor), < 0 "a repeat". Paid as +ed at phases 2 and 7 (the 3-field runs), -ed elsewhere and
-  in video: film repeats a field twice every 10 fields, video never.
+  noise floor), < 0 "a repeat". Paid as -ed by every field, video included (film repeats a field
+  twice every 10 fields, video never), except that a field at a phase that starts a 3-field run (2
+  and 7 in 3:2, 2 and 5 in 2:3:3:2) pays +ed instead if its run goes on to its third field: the
+  difference (2 ed) is paid on the natural transition that reaches that field's cadence position
+  (into phase r+1 for an odd r, into r+2 for an even one: the only places a break can cut the run
+  short). A run cut short by an edit after telecine expects no repeat.
 
 The dynamic programme (Viterbi) finds the cheapest state path for the whole reel at once, so a cut
 inside a pulldown cycle does not disturb the cadence (the cycle carries across it), an edit that does
@@ -35,7 +49,7 @@ without evidence (black, static, a still leader) simply inherit the cadence of t
 switch into or out of video is placed to within about a frame (at its edges the evidence of one
 frame is weak either way).
 
-Runs (``group_runs``): a new run starts at phases 0, 2, 5, 7, after every break, and at each frame
+Runs (``group_runs``): a new run starts at the pattern's run starts, after every break, and at each frame
 of video. A film run of 2 or 3 fields with both parities is woven; a run of one field is an orphan
 (rebuilt from that field alone); a video run is one interlaced frame to deinterlace.
 """
@@ -47,17 +61,52 @@ from typing import Literal
 
 import numpy as np
 
-from remaster_core.conform.fields import FieldMetrics
+from remaster_core.conform.fields import FieldMetrics, shot_changes
 
 PHASES = 10
 VIDEO = 10
-STATES = 11
-RUN_STARTS = (0, 2, 5, 7)
-REPEAT_PHASES = (2, 7)  # a 3-field run starts here: field i+2 repeats field i
+STATES = 21
+PATTERNS = ("3:2", "2:3:3:2")
+PATTERN_BASE = (0, 11)  # state of phase 0 of each pattern
+RUN_STARTS = (0, 2, 5, 7)  # 3:2
+REPEAT_PHASES = (2, 7)  # 3:2: a 3-field run starts here, field i+2 repeats field i
+PATTERN_RUN_STARTS = (RUN_STARTS, (0, 2, 5, 8))
+PATTERN_REPEAT_PHASES = (REPEAT_PHASES, (2, 5))
 
 RunKind = Literal["film", "orphan", "video"]
 
-_SAME_RUN_NEXT = np.array([((p + 1) % PHASES) not in RUN_STARTS for p in range(PHASES)])
+
+def phase_of(state: int) -> int | None:
+    """The cadence phase (0..9) of a state, None for ``VIDEO``."""
+    if state == VIDEO:
+        return None
+    return state - PATTERN_BASE[1] if state > VIDEO else state
+
+
+def pattern_of(state: int) -> str | None:
+    """The pulldown pattern ("3:2" or "2:3:3:2") of a state, None for ``VIDEO``."""
+    if state == VIDEO:
+        return None
+    return PATTERNS[1] if state > VIDEO else PATTERNS[0]
+
+
+def state_of(phase: int, pattern: str = PATTERNS[0]) -> int:
+    """The state of ``phase`` (0..9) of ``pattern``."""
+    return PATTERN_BASE[PATTERNS.index(pattern)] + phase
+
+
+def _film_states() -> list[tuple[int, int, int]]:
+    """(state, pattern index, phase) of every film state."""
+    return [(PATTERN_BASE[k] + p, k, p) for k in range(len(PATTERNS)) for p in range(PHASES)]
+
+
+_EVEN = np.array([s for s, _, p in _film_states() if p % 2 == 0])
+_ODD = np.array([s for s, _, p in _film_states() if p % 2 == 1])
+_RUN_START = np.zeros(STATES, dtype=bool)
+_REPEAT = np.zeros(STATES, dtype=bool)
+for _s, _k, _p in _film_states():
+    _RUN_START[_s] = _p in PATTERN_RUN_STARTS[_k]
+    _REPEAT[_s] = _p in PATTERN_REPEAT_PHASES[_k]
 
 
 @dataclass(frozen=True)
@@ -67,11 +116,22 @@ class CadenceParams:
     Attributes:
         break_penalty: cost of a cadence break (a new phase) between two frames.
         video_penalty: cost of entering or leaving video-originated material.
+        pattern_penalty: added to a break from one pulldown pattern into the other (an edit joining a
+            2:3:3:2 piece to a 3:2 one is rarer than one inside either), and to starting the reel or
+            leaving video in 2:3:3:2: 3:2 is the common pulldown, and a stretch with no evidence
+            either way (a still, a frozen picture) is taken as 3:2.
+        orphan_penalty: added to a break right after a run's first field (which it leaves an orphan):
+            an edit after telecine may do that, but a break placed one frame later that leaves
+            every run whole explains the same fields, and is the likelier.
         floor_eps: code values added to every measure before a ratio (black frames give 0/0).
         comb_threshold: how much more (log) a pair combs, relative to its fields' own zig-zag, than the
             least combed pair near it, before it says "two moments".
         repeat_floor_cap: the most the repeat noise floor may be, in 8-bit code values (MPEG-2 at
             broadcast rates repeats a field within about 0.5-1.5).
+        repeat_floor_local: (least, most) the noise floor of the largest-tile difference
+            (``FieldMetrics.dup_local``) may be: at least a code value (a frozen picture coded as
+            skipped blocks repeats exactly, and one tile recoded then says nothing), at most
+            ``repeat_floor_cap``'s analogue for one tile.
         repeat_threshold: log(diff / floor) above which two same-parity fields say "not a repeat".
         gain: slope of the evidence around its threshold.
         clip: the most one measure can say, either way (but see ``clip_two_moments``).
@@ -87,14 +147,18 @@ class CadenceParams:
     """
 
     break_penalty: float = 8.0
-    video_penalty: float = 14.0
+    video_penalty: float = 8.0
+    orphan_penalty: float = 2.0
+    pattern_penalty: float = 4.0
     floor_eps: float = 0.3
     comb_threshold: float = 0.25
     repeat_floor_cap: float = 2.5
+    repeat_floor_local: tuple[float, float] = (1.0, 4.0)
     repeat_threshold: float = 0.7
     gain: float = 2.0
     clip: float = 3.0
     clip_two_moments: float = 12.0
+    clip_not_repeat: float = 3.0
     floor_window: int = 15
     combed_threshold: float = 1.0
 
@@ -117,7 +181,8 @@ class CadenceTrack:
     """The decided state of every field.
 
     Attributes:
-        state: (N,) int8, the phase 0..9 or ``VIDEO`` (10).
+        state: (N,) int8, the state: a 3:2 phase 0..9, ``VIDEO`` (10) or a 2:3:3:2 phase 11..20
+            (``phase_of``, ``pattern_of``).
         broken: (N,) bool, True where field i starts afresh instead of following field i-1 along the
             cadence (an edit, possibly joining consecutive phases; entering or leaving video); field 0
             is not marked.
@@ -137,11 +202,13 @@ class Run:
         fields: field indices in temporal order (1 to 3 of them; 2 for video).
         kind: "film" (woven), "orphan" (a lone field, interpolated) or "video" (deinterlaced).
         phase: cadence phase of the first field, or None for video.
+        pattern: the pulldown pattern the phase belongs to ("3:2" or "2:3:3:2"; None for video).
     """
 
     fields: tuple[int, ...]
     kind: RunKind
     phase: int | None
+    pattern: str | None = PATTERNS[0]
 
 
 def _repeat_floor(dup: np.ndarray, window: int) -> np.ndarray:
@@ -184,7 +251,15 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
 
     Repeats are judged against the noise floor of repeated fields (``_repeat_floor``), capped at
     ``repeat_floor_cap`` code values so that a reel made mostly of video, which has no repeats to
-    learn the floor from, still shows its fields as "not repeats".
+    learn the floor from, still shows its fields as "not repeats". The mean difference and the
+    largest tile's (``FieldMetrics.dup_local``) are each judged against their own floor, and the
+    larger says: a repeat is a repeat everywhere, so sparse motion (a video title over a dark card)
+    that hardly moves the mean is still "not a repeat".
+
+    A damaged field (``fields.shot_changes``: coded in one picture with a field of another shot, so
+    decoded far from its film frame) says nothing about its neighbours in its own shot: the pairs it
+    makes with a field of another broadcast frame, and its repeat comparisons, carry no evidence.
+    The pair inside its own broadcast frame keeps its evidence (two shots: two moments).
     """
     p = params or CadenceParams()
     eps = np.float32(p.floor_eps)
@@ -197,8 +272,17 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
     comb_lr = own - _neighbour_min(own)
     floor = np.minimum(_repeat_floor(metrics.dup, p.floor_window), np.float32(p.repeat_floor_cap))
     rep_lr = np.log((metrics.dup + eps) / (floor + eps))
+    if metrics.dup_local.shape == metrics.dup.shape and metrics.dup.shape[0]:
+        lo, hi = p.repeat_floor_local
+        floor_local = np.clip(_repeat_floor(metrics.dup_local, p.floor_window), lo, hi)
+        rep_lr = np.maximum(rep_lr, np.log((metrics.dup_local + eps) / (floor_local + eps)))
     comb = np.clip(p.gain * (comb_lr - p.comb_threshold), -p.clip, p.clip_two_moments).astype(np.float32)
-    repeat = np.clip(p.gain * (rep_lr - p.repeat_threshold), -p.clip, p.clip).astype(np.float32)
+    repeat = np.clip(p.gain * (rep_lr - p.repeat_threshold), -p.clip, p.clip_not_repeat).astype(np.float32)
+    damaged = shot_changes(metrics)
+    if damaged.any() and comb.shape[0]:
+        across = np.arange(comb.shape[0]) % 2 == 1  # pair 2k+1 | 2k+2 spans two broadcast frames
+        comb[across & (damaged[:-1] != damaged[1:])] = 0.0
+        repeat[damaged[:-2] | damaged[2:]] = 0.0
     return Evidence(comb=comb, repeat=repeat)
 
 
@@ -206,26 +290,28 @@ def _structures(params: CadenceParams) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """Transition costs, indexed [from, to] (STATES x STATES float64; inf = impossible).
 
     Returns:
-        natural: 0 along the cadence (p -> p+1 mod 10, video -> video), inf elsewhere;
+        natural: 0 along the cadence (p -> p+1 mod 10 within a pattern, video -> video), inf elsewhere;
         sign: the sign with which a natural transition pays the boundary evidence (+1 "same run");
         brk: the cost of a break into a frame's first field: ``break_penalty`` from any phase to any
-            even phase (the natural successor included: an edit may join two pieces at consecutive
-            phases), ``video_penalty`` into or out of video, inf video -> video. A break always pays
-            the boundary evidence as "new run".
+            even phase of either pattern (the natural successor included: an edit may join two pieces
+            at consecutive phases), ``video_penalty`` into or out of video, inf video -> video. A
+            break always pays the boundary evidence as "new run".
     """
     inf = np.inf
     natural = np.full((STATES, STATES), inf)
     sign = np.zeros((STATES, STATES))
-    for p in range(PHASES):
-        q = (p + 1) % PHASES
-        natural[p, q] = 0.0
-        sign[p, q] = 1.0 if _SAME_RUN_NEXT[p] else -1.0
+    for s, k, p in _film_states():
+        t = PATTERN_BASE[k] + (p + 1) % PHASES
+        natural[s, t] = 0.0
+        sign[s, t] = -1.0 if _RUN_START[t] else 1.0
     natural[VIDEO, VIDEO] = 0.0  # sign 0: combing says nothing about video (see the module docstring)
     brk = np.full((STATES, STATES), inf)
-    for p in range(1, PHASES, 2):  # an odd phase ends a frame: the next field may start anything
-        brk[p, 0:PHASES:2] = params.break_penalty
-        brk[p, VIDEO] = params.video_penalty
-    brk[VIDEO, 0:PHASES:2] = params.video_penalty
+    for s in _ODD:  # an odd phase ends a frame: the next field may start anything
+        brk[s, _EVEN] = params.break_penalty + (params.orphan_penalty if _RUN_START[s] else 0.0)
+        brk[s, _EVEN[(_EVEN > VIDEO) != (s > VIDEO)]] += params.pattern_penalty
+        brk[s, VIDEO] = params.video_penalty
+    brk[VIDEO, _EVEN] = params.video_penalty
+    brk[VIDEO, _EVEN[_EVEN > VIDEO]] += params.pattern_penalty
     return natural, sign, brk
 
 
@@ -257,11 +343,15 @@ def track_cadence(
     natural, sign, brk = _structures(p)
     emit = np.zeros((n, STATES))
     rep = evidence.repeat.astype(np.float64)
-    dup_sign = -np.ones(STATES)
-    dup_sign[list(REPEAT_PHASES)] = 1.0
-    emit[: rep.shape[0]] = rep[:, None] * dup_sign[None, :]
-    emit[:, 1:PHASES:2][0::2] = np.inf  # even fields (a frame's first) sit at even phases
-    emit[:, 0:PHASES:2][1::2] = np.inf
+    emit[: rep.shape[0]] = -rep[:, None]
+    # a 3-field run's repeat, paid on the natural transition that keeps the run going (module docstring)
+    rep_nat = np.zeros((n, STATES))
+    for state, k, r in _film_states():
+        if _REPEAT[state]:
+            lag = 1 if r % 2 else 2
+            rep_nat[lag : lag + rep.shape[0], PATTERN_BASE[k] + (r + lag) % PHASES] = 2.0 * rep[: n - lag]
+    emit[0::2, _ODD] = np.inf  # even fields (a frame's first) sit at even phases
+    emit[1::2, _EVEN] = np.inf
     if allowed is not None:
         emit[~allowed[:n]] = np.inf
     comb = evidence.comb.astype(np.float64)
@@ -269,9 +359,10 @@ def track_cadence(
     via_break = np.zeros((n, STATES), dtype=bool)
     cols = np.arange(STATES)
     score = emit[0].copy()
+    score[VIDEO + 1 :] += p.pattern_penalty  # 3:2 is the common pulldown: 2:3:3:2 needs evidence
     for i in range(1, n):
         ec = comb[i - 1] if i - 1 < comb.shape[0] else 0.0
-        nat = score[:, None] + natural + ec * sign
+        nat = score[:, None] + natural + ec * sign + rep_nat[i][None, :]
         best_nat = np.argmin(nat, axis=0)
         cost_nat = nat[best_nat, cols]
         if i % 2 == 0:
@@ -305,12 +396,12 @@ def group_runs(track: CadenceTrack) -> list[Run]:
     """
     runs: list[Run] = []
     current: list[int] = []
-    current_phase: int | None = None
+    current_state = 0
 
     def close() -> None:
         if current:
             kind: RunKind = "film" if len(current) > 1 else "orphan"
-            runs.append(Run(tuple(current), kind, current_phase))
+            runs.append(Run(tuple(current), kind, phase_of(current_state), pattern_of(current_state)))
 
     n = track.state.shape[0]
     i = 0
@@ -318,17 +409,17 @@ def group_runs(track: CadenceTrack) -> list[Run]:
         s = int(track.state[i])
         if s == VIDEO:
             close()
-            current, current_phase = [], None
+            current = []
             if i + 1 < n and int(track.state[i + 1]) == VIDEO and not track.broken[i + 1]:
-                runs.append(Run((i, i + 1), "video", None))
+                runs.append(Run((i, i + 1), "video", None, None))
                 i += 2
             else:
-                runs.append(Run((i,), "orphan", None))
+                runs.append(Run((i,), "orphan", None, None))
                 i += 1
             continue
-        if i == 0 or track.broken[i] or s in RUN_STARTS:
+        if i == 0 or track.broken[i] or _RUN_START[s]:
             close()
-            current, current_phase = [i], s
+            current, current_state = [i], s
         else:
             current.append(i)
         i += 1

@@ -13,11 +13,18 @@ t two distances are taken:
   std): changes at a cut whatever the grade or exposure, and only a little when the picture moves by
   a fraction of a thumbnail pixel.
 
-``score = hist + 0.5 * diff``. A cut is a frame whose score is at least ``min_score`` *and*
-``ratio`` times the median score of the ``window`` frames on each side (a fast pan raises its
-neighbours' scores too, so it is not a cut; a countdown leader changes every frame, so its changes are
-not cuts either), and is the largest score within +-2 frames. Frame 0 starts the first shot; the
-leader -> first shot boundary is an ordinary cut.
+``score = hist + 0.5 * diff``. A cut is a frame whose score is at least ``min_score``, at least
+``ratio`` times the median score of the ``window`` frames on its quieter side, and at least
+``ratio_busy`` times that of its busier side (the median is taken per side, before and after): a
+fast pan raises its neighbours' scores on both sides, so it is not a cut, nor is a countdown leader
+that changes every frame; a cut from a fast pan into a still shot (or into a fade) stands well clear
+of the quiet side and clear of the busy one; and is the largest score within +-2 frames, unless it and the larger one make a
+*flash*: two cuts one or two frames apart (a shot of 1-2 frames) are both kept when the short shot
+differs from both sides, i.e. when the two scores together reach ``flash_ratio`` times the distance
+from the frame before the first cut to the frame after the short shot. A transition frame at one cut
+(a blend of the two shots) lies between them, so its two scores add up to about that distance; a
+flash adds up to about twice it (or far more, when the flash interrupts one shot). Frame 0 starts
+the first shot; the leader -> first shot boundary is an ordinary cut.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ class CutParams:
 
     min_score: float = 0.35
     ratio: float = 3.0
+    ratio_busy: float = 1.4
     window: int = 6
+    flash_ratio: float = 1.5
 
 
 def frame_thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -69,22 +78,24 @@ def _features(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hist, luma / (luma.std() + np.float32(0.02))
 
 
+def _distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """The change score between two frames' ``_features``."""
+    return 0.5 * float(np.abs(a[0] - b[0]).sum(axis=1).mean()) + 0.5 * float(np.abs(a[1] - b[1]).mean())
+
+
 def cut_scores(thumbs: np.ndarray) -> np.ndarray:
     """(N,) float32 change score between frame t-1 and t (score[0] = 0).
 
     Args:
         thumbs: (N, h, w, 3) thumbnails from ``frame_thumbnail`` (uint8, or float32 0..1).
     """
-    n = thumbs.shape[0]
-    scores = np.zeros(n, np.float32)
-    if n < 2:
-        return scores
-    prev = _features(thumbs[0])
-    for t in range(1, n):
-        cur = _features(thumbs[t])
-        hist_distance = 0.5 * float(np.abs(cur[0] - prev[0]).sum(axis=1).mean())
-        scores[t] = hist_distance + 0.5 * float(np.abs(cur[1] - prev[1]).mean())
-        prev = cur
+    return _scores([_features(t) for t in thumbs])
+
+
+def _scores(features: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    scores = np.zeros(len(features), np.float32)
+    for t in range(1, len(features)):
+        scores[t] = _distance(features[t - 1], features[t])
     return scores
 
 
@@ -99,20 +110,35 @@ def detect_cuts(thumbs: np.ndarray, params: CutParams | None = None) -> tuple[li
         ``cut_scores(thumbs)``.
     """
     p = params or CutParams()
-    scores = cut_scores(thumbs)
+    features = [_features(t) for t in thumbs]
+    scores = _scores(features)
     n = scores.shape[0]
     if n == 0:
         return [], scores
+
+    def flash(a: int, b: int) -> bool:
+        """Frames a..b-1 (a < b) are a short shot of their own: cuts at a and at b."""
+        across = _distance(features[a - 1], features[b])
+        return float(scores[a] + scores[b]) >= p.flash_ratio * across
+
     cuts = [0]
     for t in range(1, n):
         s = float(scores[t])
         if s < p.min_score:
             continue
-        lo, hi = max(1, t - 2), min(n, t + 3)
-        if s < float(scores[lo:hi].max()):
+        larger = [
+            u
+            for u in range(max(1, t - 2), min(n, t + 3))
+            if u != t and (scores[u] > s or (scores[u] == s and u < t))
+        ]
+        if any(not flash(min(t, u), max(t, u)) for u in larger):
             continue
-        around = np.concatenate([scores[max(1, t - p.window) : t], scores[t + 1 : t + 1 + p.window]])
-        if around.size and s < p.ratio * float(np.median(around)):
+        sides = [
+            float(np.median(side))
+            for side in (scores[max(1, t - p.window) : t], scores[t + 1 : t + 1 + p.window])
+            if side.size
+        ]
+        if sides and (s < p.ratio * min(sides) or s < p.ratio_busy * max(sides)):
             continue
         cuts.append(t)
     return cuts, scores

@@ -50,7 +50,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def frame_used_fields(record: dict[str, Any]) -> list[int]:
     """The fields whose pixels an output frame shows (woven pair, or the kept field)."""
-    if "weave" in record:
+    if record.get("weave") is not None:
         w = record["weave"]
         return [w["top"], w["bottom"], *([w["merged_with"]] if "merged_with" in w else [])]
     if "keep" in record:
@@ -162,4 +162,198 @@ def score_conform(
         for n, index in frame_of.items():
             score.psnr[n] = psnr(read_image(frames_pattern % index)[0], read_image(pattern % n)[0])
         score.reference = reference_psnr(reel, truth)
+    return score
+
+
+def shot_ids(truth: dict[str, Any]) -> list[int]:
+    """Per 24p index, the number of hard cuts at or before it (``cuts_24p``): equal ids = one shot."""
+    cuts = sorted(truth["cuts_24p"])
+    return [sum(1 for c in cuts if c <= n) for n in range(truth["frames24p"]["count"])]
+
+
+def clean_fields(truth: dict[str, Any]) -> list[bool]:
+    """Per stream field: coded in a broadcast frame whose other field shows the same shot (not video).
+
+    A field that shares its coded frame with a field of another shot (or of video) is coded as part
+    of a picture that mixes two pictures: MPEG-2 codes it poorly. Those are the *damaged* fields.
+    """
+    sources = field_sources(truth)
+    shot = shot_ids(truth)
+    out: list[bool] = []
+    for j in range(0, len(sources) - 1, 2):
+        a, b = sources[j], sources[j + 1]
+        same = a >= 0 and b >= 0 and shot[a] == shot[b]
+        out.extend((same, same))
+    return out
+
+
+def clean_reference_psnr(reel: Path, truth: dict[str, Any]) -> dict[int, float]:
+    """The codec's own PSNR of each 24p frame from its *clean* field(s) only (``clean_fields``).
+
+    Best over the weaves of a clean top and a clean bottom field of the frame; with clean fields of
+    one parity only, the best ``rebuild.rebuild_orphan`` of one of them (the frame rebuilt from its
+    clean field, which is what a conform can do); with no clean field, the best over all its fields
+    as ``reference_psnr`` takes them.
+    """
+    broadcast = reel / truth["broadcast"]["path"]
+    info = probe_video(broadcast)
+    first_top = truth["broadcast"]["field_order"] != "bff"
+    fields: list[Field] = []
+    for frame in iter_ycbcr_frames(broadcast):
+        top, bottom = split_fields(frame)
+        fields.extend((top, bottom) if first_top else (bottom, top))
+    sources = field_sources(truth)
+    clean = clean_fields(truth)
+    pattern = str(reel / truth["frames24p"]["pattern"])
+    best: dict[int, float] = {}
+    for n in sorted({s for s in sources[: len(fields)] if s >= 0}):
+        mine = [i for i, s in enumerate(sources[: len(fields)]) if s == n]
+        good = [i for i in mine if clean[i]] or mine
+        png = read_image(pattern % n)[0]
+        tops = [fields[i] for i in good if fields[i].parity == "top"]
+        bottoms = [fields[i] for i in good if fields[i].parity == "bottom"]
+        if tops and bottoms:
+            scores = [
+                psnr(frame_to_rgb(weave(t, b, interlaced=False), info), png) for t in tops for b in bottoms
+            ]
+        else:
+            scores = [psnr(rebuild_orphan(fields[i], info), png) for i in good]
+        best[n] = max(scores)
+    return best
+
+
+@dataclass
+class StressScore:
+    """A conform of a stress reel (``synth.stress``) against its truth.
+
+    Attributes:
+        present: 24p indices with at least one field in the broadcast.
+        exact: 24p index -> output index of the one frame built from its fields only.
+        missing, duplicated: 24p indices with no / several such frames.
+        mixed: output frames built from fields of two 24p frames (or film and video).
+        video_frames: output frames built from video fields only.
+        video_woven: those of them not deinterlaced (woven or rebuilt as film: video must be deinterlaced).
+        psnr, reference: per exact 24p index, PSNR of the output frame and the clean-field reference
+            (``clean_reference_psnr``), both in dB.
+        cuts_expected, cuts_found: output indices; missed and false are the differences (a cut found
+            inside a fade or dissolve, or within a frame of a video stretch's edge, is neither).
+        shots_film_ok: every conform shot's ``film_first`` (with a film scan) matches the truth.
+    """
+
+    present: list[int]
+    exact: dict[int, int]
+    missing: list[int]
+    duplicated: list[int]
+    mixed: list[int]
+    video_frames: list[int]
+    video_woven: list[int] = field(default_factory=list)
+    psnr: dict[int, float] = field(default_factory=dict)
+    reference: dict[int, float] = field(default_factory=dict)
+    cuts_expected: list[int] = field(default_factory=list)
+    cuts_found: list[int] = field(default_factory=list)
+    cuts_missed: list[int] = field(default_factory=list)
+    cuts_false: list[int] = field(default_factory=list)
+    shots_film_ok: bool | None = None
+
+    def shortfall(self) -> dict[int, float]:
+        """Per exact 24p index, dB below the reference (both capped at ``PSNR_CAP``; negative: above)."""
+        return {
+            n: min(self.reference[n], PSNR_CAP) - min(p, PSNR_CAP)
+            for n, p in self.psnr.items()
+            if n in self.reference
+        }
+
+    @property
+    def within_1db(self) -> int:
+        return sum(1 for v in self.shortfall().values() if v <= 1.0)
+
+
+def frozen_sources(reel: Path, truth: dict[str, Any]) -> list[int]:
+    """Per 24p index, the first index of its run of identical 24p frames (a frozen shot: its fields are
+    indistinguishable, so which of them a frame is built from is neither right nor wrong)."""
+    pattern = str(reel / truth["frames24p"]["pattern"])
+    out: list[int] = []
+    prev: bytes | None = None
+    for n in range(truth["frames24p"]["count"]):
+        data = Path(pattern % n).read_bytes()
+        out.append(out[-1] if prev is not None and data == prev else n)
+        prev = data
+    return out
+
+
+def score_stress(out_dir: Path, reel: Path, *, with_psnr: bool = True) -> StressScore:
+    """Score the conform in ``out_dir`` against the stress reel in ``reel`` (see ``StressScore``).
+
+    24p frames identical to the one before (a frozen shot) count as that one (``frozen_sources``).
+    """
+    truth = json.loads((reel / "truth.json").read_text())
+    conform = read_conform(out_dir)
+    canon = frozen_sources(reel, truth)
+    sources = [canon[s] if s >= 0 else s for s in field_sources(truth)]
+    present = sorted({n for n in sources if n >= 0})
+    frames = list(conform.frames or ())
+    found: dict[int, list[int]] = {}
+    mixed: list[int] = []
+    video: list[int] = []
+    video_woven: list[int] = []
+    source_of: dict[int, int] = {}
+    for rec in frames:
+        srcs = {sources[f] for f in rec.used_fields() if f < len(sources)}
+        if srcs == {-1}:
+            video.append(rec.index)
+            if rec.kind != "video":
+                video_woven.append(rec.index)
+        elif len(srcs) == 1:
+            n = srcs.pop()
+            found.setdefault(n, []).append(rec.index)
+            source_of[rec.index] = n
+        else:
+            mixed.append(rec.index)
+    frozen = {n for n in present if canon.count(n) > 1}
+    exact = {n: idx[0] for n, idx in found.items() if len(idx) == 1 or n in frozen}
+    score = StressScore(
+        present=present,
+        exact=exact,
+        missing=[n for n in present if n not in found],
+        duplicated=[n for n in present if len(found.get(n, [])) > 1 and n not in frozen],
+        mixed=mixed,
+        video_frames=video,
+        video_woven=video_woven,
+        cuts_found=list(conform.cuts),
+    )
+    shot = shot_ids(truth)
+    expected: set[int] = set()
+    for c in truth["cuts_24p"]:
+        first = next((n for n in present if n >= c and shot[n] == shot[c]), None)
+        if c > 0 and first is not None and first in exact and exact[first] > 0:
+            expected.add(exact[first])
+    soft: set[int] = set()
+    for a, b in truth.get("stress", {}).get("soft_24p", []):
+        for n in range(a, b + 1):
+            if n in exact:
+                soft.update((exact[n], exact[n] + 1))
+    video_edges: set[int] = set()
+    vset = set(video)
+    for k in range(1, len(frames)):
+        if (k in vset) != (k - 1 in vset):
+            video_edges.update((k - 1, k, k + 1))
+    required = sorted(expected - video_edges)
+    score.cuts_expected = sorted(expected)
+    score.cuts_missed = [c for c in required if c not in score.cuts_found]
+    score.cuts_false = [
+        c for c in score.cuts_found if c not in expected and c not in soft and c not in video_edges
+    ]
+    if conform.film is not None:
+        leader = truth["leader_frames"]
+        ok = True
+        for s in conform.shots:
+            first_src = source_of.get(s.first)
+            if s.film_first is not None and first_src is not None and first_src >= leader:
+                ok = ok and s.film_first == first_src - leader
+        score.shots_film_ok = ok
+    if with_psnr:
+        pattern = str(reel / truth["frames24p"]["pattern"])
+        for n, index in exact.items():
+            score.psnr[n] = psnr(read_image(conform.frames_path % index)[0], read_image(pattern % n)[0])
+        score.reference = clean_reference_psnr(reel, truth)
     return score

@@ -20,12 +20,23 @@ Measures (N fields in temporal order, field i's parity alternates with i):
 - ``dup[i]`` (i = 0..N-3): mean absolute difference of fields i and i+2 (same parity). The third field
   of a 3-field run repeats the first: they differ only by the codec's noise, while two different film
   frames also differ by their motion and by the film's own grain and noise.
+- ``dup_local[i]`` (i = 0..N-3): the same difference where it is largest: the field is cut into 8x8
+  tiles and the largest tile mean is kept. Sparse motion (a title scrolling over a dark card, a small
+  object moving over a still background) hardly moves the mean over the picture, but moves some tiles
+  by tens of code values, while a repeated field's coding noise is spread over all of them (the largest
+  tile is about 1.1-1.5 times the mean).
+- ``change[i]`` (i = 0..N-2): how much the *picture* changes from field i to i+1, on 32x24 thumbnails
+  of the two fields: half the L1 distance of their 16-bin luma histograms plus half the mean absolute
+  difference of their standardised luma (the measure ``cuts`` uses on output frames). Large at a cut,
+  small within a shot however the fields are paired; ``shot_changes`` uses it to find the fields
+  coded in one picture with a field of another shot (the *damaged* fields).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import cv2
 import numpy as np
@@ -39,13 +50,17 @@ class FieldMetrics:
         comb: (N-1,) combing of the weave of fields i and i+1.
         intra: (N,) the zig-zag inside field i alone.
         dup: (N-2,) mean absolute difference of fields i and i+2.
+        dup_local: (N-2,) the largest 8x8-tile mean of that difference (empty when not measured).
         first_parity: parity of field 0 ("top" for top-field-first video); field i has this parity for even i.
+        change: (N-1,) picture change from field i to i+1 (empty when not measured).
     """
 
     comb: np.ndarray
     intra: np.ndarray
     dup: np.ndarray
     first_parity: str
+    change: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, np.float32))
+    dup_local: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, np.float32))
 
     @property
     def field_count(self) -> int:
@@ -113,6 +128,29 @@ def weave_rows(first: np.ndarray, second: np.ndarray, first_is_top: bool) -> np.
     return out
 
 
+SHOT_CHANGE_MIN = 0.35  # a frame's two fields show two shots: change at least this ...
+SHOT_CHANGE_RATIO = 3.0  # ... and this many times the median change of the fields around it
+SHOT_CHANGE_WINDOW = 12  # fields each side for that median
+_THUMB = (32, 24)
+_HIST_BINS = 16
+_TILES = (8, 8)
+
+
+def field_signature(y_field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(16,) luma histogram (fractions) and (768,) standardised luma of a decision field's 32x24 thumbnail."""
+    thumb = cv2.resize(y_field, _THUMB, interpolation=cv2.INTER_AREA).ravel()
+    hist = np.bincount(
+        np.clip((thumb * (_HIST_BINS / 256.0)).astype(np.int32), 0, _HIST_BINS - 1), minlength=_HIST_BINS
+    )
+    centred = thumb - thumb.mean()
+    return hist.astype(np.float32) / np.float32(thumb.size), centred / (centred.std() + np.float32(5.0))
+
+
+def signature_change(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """``change`` between two ``field_signature``s (see the module docstring)."""
+    return 0.5 * float(np.abs(a[0] - b[0]).sum()) + 0.5 * float(np.abs(a[1] - b[1]).mean())
+
+
 def measure_fields(fields: Iterable[np.ndarray], first_parity: str = "top") -> FieldMetrics:
     """Measure a stream of decision fields (``decision_luma`` output) in temporal order.
 
@@ -128,9 +166,16 @@ def measure_fields(fields: Iterable[np.ndarray], first_parity: str = "top") -> F
     comb: list[float] = []
     intra: list[float] = []
     dup: list[float] = []
+    dup_local: list[float] = []
+    change: list[float] = []
     prev2: np.ndarray | None = None
     prev1: np.ndarray | None = None
+    prev_sig: tuple[np.ndarray, np.ndarray] | None = None
     for i, field in enumerate(fields):
+        sig = field_signature(field)
+        if prev_sig is not None:
+            change.append(signature_change(prev_sig, sig))
+        prev_sig = sig
         is_top = (i % 2 == 0) == (first_parity == "top")
         intra.append(zigzag(field) if field.shape[0] >= 3 else 0.0)
         if prev1 is not None:
@@ -139,11 +184,40 @@ def measure_fields(fields: Iterable[np.ndarray], first_parity: str = "top") -> F
                 top = top[: bottom.shape[0]]
             comb.append(weave_zigzag(top, bottom) if bottom.shape[0] >= 2 else 0.0)
         if prev2 is not None:
-            dup.append(float(cv2.norm(field, prev2, cv2.NORM_L1)) / max(field.size, 1))
+            diff = cv2.absdiff(field, prev2)
+            dup.append(float(cv2.sumElems(diff)[0]) / max(field.size, 1))
+            dup_local.append(float(cv2.resize(diff, _TILES, interpolation=cv2.INTER_AREA).max()))
         prev2, prev1 = prev1, field
     return FieldMetrics(
         comb=np.asarray(comb, dtype=np.float32),
         intra=np.asarray(intra, dtype=np.float32),
         dup=np.asarray(dup, dtype=np.float32),
         first_parity=first_parity,
+        change=np.asarray(change, dtype=np.float32),
+        dup_local=np.asarray(dup_local, dtype=np.float32),
     )
+
+
+def shot_changes(metrics: FieldMetrics) -> np.ndarray:
+    """(N,) bool: field i is coded in one broadcast frame with a field of another shot.
+
+    Frame k holds fields 2k and 2k+1; its change ``metrics.change[2k]`` says "two shots" when it is at
+    least ``SHOT_CHANGE_MIN`` and ``SHOT_CHANGE_RATIO`` times the median change of the other fields
+    within ``SHOT_CHANGE_WINDOW`` (a fast pan raises them all; a fade or dissolve changes gradually).
+    Without ``change`` (not measured) nothing is marked.
+    """
+    n = metrics.field_count
+    out = np.zeros(n, dtype=bool)
+    change = metrics.change
+    if change.shape[0] == 0:
+        return out
+    for i in range(0, min(change.shape[0], n - 1), 2):
+        c = float(change[i])
+        if c < SHOT_CHANGE_MIN:
+            continue
+        lo, hi = max(0, i - SHOT_CHANGE_WINDOW), min(change.shape[0], i + SHOT_CHANGE_WINDOW + 1)
+        around = np.concatenate([change[lo:i], change[i + 1 : hi]])
+        if around.size and c < SHOT_CHANGE_RATIO * float(np.median(around)):
+            continue
+        out[i] = out[i + 1] = True
+    return out

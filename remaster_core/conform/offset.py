@@ -21,7 +21,14 @@ film thumbnails), which are exact, correct it: a film shot that starts, or ends,
 frames of where the content puts the shot's first, or last, frame fixes the start. The match score is
 the *mean* similarity over the overlap, so a film that starts or ends inside the shot still matches.
 A score of at least ``min_score`` is a match; otherwise the shot has no film (a shot missing from the
-scan, the leader, or film of another show). The matched shots must then run forward through the film
+scan, the leader, or film of another show).
+
+Edits made after telecine (cadence breaks, ``breaks``) may have dropped broadcast frames, so a shot
+that spans one shows the film with a gap: its frames after the break sit up to ``max_skip`` film
+frames further on than a single diagonal says. Such a shot is matched in segments (split at its
+breaks): the first segment's start is the answer, and each later segment takes the film shift
+(0..``max_skip``, on top of the ones before) that matches it best. ``film_first`` stays the film
+frame shown at the shot's first frame. The matched shots must then run forward through the film
 (the scan is in broadcast order): the heaviest chain of matches with increasing, non-overlapping film
 ranges is kept and the rest are unmatched, which also throws out the odd chance match of an unrelated
 film. ``film_first`` is the film frame shown at the shot's first frame (negative when the film starts
@@ -56,6 +63,7 @@ class OffsetParams:
     min_z: float = 8.0  # only for the whole-reel fallback
     snap: int = 12  # frames within which a film cut corrects the content's answer
     exclude: int = 2  # candidates within this many frames of the best are not "others"
+    max_skip: int = 6  # film frames an edit after telecine may drop at a cadence break inside a shot
 
 
 @dataclass(frozen=True)
@@ -134,8 +142,64 @@ def _robust_z(scores: np.ndarray, best: int, exclude: int) -> float:
     return (float(scores[best]) - med) / (1.4826 * mad + 0.01)
 
 
+def _diagonals(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and counts of ``sim`` (L, Nf) along every diagonal; index ``start + L - 1`` for film start ``start``."""
+    length, n_film = sim.shape
+    acc = np.zeros(length + n_film - 1, np.float64)
+    cnt = np.zeros_like(acc)
+    for j in range(length):
+        k0 = length - 1 - j
+        acc[k0 : k0 + n_film] += sim[j]
+        cnt[k0 : k0 + n_film] += 1
+    return acc, cnt
+
+
+def _segmented_diagonals(
+    sim: np.ndarray, segments: list[int], max_skip: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like ``_diagonals`` for a shot cut into segments at ``segments`` (row offsets, 0 first): each later
+    segment takes the film shift 0..``max_skip`` (added to the earlier ones) that scores it best.
+
+    Returns:
+        (acc, cnt, shift), each indexed like ``_diagonals`` by the first segment's film start: the
+        summed similarity, the frames on the film, and the total shift of the last segment.
+    """
+    length, n_film = sim.shape
+    size = length + n_film - 1
+    starts = np.arange(size) - (length - 1)  # film frame of row 0
+    acc = np.zeros(size, np.float64)
+    cnt = np.zeros(size, np.float64)
+    shift = np.zeros(size, np.int64)
+    bounds = [*segments, length]
+    for k in range(len(segments)):
+        a, b = bounds[k], bounds[k + 1]
+        seg_acc, seg_cnt = _diagonals(sim[a:b])
+        seg_len = b - a
+        best_acc = np.full(size, -np.inf)
+        best_cnt = np.zeros(size)
+        best_d = np.zeros(size, np.int64)
+        for d in range(max_skip + 1 if k else 1):
+            idx = starts + a + shift + d + seg_len - 1
+            ok = (idx >= 0) & (idx < seg_acc.shape[0])
+            at = np.clip(idx, 0, seg_acc.shape[0] - 1)
+            cand = np.where(ok, seg_acc[at], 0.0)
+            better = cand > best_acc
+            best_acc = np.where(better, cand, best_acc)
+            best_cnt = np.where(better, np.where(ok, seg_cnt[at], 0.0), best_cnt)
+            best_d = np.where(better, d, best_d)
+        acc += best_acc
+        cnt += best_cnt
+        shift += best_d
+    return acc, cnt, shift
+
+
 def _match_shot(
-    sim: np.ndarray, first: int, last: int, film_cuts: list[int], params: OffsetParams
+    sim: np.ndarray,
+    first: int,
+    last: int,
+    film_cuts: list[int],
+    params: OffsetParams,
+    segments: list[int] | None = None,
 ) -> ShotMatch:
     """Find the film start of one shot; ``sim`` is the shot's (L, Nf) similarity block.
 
@@ -148,14 +212,16 @@ def _match_shot(
        ends there) replaces it; of several, the one whose diagonal scores best.
     3. The match score is the *mean* similarity over the overlap at the chosen start (a film that
        starts or ends inside the shot is not penalised for it).
+
+    ``segments``: row offsets (0 first) where the shot is cut by an edit after telecine
+    (``_segmented_diagonals``); None or [0]: one diagonal.
     """
     length, n_film = sim.shape
-    acc = np.zeros(length + n_film - 1, np.float64)
-    cnt = np.zeros_like(acc)
-    for j in range(length):
-        k0 = length - 1 - j
-        acc[k0 : k0 + n_film] += sim[j]
-        cnt[k0 : k0 + n_film] += 1
+    if segments is not None and len(segments) > 1:
+        acc, cnt, shift = _segmented_diagonals(sim, segments, params.max_skip)
+    else:
+        acc, cnt = _diagonals(sim)
+        shift = np.zeros(acc.shape[0], np.int64)
     need = min(n_film, max(1, (length + 1) // 2))
     sums = np.where(cnt >= need, acc / length, -np.inf)
     best = int(np.argmax(sums))
@@ -164,7 +230,8 @@ def _match_shot(
     start = best - (length - 1)
     ends = [c - 1 for c in film_cuts[1:]] + [n_film - 1]
     snapped = [c for c in film_cuts if abs(c - start) <= params.snap]
-    snapped += [e - length + 1 for e in ends if abs(e - (start + length - 1)) <= params.snap]
+    skip = int(shift[best])
+    snapped += [e - length + 1 - skip for e in ends if abs(e - (start + length - 1 + skip)) <= params.snap]
     snapped = [s0 for s0 in snapped if np.isfinite(sums[s0 + length - 1])]
     if snapped:
         start = max(snapped, key=lambda s0: float(sums[s0 + length - 1]))
@@ -231,6 +298,7 @@ def find_offset(
     film_thumbs: np.ndarray,
     cuts: list[int],
     params: OffsetParams | None = None,
+    breaks: list[int] | None = None,
 ) -> OffsetResult:
     """Match the film to the broadcast: per-shot film starts, the global offset, or no match.
 
@@ -238,6 +306,8 @@ def find_offset(
         broadcast_thumbs: (Nb, h, w, 3) thumbnails of the conformed frames.
         film_thumbs: (Nf, h, w, 3) thumbnails of the film frames 0..Nf-1 (contiguous).
         cuts: first output frame of every shot (0 first), as from ``cuts.detect_cuts``.
+        breaks: output frames that follow a cadence break (an edit after telecine may have dropped
+            film frames just before them); shots are matched in segments split there.
     """
     p = params or OffsetParams()
     nb, nf = broadcast_thumbs.shape[0], film_thumbs.shape[0]
@@ -249,7 +319,10 @@ def find_offset(
         if nf == 0:
             shots.append(ShotMatch(first, last, None, None, None))
             continue
-        shots.append(_match_shot(_similarity(b, f, slice(first, last + 1)), first, last, film_cuts, p))
+        segments = [0, *sorted({k - first for k in (breaks or ()) if first < k <= last})]
+        shots.append(
+            _match_shot(_similarity(b, f, slice(first, last + 1)), first, last, film_cuts, p, segments)
+        )
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
     if curve.size and np.isfinite(curve).any():

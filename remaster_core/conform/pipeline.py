@@ -8,8 +8,15 @@ second decode costs less than keeping an episode's fields in memory):
    frame recipes (``plan``);
 3. build: decode again and build each output frame (``rebuild``): R'G'B' -> ``DIR/frames``; keep a
    thumbnail per frame;
-4. cuts on the thumbnails (``cuts``); with a film sequence, the temporal offset (``offset``);
-5. ``DIR/conform.json`` and ``DIR/report.html`` (``report``).
+4. cuts on the thumbnails (``cuts``), or an editor's cut list (``editorial.read_cuts``); with a film
+   sequence, the temporal offset (``offset``);
+5. ``DIR/conform.json``, ``DIR/report.html`` (``report``) and the shots as ``DIR/editorial/shots.otio``
+   and ``shots.edl`` (``editorial``).
+
+Timecode (``conform.timecode``): the broadcast's own (container tag or first MPEG-2 GOP header; none: a
+stated default, logged) is mapped through the inverse telecine to 23.976 record timecode; every frame
+carries its record timecode (``smpte:TimeCode``) and its source fields' timecode
+(``remaster:source_timecode``), conform.json the ``timecode`` block.
 
 Input kinds (from ``probe_video``):
 
@@ -41,14 +48,17 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from remaster_core.colour_management import tagged_to_broadcast
 from remaster_core.conform import cuts as cuts_mod
+from remaster_core.conform import editorial
+from remaster_core.conform import timecode as timecode_mod
 from remaster_core.conform.cadence import (
     CadenceParams,
     CadenceTrack,
@@ -179,7 +189,10 @@ def build_frames(
                 break
             buffer[i] = f
         frame: np.ndarray | YCbCrFrame
-        if plan.kind == "film":
+        if plan.build == "rebuilt":
+            assert plan.keep is not None
+            frame = rebuild_orphan(buffer[plan.keep], info)
+        elif plan.kind == "film":
             assert plan.top is not None and plan.bottom is not None
             copy = buffer[plan.copy] if plan.copy is not None else None
             if to_rgb:
@@ -218,14 +231,19 @@ def _has_pulldown(metrics: FieldMetrics, params: CadenceParams) -> bool:
 
 def _plan_record(index: int, plan: FramePlan) -> FrameRecord:
     fields = tuple(plan.fields)
-    if plan.kind == "film":
+    pulldown = plan.pattern if plan.pattern not in (None, "3:2") else None  # absent: 3:2
+    if plan.kind == "film" and plan.build != "rebuilt":
         assert plan.top is not None and plan.bottom is not None
         weave = Weave(plan.top, plan.bottom, plan.copy)
         return FrameRecord(
-            index, plan.kind, fields, plan.phase, weave, round(float(plan.score or 0.0), 4), plan.combed
-        )
+            index, plan.kind, fields, plan.phase, weave, round(float(plan.score or 0.0), 4), plan.combed,
+            built=plan.build, pulldown=pulldown,
+        )  # fmt: skip
     temporal = tuple(f for f in (plan.before, plan.after) if f is not None) if plan.kind == "video" else None
-    return FrameRecord(index, plan.kind, fields, plan.phase, keep=plan.keep, temporal=temporal)
+    return FrameRecord(
+        index, plan.kind, fields, plan.phase, keep=plan.keep, temporal=temporal, built=plan.build,
+        pulldown=pulldown,
+    )  # fmt: skip
 
 
 def film_thumbnails(film: str) -> tuple[np.ndarray, list[int], str]:
@@ -238,7 +256,8 @@ def film_thumbnails(film: str) -> tuple[np.ndarray, list[int], str]:
         )
     thumbs = np.stack(
         [
-            cuts_mod.frame_thumbnail(read_image(pattern.path(f))[0])
+            # a log scan is matched as video: converted from the colour space its tag names
+            cuts_mod.frame_thumbnail(tagged_to_broadcast(*read_image(pattern.path(f))))
             for f in progress(frames, desc="conform: read film", unit="frame")
         ]
     )
@@ -317,6 +336,8 @@ def conform(
     params: CadenceParams | None = None,
     cut_params: cuts_mod.CutParams | None = None,
     force: bool = False,
+    cuts: str | Path | None = None,
+    source_timecode: str | None = None,
 ) -> Conformed:
     """Conform ``broadcast`` into ``out_dir`` (see the module docstring); returns what was decided.
 
@@ -329,6 +350,9 @@ def conform(
         overrides: a match override file (``overrides`` module).
         image_format: "exr" (half float, unclipped: the default) or "png" (16-bit, clipped to 0..1).
         force: write into a non-empty folder that holds no earlier conform (its files are kept).
+        cuts: an editor's cut list (EDL or OpenTimelineIO, ``editorial.read_cuts``) whose cuts replace
+            the detected ones (the differences are logged).
+        source_timecode: the broadcast's start timecode, instead of the one it carries (``timecode``).
 
     Raises:
         InputError / MediaError: unreadable broadcast (nothing decodes), an unsupported rate, a bad film
@@ -343,7 +367,12 @@ def conform(
         raise InputError(
             f"{film}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
         )
-    inputs = [("the broadcast", path), ("the film scan", film), ("the override file", overrides)]
+    inputs = [
+        ("the broadcast", path),
+        ("the film scan", film),
+        ("the override file", overrides),
+        ("the cut list", cuts),
+    ]
     folder = prepare_output_folder(
         out, verb="conform", force=force, what="conform", inputs=inputs, replace_own=True
     ).start()
@@ -351,6 +380,12 @@ def conform(
     info, kind, plans = analysis.info, analysis.kind, analysis.plans
     seen = _Decoded()
     seen.frames, seen.error = analysis.frames_decoded, analysis.decode_error
+    tc = timecode_mod.timecode_map(
+        path,
+        FPS_FILM if kind == "progressive24" else FPS_NTSC,
+        plans[0].fields[0] if plans else 0,
+        start=source_timecode,
+    )
 
     ext = image_format
     # the coded raster's pixel aspect travels with every frame, so align and render need no guess
@@ -373,7 +408,8 @@ def conform(
                 clipped += int(np.count_nonzero((rgb < 0.0) | (rgb > 1.0)))
                 pixels += rgb.size
             target = out / FRAME_PATTERN.format(ext=ext).replace("%06d", f"{index:06d}")
-            pending.append(pool.submit(write_image, target, rgb, meta=frame_meta))
+            meta = timecode_mod.stamp(frame_meta, tc, index, record.used_fields())
+            pending.append(pool.submit(write_image, target, rgb, meta=meta))
             while len(pending) > 4:
                 pending.pop(0).result()
 
@@ -404,6 +440,11 @@ def conform(
 
     thumb_arr = np.stack(thumbs) if thumbs else np.zeros((0, 36, 48, 3), np.uint8)
     cut_list, cut_scores = cuts_mod.detect_cuts(thumb_arr, cut_params)
+    if cuts is not None:
+        given = editorial.read_cuts(cuts, len(records), tc)
+        added, removed = editorial.compare_cuts(cut_list[1:], given)
+        log.info("cuts from %s: %d (adds %s, removes %s of the detected)", cuts, len(given), added, removed)
+        cut_list = [0, *given]
     offset_result: OffsetResult | None = None
     film_info: manifest.FilmInfo | None = None
     if film is not None:
@@ -412,7 +453,8 @@ def conform(
             log.warning(
                 "%s: the film frame numbers have gaps; matching them as one contiguous sequence", film
             )
-        offset_result = find_offset(thumb_arr, film_thumbs, cut_list)
+        breaks = _break_frames(records, analysis.track)
+        offset_result = find_offset(thumb_arr, film_thumbs, cut_list, breaks=breaks)
         film_info = manifest.FilmInfo(film_pattern, len(film_frames), film_frames[0])
         log.info("offset: %s", offset_result.message)
 
@@ -432,6 +474,20 @@ def conform(
         image_format,
         clipped / pixels if pixels else 0.0,
     )
+    shots = [editorial.Shot(s.first, s.last) for s in conform_manifest.shots]
+    timeline = editorial.shots_timeline(
+        shots,
+        tc,
+        name=path.name,
+        frames_pattern=conform_manifest.frames_pattern,
+        frame_fields=[r.fields for r in records],
+    )
+    conform_manifest = replace(
+        conform_manifest,
+        timecode=tc.to_manifest(),
+        editorial=editorial.write_editorial(out, timeline),
+        cuts_file=None if cuts is None else str(cuts),
+    )
     manifest.write_conform(out, conform_manifest)
     document = conform_manifest.to_dict()
     result = Conformed(
@@ -450,6 +506,14 @@ def conform(
     folder.finish()
     log.info("conform: %d frames in %.1f s", len(records), time.monotonic() - start)
     return result
+
+
+def _break_frames(records: list[FrameRecord], track: CadenceTrack | None) -> list[int]:
+    """Output frames whose fields follow a cadence break (or the start or end of a video stretch)."""
+    if track is None:
+        return []
+    broken = set(int(i) for i in np.nonzero(track.broken)[0])
+    return [r.index for r in records if r.index > 0 and any(f in broken for f in r.fields)]
 
 
 def _manifest(

@@ -24,6 +24,13 @@ render`` wrote with the reel's framing from align.json, and ``bilinear_delivered
 resample with that same mapping: the gap between them and the truth-framed scores is the cost of not knowing the
 framing, not of the enhancement.
 
+**Film look** (``ShotEvaluation.look``): each of ``LOOK_METHODS`` scored as a sequence against the
+hidden film with ``remaster_core.look`` (grain amplitude and octave-band power, detail, steadiness: each
+a ratio to the film's, 1 = like the film; whole frames): ``bilinear``, ``colour_fit``, ``ours`` (the
+model's clean output) and ``ours_grain``: ``ours`` with the film grain the render adds
+(``remaster_core.node.apply_grain``: the model's grain profile, default amount, seed 0, keyed by the
+conform shot and the frame within it).
+
 Pixels that count: the film pixels the broadcast picture covers under the true framing (the telecine's
 overscan crops the film's edges; the broadcast never saw them). Conformed frame ``first_24p + k`` is
 taken as the broadcast of film frame ``k`` of a shot: ``remaster conform`` numbers its output frames in
@@ -47,8 +54,9 @@ from remaster_core.demo.metrics import SquaredError, ssim
 from remaster_core.errors import InputError
 from remaster_core.io.images import read_image
 from remaster_core.io.sequence import SequencePattern, parse_pattern
+from remaster_core.look import LookReport, score_sequences
 from remaster_core.manifests.conform import ConformManifest, read_conform
-from remaster_core.node import NodeParams, engine_for, read_align, resample_to_output
+from remaster_core.node import NodeParams, apply_grain, engine_for, read_align, resample_to_output
 from remaster_core.progress import progress
 
 log = logging.getLogger("remaster.demo")
@@ -63,6 +71,13 @@ METHODS: dict[str, str] = {
 """Method key -> label; the first three are the comparison, the last two what the pipeline delivers."""
 
 COMPARED = ("bilinear", "colour_fit", "ours")
+LOOK_METHODS: dict[str, str] = {
+    "bilinear": "bilinear",
+    "colour_fit": "colour fit",
+    "ours": "ours (clean)",
+    "ours_grain": "ours with grain",
+}
+"""Method key -> label of the film-look table (true framing); the film is the reference."""
 BASELINES = ("bilinear", "colour_fit")
 
 
@@ -88,6 +103,7 @@ class ShotEvaluation:
         sample_frame: the conformed frame shown in the report; sample: its pictures (``film`` and every
             method of ``METHODS``), float32 RGB (H, W, 3) on the film raster.
         mask: bool (H, W), the film pixels that count.
+        look: ``LOOK_METHODS`` key -> its film-look report against the hidden film (whole frames).
     """
 
     shot: int
@@ -98,6 +114,7 @@ class ShotEvaluation:
     sample_frame: int
     sample: dict[str, np.ndarray] = field(repr=False)
     mask: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), bool))
+    look: dict[str, LookReport] = field(repr=False, default_factory=dict)
 
     def margin(self, metric: str) -> float:
         """Ours minus the better baseline, in ``metric`` ("psnr" dB or "ssim")."""
@@ -182,7 +199,9 @@ def evaluate_shot(
     index = int(shot["index"])
     film_pattern = parse_pattern(str(reel_dir / shot["film_missing_pattern"]))
     transform, radial = true_mapping(shot["geometry"])
-    engine = engine_for(NodeParams(model=model, output_size=film_size))
+    node = NodeParams(model=model, output_size=film_size)
+    engine = engine_for(node)
+    look_frames: dict[str, list[np.ndarray]] = {key: [] for key in (*LOOK_METHODS, "film")}
     maps = bilinear_maps(transform, film_size, radial)
     frames = [int(shot["first_24p"]) + k for k in range(int(shot["n_frames"]))]
     mask: np.ndarray | None = None
@@ -208,13 +227,19 @@ def evaluate_shot(
             "ours_delivered": read_image(delivered.path(i))[0],
         }
         _score(pictures, film, mask, acc, ssims, frame_psnr)
+        key = -1 if conform_shot is None else conform_shot
+        grainy = apply_grain(pictures["ours"], node, engine.info.grain, shot=key, frame=k)
+        for key, picture in ({**pictures, "ours_grain": grainy, "film": film}).items():
+            if key in look_frames:
+                look_frames[key].append(picture)
         if i == middle:
-            sample = {"film": film, **pictures}
+            sample = {"film": film, **pictures, "ours_grain": grainy}
     assert mask is not None
     scores = {
         key: MethodScore(acc[key].psnr(), float(np.mean(ssims[key])), frame_psnr[key]) for key in METHODS
     }
-    return ShotEvaluation(index, conform_shot, frames, scores, float(mask.mean()), middle, sample, mask)
+    look = {key: score_sequences(look_frames[key], look_frames["film"]) for key in LOOK_METHODS}
+    return ShotEvaluation(index, conform_shot, frames, scores, float(mask.mean()), middle, sample, mask, look)
 
 
 def evaluate_held_out(

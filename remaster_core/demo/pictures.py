@@ -81,6 +81,31 @@ def detail_box(film: np.ndarray, mask: np.ndarray, size: int) -> tuple[int, int,
     return x, y, size
 
 
+def flat_box(film: np.ndarray, mask: np.ndarray, size: int) -> tuple[int, int, int]:
+    """(x, y, size) of the ``size`` px square of ``film`` with the least picture structure (luma gradient
+    energy after a 2 px blur, so the grain itself does not count), mid-grey rather than clipped, inside
+    ``mask``: where grain shows best. The whole-frame centre when no square fits."""
+    h, w = mask.shape
+    size = min(size, h, w)
+    grey = cv2.cvtColor(np.clip(film, 0, 1).astype(np.float32), cv2.COLOR_RGB2GRAY)
+    smooth = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+    mean = cv2.boxFilter(grey, -1, (size, size), normalize=True, borderType=cv2.BORDER_CONSTANT)
+    energy = cv2.boxFilter(
+        gx * gx + gy * gy, -1, (size, size), normalize=True, borderType=cv2.BORDER_CONSTANT
+    )
+    inside = cv2.erode(mask.astype(np.uint8), np.ones((size, size), np.uint8), borderValue=0).astype(bool)
+    mid = inside & (mean >= 0.25) & (mean <= 0.75)  # mid-tones: grain is clipped in black and white
+    inside = mid if mid.any() else inside
+    if not inside.any():
+        return (w - size) // 2, (h - size) // 2, size
+    cy, cx = np.unravel_index(np.argmin(np.where(inside, energy, np.inf)), energy.shape)
+    x = int(np.clip(cx - size // 2, 0, w - size))
+    y = int(np.clip(cy - size // 2, 0, h - size))
+    return x, y, size
+
+
 def zoom(rgb: np.ndarray, box: tuple[int, int, int], factor: int) -> np.ndarray:
     """The ``box`` crop of ``rgb`` magnified ``factor`` times with nearest-neighbour pixels (uint8 RGB)."""
     x, y, s = box

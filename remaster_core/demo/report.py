@@ -7,8 +7,10 @@ the value at ``PATH`` of ``report.json`` (dotted keys, list positions as numbers
 JSON cannot disagree, and ``tests/demo`` checks it. Margins are differences of the rounded scores, so
 they add up on the page.
 
-Sections: the verdict and the held-out scores; per held-out shot, the pictures (broadcast, ours and the
-hidden film side by side, wipes, magnified details of every method, the delivered
+Sections: the verdict and the held-out scores; per held-out shot, the film-look table (grain amplitude,
+grain power per octave band, detail and steadiness, each as a ratio to the hidden film's, beside PSNR;
+``remaster_core.look``), the pictures (broadcast, ours and the hidden film side by side, wipes,
+magnified details of every method, a grain close-up of ours with grain against the film, the delivered
 render); the conform (cadence plot, accuracy against the truth); the alignment (per-shot residuals and
 error against the truth, overlays of the pairs); the training curves; the stage timings; how the
 evaluation was done. Links go to the stage reports (``conform/report.html``, ``pairs/report.html``).
@@ -31,7 +33,7 @@ import numpy as np
 from remaster_core import __version__
 from remaster_core.demo import pictures
 from remaster_core.demo.checks import IVTC_OK_DB
-from remaster_core.demo.evaluate import BASELINES, COMPARED, METHODS, ShotEvaluation
+from remaster_core.demo.evaluate import BASELINES, COMPARED, LOOK_METHODS, METHODS, ShotEvaluation
 from remaster_core.io.atomic import write_json_atomic, write_text_atomic
 from remaster_core.io.images import read_image
 from remaster_core.io.sequence import parse_pattern
@@ -95,7 +97,29 @@ def _shot_entry(ev: ShotEvaluation) -> dict[str, Any]:
         "scores": scores,
         "margin": margin,
         "frame_psnr": {m: [_db(v) for v in ev.scores[m].frame_psnr] for m in METHODS},
+        "look": _look_entry(ev),
     }
+
+
+def _look_entry(ev: ShotEvaluation) -> dict[str, Any]:
+    """The film-look table of a shot: per method, ratios to the film (3 decimals) and PSNR (2); the
+    film's row is 1 by definition. Ratios the film gives no support for are None (n/a)."""
+    out: dict[str, Any] = {}
+    for m, report in ev.look.items():
+        g = report.grain
+        out[m] = {
+            "grain_amplitude": _r(g.amplitude.ratio, 3),
+            "grain_bands": [_r(b.power.ratio, 3) for b in g.bands],
+            "detail": _r(report.detail.energy.ratio, 3),
+            "steadiness": _r(report.steadiness.change.ratio, 3),
+            "psnr": _r(report.fidelity.psnr_db, 2),
+        }
+    if ev.look:
+        bands = len(next(iter(ev.look.values())).grain.bands)
+        out["film"] = {
+            "grain_amplitude": 1.0, "grain_bands": [1.0] * bands, "detail": 1.0, "steadiness": 1.0, "psnr": None,
+        }  # fmt: skip
+    return out
 
 
 def _held_out(evaluations: list[ShotEvaluation]) -> dict[str, Any]:
@@ -313,6 +337,49 @@ def _scores_table(p: _Page, k: int) -> str:
     return _table(["method", "PSNR", "SSIM"], rows + margins)
 
 
+def _look_table(p: _Page, ev: ShotEvaluation, k: int) -> str:
+    """The film-look table of held-out shot ``k`` (ratios to the hidden film; 1 = like the film)."""
+    if not ev.look:
+        return ""
+    bands = next(iter(ev.look.values())).grain.bands
+    head = ["method", "grain amplitude"]
+    head += [f"grain power {b.low:.4g}-{b.high:.4g} cycles/px" for b in bands]
+    head += ["detail", "steadiness", "PSNR (whole frame)"]
+    rows = []
+    for m, label in {**LOOK_METHODS, "film": "hidden film"}.items():
+        base = f"held_out.shots.{k}.look.{m}"
+        rows.append(
+            [html.escape(label), p.n(f"{base}.grain_amplitude", 3)]
+            + [p.n(f"{base}.grain_bands.{i}", 3) for i in range(len(bands))]
+            + [p.n(f"{base}.detail", 3), p.n(f"{base}.steadiness", 3), p.n(f"{base}.psnr", 2, " dB")]
+        )
+    note = (
+        "<p class='note'>Film look (remaster evaluate's measures, whole frames): each column is the render's "
+        "measure over the hidden film's. Grain: the high-pass residual in the film's flat regions, its RMS "
+        "and its power per octave band; detail: high-frequency energy in textured regions, each picture's own "
+        "grain taken out; steadiness: frame-to-frame change after motion compensation. 1 is the film; ours "
+        "with grain adds the grain the render synthesises from the model's grain profile.</p>"
+    )
+    return "<h4>Film look</h4>" + _table(head, rows) + note
+
+
+def _grain_closeup(ev: ShotEvaluation, size: int = 48, factor: int = 4) -> str:
+    """A flat crop of ours with grain and of the film, 4x nearest-neighbour: the grain itself."""
+    s = ev.sample
+    if "ours_grain" not in s:
+        return ""
+    box = pictures.flat_box(s["film"], ev.mask, size)
+    return "\n".join([
+        f"<h4>Grain close-up, {factor}x nearest neighbour (flattest {size} px square)</h4>",
+        '<div class="row">',
+        pictures.figure(pictures.outline(s["film"], box), "where", width=240),
+        pictures.figure(pictures.zoom(s["ours"], box, factor), "ours (clean)", png=True),
+        pictures.figure(pictures.zoom(s["ours_grain"], box, factor), "ours with grain", png=True),
+        pictures.figure(pictures.zoom(s["film"], box, factor), "hidden film", png=True),
+        "</div>",
+    ])  # fmt: skip
+
+
 def _shot_pictures(ev: ShotEvaluation, detail: int) -> str:
     s = ev.sample
     box = pictures.detail_box(s["film"], ev.mask, detail)
@@ -358,6 +425,7 @@ def _held_out_section(p: _Page, evaluations: list[ShotEvaluation]) -> str:
             f"{p.n(base + '.sample_frame')}</h3>"
         )
         parts.append(_scores_table(p, k))
+        parts.append(_look_table(p, ev, k))
         series = [
             Series(np.arange(len(v), dtype=float), np.array(v, float), c, METHODS[m].split(" (")[0], "line")
             for (m, v), c in zip(
@@ -371,6 +439,7 @@ def _held_out_section(p: _Page, evaluations: list[ShotEvaluation]) -> str:
         )
         detail = max(48, ev.sample["film"].shape[1] // 6)
         parts.append(_shot_pictures(ev, detail))
+        parts.append(_grain_closeup(ev))
     return "\n".join(parts)
 
 

@@ -13,7 +13,8 @@ like float input. So to write 10-bit codes ``c`` (as ``read_image_codes`` return
 
 Metadata kept on read and written back: pixel aspect (``PixelAspectRatio``), SMPTE timecode
 (``smpte:TimeCode``, typed as OIIO's ``timecode``: EXR and DPX hold it; ``HH:MM:SS;FF`` means drop
-frame), colour space (``oiio:ColorSpace``; OpenImageIO 3 names it by its Color Interop ID, e.g.
+frame), film keycode (``smpte:KeyCode``, DPX and EXR, typed as OIIO's ``keycode``: seven ints, see
+``keycode_text``), colour space (``oiio:ColorSpace``; OpenImageIO 3 names it by its Color Interop ID, e.g.
 ACEScg -> ``lin_ap1_scene``), frame rate (EXR ``FramesPerSecond``, DPX ``dpx:FrameRate``) and
 ``extra``: the other simple-typed attributes (``dpx:Transfer``, ``dpx:LowData``, ``Orientation``,
 ``ImageDescription`` ...) minus those that describe the file's own layout (compression, packing, bit
@@ -68,6 +69,7 @@ _NOT_EXTRA = {
     "dpx:TimeCode", "dpx:UserBits", "compression", "planarconfig", "DateTime", "Software",
     "XResolution", "YResolution", "ResolutionUnit", "dpx:Packing", "dpx:EndOfLinePadding",
     "dpx:EndOfImagePadding", "dpx:ImageDescriptor", "dpx:DittoKey", "dpx:Version",
+    "smpte:KeyCode", "dpx:FilmEdgeCode",
 }  # fmt: skip
 _NOT_EXTRA_PREFIXES = ("oiio:", "tiff:", "openexr:", "png:")
 _TIMECODE = re.compile(r"(\d\d):(\d\d):(\d\d)([:;])(\d\d)")
@@ -86,6 +88,9 @@ class ImageMeta:
         extra: other simple attributes worth carrying (``dpx:Transfer``, ``Orientation``, ...).
         bit_depth: as read: ``"8"``, ``"10"``, ``"12"``, ``"16"``, ``"half"``, ``"float"``, ``"uint32"``;
             None for metadata built by hand. ``write_image`` keeps it when the output format offers it.
+        keycode: the DPX film keycode (``smpte:KeyCode``): (manufacturer code, film type, prefix,
+            count, perforation offset, perforations per frame, perforations per count), or None.
+            DPX and EXR hold it; other formats drop it (with a warning).
     """
 
     pixel_aspect: float = 1.0
@@ -94,6 +99,14 @@ class ImageMeta:
     frame_rate: Fraction | None = None
     extra: dict[str, str | int | float] = field(default_factory=dict)
     bit_depth: str | None = None
+    keycode: tuple[int, ...] | None = None
+
+
+def keycode_text(keycode: tuple[int, ...]) -> str:
+    """A keycode as people read it off the film edge: ``"MM TT PPPPPP CCCC+OO"`` (manufacturer, film
+    type, prefix, count, perforation offset), e.g. ``"01 02 123456 1234+05"``."""
+    mfr, kind, prefix, count, offset = (int(v) for v in keycode[:5])
+    return f"{mfr:02d} {kind:02d} {prefix:06d} {count:04d}+{offset:02d}"
 
 
 # --- timecode, colour space, frame rate -------------------------------------------------------------
@@ -166,6 +179,8 @@ def _meta_from_spec(spec: oiio.ImageSpec) -> ImageMeta:
                 meta.timecode = _unpack_timecode(int(value[0]))
             elif isinstance(value, str) and _TIMECODE.fullmatch(value):
                 meta.timecode = value
+        elif name == "smpte:KeyCode" and isinstance(value, tuple) and len(value) == 7:
+            meta.keycode = tuple(int(v) for v in value)
         elif name == "FramesPerSecond" and isinstance(value, tuple) and len(value) == 2 and value[1]:
             meta.frame_rate = Fraction(int(value[0]), int(value[1]))
         elif name == "dpx:FrameRate" and isinstance(value, float) and value > 0:
@@ -373,6 +388,10 @@ def _spec_for(
     spec.attribute("PixelAspectRatio", float(meta.pixel_aspect))
     if meta.timecode is not None:
         spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (_pack_timecode(meta.timecode, path), 0))
+    if meta.keycode is not None:
+        if len(meta.keycode) != 7:
+            raise InputError(f"{path}: a keycode is 7 integers, got {meta.keycode!r}")
+        spec.attribute("smpte:KeyCode", oiio.TypeDesc("keycode"), tuple(int(v) for v in meta.keycode))
     if meta.colorspace is not None:
         spec.attribute("oiio:ColorSpace", meta.colorspace)
     if meta.frame_rate is not None:
@@ -418,6 +437,8 @@ def _check_written(tmp: Path, path: Path, asked: ImageMeta) -> None:
         _warn_dropped(fmt, f"colour space {asked.colorspace!r}")
     if asked.timecode is not None and got.timecode != asked.timecode:
         _warn_dropped(fmt, "timecode")
+    if asked.keycode is not None and got.keycode != tuple(asked.keycode):
+        _warn_dropped(fmt, "keycode")
     if asked.frame_rate is not None and got.frame_rate != asked.frame_rate:
         _warn_dropped(fmt, f"frame rate {asked.frame_rate}")
     if abs(got.pixel_aspect - asked.pixel_aspect) > 1e-5 * asked.pixel_aspect:

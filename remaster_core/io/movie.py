@@ -20,7 +20,8 @@ Code values are clipped to the legal range that keeps the SDI-reserved codes fre
 
 The timecode (``HH:MM:SS:FF``, or ``HH:MM:SS;FF`` for drop frame at 29.97 / 59.94) is written as the
 container's timecode track (QuickTime ``tmcd``, which both .mov and .mp4 carry here). Pixel aspect is
-written as the stream's sample aspect ratio. The file appears atomically (temp file, then rename).
+written as the stream's sample aspect ratio. Sound (optional, ``io.audio.AudioTrack``) starts with the
+first frame: 24-bit PCM in .mov, AAC in .mp4. The file appears atomically (temp file, then rename).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import numpy as np
 from remaster_core.color import YCbCrMatrix, downsample_chroma, quantise_codes, rgb_to_ycbcr
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.atomic import atomic_path
+from remaster_core.io.audio import AudioTrack
 from remaster_core.progress import progress
 
 log = logging.getLogger("remaster.io.movie")
@@ -148,6 +150,7 @@ def write_movie(
     timecode: str | None = "01:00:00:00",
     pixel_aspect: Fraction = Fraction(1),
     matrix: YCbCrMatrix = "bt709",
+    audio: AudioTrack | None = None,
 ) -> Path:
     """Encode R'G'B' frames into a review movie and return its path (written atomically).
 
@@ -161,6 +164,8 @@ def write_movie(
         timecode: start timecode (``HH:MM:SS:FF``; ``;`` before FF for drop frame), or None for none.
         pixel_aspect: sample aspect ratio written to the stream (8/9 for NTSC 4:3 at 720 wide).
         matrix: Y'CbCr matrix used and tagged: "bt709" or "bt601".
+        audio: sound starting with the first frame (``io.audio``): 24-bit PCM in .mov, AAC 256 kb/s in
+            .mp4, at its own rate; cut or padded with silence to the picture's length.
 
     Returns:
         ``Path(path)``.
@@ -188,7 +193,9 @@ def write_movie(
     with atomic_path(path) as tmp:
         container = av.open(str(tmp), mode="w", format=fmt, options={"movflags": "+faststart"})
         try:
-            written = _encode(path, container, frames, enc, fps, timecode, Fraction(pixel_aspect), matrix)
+            written = _encode(
+                path, container, frames, enc, fps, timecode, Fraction(pixel_aspect), matrix, audio, fmt
+            )
         except av.FFmpegError as exc:
             raise MediaError(f"{path}: encoding with {enc.encoder} failed ({exc})") from exc
         finally:
@@ -208,8 +215,11 @@ def _encode(
     timecode: str | None,
     pixel_aspect: Fraction,
     matrix: YCbCrMatrix,
+    audio: AudioTrack | None = None,
+    fmt: str = "mov",
 ) -> int:
-    """Encode ``frames`` into ``container``; return how many were written."""
+    """Encode ``frames`` into ``container`` (and ``audio`` after them); return how many were written."""
+    sound: av.audio.stream.AudioStream | None = None
     if timecode is not None:
         container.metadata["timecode"] = timecode
     stream: av.video.stream.VideoStream | None = None
@@ -241,6 +251,8 @@ def _encode(
             cc.color_range = _RANGE_LIMITED
             cc.sample_aspect_ratio = pixel_aspect
             stream.sample_aspect_ratio = pixel_aspect
+            if audio is not None:
+                sound = _audio_stream(container, audio, fmt)
         frame = _video_frame(rgb, enc, matrix)
         frame.pts = index
         frame.time_base = 1 / fps
@@ -248,4 +260,50 @@ def _encode(
         count += 1
     if stream is not None:
         container.mux(stream.encode(None))
+    if sound is not None and audio is not None:
+        _encode_audio(container, sound, audio, round(count / fps * audio.rate))
     return count
+
+
+def _audio_stream(
+    container: av.container.OutputContainer, audio: AudioTrack, fmt: str
+) -> av.audio.stream.AudioStream:
+    channels = audio.samples.shape[1]
+    layout = "mono" if channels == 1 else "stereo" if channels == 2 else f"{channels}c"
+    codec = "aac" if fmt == "mp4" else "pcm_s24le"
+    added = container.add_stream(codec, rate=audio.rate)
+    assert isinstance(added, av.audio.stream.AudioStream)
+    added.layout = layout
+    added.format = "fltp" if codec == "aac" else "s32"
+    if codec == "aac":
+        added.bit_rate = 256000
+    added.time_base = Fraction(1, audio.rate)
+    return added
+
+
+def _encode_audio(
+    container: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    audio: AudioTrack,
+    total: int,
+) -> None:
+    """Encode ``total`` samples of ``audio`` (cut, or padded with silence) in 1024-sample frames."""
+    samples = np.zeros((total, audio.samples.shape[1]), np.float32)
+    n = min(total, audio.samples.shape[0])
+    samples[:n] = np.clip(audio.samples[:n], -1.0, 1.0)
+    layout = stream.layout.name
+    step = 1024
+    for at in range(0, total, step):
+        chunk = samples[at : at + step]
+        if stream.format.name == "fltp":
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T), format="fltp", layout=layout)
+        else:
+            codes = np.rint(chunk.astype(np.float64) * 2147483647.0).clip(-2147483648, 2147483647)
+            frame = av.AudioFrame.from_ndarray(
+                codes.astype(np.int32).reshape(1, -1), format="s32", layout=layout
+            )
+        frame.sample_rate = audio.rate
+        frame.pts = at
+        frame.time_base = Fraction(1, audio.rate)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))

@@ -143,7 +143,14 @@ def resolve_sequence(arg: str) -> SequencePattern:
     groups: dict[tuple[str, str], list[str]] = {}
     others: list[str] = []
     for name in sorted(os.listdir(folder)):
-        if name.startswith(".") or not (folder / name).is_file():
+        if name.startswith("."):
+            continue
+        if not (folder / name).is_file():
+            if (folder / name).is_symlink() and _FRAME_FILE.fullmatch(name):  # a link to nothing
+                raise InputError(
+                    f"{folder / name}: a frame of the sequence is a symlink to nothing ({os.readlink(folder / name)}); "
+                    "restore the frame it points to, or replace the link, and run again"
+                )
             continue
         m = _FRAME_FILE.fullmatch(name)
         if m is None:

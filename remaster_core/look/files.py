@@ -46,6 +46,12 @@ class SequencePair:
                     f"frame {frame} of {pattern} is {rgb.shape[1]}x{rgb.shape[0]}, the sequence's first "
                     f"{self.width}x{self.height}: every frame must have one size"
                 )
+            bad = int(np.count_nonzero(~np.isfinite(rgb)))
+            if bad:
+                raise InputError(
+                    f"{pattern.path(frame)}: frame {frame} holds NaN or infinity in {bad} samples; fix the file "
+                    "(or the step that wrote it) before scoring it"
+                )
             yield rgb
 
     def renders(self) -> Iterator[np.ndarray]:

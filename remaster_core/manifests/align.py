@@ -10,6 +10,8 @@ Layout (version 1; written by ``remaster_core.align.pairs``; a reader needs only
     conventions     {geometry, paths, status, residuals, mask}: texts for a person
     summary         {aligned, rejected, "no film", pairs}: counts
     params          the settings used (free form)
+    colour          optional (``ColourSpaces``): {working, film, broadcast, config, film_source}: the
+                    OpenColorIO colour spaces of the pairs; absent: code values as decoded (older files)
     shots           one entry per conformed shot (``AlignShot``), frame ranges not overlapping
 
 Each shot: ``index``, conformed frames ``first..last`` (``broadcast_first..broadcast_last`` the part
@@ -17,7 +19,9 @@ with pairs), ``status`` ("aligned", "rejected", "no film"), ``reason``, ``film_f
 {tx, ty, sx, sy} (``Transform4``; null: the nominal fit), ``distortion`` {k1, cx, cy, par, r_norm}
 (``Radial``) or null, ``transform_source``, the ``input``/``target``/``mask`` frame patterns (relative
 to PAIRS and inside it, or null), and for aligned shots ``film_frame_number``, ``frame_count``,
-``residuals``, ``sparse_transform``, ``masked_frames`` and per-frame ``frames`` statistics.
+``residuals``, ``sparse_transform``, ``masked_frames`` and per-frame ``frames`` statistics, and
+optionally ``film_keycode``: the keycode of the shot's first film frame (``"MM TT PPPPPP CCCC+OO"``, as
+``io.images.keycode_text`` writes it) when its scan file carries one.
 
 ``read_align`` checks types, ranges and paths and raises ``InputError`` naming the file and the field
 (``align.json: shots[3].transform.sx: must be a positive number, got -1; ...``); keys it does not know
@@ -180,6 +184,7 @@ class AlignShot:
     sparse_transform: Transform4 | None = None
     masked_frames: tuple[MaskedFrame, ...] | None = None
     frames: tuple[Mapping[str, Any], ...] | None = None
+    film_keycode: str | None = None
 
     @property
     def patterns(self) -> dict[str, str]:
@@ -231,6 +236,8 @@ class AlignShot:
         d.update({"input": self.input, "target": self.target, "mask": self.mask})
         if self.transform_source is not None:
             d["transform_source"] = self.transform_source
+        if self.film_keycode is not None:
+            d["film_keycode"] = self.film_keycode
         return d
 
     @classmethod
@@ -308,6 +315,7 @@ class AlignShot:
             frames=None
             if frames is None
             else tuple(_frame_stats(f, frames_at.at(k)) for k, f in enumerate(items(frames_at, frames))),
+            film_keycode=optional(where.at("film_keycode"), d.get("film_keycode"), string),
         )
 
 
@@ -316,6 +324,42 @@ def _frame_stats(d: Any, where: Where) -> Mapping[str, Any]:
     integer(where.at("frame"), required(where, d, "frame"))
     json_value(where, d)
     return dict(d)
+
+
+@dataclass(frozen=True)
+class ColourSpaces:
+    """``colour``: the OpenColorIO colour spaces of the pairs (``remaster_core.colour_management``).
+
+    Attributes:
+        working: the space the input and target frames are written in (and the model is trained in).
+        film: the film scan's space; broadcast: the conformed frames'.
+        config: the OCIO config they are names of (a path or ``ocio://`` URI); film_source: how the
+            film's space was chosen (``--film-colorspace``, a file tag, the stated default).
+    """
+
+    working: str
+    film: str | None = None
+    broadcast: str | None = None
+    config: str | None = None
+    film_source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"working": self.working, "film": self.film, "broadcast": self.broadcast, "config": self.config}
+        if self.film_source is not None:
+            d["film_source"] = self.film_source
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, where: Where) -> ColourSpaces:
+        d = obj(where, d)
+
+        def text(key: str) -> str | None:
+            return optional(where.at(key), d.get(key), string)
+
+        working = string(where.at("working"), required(where, d, "working"))
+        if not working:
+            where.at("working").fail("must name a colour space, got ''")
+        return cls(working, text("film"), text("broadcast"), text("config"), text("film_source"))
 
 
 @dataclass(frozen=True)
@@ -331,6 +375,7 @@ class AlignManifest:
     conventions: Mapping[str, str] | None = None
     summary: Mapping[str, int] | None = None
     params: Mapping[str, Any] | None = None
+    colour: ColourSpaces | None = None
     path: Path = field(default=Path(FILENAME), compare=False, repr=False)
 
     @property
@@ -366,6 +411,8 @@ class AlignManifest:
             ("params", self.params),
         ]
         d.update((k, dict(v)) for k, v in blocks if v is not None)
+        if self.colour is not None:
+            d["colour"] = self.colour.to_dict()
         d["shots"] = [s.to_dict() for s in self.shots]
         return d
 
@@ -406,6 +453,7 @@ class AlignManifest:
             params=None
             if params is None
             else dict(json_value(top.at("params"), obj(top.at("params"), params))),
+            colour=optional(top.at("colour"), d.get("colour"), lambda w, v: ColourSpaces.from_dict(v, w)),
             path=path,
         )
 

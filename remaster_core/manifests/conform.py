@@ -16,6 +16,11 @@ only ``frames_pattern``, ``frame_count`` and ``shots``, the rest is checked when
     orphans, combed, video_frames, cadence_breaks   output frame (field for breaks) indices
     overrides, decode_error   the override file used, the error that stopped decoding (or null)
     offset, offset_match, film   with a film scan only: the temporal offset and the film sequence
+    timecode            {source_start, source_rate, drop_frame, origin, record_start, record_rate}: the
+                        broadcast's timecode and the 23.976 record timecode of frame 0 (optional)
+    editorial           {otio, edl}: the shots as an OpenTimelineIO timeline and a CMX 3600 EDL,
+                        relative to the folder (optional)
+    cuts_file           the editor's cut list the cuts were taken from (``conform --cuts``), or absent
 
 ``read_conform`` checks types, ranges and paths and raises ``InputError`` naming the file and the
 field (``conform.json: shots[2].last: ...``); keys it does not know are ignored (a newer writer's
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -56,6 +62,8 @@ VERSION = 1
 FILENAME = "conform.json"
 FIX = "correct it or re-run remaster conform"
 FRAME_KINDS = ("film", "orphan", "video", "progressive")
+BUILDS = ("woven", "merged", "copy", "rebuilt", "orphan", "deinterlaced")
+PULLDOWNS = ("3:2", "2:3:3:2")
 FIELD_ORDERS = ("progressive", "tff", "bff")
 INPUT_KINDS = ("ivtc", "progressive24", "flagged_progressive30")
 MAX_FIELDS_PER_FRAME = 16
@@ -97,7 +105,15 @@ class FrameRecord:
             ``temporal``) or "progressive" (passed through).
         fields: every field of the run the frame stands for, in temporal order.
         phase: cadence phase 0..9 of the run's first field (None for video and progressive).
+        pulldown: the pattern ``phase`` belongs to (optional, ``PULLDOWNS``): written as "2:3:3:2" for a
+            frame of 2:3:3:2 pulldown (phases of its own cycle ``At Ab Bt Bb Bt Cb Ct Cb Dt Db``);
+            absent means 3:2.
         comb, combed: the weave's comb score and whether it combs (film).
+        built: how the frame was built (optional, ``BUILDS``): "woven" (``weave``), "merged" (``weave``
+            with the other decode of its repeated field merged in), "copy" (``weave`` of the clean decode
+            of a repeated field, its other decode being damaged), "rebuilt" (a film frame rebuilt from
+            its clean field ``keep``, its other field damaged: coded with a field of another shot),
+            "orphan" (rebuilt from its only field ``keep``), "deinterlaced" (video).
     """
 
     index: int
@@ -109,6 +125,8 @@ class FrameRecord:
     combed: bool | None = None
     keep: int | None = None
     temporal: tuple[int, ...] | None = None
+    built: str | None = None
+    pulldown: str | None = None
 
     def used_fields(self) -> list[int]:
         """The fields whose pixels the frame shows (the woven pair, or the kept field, else all)."""
@@ -132,6 +150,12 @@ class FrameRecord:
             d["keep"] = self.keep
             if self.kind == "video":
                 d["temporal"] = None if self.temporal is None else list(self.temporal)
+        if self.kind == "film" and self.keep is not None:
+            d["keep"] = self.keep
+        if self.built is not None:
+            d["built"] = self.built
+        if self.pulldown is not None:
+            d["pulldown"] = self.pulldown
         return d
 
     @classmethod
@@ -150,6 +174,12 @@ class FrameRecord:
         weave = d.get("weave")
         temporal = d.get("temporal")
         comb, combed, keep, phase = d.get("comb"), d.get("combed"), d.get("keep"), d.get("phase")
+        built = d.get("built")
+        if built is not None and string(where.at("built"), built) not in BUILDS:
+            where.at("built").fail(f"must be one of {', '.join(BUILDS)}, got {built!r}")
+        pulldown = d.get("pulldown")
+        if pulldown is not None and string(where.at("pulldown"), pulldown) not in PULLDOWNS:
+            where.at("pulldown").fail(f"must be one of {', '.join(PULLDOWNS)}, got {pulldown!r}")
         return cls(
             index,
             kind,
@@ -160,6 +190,8 @@ class FrameRecord:
             None if combed is None else boolean(where.at("combed"), combed),
             None if keep is None else integer(where.at("keep"), keep, 0, fields_hi),
             None if temporal is None else int_list(where.at("temporal"), temporal, 0, fields_hi),
+            built,
+            pulldown,
         )
 
 
@@ -277,6 +309,51 @@ class Colour:
         return cls(*(string(where.at(k), required(where, d, k)) for k in ("matrix", "range", "transfer")))
 
 
+_TIMECODE_LABEL = re.compile(r"^\d{2}:[0-5]\d:[0-5]\d[:;.]\d{2}$")
+
+
+def _label(where: Where, value: Any) -> str:
+    text = string(where, value)
+    if not _TIMECODE_LABEL.match(text):
+        where.fail(f"must be a timecode HH:MM:SS:FF (HH:MM:SS;FF for drop frame), got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Timecode:
+    """Source (broadcast) and record (23.976, non-drop) timecode: conformed frame k is ``record_start + k``;
+    field f is broadcast frame f // 2 of the source, counted from ``source_start`` (``conform.timecode``)."""
+
+    source_start: str
+    source_rate: str
+    drop_frame: bool
+    origin: str
+    record_start: str
+    record_rate: str = "24000/1001"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source_start": self.source_start,
+            "source_rate": self.source_rate,
+            "drop_frame": self.drop_frame,
+            "origin": self.origin,
+            "record_start": self.record_start,
+            "record_rate": self.record_rate,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: Where) -> Timecode:
+        d = obj(where, d)
+        return cls(
+            _label(where.at("source_start"), required(where, d, "source_start")),
+            fraction(where.at("source_rate"), required(where, d, "source_rate")),
+            boolean(where.at("drop_frame"), required(where, d, "drop_frame")),
+            string(where.at("origin"), d.get("origin", "")),
+            _label(where.at("record_start"), required(where, d, "record_start")),
+            fraction(where.at("record_rate"), d.get("record_rate", "24000/1001")),
+        )
+
+
 @dataclass(frozen=True)
 class ConformManifest:
     """The content of ``conform.json`` (see the module docstring); ``path`` is the file (not compared).
@@ -314,6 +391,9 @@ class ConformManifest:
     offset: int | None = None
     offset_match: OffsetMatch | None = None
     film: FilmInfo | None = None
+    timecode: Timecode | None = None
+    editorial: dict[str, str] | None = None
+    cuts_file: str | None = None
     path: Path = field(default=Path(FILENAME), compare=False, repr=False)
 
     @property
@@ -363,6 +443,9 @@ class ConformManifest:
             ("combed", None if self.combed is None else list(self.combed)),
             ("video_frames", None if self.video_frames is None else list(self.video_frames)),
             ("cadence_breaks", None if self.cadence_breaks is None else list(self.cadence_breaks)),
+            ("timecode", None if self.timecode is None else self.timecode.to_dict()),
+            ("editorial", None if self.editorial is None else dict(self.editorial)),
+            ("cuts_file", self.cuts_file),
         ]
         doc = {key: value for key, value in optional_keys if value is not None}
         doc["overrides"] = self.overrides
@@ -463,8 +546,16 @@ class ConformManifest:
             if offset_match is None
             else OffsetMatch.from_dict(offset_match, top.at("offset_match")),
             film=None if film is None else FilmInfo.from_dict(film, top.at("film")),
+            timecode=optional(top.at("timecode"), d.get("timecode"), lambda w, v: Timecode.from_dict(v, w)),
+            editorial=optional(top.at("editorial"), d.get("editorial"), _editorial),
+            cuts_file=text("cuts_file"),
             path=path,
         )
+
+
+def _editorial(where: Where, value: Any) -> dict[str, str]:
+    d = obj(where, value)
+    return {str(k): relative_path(where.at(str(k)), v) for k, v in d.items()}
 
 
 def conform_json_path(folder_or_file: str | os.PathLike[str]) -> Path:

@@ -7,7 +7,9 @@
 2. removes temporaries a killed earlier run left for these frames (``outputs.remove_stale_temps``);
 3. computes each frame's render key and checks the frame on disk (``outputs.frame_status``): valid
    frames are skipped (unless ``force``), so a killed chunk re-run renders only what is missing;
-4. renders the rest in frame order through ``node.render_frame``, one frame per engine call (the same
+4. renders the rest in frame order through ``node.render_frame``, one frame per engine call (with
+   ``settings.colour``, each frame converted into the model's working space before the node and into
+   the output colour space after it, and tagged: ``render.colour``) (the same
    model input shapes whatever the chunking, so a frame's bits do not depend on it), reading the next
    input frame and writing the previous output frame in background threads; every frame is written
    atomically;
@@ -31,13 +33,19 @@ a line, each with ``event`` and ``time`` (UTC ISO 8601):
 - ``start``: host, pid, frames, input, output, model path and sha256, the engine's active providers,
   the node parameters;
 - ``frame``: ``frame``, ``status`` ("rendered", "skipped" or "failed"), ``seconds`` (reading, render and
-  write of this frame), ``error`` (null unless failed), ``path`` (the output file);
+  write of this frame), ``error`` (null unless failed), ``path`` (the output file); for a rendered frame
+  of a guarded model (``remaster_core.guard``) also ``guard``: the fractions of its pixels outside the
+  model's training coverage, blended towards its grade and clipped, and ``flagged`` (more than 1 %
+  outside). A flagged frame's file carries the same figures in its header (``GUARD_ATTRIBUTE``; EXR
+  and PNG);
 - ``error``: a set-up failure (``message``, ``exit_code``);
-- ``end``: counts, the failed frames as a range, seconds, ``exit_code``.
+- ``end``: counts, the failed frames as a range, ``guard_flagged`` (the flagged frames as a range),
+  seconds, ``exit_code``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -56,6 +64,7 @@ import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4
 from remaster_core.errors import EXIT_BAD_INPUT, EXIT_MODEL, EXIT_OK, EXIT_PARTIAL, ModelError, RemasterError
+from remaster_core.guard import GuardReport
 from remaster_core.io.images import ImageMeta
 from remaster_core.io.sequence import format_frame_range
 from remaster_core.node import (
@@ -63,11 +72,13 @@ from remaster_core.node import (
     NodeParams,
     engine_for,
     frame_transform,
+    grain_key,
     read_align,
     region_of_definition,
     render_frame,
 )
 from remaster_core.progress import progress
+from remaster_core.render.colour import RenderColour
 from remaster_core.render.inputs import FrameSource, SourceFrame, open_source
 from remaster_core.render.outputs import (
     OutputSpec,
@@ -96,6 +107,7 @@ class RenderSettings:
         pixel_aspect: override of the input's pixel aspect, or None.
         force: re-render valid frames too.
         log_dir: where chunk logs go; None: ``<output folder>/.remaster/logs``.
+        colour: the colour steps around the node (``render.colour``), or None: none, no tag.
     """
 
     input: str
@@ -105,6 +117,7 @@ class RenderSettings:
     pixel_aspect: float | None = None
     force: bool = False
     log_dir: Path | None = None
+    colour: RenderColour | None = None
 
     def log_folder(self) -> Path:
         """The folder of the chunk logs."""
@@ -169,6 +182,13 @@ class ChunkResult:
     pid: int = 0
     seconds: float = 0.0
     log: str = ""
+    guard_flagged: dict[int, float] = field(default_factory=dict)
+    """frames whose input lay outside the model's training coverage (more than 1 % of the pixels):
+    frame -> that fraction (``remaster_core.guard``)."""
+
+
+GUARD_ATTRIBUTE = {".exr": "remaster:guard", ".png": "remaster:guard"}
+"""The header attribute of a guard-flagged frame, per output extension (DPX has no free attribute)."""
 
 
 def chunk_exit_code(result: ChunkResult) -> int:
@@ -279,16 +299,18 @@ def _frame_key(
     mapping: tuple[Transform4, Radial | None],
 ) -> str:
     transform, distortion = mapping
-    return render_key(
-        {
-            "model_sha256": model_sha,
-            "node": settings.node.key_fields(),
-            "frame_transform": transform.to_dict(),
-            "distortion": distortion.to_dict() if distortion is not None else None,
-            "input": source.identity(frame),
-            "output": settings.output.key_fields(),
-        }
-    )
+    fields = {
+        "model_sha256": model_sha,
+        "node": settings.node.key_fields(),
+        "frame_transform": transform.to_dict(),
+        "distortion": distortion.to_dict() if distortion is not None else None,
+        "input": source.identity(frame),
+        "output": settings.output.key_fields(),
+    }
+    colour = settings.colour.key_fields() if settings.colour is not None else None
+    if colour is not None:
+        fields["colour"] = colour
+    return render_key(fields)
 
 
 def _params_summary(params: NodeParams) -> dict[str, Any]:
@@ -334,6 +356,7 @@ def render_chunk(settings: RenderSettings, chunk: Chunk, *, show_progress: bool 
             skipped=len(result.skipped),
             failed=len(result.failed),
             failed_frames=format_frame_range([f.frame for f in result.failed]),
+            guard_flagged=format_frame_range(sorted(result.guard_flagged)),
             seconds=round(result.seconds, 3),
             exit_code=result.exit_code,
         )
@@ -354,11 +377,17 @@ class _Recorder:
             "frame", frame=frame, status="skipped", seconds=round(seconds, 4), error=None, path=str(path)
         )
 
-    def rendered(self, frame: int, seconds: float, path: Path) -> None:
+    def rendered(self, frame: int, seconds: float, path: Path, guard: GuardReport | None = None) -> None:
         self.result.rendered.append(frame)
+        fields: dict[str, Any] = {}
+        if guard is not None:
+            fields["guard"] = guard.to_dict()
+            if guard.flagged:
+                self.result.guard_flagged[frame] = round(guard.outside, 6)
         self.log.write(
-            "frame", frame=frame, status="rendered", seconds=round(seconds, 4), error=None, path=str(path)
-        )
+            "frame", frame=frame, status="rendered", seconds=round(seconds, 4), error=None, path=str(path),
+            **fields,
+        )  # fmt: skip
 
     def failed(self, frame: int, error: str, kind: str, seconds: float = 0.0) -> None:
         self.result.failed.append(FrameFailure(frame, error, kind))
@@ -416,7 +445,8 @@ def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened 
     return _Opened(source, table, model_sha, size)
 
 
-_Plan = tuple[Transform4, Radial | None, str]  # (transform, distortion, render key) of a frame
+_Plan = tuple[Transform4, Radial | None, str, tuple[int, int]]
+# (transform, distortion, render key, grain key (shot, frame in shot)) of a frame
 
 
 def _check_existing(
@@ -429,6 +459,7 @@ def _check_existing(
         try:
             transform, distortion = _frame_mapping(settings, opened.table, opened.source, frame)
             key = _frame_key(settings, opened.model_sha, opened.source, frame, (transform, distortion))
+            grain = grain_key(opened.table.mapping(frame) if opened.table is not None else None, frame)
         except RemasterError as exc:
             record.failed(frame, str(exc), "input", time.perf_counter() - t0)
             continue
@@ -438,7 +469,7 @@ def _check_existing(
             continue
         if reason not in ("missing", "forced"):
             log.info("frame %d: existing file is redone (%s)", frame, reason)
-        plans[frame] = (transform, distortion, key)
+        plans[frame] = (transform, distortion, key, grain)
     return plans
 
 
@@ -456,6 +487,7 @@ def _render(
     stopped: str | None = None
     attempted: set[int] = set()
     pending: list[tuple[int, float, Future[tuple[Path, float]]]] = []
+    guards: dict[int, GuardReport] = {}
 
     def timed_write(frame: int, rgb: np.ndarray, meta: ImageMeta) -> tuple[Path, float]:
         t0 = time.perf_counter()
@@ -470,7 +502,7 @@ def _render(
             record.failed(frame, str(exc), "write", render_seconds)
             stopped = f"not rendered: the chunk stopped after frame {frame} could not be written ({exc})"
             return
-        record.rendered(frame, render_seconds + write_seconds, path)
+        record.rendered(frame, render_seconds + write_seconds, path, guards.pop(frame, None))
 
     reader = prefetch(source.read(todo))
     frames_in: Iterator[SourceFrame] = reader
@@ -484,21 +516,30 @@ def _render(
                 if sf.error is not None or sf.rgb is None:
                     record.failed(sf.frame, sf.error or "no pixels", "input")
                     continue
-                transform, distortion, key = plans[sf.frame]
+                transform, distortion, key, (shot, in_shot) = plans[sf.frame]
+                colour = settings.colour
                 try:
                     out = render_frame(
-                        sf.rgb,
+                        colour.to_working(sf.rgb) if colour is not None else sf.rgb,
                         settings.node,
                         transform=transform,
                         distortion=distortion,
                         pixel_aspect=source.pixel_aspect,
                         where=f"frame {sf.frame} of {source.label}",
+                        shot=shot,
+                        frame=in_shot,
+                        on_guard=functools.partial(guards.__setitem__, sf.frame),
                     )
                 except RemasterError as exc:
                     kind = "model" if isinstance(exc, ModelError) else "input"
                     record.failed(sf.frame, str(exc), kind, time.perf_counter() - t0)
                     continue
                 meta = output_meta(sf.meta, settings.output, key)
+                if colour is not None:
+                    out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
+                guard = guards.get(sf.frame)
+                if guard is not None and guard.flagged and settings.output.ext in GUARD_ATTRIBUTE:
+                    meta.extra[GUARD_ATTRIBUTE[settings.output.ext]] = guard.attribute()
                 fut = writer.submit(timed_write, sf.frame, out, meta)
                 pending.append((sf.frame, time.perf_counter() - t0, fut))
                 while len(pending) > 1:  # one frame is written while the next one renders

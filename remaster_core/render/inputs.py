@@ -9,7 +9,9 @@
 - a file -> a broadcast video, conformed on the fly: the conform's decision passes
   (``conform.pipeline.analyse``: cadence, orphans, video stretches) run once per process, then its
   frames are rebuilt in order (``build_frames``) exactly as ``remaster conform`` would write them, but
-  in float32 (no half-float rounding). Frame N is conformed frame N, as in a conform folder.
+  in float32 (no half-float rounding). Frame N is conformed frame N, as in a conform folder, and
+  carries the same timecode a conform would stamp on it (``conform.timecode``: the 23.976 record
+  timecode, and its source fields' timecode as ``remaster:source_timecode``), which the render writes.
 
 Every source has one raster (``size``, ``pixel_aspect``): a frame of another size is reported as a
 failed frame, not resampled differently. The pixel aspect is, first match wins: the caller's
@@ -36,7 +38,16 @@ from typing import Protocol
 import numpy as np
 
 from remaster_core.align.pipeline import default_broadcast_par
-from remaster_core.conform.pipeline import CONFORM_VERSION, FPS_FILM, Analysis, analyse, build_frames
+from remaster_core.conform import timecode as timecode_mod
+from remaster_core.conform.pipeline import (
+    CONFORM_VERSION,
+    FPS_FILM,
+    FPS_NTSC,
+    Analysis,
+    _plan_record,
+    analyse,
+    build_frames,
+)
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.images import ImageMeta, image_size, read_image, read_meta
 from remaster_core.io.sequence import IMAGE_EXTENSIONS, SequencePattern, parse_pattern, resolve_sequence
@@ -207,14 +218,21 @@ class VideoSource:
     def identity(self, frame: int) -> str:
         return f"video:{file_sha256(self.path)}:conform-v{CONFORM_VERSION}:{frame}"
 
-    def _frames(self, analysis: Analysis) -> Iterator[np.ndarray]:
+    def _frames(self, analysis: Analysis) -> Iterator[tuple[list[int], np.ndarray]]:
+        """(the broadcast fields the frame shows, its pixels) of every conformed frame, in order."""
         if analysis.kind == "progressive24":
             for decoded in iter_ycbcr_frames(self.path, count=analysis.frames_decoded):
-                yield frame_to_rgb(decoded, analysis.info)
+                yield [2 * decoded.index, 2 * decoded.index + 1], frame_to_rgb(decoded, analysis.info)
             return
-        for _, rgb in build_frames(analysis):
+        for index, (plan, rgb) in enumerate(build_frames(analysis)):
             assert isinstance(rgb, np.ndarray)
-            yield rgb
+            yield _plan_record(index, plan).used_fields(), rgb
+
+    def _timecode(self, analysis: Analysis) -> timecode_mod.TimecodeMap:
+        """The conform's timecode mapping of this video (its own timecode, else the stated default)."""
+        rate = FPS_FILM if analysis.kind == "progressive24" else FPS_NTSC
+        first_field = analysis.plans[0].fields[0] if analysis.plans else 0
+        return timecode_mod.timecode_map(self.path, rate, first_field)
 
     def read(self, frames: Sequence[int]) -> Iterator[SourceFrame]:
         wanted = sorted(set(frames))
@@ -222,15 +240,16 @@ class VideoSource:
             return
         analysis = _analysis(self.path)
         meta = ImageMeta(pixel_aspect=self.pixel_aspect, frame_rate=FPS_FILM)
+        tc = self._timecode(analysis)
         pending = iter(wanted)
         target = next(pending, None)
         error: str | None = None
         try:
-            for index, rgb in enumerate(self._frames(analysis)):
+            for index, (fields, rgb) in enumerate(self._frames(analysis)):
                 if target is None:
                     break
                 if index == target:
-                    yield SourceFrame(index, rgb, replace(meta, extra={}))
+                    yield SourceFrame(index, rgb, timecode_mod.stamp(replace(meta, extra={}), tc, index, fields))
                     target = next(pending, None)
         except MediaError as exc:
             error = str(exc)

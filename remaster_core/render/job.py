@@ -26,10 +26,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from remaster_core.io.frame_range import check_frame_numbers, parse_frame_range
+from remaster_core.io.frame_range import check_frame_numbers, format_frame_range, parse_frame_range
 from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.node import NodeParams, read_align, region_of_definition
 from remaster_core.render.chunk import Chunk, ChunkResult, FrameFailure, RenderSettings, render_chunk
+from remaster_core.render.colour import render_colour
 from remaster_core.render.inputs import FrameSource, SequenceSource, open_source
 from remaster_core.render.outputs import OutputSpec, output_spec
 from remaster_core.runtime.model import open_model
@@ -89,6 +90,25 @@ class JobResult:
         """Set-up errors of chunks that could not start (deduplicated)."""
         return list(dict.fromkeys(r.error for r in self.results if r.error is not None))
 
+    @property
+    def guard_flagged(self) -> dict[int, float]:
+        """Rendered frames whose input lay outside the model's training coverage (more than 1 % of the
+        pixels; blended towards the model's grade there): frame -> that fraction."""
+        return dict(sorted((f, v) for r in self.results for f, v in r.guard_flagged.items()))
+
+    def guard_summary(self) -> str | None:
+        """One line on the guard-flagged frames, or None when there are none."""
+        flagged = self.guard_flagged
+        if not flagged:
+            return None
+        worst = max(flagged, key=lambda f: flagged[f])
+        return (
+            f"{len(flagged)} of {len(self.rendered)} rendered frame(s) ({format_frame_range(list(flagged))}) had "
+            f"colours outside what the model was trained on (up to {100 * flagged[worst]:.1f}% of the pixels, "
+            f"frame {worst}): there the output was blended towards the model's grade; the frames are flagged "
+            "in their header (remaster:guard) and the chunk logs. Check them, or train with film of such shots"
+        )
+
 
 def split_chunks(frames: Sequence[int], chunk_size: int | None) -> tuple[Chunk, ...]:
     """Consecutive groups of ``chunk_size`` frames of the sorted, deduplicated ``frames`` (None: one chunk).
@@ -134,6 +154,9 @@ def plan_job(
     force: bool = False,
     log_dir: Path | None = None,
     chunk_size: int | None = None,
+    broadcast_colorspace: str | None = None,
+    output_colorspace: str | None = None,
+    ocio_config: str | None = None,
 ) -> JobPlan:
     """Check the job and fix what every chunk must agree on (see the module docstring).
 
@@ -148,6 +171,8 @@ def plan_job(
         force: re-render valid frames too.
         log_dir: where chunk logs go (default ``<output folder>/.remaster/logs``).
         chunk_size: frames per chunk; None: one chunk.
+        broadcast_colorspace, output_colorspace, ocio_config: the input's and the output's OCIO colour
+            spaces and the config (``render.colour.render_colour``; the working space is the model's).
 
     Raises:
         InputError: bad output pattern, input, frame range (or a negative frame of a conform or video) or
@@ -159,8 +184,10 @@ def plan_job(
         frame_list = parse_frame_range(frames)
     elif frames is not None:
         frame_list = check_frame_numbers(frames, "frames")
-    if node.mix > 0:
-        open_model(node.model)  # ModelError now rather than in every chunk
+    info = open_model(node.model)[0] if node.mix > 0 else None  # ModelError now, not in every chunk
+    colour = render_colour(
+        info, broadcast=broadcast_colorspace, output=output_colorspace, ocio_config=ocio_config
+    )
     source = open_source(input, pixel_aspect=pixel_aspect)
     if isinstance(source, SequenceSource):  # resolved: lnk/p.####.exr where lnk -> seq is seq/p.####.exr
         on_disk = source.available()
@@ -190,6 +217,7 @@ def plan_job(
         pixel_aspect=pixel_aspect,
         force=force,
         log_dir=Path(log_dir).absolute() if log_dir is not None else None,
+        colour=colour,
     )
     return JobPlan(
         settings,
@@ -255,4 +283,8 @@ def run_job(
         )
     results.sort(key=lambda r: r.chunk.first)
     providers = list(dict.fromkeys(p for r in results for p in r.providers[:1]))
-    return JobResult(results, job_exit_code(results), time.monotonic() - started, scheduler, providers)
+    job = JobResult(results, job_exit_code(results), time.monotonic() - started, scheduler, providers)
+    summary = job.guard_summary()
+    if summary is not None:
+        log.warning("%s", summary)
+    return job

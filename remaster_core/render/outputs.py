@@ -8,7 +8,9 @@ Formats (by the pattern's extension):
 
 Metadata: what the input frame carried (timecode, colour space, frame rate, and plain attributes such
 as ``ImageDescription``) is written again; the pixel aspect becomes 1 (the output raster has square
-pixels); format-specific attributes of the input (``dpx:*``, ``exr:*``...) are dropped. EXR frames get
+pixels); format-specific attributes of the input (``dpx:*``, ``exr:*``...) are dropped, but the conformed
+frame's source fields' timecode (``remaster:source_timecode``, ``conform.timecode``) is kept where the
+format holds it (EXR, PNG). EXR frames get
 no capture date (OpenEXR's ``capDate``, which OpenImageIO would set to the time of writing), so a frame
 rendered twice is the same file byte for byte; PNG needs nothing. DPX headers hold the name of the file
 as it was written, i.e. ``io.atomic``'s temporary name, so two DPX renders of a frame differ in those
@@ -135,6 +137,10 @@ def render_key(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
 
+CARRIED_ATTRIBUTES = frozenset({"remaster:source_timecode"})
+"""Attributes with a namespace that a render writes again (the conform's source fields' timecode)."""
+
+
 def stamp_of(meta: ImageMeta, ext: str) -> str | None:
     """The render key stamped in a frame's metadata, or None."""
     value = meta.extra.get(KEY_ATTRIBUTES[ext])
@@ -146,7 +152,9 @@ def stamp_of(meta: ImageMeta, ext: str) -> str | None:
 def output_meta(input_meta: ImageMeta | None, spec: OutputSpec, key: str) -> ImageMeta:
     """The metadata written with a frame: the input's (see the module docstring) plus the stamp."""
     base = input_meta or ImageMeta()
-    extra = {k: v for k, v in base.extra.items() if ":" not in k and k != "Orientation"}
+    extra = {
+        k: v for k, v in base.extra.items() if (":" not in k or k in CARRIED_ATTRIBUTES) and k != "Orientation"
+    }
     extra[KEY_ATTRIBUTES[spec.ext]] = KEY_PREFIX + key
     if spec.ext == ".exr":
         extra["DateTime"] = ""  # no capDate: the same frame rendered twice is the same bytes

@@ -1,4 +1,5 @@
-"""The inference engine: an onnxruntime session over a checked model, tiled, batched, fp32 or fp16.
+"""The inference engine: an onnxruntime or OpenVINO session over a checked model, tiled, batched, fp32,
+fp16 or bf16.
 
     engine = load_engine("G.onnx", EngineOptions(provider="auto", precision="fp16"))
     out = engine.run(frame)          # (H, W, 3) float32 RGB 0..1 -> (H, W, 3) float32, not clamped
@@ -13,8 +14,8 @@ What ``run`` does with a frame (or a batch (N, H, W, 3)):
    so the result equals the untiled one (max abs difference ~1e-6 in fp32);
 4. runs the tiles ``batch`` at a time (tiles of several frames share a batch), accumulates them with
    their blending weights, crops the padding off and maps back to 0..1;
-5. in fp16, any frame whose output holds NaN or Inf is run again in fp32 (one warning per frame);
-   NaN/Inf in an fp32 output is a ModelError: a frame is never returned with NaN.
+5. in fp16 or bf16, any frame whose output holds NaN or Inf is run again in fp32 (one warning per
+   frame); NaN/Inf in an fp32 output is a ModelError: a frame is never returned with NaN.
 
 Memory bound: ``EngineOptions.memory_mb`` (default 2048 MiB) bounds the *estimated* activation memory
 of one model run (batch x tile pixels x the model's peak activation bytes per pixel, measured from
@@ -34,6 +35,14 @@ is float16; on TensorRT ``trt_fp16_enable`` is set as well. The fp32 twin for th
 fp32 file, or ``precision.to_float32`` of an fp16 file; it is built the first time a frame needs it.
 Tolerance: fp16 against fp32 differed by at most 8e-4 (mean 1.2e-4) in 0..1 code values on the
 ``lite`` preset with random weights at 720x480 and 1440x1080 (``bench/runtime.py``, CPU provider).
+
+OpenVINO (``provider="openvino"``, or ``auto`` on a machine without a GPU provider where it is
+installed: ``providers.choose_backend``): the fp32 graph is compiled by the OpenVINO runtime for each
+input shape, with the precision hint set explicitly (``f32``, ``bf16`` or ``f16``), and each compiled
+model is cached on disk under a key like TensorRT's (``openvino_session``; ``cache_dir``/openvino, or
+``~/.cache/remaster/openvino``). bf16 runs there only. Tolerances, measured on trained models
+(``bench/runtime.py``, docs/runtime.md): OpenVINO f32 against onnxruntime fp32 within 1e-5
+(``tests/runtime/test_openvino.py``); bf16 against fp32 below ``BF16_MAX_ABS`` in 0..1 code values.
 
 TensorRT (code written from onnxruntime's documentation, not run on a GPU by the tests): with a
 ``tile`` the engine gives TensorRT an explicit profile, min (1, 3, s+1, s+1), opt = max
@@ -58,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from remaster_core.errors import InputError, ModelError
+from remaster_core.errors import ExtraMissing, InputError, ModelError
 from remaster_core.node_params import (
     BATCH,
     ENGINE_FIELDS,
@@ -70,10 +79,11 @@ from remaster_core.node_params import (
     TILE,
     ProviderChoice,
 )
-from remaster_core.optional import import_onnxruntime
+from remaster_core.optional import import_onnxruntime, openvino_installed
 from remaster_core.runtime import cache, providers
 from remaster_core.runtime.graphstats import GraphStats, analyse_graph
 from remaster_core.runtime.model import ModelConvention, ModelInfo, Precision, file_sha256, open_model
+from remaster_core.runtime.openvino_session import OpenVinoSession, default_cache_root, openvino_version
 from remaster_core.runtime.precision import to_float16, to_float32
 from remaster_core.runtime.tiling import Tile, TilePlan, auto_tile_size, default_overlap, plan_tiles
 from remaster_core.runtime.validate import check_frames
@@ -85,6 +95,12 @@ log = logging.getLogger("remaster.runtime")
 
 Shape4 = tuple[int, int, int, int]
 
+BF16_MAX_ABS = 0.02
+"""Bound on |bf16 - fp32| of an engine output, in 0..1 code values (bf16 keeps 8 significant bits: one
+rounding is 2**-9 = 0.002 relative; measured max 5e-3 on the trained presets, docs/runtime.md)."""
+REDONE_IN_FP32 = ("fp16", "bf16")
+"""Precisions whose frames with NaN/Inf are run again in fp32."""
+
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -94,17 +110,25 @@ class EngineOptions:
     ranges and checks from that table; ``cache_dir`` and ``device_id`` are the engine's own.
 
     Attributes:
-        provider: ``auto`` (TensorRT, then CUDA, then CPU), ``tensorrt``, ``cuda`` or ``cpu``.
-        precision: ``fp32`` or ``fp16`` arithmetic (fp16 frames with NaN/Inf are redone in fp32).
+        provider: ``auto`` (TensorRT, then CUDA, then OpenVINO, then onnxruntime's CPU),
+            ``tensorrt``, ``cuda``, ``openvino`` or ``cpu`` (``providers.choose_backend``).
+        precision: ``fp32``, ``fp16`` or ``bf16`` (OpenVINO only) arithmetic (fp16 and bf16 frames
+            with NaN/Inf are redone in fp32).
         tile: tile side in input pixels (including the overlap); None: the whole frame when one run
             fits ``memory_mb``, else the largest square tile that does.
         overlap: pixels shared by neighbouring tiles; None: ``2 * receptive_field + 16`` (exact). A
             smaller overlap is allowed (smooth, but no longer equal to untiled).
         batch: tiles (or whole frames) per model run.
-        threads: onnxruntime intra-op threads; None: onnxruntime's default (the physical cores).
-        cache_dir: TensorRT engine and timing caches; None: ``~/.cache/remaster/trt``.
+        threads: onnxruntime intra-op / OpenVINO inference threads; None: the library's default (the
+            physical cores).
+        cache_dir: TensorRT engine and timing caches, compiled OpenVINO models under ``openvino/``;
+            None: ``~/.cache/remaster/trt`` and ``~/.cache/remaster/openvino``.
         device_id: the GPU for TensorRT/CUDA.
         memory_mb: bound on the estimated activation memory of one model run, MiB.
+        deterministic: identical frames from run to run and worker to worker on the GPU (same GPU model,
+            driver and versions): onnxruntime's deterministic compute and cuDNN's heuristic algorithm
+            choice instead of its timed search (``providers.cuda_options``); TensorRT workers should
+            share one engine cache (``cache_dir``) so that they run the same engine. Costs some speed.
     """
 
     provider: ProviderChoice = PROVIDER.default
@@ -116,6 +140,7 @@ class EngineOptions:
     cache_dir: Path | None = None
     device_id: int = 0
     memory_mb: int = MEMORY_MB.default
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         for spec in ENGINE_FIELDS:
@@ -123,6 +148,8 @@ class EngineOptions:
         device = self.device_id
         if not isinstance(device, int) or isinstance(device, bool) or device < 0:
             raise InputError(f"device_id must be a whole number >= 0, got {device!r}")
+        if not isinstance(self.deterministic, bool):
+            raise InputError(f"deterministic must be true or false, got {self.deterministic!r}")
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
             object.__setattr__(self, "cache_dir", Path(self.cache_dir))
 
@@ -137,7 +164,7 @@ class RunStats:
         model_runs: ``session.run`` calls.
         model_seconds: wall time inside ``session.run``.
         total_seconds: wall time inside ``Engine.run`` (validation, padding, tiling, blending, model).
-        fp32_redone: fp16 frames redone in fp32 because of NaN/Inf.
+        fp32_redone: fp16 or bf16 frames redone in fp32 because of NaN/Inf.
     """
 
     frames: int = 0
@@ -150,7 +177,7 @@ class RunStats:
 
 @dataclass
 class _Session:
-    session: ort.InferenceSession
+    session: ort.InferenceSession | OpenVinoSession
     input_dtype: Any
     precision: Precision
     cache_path: Path | None = None
@@ -181,7 +208,13 @@ class Engine:
             model_path, convention=convention, expected_sha256=expected_sha256
         )
         conv = self.info.convention
-        self.graph: GraphStats = analyse_graph(self._model, self.info)
+        try:
+            self.graph: GraphStats = analyse_graph(self._model, self.info)
+        except Exception as exc:
+            error = _failed_run(self.info, exc, "its probe input")
+            if error is None:
+                raise
+            raise error from exc
         self.stats = RunStats()
         self._lock = threading.Lock()
         self._session_lock = threading.Lock()
@@ -193,7 +226,13 @@ class Engine:
             else default_overlap(conv.receptive_field, conv.space_to_depth, self.options.tile)
         )
         self._check_tiling_options()
-        self._available = list(import_onnxruntime().get_available_providers())
+        self._available = _onnxruntime_providers(
+            required=not (self.options.provider in ("openvino", "auto") and openvino_installed())
+        )
+        self.backend = providers.choose_backend(
+            self.options.provider, self.options.precision, self._available, openvino_installed()
+        )
+        """``"onnxruntime"`` or ``"openvino"``: what runs the model (``providers.choose_backend``)."""
         self._sessions: dict[Precision, _Session] = {}
         self._primary = self._session(self.options.precision)
 
@@ -253,7 +292,8 @@ class Engine:
                 engine_dir, trt = self._tensorrt(precision)
                 chosen.append((name, trt))
             elif name == providers.CUDA:
-                chosen.append((name, providers.cuda_options(self.options.device_id)))
+                cuda = providers.cuda_options(self.options.device_id, self.options.deterministic)
+                chosen.append((name, cuda))
             else:
                 chosen.append((name, {}))
         return chosen, engine_dir
@@ -302,13 +342,34 @@ class Engine:
                 self._sessions[precision] = self._create_session(precision)
             return self._sessions[precision]
 
+    def _create_openvino_session(self, precision: Precision) -> _Session:
+        root = self.options.cache_dir / "openvino" if self.options.cache_dir else default_cache_root()
+        graph = self._model if self.info.precision == "fp32" else to_float32(self._model)
+        started = time.perf_counter()
+        session = OpenVinoSession(
+            graph.SerializeToString(),
+            precision=precision,
+            threads=self.options.threads,
+            cache_root=root,
+            model_sha256=self.info.sha256,
+            label=self.info.label(),
+        )
+        log.debug("OpenVINO session %s read in %.2f s", precision, time.perf_counter() - started)
+        if "providers" not in self._warned:
+            self._warned.add("providers")
+            log.info("%s runs on OpenVINO %s (%s)", self.info.path.name, openvino_version(), precision)
+        return _Session(session, np.float32, precision, root)
+
     def _create_session(self, precision: Precision) -> _Session:
+        if self.backend == providers.OPENVINO_BACKEND:
+            return self._create_openvino_session(precision)
         ort = import_onnxruntime()
         chosen, engine_dir = self._provider_list(precision)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.inter_op_num_threads = 1
+        so.use_deterministic_compute = self.options.deterministic
         if self.options.threads is not None:
             so.intra_op_num_threads = self.options.threads
         if engine_dir is not None:
@@ -400,13 +461,20 @@ class Engine:
                 "requested": self.options.provider,
                 "active": self.providers,
                 "available": self._available,
-                "onnxruntime": providers.onnxruntime_package(),
+                "onnxruntime": providers.onnxruntime_package() if self._available else None,
+                "backend": self.backend,
+                "openvino": openvino_version() if self.backend == providers.OPENVINO_BACKEND else None,
                 "engine_cache": str(self._primary.cache_path) if self._primary.cache_path else None,
             },
             "precision": {
                 "requested": self.options.precision,
                 "session_input": np.dtype(self._primary.input_dtype).name,
-                "fp32_fallback_built": "fp32" in self._sessions and self.options.precision == "fp16",
+                "arithmetic": (
+                    self._primary.session.arithmetic
+                    if isinstance(self._primary.session, OpenVinoSession)
+                    else self.options.precision
+                ),
+                "fp32_fallback_built": "fp32" in self._sessions and self.options.precision in REDONE_IN_FP32,
             },
             "tiling": {
                 "tile": self.options.tile,
@@ -428,7 +496,8 @@ class Engine:
     # running
 
     def _bytes_per_pixel(self, precision: Precision) -> float:
-        scale = (2.0 if precision == "fp16" else 4.0) / (2.0 if self.info.precision == "fp16" else 4.0)
+        stored = 2.0 if precision in REDONE_IN_FP32 else 4.0
+        scale = stored / (2.0 if self.info.precision == "fp16" else 4.0)
         return self.graph.activation_bytes_per_pixel * scale
 
     def plan(self, height: int, width: int, precision: Precision | None = None) -> tuple[TilePlan, int]:
@@ -490,7 +559,13 @@ class Engine:
     def _infer(self, entry: _Session, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch, dtype=entry.input_dtype)
         started = time.perf_counter()
-        y = entry.session.run([self.info.output_name], {self.info.input_name: x})[0]
+        try:
+            y = entry.session.run([self.info.output_name], {self.info.input_name: x})[0]
+        except Exception as exc:
+            error = _failed_run(self.info, exc, f"a {tuple(x.shape)} batch")
+            if error is None:
+                raise
+            raise error from exc
         self.stats.model_seconds += time.perf_counter() - started
         self.stats.model_runs += 1
         self.stats.tiles += x.shape[0]
@@ -551,15 +626,17 @@ class Engine:
         out = self._run_canvas(frames, self.options.precision)
         finite = _finite_frames(out)
         if not finite.all():
-            if self.options.precision == "fp16":
+            if self.options.precision in REDONE_IN_FP32:
                 bad = np.flatnonzero(~finite)
                 for i in bad:
                     count = int(np.count_nonzero(~np.isfinite(out[i])))
                     label = where if single else f"{where}[{i}]"
                     log.warning(
-                        "%s: fp16 output has %d NaN/Inf values (fp16 overflow); redoing this frame in fp32",
+                        "%s: %s output has %d NaN/Inf values (%s overflow); redoing this frame in fp32",
                         label,
+                        self.options.precision,
                         count,
+                        self.options.precision,
                     )
                 out[bad] = self._run_canvas(frames[bad], "fp32")
                 self.stats.fp32_redone += len(bad)
@@ -574,6 +651,33 @@ class Engine:
         self.stats.frames += out.shape[0]
         self.stats.total_seconds += time.perf_counter() - started
         return out[0] if single else out
+
+
+def _failed_run(info: ModelInfo, exc: Exception, what: str) -> ModelError | None:
+    """The ``ModelError`` for an onnxruntime error while running the model on ``what``; None for any
+    other exception (a bug, not the model)."""
+    if not type(exc).__module__.startswith("onnxruntime"):
+        return None
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelError(
+        f"{info.label()}: the model failed to run on {what} ({type(exc).__name__}: {first[:300]}); a graph "
+        "that loads but cannot run is damaged or badly exported: re-copy or re-export it (if the message is "
+        "about memory, lower --tile or --memory-mb)"
+    )
+
+
+def _onnxruntime_providers(*, required: bool) -> list[str]:
+    """``onnxruntime.get_available_providers()``; [] when onnxruntime is missing and not ``required``.
+
+    Raises:
+        ExtraMissing: onnxruntime is missing (or broken) and ``required``.
+    """
+    try:
+        return list(import_onnxruntime().get_available_providers())
+    except ExtraMissing:
+        if required:
+            raise
+        return []
 
 
 def to_canvas(

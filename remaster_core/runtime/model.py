@@ -31,6 +31,20 @@ onnxruntime accepts.
                                ``"0"``) the engine does exactly that before and after the model.
 ``remaster.sha256_weights``    optional, ``weights_sha256(model)`` of the exported graph: when present
                                the runtime recomputes it and refuses a model whose weights changed.
+``remaster.grain_profile``     optional, the film's grain (``remaster_core.grain.profile``, JSON) the
+                               render synthesises on the output; absent: no grain is added.
+``remaster.guard``             optional, JSON ``{"grade": ..., "coverage": ...}``: the model's own
+                               closed-form grade and what it was trained on
+                               (``remaster_core.guard.Guard``); when present the node guards every
+                               output with it (``remaster_core.guard.guard_frame``).
+``remaster.held_out``          optional, JSON: the model's PSNR, the colour fit's and bilinear's on
+                               the held-out shots of its training run, and the margins
+                               (``training.validation.held_out_record``); for people and export.
+``remaster.colorspace``        optional, the OpenColorIO colour space the model was trained in (its
+                               input and output code values, ``remaster align --working-colorspace``);
+                               absent: the broadcast's code values as decoded. The render converts
+                               into it before the model and out of it after.
+``remaster.ocio_config``       optional, the OCIO config that names it (a path or ``ocio://`` URI).
 =============================  ==================================================================
 
 A model without these keys (a third-party model, or one exported by hand) is refused unless the caller
@@ -43,19 +57,23 @@ the caller gives) raises ``ModelError`` naming the file and its sha256. Models w
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from remaster_core.errors import ModelError
-from remaster_core.node_params import PRECISION_CHOICES, Precision
+from remaster_core.errors import InputError, ModelError
+from remaster_core.grain.profile import GrainProfile, profile_from_json
+from remaster_core.guard import Guard
+from remaster_core.node_params import MAX_SIDE, Precision
 
 FORMAT_VERSION = "1"
 KEY_FORMAT_VERSION = "remaster.format_version"
@@ -70,6 +88,11 @@ KEY_RECEPTIVE_FIELD = "remaster.receptive_field"
 KEY_PRECISION = "remaster.precision"
 KEY_PADS_INTERNALLY = "remaster.pads_internally"
 KEY_SHA256_WEIGHTS = "remaster.sha256_weights"
+KEY_GRAIN_PROFILE = "remaster.grain_profile"
+KEY_GUARD = "remaster.guard"
+KEY_HELD_OUT = "remaster.held_out"
+KEY_WORKING_COLORSPACE = "remaster.colorspace"
+KEY_OCIO_CONFIG = "remaster.ocio_config"
 
 REQUIRED_KEYS: tuple[str, ...] = (
     KEY_FORMAT_VERSION,
@@ -83,7 +106,10 @@ REQUIRED_KEYS: tuple[str, ...] = (
     KEY_RECEPTIVE_FIELD,
     KEY_PRECISION,
 )
-OPTIONAL_KEYS: tuple[str, ...] = (KEY_PADS_INTERNALLY, KEY_SHA256_WEIGHTS)
+OPTIONAL_KEYS: tuple[str, ...] = (
+    KEY_PADS_INTERNALLY, KEY_SHA256_WEIGHTS, KEY_GRAIN_PROFILE, KEY_GUARD, KEY_HELD_OUT,
+    KEY_WORKING_COLORSPACE, KEY_OCIO_CONFIG,
+)  # fmt: skip
 
 COLOR_CONVENTION = "RGB code values 0..1, display-referred, no transfer change"
 VALUE_RANGE = "0,1"
@@ -138,6 +164,12 @@ class ModelInfo:
         has_metadata: False when the convention came from the caller (model without our keys).
         opset: the default-domain opset the graph was exported with.
         input_name, output_name: the graph's input and output names.
+        grain: the film's grain profile (``remaster.grain_profile``), or None when the model has none.
+        guard: the model's grade and training coverage (``remaster.guard``), or None (an older model:
+            its output is not guarded).
+        held_out: its training run's held-out figures (``remaster.held_out``), or None.
+        working_colorspace: the OCIO colour space it was trained in (``remaster.colorspace``),
+            or None: the broadcast's code values. ocio_config: the config naming it, or None.
     """
 
     path: Path
@@ -150,6 +182,11 @@ class ModelInfo:
     opset: int = 0
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME
+    grain: GrainProfile | None = None
+    guard: Guard | None = None
+    held_out: Mapping[str, Any] | None = None
+    working_colorspace: str | None = None
+    ocio_config: str | None = None
 
     def label(self) -> str:
         """``path (sha256 1234abcd...)`` for messages."""
@@ -202,13 +239,16 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return value
 
 
-def _parse_int(path: Path, sha: str, key: str, value: str, minimum: int) -> int:
+def _parse_int(path: Path, sha: str, key: str, value: str, minimum: int, maximum: int) -> int:
     try:
-        number = int(value)
+        number = int(value) if len(value) <= 12 else maximum + 1
     except ValueError:
         number = minimum - 1
-    if number < minimum:
-        raise ModelError(f"{path} (sha256 {sha}): metadata {key}={value!r} is not an int >= {minimum}")
+    if not minimum <= number <= maximum:
+        raise ModelError(
+            f"{path} (sha256 {sha}): metadata {key}={value[:40]!r} is not an int >= {minimum} (and <= {maximum}): "
+            "the metadata was edited or the export is broken; re-export"
+        )
     return number
 
 
@@ -245,17 +285,24 @@ def convention_from_metadata(
             f"{label}: metadata {KEY_VALUE_RANGE}={props[KEY_VALUE_RANGE]!r} is not 'lo,hi' (e.g. {VALUE_RANGE!r})"
         ) from None
     precision = props[KEY_PRECISION]
-    if precision not in PRECISION_CHOICES:
+    if precision not in ("fp32", "fp16"):  # a file's dtype; bf16 is an arithmetic choice, never a file
         raise ModelError(f"{label}: metadata {KEY_PRECISION}={precision!r}, expected 'fp32' or 'fp16'")
     pads = props.get(KEY_PADS_INTERNALLY, "0")
     if pads not in ("0", "1"):
         raise ModelError(f"{label}: metadata {KEY_PADS_INTERNALLY}={pads!r}, expected '0' or '1'")
-    convention = ModelConvention(
-        space_to_depth=_parse_int(path, sha, KEY_SPACE_TO_DEPTH, props[KEY_SPACE_TO_DEPTH], 1),
-        receptive_field=_parse_int(path, sha, KEY_RECEPTIVE_FIELD, props[KEY_RECEPTIVE_FIELD], 0),
-        value_range=value_range,
-        pads_internally=pads == "1",
-    )
+    try:
+        convention = ModelConvention(
+            space_to_depth=_parse_int(path, sha, KEY_SPACE_TO_DEPTH, props[KEY_SPACE_TO_DEPTH], 1, 64),
+            receptive_field=_parse_int(
+                path, sha, KEY_RECEPTIVE_FIELD, props[KEY_RECEPTIVE_FIELD], 0, MAX_SIDE
+            ),
+            value_range=value_range,
+            pads_internally=pads == "1",
+        )
+    except ModelError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ModelError(f"{label}: metadata {exc}; re-export the model") from None
     return convention, precision  # type: ignore[return-value]
 
 
@@ -368,6 +415,8 @@ def open_model(
                 f"({meta_convention}); drop the override, the metadata is authoritative"
             )
         convention = meta_convention
+        grain = _grain_profile(label, props)
+        guard, held_out = _guard(label, props)
     elif convention is None:
         raise ModelError(
             f"{label} has no remaster metadata ({', '.join(REQUIRED_KEYS[:3])}, ...): it was not exported "
@@ -377,6 +426,9 @@ def open_model(
         )
     else:
         input_name, output_name, graph_precision = _check_io(p, sha, model, strict_names=False)
+    if not ours:
+        grain = None
+        guard, held_out = None, None
     info = ModelInfo(
         path=p,
         sha256=sha,
@@ -388,5 +440,50 @@ def open_model(
         opset=opset,
         input_name=input_name,
         output_name=output_name,
+        grain=grain,
+        guard=guard,
+        held_out=held_out,
+        working_colorspace=(props.get(KEY_WORKING_COLORSPACE) or None) if ours else None,
+        ocio_config=(props.get(KEY_OCIO_CONFIG) or None) if ours else None,
     )
     return info, model
+
+
+def _grain_profile(label: str, props: Mapping[str, str]) -> GrainProfile | None:
+    """The model's grain profile (``remaster.grain_profile``), None without one; ModelError if broken."""
+    text = props.get(KEY_GRAIN_PROFILE)
+    if text is None:
+        return None
+    try:
+        return profile_from_json(text, f"metadata {KEY_GRAIN_PROFILE}")
+    except InputError as exc:
+        raise ModelError(
+            f"{label}: {exc}; the metadata was edited or the export is broken: re-export"
+        ) from None
+
+
+def _guard(label: str, props: Mapping[str, str]) -> tuple[Guard | None, dict[str, Any] | None]:
+    """The model's guard (``remaster.guard``) and held-out figures (``remaster.held_out``), None when
+    absent; ModelError naming the key when one is present but broken."""
+    guard, held_out = None, None
+    for key in (KEY_GUARD, KEY_HELD_OUT):
+        text = props.get(key)
+        if text is None:
+            continue
+        try:
+            value = json.loads(text)
+            if key == KEY_GUARD:
+                guard = Guard.from_dict(value, f"metadata {key}")
+            elif isinstance(value, dict):
+                held_out = value
+            else:
+                raise InputError(f"metadata {key} is not a JSON object")
+        except json.JSONDecodeError:
+            raise ModelError(
+                f"{label}: metadata {key} is not JSON; the metadata was edited or the export is broken: re-export"
+            ) from None
+        except InputError as exc:
+            raise ModelError(
+                f"{label}: {exc}; the metadata was edited or the export is broken: re-export"
+            ) from None
+    return guard, held_out

@@ -17,7 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from remaster_core.errors import InputError
+from remaster_core.node_params import MAX_SIDE
 from remaster_core.synth.scenes import GrainParams
+
+MAX_SHOTS = 1000
+"""Most shots in a synthetic reel."""
+MAX_SHOT_FRAMES = 10_000
+"""Longest synthetic shot, film frames."""
+MAX_LEADER_FRAMES = 10_000
+"""Longest leader, frames."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +55,14 @@ class Preset:
     def validated(self) -> Preset:
         """Return self, or raise ``InputError`` saying which setting is impossible."""
         lo, hi = self.shot_frames
-        if self.n_shots < 1:
-            raise InputError(f"a reel needs at least 1 shot, got {self.n_shots}")
-        if not 2 <= lo <= hi:
+        if not 1 <= self.n_shots <= MAX_SHOTS:
+            raise InputError(f"--shots: a reel has 1 to {MAX_SHOTS} shots, got {self.n_shots}")
+        if not 2 <= lo <= hi <= MAX_SHOT_FRAMES:
             raise InputError(f"shot lengths {lo}-{hi}: need 2 <= min <= max")
-        if self.leader_frames < 0:
-            raise InputError(f"leader frames must be >= 0, got {self.leader_frames}")
+        if not 0 <= self.leader_frames <= MAX_LEADER_FRAMES:
+            raise InputError(
+                f"--leader-frames: the leader has 0 to {MAX_LEADER_FRAMES} frames, got {self.leader_frames}"
+            )
         if self.pulldown_phase not in (0, 1, 2, 3):
             raise InputError(f"pulldown phase must be 0, 1, 2 or 3, got {self.pulldown_phase}")
         bad = [i for i in self.missing_film if not 0 <= i < self.n_shots]
@@ -63,8 +73,8 @@ class Preset:
         if len(set(self.missing_film)) >= self.n_shots:
             raise InputError("every shot is flagged missing film: at least one shot must keep its film")
         w, h = self.film_size
-        if w < 64 or h < 48:
-            raise InputError(f"film size {w}x{h} is too small (at least 64x48)")
+        if w < 64 or h < 48 or max(w, h) > MAX_SIDE:
+            raise InputError(f"film size {w}x{h}: must be at least 64x48 and at most {MAX_SIDE} px a side")
         return self
 
 

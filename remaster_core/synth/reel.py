@@ -46,11 +46,14 @@ from typing import Any
 
 import numpy as np
 
+from remaster_core.conform.timecode import record_start_frames
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import ImageMeta, write_image
 from remaster_core.io.outdir import OutputFolder, prepare_output_folder
+from remaster_core.io.timecode import timecode_frames, timecode_label
 from remaster_core.progress import progress
+from remaster_core.synth import audio as synth_audio
 from remaster_core.synth import telecine
 from remaster_core.synth.degrade import (
     DegradeParams,
@@ -73,6 +76,8 @@ from remaster_core.synth.geometry import (
 from remaster_core.synth.leader import leader_frame
 from remaster_core.synth.presets import Preset
 from remaster_core.synth.scenes import SOURCE_PICTURES, CameraPath, render_film_frame, sample_camera
+from remaster_core.synth.warps import WARP_CONVENTION, TelecineWarp, sample_warp
+from remaster_core.synth.warps import framing_maps as warp_framing_maps
 
 log = logging.getLogger("remaster.synth")
 
@@ -95,6 +100,7 @@ class ShotPlan:
     geometry: ShotGeometry
     missing_film: bool
     film_first: int | None
+    warp: TelecineWarp | None = None  # a telecine warp beyond the geometry (``synth.warps``), per frame
 
     @property
     def last_24p(self) -> int:
@@ -164,8 +170,12 @@ def _picture_order(rng: np.random.Generator, n_shots: int) -> list[str]:
     return order[:n_shots]
 
 
-def plan_reel(preset: Preset, seed: int) -> ReelPlan:
-    """Draw the whole reel from ``seed`` (no pixels): shot lengths, pictures, cameras, framings, grade."""
+def plan_reel(preset: Preset, seed: int, warp: str = "none") -> ReelPlan:
+    """Draw the whole reel from ``seed`` (no pixels): shot lengths, pictures, cameras, framings, grade.
+
+    ``warp``: a telecine warp family (``synth.warps.FAMILIES``) drawn per shot from
+    ``default_rng([seed, 4, shot])``, so the rest of the reel is the same as without it.
+    """
     preset = preset.validated()
     rng = np.random.default_rng([seed, 0])
     lengths = plan_shot_lengths(
@@ -184,6 +194,12 @@ def plan_reel(preset: Preset, seed: int) -> ReelPlan:
         first += n
         if not missing:
             film_next += n
+    if warp != "none":
+        shots = [
+            replace(s, warp=sample_warp(np.random.default_rng([seed, 4, s.index]), warp, s.n_frames,
+                                        s.geometry, preset.film_size))
+            for s in shots
+        ]  # fmt: skip
     return ReelPlan(preset, seed, tuple(shots), grade, degrade)
 
 
@@ -204,8 +220,10 @@ def _film_path(out: Path, shot: ShotPlan, k: int, ext: str) -> Path:
     return out / (MISSING_PATTERN.format(shot=shot.index, ext=ext) % k)
 
 
-def render_reel(plan: ReelPlan, out: Path, film_format: str) -> None:
-    """Render the film frames and the degraded 24p PNGs of ``plan`` into ``out`` (in 24p order)."""
+def render_reel(plan: ReelPlan, out: Path, film_format: str, film_colorspace: str | None = None) -> None:
+    """Render the film frames and the degraded 24p PNGs of ``plan`` into ``out`` (in 24p order); with
+    ``film_colorspace`` (an OCIO colour space, e.g. ADX10) the film files are encoded in it and tagged
+    (``film_encoding``)."""
     preset, seed = plan.preset, plan.seed
     lf = low_frequency_noise(np.random.default_rng([seed, 2]), plan.degrade)
     frames24p = out / FRAMES24P_PATTERN
@@ -222,6 +240,8 @@ def render_reel(plan: ReelPlan, out: Path, film_format: str) -> None:
         for shot in plan.shots:
             maps = framing_maps(shot.geometry)  # constant within a shot
             for k in range(shot.n_frames):
+                if shot.warp is not None:  # the warp changes from frame to frame (drift, weave)
+                    maps = warp_framing_maps(shot.geometry, shot.warp, k)
                 yield shot.first_24p + k, shot, k, maps
 
     original_film_index = 0  # position in the reel's original film order (missing shots included)
@@ -239,9 +259,27 @@ def render_reel(plan: ReelPlan, out: Path, film_format: str) -> None:
         meta = film_meta_base
         if film_format in _TIMECODE_FORMATS:
             meta = replace(film_meta_base, timecode=_timecode(original_film_index))
-        write_image(_film_path(out, shot, k, film_format), film, meta=meta)
+        encoded, meta = film_encoding(film, meta, film_format, film_colorspace)
+        write_image(_film_path(out, shot, k, film_format), encoded, meta=meta)
         original_film_index += 1
         write_24p(i, degrade_film_frame(film, maps, plan.grade, plan.degrade, next(lf), fine_rng))
+
+
+def film_encoding(
+    film: np.ndarray, meta: ImageMeta, film_format: str, film_colorspace: str | None
+) -> tuple[np.ndarray, ImageMeta]:
+    """A film frame (float32 (H, W, 3) video code values, the broadcast's colour space) as written: as it
+    is without ``film_colorspace``; else converted by OCIO from ``colour_management.BROADCAST_DEFAULT``
+    to ``film_colorspace`` (a log space such as ADX10 or ACEScct makes the 10-bit log DPX of a real
+    scan) and ``meta`` tagged with it (``colour_management.tag_meta``)."""
+    if film_colorspace is None:
+        return film, meta
+    from remaster_core import colour_management as cm
+
+    config = cm.load_config()
+    name = config.resolve(film_colorspace, "--film-colorspace")
+    encoded = cm.convert(film, config, config.resolve(cm.BROADCAST_DEFAULT), name)
+    return encoded, cm.tag_meta(meta, config, name, f".{film_format}")
 
 
 def truth_document(plan: ReelPlan, codec: str, film_format: str) -> dict[str, Any]:
@@ -265,6 +303,8 @@ def truth_document(plan: ReelPlan, codec: str, film_format: str) -> dict[str, An
             "grade": plan.grade.to_dict(),
             "noise": {**plan.degrade.to_dict(), "film_grain": asdict(preset.grain)},
         }
+        if s.warp is not None:
+            entry["warp"] = s.warp.to_dict()
         if s.missing_film:
             entry["film_missing_pattern"] = MISSING_PATTERN.format(shot=s.index, ext=film_format)
         shots.append(entry)
@@ -275,6 +315,7 @@ def truth_document(plan: ReelPlan, codec: str, film_format: str) -> dict[str, An
         "conventions": {
             "paths": "relative to the folder holding truth.json; patterns are printf style (%06d)",
             "geometry": GEOMETRY_CONVENTION,
+            **({"warp": WARP_CONVENTION} if any(s.warp is not None for s in plan.shots) else {}),
             "colour": (
                 "Film: float RGB 0..1 display-referred code values (no transfer function), square pixels. "
                 "24p PNGs: 8-bit RGB code values of the degraded frames. Broadcast: Y'CbCr BT.601 "
@@ -321,6 +362,42 @@ def truth_document(plan: ReelPlan, codec: str, film_format: str) -> dict[str, An
     }
 
 
+AUDIO_KINDS = ("none", "clicks")
+AUDIO_PATH = "truth/audio.wav"
+
+
+def _truth_extras(
+    truth: dict[str, Any], out: Path, codec: str, timecode: str | None, audio: str
+) -> Path | None:
+    """Add the timecode and audio truth to ``truth``; write the click track; return its path or None."""
+    ntsc = Fraction(30000, 1001)
+    if timecode is not None:
+        start = timecode_frames(timecode, ntsc)
+        truth["broadcast"]["timecode"] = timecode
+        truth["timecode"] = {
+            "broadcast_start": timecode,
+            "broadcast_rate": "30000/1001",
+            "record_start_24p0": timecode_label(record_start_frames(start, 0, ntsc), Fraction(24000, 1001)),
+            "note": "record timecode (23.976, non-drop) of 24p frame i is record_start_24p0 + i",
+        }
+    if audio == "none":
+        return None
+    spec = telecine.CODECS[codec]
+    starts = synth_audio.click_times(truth["telecine"], spec.first_field, truth["cuts_24p"])
+    duration = truth["broadcast"]["frame_count"] * 1001 / 30000
+    wav = out / AUDIO_PATH
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    synth_audio.write_wav(wav, synth_audio.click_track(duration, starts))
+    truth["audio"] = {
+        "path": AUDIO_PATH,
+        "rate": synth_audio.RATE,
+        "click_starts": [round(t, 6) for t in starts],
+        "click_centre_after_start": synth_audio.CLICK_SECONDS / 2,
+        "note": "one click per shot (cuts_24p order) at the broadcast time of the shot's first field",
+    }
+    return wav
+
+
 def build_reel(
     out: Path,
     preset: Preset,
@@ -329,8 +406,22 @@ def build_reel(
     codec: str = "mpeg2",
     film_format: str = "dpx",
     force: bool = False,
+    timecode: str | None = None,
+    audio: str = "none",
+    warp: str = "none",
+    film_colorspace: str | None = None,
 ) -> dict[str, Any]:
     """Build a complete reel in ``out`` and return its truth (as written to ``out/truth.json``).
+
+    ``film_colorspace``: write the film encoded in this OCIO colour space, tagged (``film_encoding``;
+    e.g. ADX10: 10-bit log DPX, transfer "Printing density"), recorded in truth.json as
+    ``film.colorspace`` with the space its pictures were made in (``film.source_colorspace``).
+
+    ``warp``: the telecine warp family of every shot (``synth.warps``; "none": the geometry alone),
+    recorded per shot under ``warp`` in truth.json. ``timecode``: the broadcast's start timecode (29.97; ``;`` for drop frame), recorded in truth.json
+    with the 23.976 record timecode of 24p frame 0 (``conform.timecode``'s mapping: its first field is
+    field 0). ``audio``: "none" or "clicks" (``synth.audio``: a click at each shot's first field, kept as
+    ``truth/audio.wav`` and muxed into the broadcast; the click times go into truth.json).
 
     Raises:
         InputError: ``out`` is not empty (without ``force``), or a bad preset / codec / film format.
@@ -340,20 +431,37 @@ def build_reel(
         raise InputError(f"unknown broadcast codec {codec!r}; choose one of {', '.join(telecine.CODECS)}")
     if film_format not in FILM_FORMATS:
         raise InputError(f"unknown film format {film_format!r}; choose one of {', '.join(FILM_FORMATS)}")
+    if audio not in AUDIO_KINDS:
+        raise InputError(f"unknown audio {audio!r}; choose one of {', '.join(AUDIO_KINDS)}")
+    if timecode is not None:
+        timecode_frames(timecode, Fraction(30000, 1001), where="--timecode")
+    if film_colorspace is not None:  # an unknown name fails before rendering anything
+        from remaster_core import colour_management as cm
+
+        film_colorspace = cm.load_config().resolve(film_colorspace, "--film-colorspace")
     telecine.ffmpeg_binary()  # fail before rendering anything
     out = Path(out)
     start = time.monotonic()
-    plan = plan_reel(preset, seed)
+    plan = plan_reel(preset, seed, warp)
     with _prepare_out(out, force):
-        render_reel(plan, out, film_format)
+        render_reel(plan, out, film_format, film_colorspace)
         log.info(
             "wrote %d film frames to %s, %d 24p frames to %s",
             plan.film_frame_count, out / "film", plan.n_24p, out / FRAMES24P_PATTERN,
         )  # fmt: skip
         truth = truth_document(plan, codec, film_format)
+        if film_colorspace is not None:
+            truth["film"].update(colorspace=film_colorspace, source_colorspace="Camera Rec.709")
         broadcast = out / truth["broadcast"]["path"]
+        wav = _truth_extras(truth, out, codec, timecode, audio)
         telecine.encode_broadcast(
-            out / FRAMES24P_PATTERN, plan.n_24p, broadcast, codec=codec, phase=preset.pulldown_phase
+            out / FRAMES24P_PATTERN,
+            plan.n_24p,
+            broadcast,
+            codec=codec,
+            phase=preset.pulldown_phase,
+            timecode=timecode,
+            audio=wav,
         )
         log.info("wrote %s (%d frames, %s)", broadcast, truth["broadcast"]["frame_count"], codec)
         write_json_atomic(out / "truth.json", truth)

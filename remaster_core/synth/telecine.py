@@ -178,10 +178,27 @@ def ffmpeg_binary() -> str:
     return exe
 
 
-def encode_broadcast(frames_pattern: Path, n_frames: int, out_path: Path, *, codec: str, phase: int) -> None:
+# the audio codec each muxer takes: MPEG-1 Layer II in a program stream, PCM in QuickTime
+_AUDIO_ARGS = {"vob": ("-c:a", "mp2", "-b:a", "224k"), "mov": ("-c:a", "pcm_s16le")}
+
+
+def encode_broadcast(
+    frames_pattern: Path,
+    n_frames: int,
+    out_path: Path,
+    *,
+    codec: str,
+    phase: int,
+    timecode: str | None = None,
+    audio: Path | None = None,
+) -> None:
     """Telecine and encode the 24p PNG sequence ``frames_pattern`` (printf, numbered from 0) to ``out_path``.
 
-    Written atomically. Raises ``MediaError`` with ffmpeg's last lines if ffmpeg fails.
+    ``timecode``: the start timecode (``HH:MM:SS;FF`` drop frame), written by ffmpeg as the MPEG-2 GOP
+    timecode (``mpeg2``) or the QuickTime ``tmcd`` track (``dv``, ``prores``). ``audio``: a WAV file muxed
+    as the broadcast's sound (MP2 224 kb/s in the program stream, 16-bit PCM in QuickTime), starting
+    with the first video frame. Written atomically. Raises ``MediaError`` with ffmpeg's last lines if
+    ffmpeg fails.
     """
     if codec not in CODECS:
         raise MediaError(f"unknown broadcast codec {codec!r}; choose one of {', '.join(CODECS)}")
@@ -193,6 +210,8 @@ def encode_broadcast(frames_pattern: Path, n_frames: int, out_path: Path, *, cod
         cmd = [
             exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-framerate", FPS_24P, "-start_number", "0", "-i", str(frames_pattern),
+            *(("-i", str(audio), "-map", "0:v", "-map", "1:a", *_AUDIO_ARGS[spec.muxer]) if audio else ()),
+            *(("-timecode", timecode) if timecode else ()),
             "-vf", filter_graph(phase, spec),
             "-threads", "1", "-fflags", "+bitexact", *spec.encoder_args, *_COLOUR_TAGS,
             "-f", spec.muxer, str(tmp),

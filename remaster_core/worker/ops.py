@@ -42,9 +42,11 @@ from remaster_core.align.shot import AlignmentFailure, AlignParams, fit_shot
 from remaster_core.align.transform import nominal_transform
 from remaster_core.errors import ExtraMissing, InputError, MediaError
 from remaster_core.io.atomic import write_json_atomic
+from remaster_core.io.frame_range import MAX_FRAME
 from remaster_core.io.images import image_size, read_image, read_meta
 from remaster_core.io.sequence import format_frame_range, parse_pattern
-from remaster_core.manifests.align import read_align
+from remaster_core.manifests._fields import shown
+from remaster_core.manifests.align import PAR_RANGE, read_align
 from remaster_core.node import NodeParams, engine_for
 from remaster_core.node import describe as node_describe
 from remaster_core.node_params import GPU_PROVIDERS
@@ -141,6 +143,8 @@ def describe(body: dict[str, Any]) -> dict[str, Any]:
         "precision": info["model"]["file_precision"],
         "space_to_depth": info["convention"]["space_to_depth"],
         "receptive_field": info["convention"]["receptive_field"],
+        # the OCIO colour space the model works in (None: the broadcast's code values as decoded)
+        "colorspace": meta.get("remaster.colorspace"),
     }
     out["providers"] = info["providers"]["active"]
     out["tiling"] = info["tiling"]
@@ -283,6 +287,8 @@ def render(body: dict[str, Any]) -> dict[str, Any]:
     Returns:
         ``outputs`` ({frame: path} of every frame now valid on disk), ``rendered``, ``skipped``,
         ``failed`` ([{frame, error, kind}]), ``providers``, ``output_size`` [W, H], ``warnings``,
+        ``guard_flagged`` ({frame: fraction of its pixels outside the model's training coverage} of the
+        flagged rendered frames, ``remaster_core.guard``: blended towards the model's grade there),
         ``source_changed`` (staged frames that replaced their source file), ``exit_code`` (as the CLI's).
 
     Raises:
@@ -320,6 +326,7 @@ def render(body: dict[str, Any]) -> dict[str, Any]:
         "providers": result.providers,
         "output_size": list(size) if size else None,
         "warnings": warnings,
+        "guard_flagged": {str(f): v for f, v in result.guard_flagged.items()},
         "source_changed": changed,
         "exit_code": result.exit_code,
     }
@@ -380,19 +387,31 @@ def align(body: dict[str, Any]) -> dict[str, Any]:
         raise ProtocolError("align needs 'broadcast' and 'film' frame patterns")
     frames = list(parse_frames(body))
     offset = body.get("film_offset", 0)
-    if isinstance(offset, bool) or not isinstance(offset, int):
-        raise InputError(f"film_offset must be an integer, got {offset!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > MAX_FRAME:
+        raise InputError(
+            f"film_offset must be an integer of at most {MAX_FRAME} either way, got {shown(offset)}"
+        )
     if not 1 <= len(frames) <= 24:
         raise InputError(f"align takes 1 to 24 frames of a cut, got {len(frames)}")
+    par = body.get("pixel_aspect")
+    lo, hi = PAR_RANGE
+
+    def check_par(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise InputError(
+                f"pixel_aspect must be a plausible pixel aspect ({lo}..{hi}), got {shown(value)}"
+            )
+        return float(value)
+
+    if par is not None:
+        check_par(par)  # before any frame is read: a bad request is named as such
     bc = _read_frames(broadcast, frames, "broadcast")
     fi = _read_frames(film, [f + offset for f in frames], "film")
-    par = body.get("pixel_aspect")
     b_size = (bc[0].shape[1], bc[0].shape[0])
     f_size = (fi[0].shape[1], fi[0].shape[0])
     if par is None:
         par = default_broadcast_par(b_size, read_meta(parse_pattern(broadcast).path(frames[0])).pixel_aspect)
-    if isinstance(par, bool) or not isinstance(par, int | float) or not 0.25 <= par <= 4.0:
-        raise InputError(f"pixel_aspect must be a plausible pixel aspect (0.25..4), got {par!r}")
+    par = check_par(par)
     try:
         model = fit_shot(fi, bc, float(par), AlignParams(min_frames=1))
     except AlignmentFailure as exc:

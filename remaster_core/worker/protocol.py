@@ -62,7 +62,9 @@ from typing import Any
 
 from remaster_core.align.transform import Transform4
 from remaster_core.errors import InputError, ModelError, RemasterError
-from remaster_core.io.frame_range import check_frame_numbers, parse_frame_range
+from remaster_core.io.frame_range import MAX_FRAME, check_frame_numbers, parse_frame_range
+from remaster_core.manifests._fields import shown
+from remaster_core.manifests.align import MAX_COORD, MAX_SCALE, PAR_RANGE
 from remaster_core.node import NodeParams
 from remaster_core.node_params import FIELDS, PLAIN_FIELDS
 
@@ -127,17 +129,19 @@ def parse_request(line: bytes) -> Request:
         raise ProtocolError(f"request of {len(line)} bytes, the limit is {MAX_LINE_BYTES}")
     try:
         body = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, or an integer of 4300+ digits
         raise ProtocolError(f"request is not UTF-8 JSON ({exc}); send one JSON object per line") from None
+    except RecursionError:
+        raise ProtocolError("request is not JSON a worker reads: nested too deeply") from None
     if not isinstance(body, dict):
         raise ProtocolError(f"request must be a JSON object, got {type(body).__name__}")
     rid = body.get("id")
     if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
-        raise ProtocolError(f"request id must be an integer or a string, got {rid!r}")
+        raise ProtocolError(f"request id must be an integer or a string, got {shown(rid)}")
     op = body.get("op")
     if op not in OPS:
         raise ProtocolError(
-            f"unknown op {op!r}; the worker (protocol {PROTOCOL_VERSION}) knows {', '.join(OPS)}"
+            f"unknown op {shown(op)}; the worker (protocol {PROTOCOL_VERSION}) knows {', '.join(OPS)}"
         )
     return Request(rid, op, body)
 
@@ -146,7 +150,7 @@ def request_id(line: bytes) -> int | str | None:
     """The ``id`` of a request line even when it is otherwise invalid (None when it has none)."""
     try:
         body = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     rid = body.get("id") if isinstance(body, dict) else None
     return rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None
@@ -191,9 +195,9 @@ def _field(
             raise ProtocolError(f"request lacks {key!r} ({what})")
         return None
     if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise ProtocolError(f"{key!r} must be {what}, got {value!r}")
+        raise ProtocolError(f"{key!r} must be {what}, got {shown(value)}")
     if not isinstance(value, types):
-        raise ProtocolError(f"{key!r} must be {what}, got {value!r}")
+        raise ProtocolError(f"{key!r} must be {what}, got {shown(value)}")
     return value
 
 
@@ -209,7 +213,7 @@ def parse_frames(body: dict[str, Any], key: str = "frames") -> tuple[int, ...]:
     if isinstance(frames, str):
         return tuple(parse_frame_range(frames))
     if not frames or not all(isinstance(f, int) and not isinstance(f, bool) for f in frames):
-        raise ProtocolError(f"{key!r} must be a non-empty list of integers, got {frames!r}")
+        raise ProtocolError(f"{key!r} must be a non-empty list of integers, got {shown(frames)}")
     return tuple(check_frame_numbers(frames, repr(key)))
 
 
@@ -243,7 +247,7 @@ def parse_node_params(params: Any) -> NodeParams:
             or len(size) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)
         ):
-            raise InputError(f"output_size must be [width, height] in pixels, got {size!r}")
+            raise InputError(f"output_size must be [width, height] in pixels, got {shown(size)}")
         output_size = (size[0], size[1])
     transform = params.get("transform")
     t4: Transform4 | None = None
@@ -251,9 +255,16 @@ def parse_node_params(params: Any) -> NodeParams:
         try:
             t4 = Transform4.from_dict(transform)
         except (KeyError, TypeError, ValueError):
-            raise InputError(f"transform must be {{tx, ty, sx, sy}} numbers, got {transform!r}") from None
+            raise InputError(
+                f"transform must be {{tx, ty, sx, sy}} numbers, got {shown(transform)}"
+            ) from None
         if not all(math.isfinite(v) for v in (t4.tx, t4.ty, t4.sx, t4.sy)):
-            raise InputError(f"transform holds a non-finite number: {transform!r}")
+            raise InputError(f"transform holds a non-finite number: {shown(transform)}")
+        if max(abs(t4.tx), abs(t4.ty)) > MAX_COORD or max(t4.sx, t4.sy) > MAX_SCALE:
+            raise InputError(
+                f"transform {shown(transform)} is out of range: tx and ty at most {MAX_COORD:g} px either way, "
+                f"sx and sy at most {MAX_SCALE:g} (as align.json)"
+            )
     if t4 is not None and params.get("align") is not None:
         raise InputError("give either a transform or align.json, not both")
     plain = {f.name: params[f.name] for f in PLAIN_FIELDS if params.get(f.name) is not None}
@@ -276,18 +287,26 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
     assert isinstance(params, dict)
     align = params.get("align")
     if align is not None and not isinstance(align, str):
-        raise InputError(f"align must be the path of align.json, got {align!r}")
+        raise InputError(f"align must be the path of align.json, got {shown(align)}")
     offset = params.get("align_offset", 0)
-    if isinstance(offset, bool) or not isinstance(offset, int):
-        raise InputError(f"align_offset must be an integer frame offset, got {offset!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > MAX_FRAME:
+        raise InputError(
+            f"align_offset must be an integer frame offset of at most {MAX_FRAME} either way, got {shown(offset)}"
+        )
     par = params.get("pixel_aspect")
-    if par is not None and (isinstance(par, bool) or not isinstance(par, int | float) or not par > 0):
-        raise InputError(f"pixel_aspect must be a positive number, got {par!r}")
+    if par is not None and (
+        isinstance(par, bool) or not isinstance(par, int | float) or not PAR_RANGE[0] <= par <= PAR_RANGE[1]
+    ):
+        raise InputError(
+            f"pixel_aspect must be a number from {PAR_RANGE[0]} to {PAR_RANGE[1]}, got {shown(par)}"
+        )
     depth = params.get("bit_depth", "half")
     if depth not in EXR_DEPTHS:
-        raise InputError(f"bit_depth must be one of {', '.join(EXR_DEPTHS)}, got {depth!r}")
+        raise InputError(f"bit_depth must be one of {', '.join(EXR_DEPTHS)}, got {shown(depth)}")
     if not output.lower().endswith(".exr"):
-        raise InputError(f"output {output!r}: the worker writes EXR frames; give a pattern ending in .exr")
+        raise InputError(
+            f"output {shown(output)}: the worker writes EXR frames; give a pattern ending in .exr"
+        )
     return RenderJob(
         source=source,
         staged=staged,

@@ -21,7 +21,14 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from remaster_core.worker import ops
-from remaster_core.worker.protocol import Request, encode, error_kind, parse_request, request_id
+from remaster_core.worker.protocol import (
+    MAX_LINE_BYTES,
+    Request,
+    encode,
+    error_kind,
+    parse_request,
+    request_id,
+)
 
 log = logging.getLogger("remaster.worker")
 
@@ -73,18 +80,42 @@ def serve(requests: IO[bytes], responses: IO[bytes]) -> int:
     """Serve requests from ``requests`` until ``shutdown`` or its end; returns the exit code (0)."""
     log.info("remaster worker (pid %d) serving", os.getpid())
     while True:
-        line = requests.readline()
+        line = requests.readline(MAX_LINE_BYTES + 1)  # bounded: a line without end never fills the memory
         if not line:
             log.info("stdin closed: the host is gone; exiting")
             return 0
-        if not line.strip():
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            size = len(line) + _skip_line(requests)
+            message = f"request of {size} bytes, the limit is {MAX_LINE_BYTES}"
+            log.error("bad request: %s", message)
+            response = {
+                "id": None,
+                "op": None,
+                "ok": False,
+                "error": message,
+                "kind": "protocol",
+                "seconds": 0.0,
+            }
+            stop = False
+        elif not line.strip():
             continue
-        response, stop = handle(line.strip())
+        else:
+            response, stop = handle(line.strip())
         responses.write(encode(response))
         responses.flush()
         if stop:
             log.info("shutdown requested; exiting")
             return 0
+
+
+def _skip_line(requests: IO[bytes]) -> int:
+    """Read the rest of an over-long line (in bounded pieces) and drop it; returns its length."""
+    skipped = 0
+    while True:
+        piece = requests.readline(MAX_LINE_BYTES)
+        skipped += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return skipped
 
 
 def protocol_stdout() -> IO[bytes]:

@@ -107,3 +107,43 @@ def test_empty_stream() -> None:
     empty = FieldMetrics(np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), "top")
     track = track_cadence(field_evidence(empty))
     assert track.state.shape == (0,) and group_runs(track) == []
+
+
+def _fields_of(frames: list[np.ndarray], sources: list[int], first: int = 0) -> list[np.ndarray]:
+    """Top-first fields showing ``frames[sources[i] - first]``, coding noise added."""
+    rng = np.random.default_rng(98)
+    out = []
+    for i, src in enumerate(sources):
+        rows = frames[src - first][(i % 2) :: 2]
+        out.append(rows + rng.normal(0, 0.4, rows.shape).astype(np.float32))
+    return out
+
+
+def test_2332_pulldown_every_phase_one_run_per_frame() -> None:
+    from remaster_core.conform.cadence import pattern_of
+    from remaster_core.synth.stress import Piece, piece_fields
+
+    for phase in range(4):
+        sources = piece_fields(Piece(0, 30, "2332", phase, 0, 0))
+        track = _decide(_fields_of(_frames(30, seed=20 + phase), sources))
+        runs = _runs_as_sources(track, sources)
+        assert all(len(r) == 1 for r in runs), phase
+        assert [r.pop() for r in runs] == sorted(set(sources)), phase
+        assert not track.broken.any() and {pattern_of(int(s)) for s in track.state[4:-4]} == {"2:3:3:2"}
+
+
+def test_edit_switches_between_3_2_and_2332() -> None:
+    from remaster_core.conform.cadence import pattern_of
+    from remaster_core.synth.stress import Piece, piece_fields
+
+    a = piece_fields(Piece(0, 24, "32", 1, 0, 1))
+    b = piece_fields(Piece(100, 24, "2332", 2, 1, 0))
+    frames = _frames(24, 30) + _frames(24, 31)
+    fields = _fields_of(frames[:24], a) + _fields_of(frames[24:], b, first=100)
+    sources = a + b
+    track = _decide(fields)
+    runs = group_runs(track)
+    assert all(len({sources[f] for f in r.fields}) == 1 for r in runs)  # no run mixes two frames
+    assert [sources[r.fields[0]] for r in runs] == sorted(set(sources))
+    assert pattern_of(int(track.state[len(a) - 6])) == "3:2"
+    assert pattern_of(int(track.state[len(a) + 6])) == "2:3:3:2"

@@ -52,3 +52,16 @@ def test_allowed_states_masks() -> None:
 def test_read_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read the override file"):
         read_overrides(tmp_path / "nope.txt")
+
+
+def test_a_phase_of_2332_pulldown_can_be_pinned() -> None:
+    from remaster_core.conform.cadence import pattern_of, phase_of
+
+    (o,) = parse_overrides("fields 4-7 phase 4 2:3:3:2")
+    assert (o.phase, o.pattern) == (4, "2:3:3:2")
+    assert parse_overrides("fields 4-7 phase 4")[0].pattern == "3:2"
+    mask = allowed_states([o], 10)
+    assert mask is not None
+    pinned = [int(np.flatnonzero(mask[i])[0]) for i in range(4, 8)]
+    assert all(mask[i].sum() == 1 for i in range(4, 8))
+    assert [phase_of(s) for s in pinned] == [4, 5, 6, 7] and {pattern_of(s) for s in pinned} == {"2:3:3:2"}

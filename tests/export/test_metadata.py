@@ -68,7 +68,8 @@ def test_preset_name() -> None:
     assert preset_name(PRESETS["lite"]) == "lite"
     assert preset_name(PRESETS["paper"]) == "paper"
     assert preset_name(SMALL) == "custom"
-    assert preset_name(dataclasses.replace(PRESETS["lite"], colour_path=False)) == "custom"
+    lite = PRESETS["lite"]
+    assert preset_name(dataclasses.replace(lite, colour_path=not lite.colour_path)) == "custom"
 
 
 def test_config_hash_follows_the_configs_and_nothing_else() -> None:

@@ -79,7 +79,7 @@ def test_gizmo_knobs_equal_the_records() -> None:
         ({"tile": -1}, "'tile size' must be 0 (whole frames) or between 1 and 16384, got -1"),
         ({"tile": 20000}, "'tile size' must be 0 (whole frames) or between 1 and 16384, got 20000"),
         ({"mix": 2.0}, "'mix' must be between 0 and 1, got 2.0"),
-        ({"provider": "cuda2"}, "'provider' must be one of auto, tensorrt, cuda, cpu, got 'cuda2'"),
+        ({"provider": "cuda2"}, "'provider' must be one of auto, tensorrt, cuda, openvino, cpu, got 'cuda2'"),
         ({"tile": "big"}, "'tile size' is not a number ('big')"),
     ],
 )

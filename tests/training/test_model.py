@@ -213,7 +213,10 @@ def _grade_gain(colour_path: bool, steps: int) -> float:
         return broadcast, film
 
     held_in, held_film = pair(8)
-    g = build_generator(dataclasses.replace(PRESETS["lite"], colour_path=colour_path))
+    # the quadratic colour path on the lite trunk without the grade path and the mean lock (the presets'
+    # fixed grade is fitted in closed form, not learned: tests/training/test_grade_path.py)
+    lite = dataclasses.replace(PRESETS["lite"], grade_path=False, mean_lock=0)
+    g = build_generator(dataclasses.replace(lite, colour_path=colour_path))
     opt = torch.optim.Adam(g.parameters(), lr=2e-3)
 
     def psnr() -> float:

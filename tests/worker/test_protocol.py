@@ -57,7 +57,7 @@ def test_node_params_errors_name_the_field(onnx_model: Path, tmp_path: Path) -> 
         parse_node_params({**good, "transform": {"tx": 0, "ty": 0, "sx": 0, "sy": 1}})
     with pytest.raises(InputError, match="mix must be between 0 and 1"):
         parse_node_params({**good, "mix": 1.5})
-    with pytest.raises(InputError, match="precision must be 'fp32' or 'fp16'"):
+    with pytest.raises(InputError, match="precision must be 'fp32', 'fp16' or 'bf16'"):
         parse_node_params({**good, "precision": "fp8"})
     with pytest.raises(InputError, match="tile must be"):
         parse_node_params({**good, "tile": "big"})

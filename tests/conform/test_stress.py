@@ -1,0 +1,102 @@
+"""Conform on the stress corpus (``remaster synth --preset stress``): seeds fixed before any tuning.
+
+TUNING_SEEDS were listed before the damaged-field rebuild was written and are the only stress reels
+looked at while working on conform; the benchmark (``bench/conform.py --stress``) also runs the
+held-out seeds 900-909, which no tuning looked at.
+
+Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
+fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
+PSNR for its clean field(s) (``evaluate.clean_reference_psnr``); every cut found and no false cut;
+every shot's film frame exact; every frame says how it was built (``built`` in conform.json).
+
+Known failures are marked xfail(strict) with the reason, so a fix shows up as XPASS.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from remaster_core.conform.evaluate import score_stress
+from remaster_core.conform.pipeline import conform
+from remaster_core.synth.stress import StressParams, build_stress_reel, field_mapping, plan_stress
+
+TUNING_SEEDS = tuple(range(100, 120))
+HELD_OUT_SEEDS = tuple(range(900, 910))  # bench only: never looked at while tuning
+TEST_PARAMS = StressParams(frames=(60, 100))
+
+# seed -> why it fails today (measured; see the module docstring)
+_2332 = "2:3:3:2 pulldown: the cadence model knows 3:2 only (breaks, orphans, duplicated frames)"
+_FLASH = "a flash cut (1-3 frame shot): two cuts within two frames, the cut detector keeps one"
+KNOWN_FAILURES = {
+    100: "a shot's film_first is off (fade and dissolve shots; not diagnosed)",
+    101: "one woven frame inside a shot 1.4 dB below its clean-field reference (not diagnosed)",
+    102: _2332,
+    103: "an edit after telecine inside a frozen shot: a frame mixes two pieces",
+    105: "a shot's film_first is off (not diagnosed)",
+    106: _FLASH,
+    107: _FLASH,
+    109: _2332,
+    110: "a cut next to a video title stretch is missed (not diagnosed)",
+    112: _2332,
+    113: _FLASH,
+    114: _2332,
+    115: _2332,
+    116: _2332,
+    117: _2332,
+    118: _2332,
+    119: _2332,
+}
+
+
+def test_stress_plans_cover_what_a_broadcast_varies() -> None:
+    """The seeds together hold every shot kind, both pulldowns, both field orders, every codec, video."""
+    kinds, patterns, orders, codecs = set(), set(), set(), set()
+    video = 0
+    for seed in TUNING_SEEDS:
+        plan = plan_stress(seed, TEST_PARAMS)
+        kinds |= {s.kind for s in plan.shots}
+        patterns |= {p.pattern for p in plan.pieces}
+        orders.add(plan.field_order)
+        codecs.add(plan.codec)
+        video += bool(plan.video_after_piece)
+        sources, _, _ = field_mapping(plan)
+        assert len(sources) % 2 == 0
+    assert kinds == {"pan", "fast_pan", "still", "frozen", "dark", "flash", "fade", "dissolve"}
+    assert patterns == {"32", "2332"} and orders == {"tff", "bff"}
+    assert codecs == {"mpeg2", "dv", "prores"} and video >= 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "seed",
+    [
+        pytest.param(s, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[s], strict=True))
+        if s in KNOWN_FAILURES
+        else s
+        for s in TUNING_SEEDS
+    ],
+)
+def test_stress_reel_meets_the_bars(seed: int, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp(f"stress{seed}")
+    reel = root / "reel"
+    truth = build_stress_reel(reel, seed=seed, params=TEST_PARAMS)
+    out = root / "conform"
+    conform(reel / truth["broadcast"]["path"], out, film=str(reel / "film"))
+    score = score_stress(out, reel)
+    assert not score.mixed and not score.missing and not score.duplicated
+    short = {n: round(v, 2) for n, v in score.shortfall().items() if v > 1.0}
+    assert not short, f"frames more than 1 dB below the clean-field reference: {short}"
+    assert not score.cuts_missed and not score.cuts_false, (score.cuts_missed, score.cuts_false)
+    assert score.shots_film_ok
+    doc = json.loads((out / "conform.json").read_text())
+    assert all("built" in f for f in doc["frames"])
+
+
+def test_stress_reel_is_reproducible(tmp_path: Path) -> None:
+    """The same seed gives the same truth (the plan is drawn from the seed alone)."""
+    a = plan_stress(7, TEST_PARAMS)
+    b = plan_stress(7, TEST_PARAMS)
+    assert a == b
