@@ -15,6 +15,7 @@ Known failures are marked xfail(strict) with the reason, so a fix shows up as XP
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,13 @@ def test_stress_plans_cover_what_a_broadcast_varies() -> None:
     assert codecs == {"mpeg2", "dv", "prores"} and video >= 5
 
 
+CORPUS = os.environ.get("REMASTER_STRESS_CORPUS") == "1"
+"""The 20-seed corpus takes about 10 minutes on 2 cores, beyond the suite's budget while issue #15 is
+open: it runs with REMASTER_STRESS_CORPUS=1 (and in ``bench/conform.py --stress 100-119``)."""
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not CORPUS, reason="the stress corpus runs with REMASTER_STRESS_CORPUS=1 (about 10 min)")
 @pytest.mark.parametrize(
     "seed",
     [
