@@ -13,6 +13,13 @@ How the node works (docs/nuke.md has the user's view):
   ``Result`` Read shows it. Frames already valid for these settings and this source are skipped by the
   worker. A frame that was not processed is a missing file: the Read errors on it (on purpose: a
   command-line render never silently renders black or stale frames).
+- Colour: the worker converts the Source from the 'Source colour space' knob (default the script's
+  ``scene_linear`` role) into the model's working space (its metadata), runs the model there and
+  converts the result into the 'output colour space' knob (default: back into the Source's), with the
+  OCIO config of the 'OCIO config' knob, else ``$OCIO`` (``settings.COLOUR_KNOBS``): the same code and
+  config as ``remaster render --broadcast-colorspace --output-colorspace --ocio-config``, so the frame
+  is the CLI's to the bit. A model that records no working space is run on the Source as it is, with a
+  note on the node. An unknown colour-space name fails the node with the closest names of the config.
 - The cache folder is named by a key of the settings (``settings.settings_key``): changing a knob or
   the model file switches to another folder, so old results are never shown for new settings.
 - Command-line renders read the cache like the GUI; ``remaster_nuke/batch.py`` (run with ``nuke -t``)
@@ -51,6 +58,9 @@ SETTINGS_KNOBS = (
     "grain_amount",
     "grain_size",
     "grain_seed",
+    "broadcast_colorspace",
+    "output_colorspace",
+    "ocio_config",
     "cache_dir",
     "worker",
     "instance_id",
@@ -102,6 +112,8 @@ class Report(NamedTuple):
     guard_flagged: dict[int, float] | None = None
     """frames whose Source colours lay outside what the model was trained on (the worker's
     ``guard_flagged``): frame -> fraction of the pixels; blended towards the model's grade there."""
+    colour: str = ""
+    """the colour steps the worker took (``colour_text``)."""
 
 
 # --------------------------------------------------------------------------------------- settings
@@ -368,7 +380,9 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
         knobs.set_value(write, "disable", True)
         del task
     _show_results(node, prep)
-    return Report(rendered, skipped, time.monotonic() - started, providers, warnings, cancelled, flagged)
+    seconds = time.monotonic() - started
+    colour = colour_text(described.get("colour"))
+    return Report(rendered, skipped, seconds, providers, warnings, cancelled, flagged, colour)
 
 
 def result_range(node: nuke.Node, span: tuple[int, int]) -> nuke.Node:
@@ -386,6 +400,17 @@ def result_range(node: nuke.Node, span: tuple[int, int]) -> nuke.Node:
 def _show_results(node: nuke.Node, prep: Prepared) -> None:
     """Point the ``Result`` Read at the cache over the Source's range and reload it."""
     knobs.press(result_range(node, prep.source_range), "reload")
+
+
+def colour_text(colour: Any) -> str:
+    """The colour steps of a worker's ``describe`` answer (its ``colour``), in one line."""
+    if not isinstance(colour, dict):
+        return "colour: not reported by this worker (update remaster)"
+    steps = "Source {b} -> model in {w} -> output {o}".format(
+        b=colour.get("broadcast"), w=colour.get("working"), o=colour.get("output")
+    )
+    how = "converted" if colour.get("converts") else "no conversion"
+    return "colour: {s} ({h}; OCIO config {c})".format(s=steps, h=how, c=colour.get("config"))
 
 
 def summary(report: Report) -> str:
@@ -406,6 +431,8 @@ def summary(report: Report) -> str:
             "of the pixels): blended towards the model's grade there"
         ).format(n=len(frames), f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
                  w=100 * worst)
+    if report.colour:
+        text += "\n" + report.colour
     if report.warnings:
         text += "\nnote: " + "\nnote: ".join(report.warnings)
     return text
@@ -466,8 +493,7 @@ def check_model() -> None:
         r=model.get("receptive_field"),
         prov=", ".join(info.get("providers", [])),
     )
-    if model.get("colorspace"):
-        text += "\nworks in OCIO colour space {c}: feed it and read it in that space".format(c=model["colorspace"])
+    text += "\n" + colour_text(info.get("colour"))
     warnings = [str(w) for w in info.get("warnings", [])]
     if warnings:
         text += "\nnote: " + "\nnote: ".join(warnings)

@@ -3,11 +3,18 @@
 Pure standard library (no ``nuke``): ``knobs.read_values(node)`` collects the values, everything here
 works on that plain mapping, so it is tested outside Nuke.
 
+Colour (``COLOUR_KNOBS``): the worker converts, with the same code and OCIO config as ``remaster render
+--broadcast-colorspace --output-colorspace --ocio-config``: the Source from its colour space (default
+the script's ``scene_linear`` role: what a Read gives unless it is raw) into the model's working space
+(its metadata), the result into the output colour space (default: back into the Source's). The config:
+the node's knob, else ``$OCIO`` (the one Nuke runs with), else the model's own, else OpenColorIO's
+built-in studio config (``ocio_config``).
+
 Cache key (``settings_key``): a sha256 over everything that decides the pixels of a frame besides the
 source frame itself: the model file's content (sha256, remembered per path, size and mtime), the
 geometry (mode, tx/ty/sx/sy, align.json's content and frame offset), the output format, tile size,
-precision, mix and the grain knobs, the node's instance id (two Remaster nodes never share frames), and the Source
-input's name and format. Changing any of them gives a new key, hence a new cache folder: frames rendered with
+precision, mix and the grain knobs, the colour spaces and the OCIO config (a file's content too), the
+node's instance id (two Remaster nodes never share frames), and the Source input's name and format. Changing any of them gives a new key, hence a new cache folder: frames rendered with
 other settings are never shown. The worker additionally stamps each frame with a render key that
 includes the sha256 of the source frame Nuke wrote, so "Process range" re-renders exactly the frames
 whose source pixels changed upstream.
@@ -78,6 +85,38 @@ PRECISIONS = PRECISION_KNOB.choices
 PROVIDERS = PROVIDER_KNOB.choices
 
 
+class ColourKnob(NamedTuple):
+    """A colour knob of the Remaster gizmo: one of the worker's colour keys, of the same name, which are
+    the ``remaster render`` options of that name (``--broadcast-colorspace`` ...);
+    ``tests/nuke/test_knob_table.py`` holds the three to one another.
+
+    Attributes:
+        name: the knob, the worker's key.
+        label: the knob's label, named in messages.
+        default: the knob's default ("" where the empty knob means ``empty_text``).
+        empty_text: what an empty knob means.
+    """
+
+    name: str
+    label: str
+    default: str
+    empty_text: str
+
+
+SOURCE_COLORSPACE_KNOB = ColourKnob(
+    "broadcast_colorspace", "Source colour space", "scene_linear", "the script's scene_linear role"
+)
+OUTPUT_COLORSPACE_KNOB = ColourKnob(
+    "output_colorspace", "output colour space", "", "the Source colour space (the result goes back into it)"
+)
+OCIO_CONFIG_KNOB = ColourKnob(
+    "ocio_config", "OCIO config", "", "$OCIO, else the model's own, else OpenColorIO's built-in studio config"
+)
+COLOUR_KNOBS = (SOURCE_COLORSPACE_KNOB, OUTPUT_COLORSPACE_KNOB, OCIO_CONFIG_KNOB)
+"""The colour spaces around the model (see the module docstring). A node saved before these knobs
+existed has none: their defaults are used."""
+
+
 class SettingsError(ValueError):
     """Knob values the node cannot render with; the message says which knob and what to do."""
 
@@ -102,6 +141,10 @@ class NodeSettings(NamedTuple):
         source: the Source input's name (part of the key).
         source_format: the Source's (width, height, pixel aspect), or None (part of the key: a new
             upstream format renders into another folder, never beside frames of the old one).
+        broadcast_colorspace: the Source's OCIO colour space (a name, alias or role).
+        output_colorspace: the result's OCIO colour space (the Source's when its knob is empty).
+        ocio_config: the OCIO config (a file or ``ocio://`` URI), or "" (the model's, else the built-in
+            studio config).
     """
 
     model: str
@@ -122,6 +165,9 @@ class NodeSettings(NamedTuple):
     grain_amount: float = GRAIN_AMOUNT_KNOB.default
     grain_size: float = GRAIN_SIZE_KNOB.default
     grain_seed: int = GRAIN_SEED_KNOB.default
+    broadcast_colorspace: str = SOURCE_COLORSPACE_KNOB.default
+    output_colorspace: str = SOURCE_COLORSPACE_KNOB.default
+    ocio_config: str = ""
 
 
 def _text(values: Mapping[str, Any], name: str) -> str:
@@ -173,6 +219,37 @@ def default_cache_root() -> str:
     import tempfile
 
     return os.path.join(tempfile.gettempdir(), "remaster_nuke_cache")
+
+
+def ocio_config(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """The OCIO config the node uses: the knob's ``text``, else ``$OCIO`` (Nuke's), else "" (the worker
+    takes the model's own config, else OpenColorIO's built-in studio config); a file is made absolute.
+
+    Raises:
+        SettingsError: a file that does not exist.
+    """
+    env = os.environ if environ is None else environ
+    chosen = text.strip() or env.get("OCIO", "").strip()
+    if not chosen or chosen.startswith("ocio://"):
+        return chosen
+    if not os.path.isfile(chosen):
+        where = "the 'OCIO config' knob" if text.strip() else "$OCIO"
+        raise SettingsError(f"OCIO config not found: {chosen}; check {where} (a .ocio file, an ocio:// URI)")
+    return os.path.abspath(chosen)
+
+
+def _colour(values: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(Source colour space, output colour space, OCIO config) from the colour knobs (absent: their
+    defaults); the names are checked against the config by the worker, which lists the closest ones."""
+    name = SOURCE_COLORSPACE_KNOB.name
+    source = SOURCE_COLORSPACE_KNOB.default if values.get(name) is None else _text(values, name)
+    if not source:
+        raise SettingsError(
+            f"'{SOURCE_COLORSPACE_KNOB.label}' is empty: name the OCIO colour space of the Source "
+            f"({SOURCE_COLORSPACE_KNOB.default}: the script's working space, what a Read gives unless it is raw)"
+        )
+    output = _text(values, OUTPUT_COLORSPACE_KNOB.name) or source
+    return source, output, ocio_config(_text(values, OCIO_CONFIG_KNOB.name))
 
 
 def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
@@ -235,6 +312,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     present = {**{k.name: k.default for k in GRAIN_KNOBS if values.get(k.name) is None}, **values}
     engine = {knob.name: _engine_value(present, knob) for knob in ENGINE_KNOBS}
     cache_dir = _text(values, "cache_dir") or default_cache_root()
+    broadcast_colorspace, output_colorspace, config = _colour(values)
     return NodeSettings(
         model=os.path.abspath(model),
         geometry=geometry,
@@ -254,6 +332,9 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         grain_amount=engine["grain_amount"],
         grain_size=engine["grain_size"],
         grain_seed=engine["grain_seed"],
+        broadcast_colorspace=broadcast_colorspace,
+        output_colorspace=output_colorspace,
+        ocio_config=config,
     )
 
 
@@ -282,6 +363,9 @@ def request_params(settings: NodeSettings) -> dict[str, Any]:
         "grain_amount": settings.grain_amount,
         "grain_size": settings.grain_size,
         "grain_seed": settings.grain_seed,
+        "broadcast_colorspace": settings.broadcast_colorspace,
+        "output_colorspace": settings.output_colorspace,
+        "ocio_config": settings.ocio_config or None,
         "bit_depth": "float",
     }
     if settings.transform is not None:
@@ -308,6 +392,7 @@ def file_sha256(path: str) -> str:
 
 def settings_key(settings: NodeSettings) -> str:
     """The cache key of ``settings`` (see the module docstring): 24 hex digits."""
+    config = settings.ocio_config
     fields = {
         "cache_version": CACHE_VERSION,
         "model_sha256": file_sha256(settings.model),
@@ -320,6 +405,8 @@ def settings_key(settings: NodeSettings) -> str:
         "precision": settings.precision,
         "mix": settings.mix,
         "grain": [settings.grain_amount, settings.grain_size, settings.grain_seed],
+        "colour": [settings.broadcast_colorspace, settings.output_colorspace, settings.ocio_config],
+        "ocio_config_sha256": file_sha256(config) if os.path.isfile(config) else None,
         "instance": settings.instance,
         "source": settings.source,
         "source_format": settings.source_format,

@@ -3,9 +3,10 @@
 - ``ping``: who is serving (protocol and remaster versions, pid, onnxruntime providers).
 - ``describe``: the node's contract (``node.describe()``); with ``params``, the model is opened with
   those knobs (the engine is built and kept for the renders that follow) and checked against them:
-  the model's metadata, the active providers, and ``warnings`` where the knobs and the model disagree
-  in a way that still renders (an fp16 file run in fp32, a GPU asked for and the CPU used, inexact
-  tiles, mix 0).
+  the model's metadata, the active providers, the colour steps the render will take (``colour``:
+  ``job_colour``), and ``warnings`` where the knobs and the model disagree in a way that still renders
+  (an fp16 file run in fp32, a GPU asked for and the CPU used, inexact tiles, mix 0, the source's
+  colour space given for a model that records no working colour space).
 - ``render``: staged source frames promoted (``promote_staged``), then exactly
   ``remaster render SOURCE --model M --out OUTPUT --frames F ...`` in this process (the job's plan is
   remembered per settings, ``job_plan``)
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from remaster_core import __version__
+from remaster_core import colour_management as cm
 from remaster_core.align.pipeline import default_broadcast_par
 from remaster_core.align.shot import AlignmentFailure, AlignParams, fit_shot
 from remaster_core.align.transform import nominal_transform
@@ -51,12 +53,16 @@ from remaster_core.node import NodeParams, engine_for
 from remaster_core.node import describe as node_describe
 from remaster_core.node_params import GPU_PROVIDERS
 from remaster_core.optional import import_onnxruntime
+from remaster_core.render.colour import RenderColour, render_colour
 from remaster_core.render.job import JobPlan, plan_job, run_job, split_chunks
 from remaster_core.render.outputs import OutputSpec, output_spec
+from remaster_core.runtime.model import ModelInfo, open_model
 from remaster_core.worker.protocol import (
     PROTOCOL_VERSION,
+    JobColour,
     ProtocolError,
     RenderJob,
+    parse_colour,
     parse_frames,
     parse_node_params,
     parse_render,
@@ -124,15 +130,54 @@ def knob_warnings(node: NodeParams, engine_info: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def job_colour(colour: JobColour, info: ModelInfo | None) -> RenderColour:
+    """The render's colour steps for a request's colour options and the model ``info`` (None: the model
+    is not run, mix 0), exactly as ``plan_job`` makes them (``render.colour.render_colour``); the
+    source's and the output's names are first checked under their request keys, so that a host's
+    message names its own setting.
+
+    Raises:
+        InputError: a config that cannot be loaded; a name the config does not have (its closest names
+            listed), the model's working space included.
+    """
+    config = cm.load_config(colour.ocio_config or (info.ocio_config if info is not None else None))
+    for key in ("broadcast_colorspace", "output_colorspace"):
+        name = getattr(colour, key)
+        if name is not None:
+            config.resolve(name, key)
+    broadcast, output = colour.broadcast_colorspace, colour.output_colorspace
+    return render_colour(info, broadcast=broadcast, output=output, ocio_config=colour.ocio_config)
+
+
+def colour_warnings(asked: JobColour, colour: RenderColour, info: ModelInfo | None) -> list[str]:
+    """A note when the request names the source's colour space (colour management asked for) and the
+    model records no working colour space (no conversion into it is possible)."""
+    if asked.broadcast_colorspace is None or info is None or info.working_colorspace is not None:
+        return []
+    note = (
+        f"{info.path.name} records no working colour space (exported before colour management): no colour "
+        f"conversion into it, the source goes into the model as it is ({colour.broadcast} taken as the "
+        "space it was trained in); feed it the video code values it was trained on, or re-export it from a "
+        "newer run"
+    )
+    return [note]
+
+
 def describe(body: dict[str, Any]) -> dict[str, Any]:
-    """The node's contract; with ``params``, the model opened and checked against the knobs."""
+    """The node's contract; with ``params``, the model opened and checked against the knobs, and the
+    colour steps of a render with them (``colour``: ``config``, ``broadcast``, ``working``, ``output``,
+    canonical names, and ``converts``)."""
     out: dict[str, Any] = {"node": node_describe(), "protocol": PROTOCOL_VERSION}
     params = body.get("params")
     if params is None:
         return out
     import_onnxruntime()  # a base install says which extra to add before anything else
     node = parse_node_params(params)
-    info = engine_for(node).describe()
+    engine = engine_for(node)
+    model_info = engine.info if node.mix > 0 else None  # as plan_job: mix 0 runs no model
+    asked = parse_colour(params)
+    colour = job_colour(asked, model_info)
+    info = engine.describe()
     meta = info["model"]["metadata"]
     out["model"] = {
         "path": info["model"]["path"],
@@ -148,7 +193,14 @@ def describe(body: dict[str, Any]) -> dict[str, Any]:
     }
     out["providers"] = info["providers"]["active"]
     out["tiling"] = info["tiling"]
-    out["warnings"] = knob_warnings(node, info)
+    out["colour"] = {
+        "config": colour.config,
+        "broadcast": colour.broadcast,
+        "working": colour.working,
+        "output": colour.output,
+        "converts": colour.converts,
+    }
+    out["warnings"] = knob_warnings(node, info) + colour_warnings(asked, colour, model_info)
     return out
 
 
@@ -259,11 +311,14 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
     stat = align.stat() if align is not None and align.is_file() else None
     key = json.dumps(
         [job.source, output.pattern.pattern, output.bit_depth, repr(job.node), str(align),
-         (stat.st_size, stat.st_mtime_ns) if stat else None, job.pixel_aspect, job.force, size],
+         (stat.st_size, stat.st_mtime_ns) if stat else None, job.pixel_aspect, job.force, size,
+         repr(job.colour)],
         default=str,
     )  # fmt: skip
     plan = _PLANS.get(key)
     if plan is None:
+        # the colour names checked under the request's keys first (plan_job names its options)
+        job_colour(job.colour, open_model(job.node.model)[0] if job.node.mix > 0 else None)
         plan = plan_job(
             job.source,
             output,
@@ -272,6 +327,9 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
             align=align,
             pixel_aspect=job.pixel_aspect,
             force=job.force,
+            broadcast_colorspace=job.colour.broadcast_colorspace,
+            output_colorspace=job.colour.output_colorspace,
+            ocio_config=job.colour.ocio_config,
         )
         _PLANS[key] = plan
         while len(_PLANS) > PLAN_CACHE_SIZE:

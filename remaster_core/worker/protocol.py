@@ -37,6 +37,16 @@ Any other key is refused (``InputError`` naming it), so a misspelt knob never re
 ``force``          re-render frames that are already valid (default false)
 =================  ================================================================================
 
+The colour keys (``COLOUR_KEYS``, each optional, null: the default of the ``remaster render`` option of
+the same name): ``broadcast_colorspace``, the OCIO colour space of the source frames (default "Camera
+Rec.709"; a role such as ``scene_linear`` or an alias names a space too); ``output_colorspace``, that of
+the output frames (default: the model's working space); ``ocio_config``, the config (a file or an
+``ocio://`` URI; default the model's, else ``$OCIO``, else the built-in studio config). They are the
+render's colour steps (``remaster_core/render/colour.py``): the source frames converted into the model's
+working space (its ``remaster.colorspace``; a model without it works in the source's space), the model,
+the result converted into the output space: the same names give the same pixels as ``remaster render``
+with the same options. ``describe`` resolves them too (``colour`` in its answer).
+
 ``staged`` (render, optional): where the host has just written new source frames. For each requested
 frame whose staged file exists, the worker compares it with the source file: same pixels and pixel
 aspect, the staged file is dropped (the source file, and so the render key of the existing output,
@@ -74,8 +84,12 @@ MAX_LINE_BYTES = 1 << 20
 """A request line longer than this is refused (a frame list of tens of thousands still fits)."""
 
 EXR_DEPTHS = ("half", "float")
-JOB_KEYS = ("align", "align_offset", "pixel_aspect", "bit_depth", "force")
+COLOUR_KEYS = ("broadcast_colorspace", "output_colorspace", "ocio_config")
+"""The render's colour options (``JobColour``), named as the ``remaster render`` options they stand for."""
+JOB_KEYS = ("align", "align_offset", "pixel_aspect", "bit_depth", "force", *COLOUR_KEYS)
 """The keys of ``params`` that are the render's, not the node's (``parse_render``)."""
+MAX_NAME_CHARS = 4096
+"""The longest colour-space name or OCIO config path a request may give."""
 
 
 class ProtocolError(InputError):
@@ -92,6 +106,21 @@ class Request:
 
 
 @dataclass(frozen=True)
+class JobColour:
+    """A request's colour options (``COLOUR_KEYS``), None where absent: ``remaster render``'s defaults.
+
+    Attributes:
+        broadcast_colorspace: the source frames' OCIO colour space (a name, alias or role), or None.
+        output_colorspace: the output frames' OCIO colour space, or None (the model's working space).
+        ocio_config: the OCIO config's path or ``ocio://`` URI, or None.
+    """
+
+    broadcast_colorspace: str | None = None
+    output_colorspace: str | None = None
+    ocio_config: str | None = None
+
+
+@dataclass(frozen=True)
 class RenderJob:
     """A checked ``render`` request.
 
@@ -105,6 +134,7 @@ class RenderJob:
         pixel_aspect: the source's pixel aspect override, or None.
         bit_depth: "half" or "float".
         force: re-render valid frames.
+        colour: the colour options.
     """
 
     source: str
@@ -117,6 +147,7 @@ class RenderJob:
     pixel_aspect: float | None = None
     bit_depth: str = "half"
     force: bool = False
+    colour: JobColour = JobColour()
 
 
 def parse_request(line: bytes) -> Request:
@@ -271,6 +302,24 @@ def parse_node_params(params: Any) -> NodeParams:
     return NodeParams(model=Path(model), output_size=output_size, transform=t4, **plain)
 
 
+def parse_colour(params: dict[str, Any]) -> JobColour:
+    """The colour options of a request's ``params`` (see the module docstring); the names are checked
+    against the OCIO config where they are used (``ops.job_colour``).
+
+    Raises:
+        InputError: a value that is neither null nor a non-empty text of at most ``MAX_NAME_CHARS``.
+    """
+    values: dict[str, str | None] = {}
+    for key in COLOUR_KEYS:
+        value = params.get(key)
+        text = value.strip() if isinstance(value, str) else ""
+        if value is not None and not 0 < len(text) <= MAX_NAME_CHARS:
+            what = "an OCIO config file or ocio:// URI" if key == "ocio_config" else "an OCIO colour space"
+            raise InputError(f"{key} must be {what} (a text), or null for the default; got {shown(value)}")
+        values[key] = text or None
+    return JobColour(**values)
+
+
 def parse_render(body: dict[str, Any]) -> RenderJob:
     """A checked ``render`` request (see the module docstring).
 
@@ -318,4 +367,5 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
         pixel_aspect=float(par) if par is not None else None,
         bit_depth=depth,
         force=bool(params.get("force", False)),
+        colour=parse_colour(params),
     )

@@ -7,13 +7,15 @@ parameters (``settings.ENGINE_KNOBS``); these tests hold them to ``describe()`` 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pytest
 
+from remaster_core.cli import render as render_cli
 from remaster_core.node import describe
-from remaster_core.worker.protocol import JOB_KEYS, parse_node_params
+from remaster_core.worker.protocol import COLOUR_KEYS, JOB_KEYS, JobColour, parse_colour, parse_node_params
 from tests.nuke import fake_nuke
 from tests.worker import PLUGIN
 
@@ -94,3 +96,54 @@ def test_bad_engine_knobs_name_the_knob(change: dict, message: str, tmp_path: Pa
     with pytest.raises(settings.SettingsError) as info:
         settings.settings_from_values({**values, **change})
     assert str(info.value) == message
+
+
+def test_colour_knobs_are_the_worker_colour_keys_and_the_render_options() -> None:
+    """The colour knobs are render options, not node parameters (the node converts no colour): each is
+    a worker key and the ``remaster render`` option of the same name, and a knob of that name in the
+    gizmo with the record's default."""
+    assert [k.name for k in settings.COLOUR_KNOBS] == list(COLOUR_KEYS)
+    assert not set(COLOUR_KEYS) & set(PARAMS)
+    top = argparse.ArgumentParser(prog="remaster")
+    parser = render_cli.add_parser(top.add_subparsers(dest="verb"))
+    actions = {a.dest: a for a in parser._actions}
+    gizmo = fake_nuke.load_gizmo(PLUGIN / "gizmos" / "Remaster.gizmo")
+    for knob in settings.COLOUR_KNOBS:
+        assert actions[knob.name].option_strings == ["--" + knob.name.replace("_", "-")]
+        assert actions[knob.name].default is None  # the worker's null: the option's default
+        k = gizmo[knob.name]
+        assert isinstance(k, fake_nuke.String_Knob) and k.value() == knob.default, knob.name
+        assert k.label() == knob.label
+    assert settings.SOURCE_COLORSPACE_KNOB.default == "scene_linear"  # Nuke's working space role
+    assert isinstance(gizmo["ocio_config"], fake_nuke.File_Knob)
+
+
+def test_colour_knobs_become_the_worker_colour_keys(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"not read here")
+    values = {
+        "model": str(model), "geometry": "nominal", "align_json": "", "align_offset": 0, "use_format": False,
+        "tile": 0, "precision": "fp32", "provider": "auto", "mix": 1.0, "cache_dir": str(tmp_path),
+        "worker": "", "instance_id": "a", "source_name": "Read1",
+    }  # fmt: skip
+    with pytest.MonkeyPatch.context() as m:
+        m.delenv("OCIO", raising=False)
+        old_node = settings.settings_from_values(values)  # saved before the colour knobs: their defaults
+        colour = parse_colour(settings.request_params(old_node))
+        assert colour == JobColour("scene_linear", "scene_linear", None)
+        chosen = {"broadcast_colorspace": "ACEScct", "output_colorspace": "", "ocio_config": ""}
+        colour = parse_colour(settings.request_params(settings.settings_from_values({**values, **chosen})))
+        assert (colour.broadcast_colorspace, colour.output_colorspace) == ("ACEScct", "ACEScct")
+        config = tmp_path / "comp.ocio"
+        config.write_text("not read here")
+        m.setenv("OCIO", str(config))  # Nuke's config
+        checked = settings.settings_from_values({**values, **chosen})
+        assert parse_colour(settings.request_params(checked)).ocio_config == str(config)
+        assert settings.settings_key(checked) != settings.settings_key(old_node)
+        m.setenv("OCIO", str(tmp_path / "gone.ocio"))
+        with pytest.raises(settings.SettingsError, match=r"OCIO config not found: .*gone.ocio; check \$OCIO"):
+            settings.settings_from_values(values)
+        knob = {**values, "ocio_config": "ocio://studio-config-latest"}  # the knob wins over $OCIO
+        assert settings.settings_from_values(knob).ocio_config == "ocio://studio-config-latest"
+    with pytest.raises(settings.SettingsError, match="'Source colour space' is empty"):
+        settings.settings_from_values({**values, "broadcast_colorspace": " "})
