@@ -146,3 +146,18 @@ def test_frames_are_a_list_or_a_frame_range_text() -> None:
         parse_frames({"frames": [1, 10**10]})
     with pytest.raises(ProtocolError, match="a list of frame numbers or a frame range"):
         parse_frames({"frames": 5})
+
+
+def test_colour_keys_are_null_or_a_bounded_name() -> None:
+    from remaster_core.worker.protocol import MAX_NAME_CHARS, JobColour, parse_colour
+
+    assert parse_colour({}) == JobColour()
+    got = parse_colour(
+        {"broadcast_colorspace": " ACEScg ", "output_colorspace": None, "ocio_config": "ocio://x"}
+    )
+    assert got == JobColour("ACEScg", None, "ocio://x")
+    for bad in (3, "", "   ", ["ACEScg"], {"a": 1}, "x" * (MAX_NAME_CHARS + 1)):
+        with pytest.raises(InputError, match="broadcast_colorspace must be an OCIO colour space"):
+            parse_colour({"broadcast_colorspace": bad})
+    with pytest.raises(InputError, match="ocio_config must be an OCIO config file"):
+        parse_colour({"ocio_config": 1.5})
