@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
+from remaster_spec.manifest_vocab import MAX_SIDE  # the largest raster side, tile or overlap (px)
+
 from remaster_core.errors import InputError
 
 ProviderChoice = Literal["auto", "tensorrt", "cuda", "openvino", "cpu"]
@@ -40,9 +42,6 @@ GPU_PROVIDERS: tuple[str, ...] = ("tensorrt", "cuda")
 Precision = Literal["fp32", "fp16", "bf16"]
 """Model arithmetic. ``bf16`` runs on OpenVINO only (CPUs with AVX512_BF16 or AMX compute it natively)."""
 PRECISION_CHOICES: tuple[str, ...] = get_args(Precision)
-
-MAX_SIDE = 16384
-"""The largest raster side, tile or overlap, in pixels."""
 
 T = TypeVar("T")
 

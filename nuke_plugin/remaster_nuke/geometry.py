@@ -23,12 +23,13 @@ resamples bilinearly in remaster_core itself.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, NamedTuple, Tuple
 
 from remaster_nuke import manifests
-from remaster_nuke.manifests import check_align, check_conform
+from remaster_nuke.manifests import Where, check_align, check_conform
+from remaster_spec.manifest_fields import load_json
+from remaster_spec.manifest_vocab import CONFORM_FILENAME
 
 Transform4 = Tuple[float, float, float, float]
 GeometryError = manifests.GeometryError  # defined with the manifest checks; what every reader here raises
@@ -68,16 +69,8 @@ def nominal_transform(broadcast_size: tuple[int, int], par: float, out_size: tup
 
 
 def _load_json(path: str, what: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise GeometryError(f"{path}: no such file; give the {what}") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise GeometryError(f"{path}: cannot read it as JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise GeometryError(f"{path}: not a JSON object; give the {what}")
-    return doc
+    """The JSON object in ``path``; ``GeometryError`` ending in "give the ``what``" when there is none."""
+    return load_json(Where(path, "", f"give the {what}"))
 
 
 def read_align_json(path: str) -> AlignInfo:
@@ -184,7 +177,7 @@ def read_conform_json(folder: str) -> ConformInfo:
     Raises:
         GeometryError: missing or unreadable file, a bad field (named; ``manifests.check_conform``).
     """
-    path = os.path.join(folder, "conform.json")
+    path = os.path.join(folder, CONFORM_FILENAME)
     doc = check_conform(_load_json(path, "conform folder `remaster conform --out` wrote"), path)
     cuts = [Cut(k, int(s["first"]), int(s["last"]), s.get("film_first")) for k, s in enumerate(doc["shots"])]
     pattern = os.path.join(os.path.abspath(folder), str(doc["frames_pattern"])).replace("\\", "/")

@@ -29,6 +29,7 @@ import os
 from typing import Any, Mapping, NamedTuple
 
 from remaster_spec import frame_range
+from remaster_spec.manifest_vocab import MAX_COORD, MAX_SCALE, MAX_SIDE
 
 CACHE_VERSION = 1
 """Version of the cache layout and key; part of every key."""
@@ -64,10 +65,6 @@ class EngineKnob(NamedTuple):
     off_text: str = ""
 
 
-MAX_SIDE = 16384
-MAX_COORD = 1e6  # the transform's bounds: remaster_core/manifests/align.py (MAX_COORD, MAX_SCALE)
-MAX_SCALE = 1e4
-"""The largest output side (the range of the node's ``output_size``)."""
 TILE_KNOB = EngineKnob("tile", "tile size", 0, 1, MAX_SIDE, off=0, off_text="whole frames")
 PRECISION_KNOB = EngineKnob("precision", "precision", "fp32", choices=("fp32", "fp16", "bf16"))
 PROVIDER_KNOB = EngineKnob(

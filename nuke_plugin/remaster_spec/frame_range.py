@@ -109,7 +109,9 @@ def parse_frame_range(text: str) -> list[int]:
             )
         count += (last - first) // step + 1
         if count > MAX_FRAMES:
-            raise FrameRangeError(f"frame range {_shown(text)} has more than {MAX_FRAMES} frames; is it a typo?")
+            raise FrameRangeError(
+                f"frame range {_shown(text)} has more than {MAX_FRAMES} frames; is it a typo?"
+            )
         frames.update(range(first, last + 1, step))
     return sorted(frames)
 
@@ -154,5 +156,7 @@ def check_frame_numbers(frames: Sequence[int], what: str) -> list[int]:
         raise FrameRangeError(f"{what}: {len(values)} frames, more than {MAX_FRAMES}; is it a typo?")
     outside = [f for f in (values[:1] + values[-1:]) if abs(f) > MAX_FRAME]
     if outside:
-        raise FrameRangeError(f"{what}: frame {outside[0]} is out of range; frame numbers are at most {MAX_FRAME}")
+        raise FrameRangeError(
+            f"{what}: frame {outside[0]} is out of range; frame numbers are at most {MAX_FRAME}"
+        )
     return values

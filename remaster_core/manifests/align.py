@@ -32,44 +32,40 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remaster_core.errors import InputError
-from remaster_core.io.atomic import write_json_atomic
-from remaster_core.manifests._fields import (
-    MAX_FRAMES,
-    MAX_SIDE,
-    Where,
+from remaster_spec.frame_range import MAX_FRAMES
+from remaster_spec.manifest_fields import (
     integer,
     items,
     json_value,
     load_json,
     number,
     obj,
+    one_of,
     optional,
     ranges_apart,
     relative_path,
     required,
     string,
+    version,
 )
+from remaster_spec.manifest_shots import align_shot_range
+
+# the file's name, version, vocabulary and bounds: declared once in remaster_spec (the plugin reads them)
+from remaster_spec.manifest_vocab import ALIGN_FILENAME as FILENAME
+from remaster_spec.manifest_vocab import ALIGN_FIX as FIX
+from remaster_spec.manifest_vocab import ALIGN_VERSION as VERSION
+from remaster_spec.manifest_vocab import MAX_COORD, MAX_K1, MAX_SCALE, MAX_SIDE, PAR_RANGE, STATUSES
+
+from remaster_core.errors import InputError
+from remaster_core.io.atomic import write_json_atomic
+from remaster_core.manifests._fields import Where, with_optional
 
 if TYPE_CHECKING:  # at run time imported where used: remaster_core.align's package imports this module
     from remaster_core.align.transform import Radial, Transform4
-
-VERSION = 1
-FILENAME = "align.json"
-FIX = "correct it or re-run remaster align"
-STATUSES = ("aligned", "rejected", "no film")
-PAR_RANGE = (0.25, 4.0)
-"""Plausible pixel aspects (8/9 is NTSC 4:3)."""
-MAX_COORD = 1e6
-"""Largest translation or centre, in pixels."""
-MAX_SCALE = 1e4
-"""Largest scale (broadcast pixels per output pixel)."""
-MAX_K1 = 1.0
-"""Largest lens term magnitude (``Radial.invert`` converges for |k1| r^2 < 1/3 inside the picture)."""
 
 
 def transform_from_dict(d: Any, where: Where) -> Transform4:
@@ -121,19 +117,19 @@ class Raster:
         return 1.0 if self.pixel_aspect is None else self.pixel_aspect
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"width": self.width, "height": self.height}
-        if self.pixel_aspect is not None:
-            d["pixel_aspect"] = self.pixel_aspect
-        return d
+        return with_optional({"width": self.width, "height": self.height}, pixel_aspect=self.pixel_aspect)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> Raster:
         d = obj(where, d)
-        par = d.get("pixel_aspect")
         return cls(
             integer(where.at("width"), required(where, d, "width"), 1, MAX_SIDE),
             integer(where.at("height"), required(where, d, "height"), 1, MAX_SIDE),
-            None if par is None else number(where.at("pixel_aspect"), par, *PAR_RANGE, positive=True),
+            optional(
+                where.at("pixel_aspect"),
+                d.get("pixel_aspect"),
+                lambda w, v: number(w, v, *PAR_RANGE, positive=True),
+            ),
         )
 
 
@@ -145,7 +141,7 @@ class MaskedFrame:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"frame": self.frame, "reason": self.reason}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> MaskedFrame:
@@ -216,56 +212,25 @@ class AlignShot:
             "broadcast_last": self.broadcast_last,
             "film_first": self.film_first,
         }
-        aligned_only: list[tuple[str, Any]] = [
-            ("film_frame_number", self.film_frame_number),
-            ("frame_count", self.frame_count),
-        ]
-        d.update((k, v) for k, v in aligned_only if v is not None)
+        with_optional(d, film_frame_number=self.film_frame_number, frame_count=self.frame_count)
         d["transform"] = None if self.transform is None else self.transform.to_dict()
         d["distortion"] = None if self.distortion is None else self.distortion.to_dict()
-        more: list[tuple[str, Any]] = [
-            ("residuals", None if self.residuals is None else dict(self.residuals)),
-            ("sparse_transform", None if self.sparse_transform is None else self.sparse_transform.to_dict()),
-            (
-                "masked_frames",
-                None if self.masked_frames is None else [m.to_dict() for m in self.masked_frames],
-            ),
-            ("frames", None if self.frames is None else [dict(f) for f in self.frames]),
-        ]
-        d.update((k, v) for k, v in more if v is not None)
+        with_optional(
+            d,
+            residuals=None if self.residuals is None else dict(self.residuals),
+            sparse_transform=None if self.sparse_transform is None else self.sparse_transform.to_dict(),
+            masked_frames=None if self.masked_frames is None else [m.to_dict() for m in self.masked_frames],
+            frames=None if self.frames is None else [dict(f) for f in self.frames],
+        )
         d.update({"input": self.input, "target": self.target, "mask": self.mask})
-        if self.transform_source is not None:
-            d["transform_source"] = self.transform_source
-        if self.film_keycode is not None:
-            d["film_keycode"] = self.film_keycode
-        return d
+        return with_optional(d, transform_source=self.transform_source, film_keycode=self.film_keycode)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where, position: int) -> AlignShot:
         """Check one shot entry (``position`` is its place in the list: the default ``index``)."""
         d = obj(where, d)
-        bf, bl = d.get("broadcast_first"), d.get("broadcast_last")
-        b_first = None if bf is None else integer(where.at("broadcast_first"), bf)
-        b_last = None if bl is None else integer(where.at("broadcast_last"), bl)
-        if "first" not in d and b_first is None:
-            where.at("first").fail("is missing")
-        if "last" not in d and b_last is None:
-            where.at("last").fail("is missing")
-        first = integer(where.at("first"), d["first"]) if "first" in d else b_first
-        last = integer(where.at("last"), d["last"]) if "last" in d else b_last
-        assert first is not None and last is not None
-        if last < first:
-            where.at("last").fail(f"must be at least first ({first}), got {last}")
-        if b_first is not None and not first <= b_first <= last:
-            where.at("broadcast_first").fail(f"must be within first..last ({first}..{last}), got {b_first}")
-        if b_last is not None and not (b_first if b_first is not None else first) <= b_last <= last:
-            where.at("broadcast_last").fail(
-                f"must be within broadcast_first..last ({b_first if b_first is not None else first}..{last}), "
-                f"got {b_last}"
-            )
-        status = string(where.at("status"), d.get("status", "aligned"))
-        if status not in STATUSES:
-            where.at("status").fail(f"must be one of {', '.join(STATUSES)}, got {status!r}")
+        first, last, b_first, b_last = align_shot_range(where, d)
+        status = one_of(where.at("status"), d.get("status", "aligned"), STATUSES)
         count = d.get("frame_count")
         residuals, masked, frames = d.get("residuals"), d.get("masked_frames"), d.get("frames")
         masked_at, frames_at = where.at("masked_frames"), where.at("frames")
@@ -345,9 +310,7 @@ class ColourSpaces:
 
     def to_dict(self) -> dict[str, Any]:
         d = {"working": self.working, "film": self.film, "broadcast": self.broadcast, "config": self.config}
-        if self.film_source is not None:
-            d["film_source"] = self.film_source
-        return d
+        return with_optional(d, film_source=self.film_source)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> ColourSpaces:
@@ -398,21 +361,16 @@ class AlignManifest:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (keys and layout as ``remaster align`` writes them)."""
-        d: dict[str, Any] = {"version": self.version}
-        if self.conform is not None:
-            d["conform"] = self.conform
-        if self.film is not None:
-            d["film"] = self.film
+        d = with_optional({"version": self.version}, conform=self.conform, film=self.film)
         d["output_format"] = None if self.output_format is None else self.output_format.to_dict()
         d["broadcast"] = self.broadcast.to_dict()
-        blocks: list[tuple[str, Mapping[str, Any] | None]] = [
-            ("conventions", self.conventions),
-            ("summary", self.summary),
-            ("params", self.params),
-        ]
-        d.update((k, dict(v)) for k, v in blocks if v is not None)
-        if self.colour is not None:
-            d["colour"] = self.colour.to_dict()
+        with_optional(
+            d,
+            conventions=None if self.conventions is None else dict(self.conventions),
+            summary=None if self.summary is None else dict(self.summary),
+            params=None if self.params is None else dict(self.params),
+            colour=None if self.colour is None else self.colour.to_dict(),
+        )
         d["shots"] = [s.to_dict() for s in self.shots]
         return d
 
@@ -427,11 +385,7 @@ class AlignManifest:
         path = Path(source)
         top = Where(path, "", FIX)
         d = obj(top, d)
-        version = integer(top.at("version"), d.get("version", 1), 1, None)
-        if version > VERSION:
-            top.at("version").fail(
-                f"is {version}, newer than this remaster reads ({VERSION}); upgrade remaster"
-            )
+        found = version(top, d, VERSION)
         shots_at = top.at("shots")
         raw = d.get("shots")
         shots = tuple(
@@ -445,7 +399,7 @@ class AlignManifest:
             broadcast=Raster.from_dict(required(top, d, "broadcast"), top.at("broadcast")),
             shots=shots,
             output_format=None if output is None else Raster.from_dict(output, top.at("output_format")),
-            version=version,
+            version=found,
             conform=optional(top.at("conform"), d.get("conform"), string),
             film=optional(top.at("film"), d.get("film"), string),
             conventions=None if conventions is None else _texts(conventions, top.at("conventions")),
@@ -475,7 +429,7 @@ def read_align(path: str | os.PathLike[str]) -> AlignManifest:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such align.json; give the file `remaster align` wrote (PAIRS/align.json)")
-    return AlignManifest.from_dict(load_json(p, FIX), p)
+    return AlignManifest.from_dict(load_json(Where(p, "", FIX)), p)
 
 
 def write_align(folder: str | os.PathLike[str], manifest: AlignManifest) -> Path:

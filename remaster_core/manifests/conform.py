@@ -33,16 +33,13 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from remaster_core.errors import InputError
-from remaster_core.io.atomic import write_json_atomic
-from remaster_core.manifests._fields import (
-    MAX_FRAMES,
-    Where,
+from remaster_spec.frame_range import MAX_FRAMES
+from remaster_spec.manifest_fields import (
     boolean,
     fraction,
     int_list,
@@ -51,22 +48,32 @@ from remaster_core.manifests._fields import (
     load_json,
     number,
     obj,
+    one_of,
     optional,
     ranges_apart,
     relative_path,
     required,
     string,
+    version,
 )
+from remaster_spec.manifest_shots import conform_shot_range
 
-VERSION = 1
-FILENAME = "conform.json"
-FIX = "correct it or re-run remaster conform"
-FRAME_KINDS = ("film", "orphan", "video", "progressive")
-BUILDS = ("woven", "merged", "copy", "rebuilt", "orphan", "deinterlaced")
-PULLDOWNS = ("3:2", "2:3:3:2")
-FIELD_ORDERS = ("progressive", "tff", "bff")
-INPUT_KINDS = ("ivtc", "progressive24", "flagged_progressive30")
-MAX_FIELDS_PER_FRAME = 16
+# the file's name, version, vocabularies and bounds: declared once in remaster_spec (the plugin reads them)
+from remaster_spec.manifest_vocab import (
+    BUILDS,
+    FIELD_ORDERS,
+    FRAME_KINDS,
+    INPUT_KINDS,
+    MAX_FIELDS_PER_FRAME,
+    PULLDOWNS,
+)
+from remaster_spec.manifest_vocab import CONFORM_FILENAME as FILENAME
+from remaster_spec.manifest_vocab import CONFORM_FIX as FIX
+from remaster_spec.manifest_vocab import CONFORM_VERSION as VERSION
+
+from remaster_core.errors import InputError
+from remaster_core.io.atomic import write_json_atomic
+from remaster_core.manifests._fields import Where, with_optional
 
 _ANY = MAX_FRAMES  # bound of signed indices (film offsets may be negative)
 
@@ -80,19 +87,15 @@ class Weave:
     merged_with: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"top": self.top, "bottom": self.bottom}
-        if self.merged_with is not None:
-            d["merged_with"] = self.merged_with
-        return d
+        return with_optional({"top": self.top, "bottom": self.bottom}, merged_with=self.merged_with)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where, fields_hi: int) -> Weave:
         d = obj(where, d)
-        merged = d.get("merged_with")
         return cls(
             integer(where.at("top"), required(where, d, "top"), 0, fields_hi),
             integer(where.at("bottom"), required(where, d, "bottom"), 0, fields_hi),
-            None if merged is None else integer(where.at("merged_with"), merged, 0, fields_hi),
+            optional(where.at("merged_with"), d.get("merged_with"), lambda w, v: integer(w, v, 0, fields_hi)),
         )
 
 
@@ -150,13 +153,9 @@ class FrameRecord:
             d["keep"] = self.keep
             if self.kind == "video":
                 d["temporal"] = None if self.temporal is None else list(self.temporal)
-        if self.kind == "film" and self.keep is not None:
-            d["keep"] = self.keep
-        if self.built is not None:
-            d["built"] = self.built
-        if self.pulldown is not None:
-            d["pulldown"] = self.pulldown
-        return d
+        if self.kind == "film":
+            with_optional(d, keep=self.keep)
+        return with_optional(d, built=self.built, pulldown=self.pulldown)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where, index: int, fields_hi: int) -> FrameRecord:
@@ -164,9 +163,7 @@ class FrameRecord:
         got = integer(where.at("index"), required(where, d, "index"))
         if got != index:
             where.at("index").fail(f"must be {index} (frames are listed in order from 0), got {got}")
-        kind = string(where.at("kind"), required(where, d, "kind"))
-        if kind not in FRAME_KINDS:
-            where.at("kind").fail(f"must be one of {', '.join(FRAME_KINDS)}, got {kind!r}")
+        kind = one_of(where.at("kind"), required(where, d, "kind"), FRAME_KINDS)
         fields_at = where.at("fields")
         fields = int_list(fields_at, required(where, d, "fields"), 0, fields_hi)
         if not 1 <= len(fields) <= MAX_FIELDS_PER_FRAME:
@@ -174,12 +171,8 @@ class FrameRecord:
         weave = d.get("weave")
         temporal = d.get("temporal")
         comb, combed, keep, phase = d.get("comb"), d.get("combed"), d.get("keep"), d.get("phase")
-        built = d.get("built")
-        if built is not None and string(where.at("built"), built) not in BUILDS:
-            where.at("built").fail(f"must be one of {', '.join(BUILDS)}, got {built!r}")
-        pulldown = d.get("pulldown")
-        if pulldown is not None and string(where.at("pulldown"), pulldown) not in PULLDOWNS:
-            where.at("pulldown").fail(f"must be one of {', '.join(PULLDOWNS)}, got {pulldown!r}")
+        built = optional(where.at("built"), d.get("built"), lambda w, v: one_of(w, v, BUILDS))
+        pulldown = optional(where.at("pulldown"), d.get("pulldown"), lambda w, v: one_of(w, v, PULLDOWNS))
         return cls(
             index,
             kind,
@@ -220,10 +213,7 @@ class ConformShot:
     @classmethod
     def from_dict(cls, d: Any, where: Where, frame_count: int) -> ConformShot:
         d = obj(where, d)
-        first = integer(where.at("first"), required(where, d, "first"), 0, frame_count - 1)
-        last = integer(where.at("last"), required(where, d, "last"), 0, frame_count - 1)
-        if last < first:
-            where.at("last").fail(f"must be at least first ({first}), got {last}")
+        first, last = conform_shot_range(where, d, frame_count)
         ff, score, z = d.get("film_first"), d.get("match_score"), d.get("z")
         return cls(
             first,
@@ -245,13 +235,7 @@ class OffsetMatch:
     global_z: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "matched": self.matched,
-            "message": self.message,
-            "global_offset": self.global_offset,
-            "global_score": self.global_score,
-            "global_z": self.global_z,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> OffsetMatch:
@@ -276,19 +260,20 @@ class FilmInfo:
     first_frame_number: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"pattern": self.pattern, "frame_count": self.frame_count}
-        if self.first_frame_number is not None:
-            d["first_frame_number"] = self.first_frame_number
-        return d
+        d = {"pattern": self.pattern, "frame_count": self.frame_count}
+        return with_optional(d, first_frame_number=self.first_frame_number)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> FilmInfo:
         d = obj(where, d)
-        first = d.get("first_frame_number")
         return cls(
             string(where.at("pattern"), required(where, d, "pattern")),
             integer(where.at("frame_count"), required(where, d, "frame_count")),
-            None if first is None else integer(where.at("first_frame_number"), first, -_ANY, _ANY),
+            optional(
+                where.at("first_frame_number"),
+                d.get("first_frame_number"),
+                lambda w, v: integer(w, v, -_ANY, _ANY),
+            ),
         )
 
 
@@ -301,7 +286,7 @@ class Colour:
     transfer: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"matrix": self.matrix, "range": self.range, "transfer": self.transfer}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> Colour:
@@ -332,14 +317,7 @@ class Timecode:
     record_rate: str = "24000/1001"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "source_start": self.source_start,
-            "source_rate": self.source_rate,
-            "drop_frame": self.drop_frame,
-            "origin": self.origin,
-            "record_start": self.record_start,
-            "record_rate": self.record_rate,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where) -> Timecode:
@@ -469,11 +447,7 @@ class ConformManifest:
         path = Path(source)
         top = Where(path, "", FIX)
         d = obj(top, d)
-        version = integer(top.at("version"), d.get("version", 1), 1, None)
-        if version > VERSION:
-            top.at("version").fail(
-                f"is {version}, newer than this remaster reads ({VERSION}); upgrade remaster"
-            )
+        found = version(top, d, VERSION)
         n = integer(top.at("frame_count"), required(top, d, "frame_count"))
         field_count = optional(
             top.at("field_count"), d.get("field_count"), lambda w, v: integer(w, v, 0, 2 * MAX_FRAMES)
@@ -503,10 +477,7 @@ class ConformManifest:
             return optional(top.at(key), d.get(key), string)
 
         def choice(key: str, allowed: tuple[str, ...]) -> str | None:
-            value = text(key)
-            if value is not None and value not in allowed:
-                top.at(key).fail(f"must be one of {', '.join(allowed)}, got {value!r}")
-            return value
+            return optional(top.at(key), d.get(key), lambda w, v: one_of(w, v, allowed))
 
         offset_match, film = d.get("offset_match"), d.get("film")
         return cls(
@@ -516,7 +487,7 @@ class ConformManifest:
             frames=frames,
             cuts=int_list(top.at("cuts"), d.get("cuts") or [], 0, n - 1, increasing=True),
             fps=fraction(top.at("fps"), d.get("fps", "24000/1001")),
-            version=version,
+            version=found,
             source=text("source"),
             source_fps=optional(top.at("source_fps"), d.get("source_fps"), fraction),
             field_order=choice("field_order", FIELD_ORDERS),
@@ -580,7 +551,7 @@ def read_conform(folder_or_file: str | os.PathLike[str]) -> ConformManifest:
 
 @functools.lru_cache(maxsize=4)  # an episode's file takes about a second to check; render reads it per chunk
 def _read_cached(path: Path, mtime_ns: int, size: int) -> ConformManifest:
-    return ConformManifest.from_dict(load_json(path, FIX), path)
+    return ConformManifest.from_dict(load_json(Where(path, "", FIX)), path)
 
 
 def write_conform(folder: str | os.PathLike[str], manifest: ConformManifest) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from remaster_core import node
 from remaster_core.errors import InputError
 from remaster_core.manifests import AlignManifest, ConformManifest, read_align, read_conform
-from remaster_core.manifests._fields import MAX_SIDE
+from remaster_core.node_params import MAX_SIDE
 from tests.manifests import VECTORS, cases
 from tests.worker import PLUGIN
 
@@ -128,22 +129,60 @@ def test_a_symlink_out_of_the_folder_is_refused_by_both(tmp_path: Path) -> None:
         assert f"{path}: {field}: " in str(core.value) and str(core.value) == str(plugin.value)
 
 
-def test_the_plugin_uses_the_same_limits() -> None:
+def test_the_plugin_uses_the_same_declarations() -> None:
+    """Vocabularies, bounds and checks are remaster_spec's objects on both sides, not copies."""
+    from remaster_spec import manifest_fields, manifest_vocab
+
     from remaster_core.manifests import _fields, align, conform
 
     assert MAX_SIDE == node.MAX_OUTPUT_SIDE == plugin_manifests.MAX_SIDE
-    assert _fields.MAX_FRAMES == plugin_manifests.MAX_FRAMES and _fields.MAX_TEXT == plugin_manifests.MAX_TEXT
-    assert (
-        align.VERSION == plugin_manifests.ALIGN_VERSION
-        and conform.VERSION == plugin_manifests.CONFORM_VERSION
+    assert align.MAX_FRAMES is conform.MAX_FRAMES is plugin_manifests.MAX_FRAMES is manifest_fields.MAX_FRAMES
+    for core_side, name in (
+        (align.VERSION, "ALIGN_VERSION"),
+        (align.FIX, "ALIGN_FIX"),
+        (align.FILENAME, "ALIGN_FILENAME"),
+        (align.STATUSES, "STATUSES"),
+        (align.PAR_RANGE, "PAR_RANGE"),
+        (align.MAX_COORD, "MAX_COORD"),
+        (align.MAX_SCALE, "MAX_SCALE"),
+        (align.MAX_K1, "MAX_K1"),
+        (conform.VERSION, "CONFORM_VERSION"),
+        (conform.FIX, "CONFORM_FIX"),
+        (conform.FILENAME, "CONFORM_FILENAME"),
+        (conform.FRAME_KINDS, "FRAME_KINDS"),
+        (conform.BUILDS, "BUILDS"),
+        (conform.PULLDOWNS, "PULLDOWNS"),
+        (conform.FIELD_ORDERS, "FIELD_ORDERS"),
+        (conform.INPUT_KINDS, "INPUT_KINDS"),
+        (conform.MAX_FIELDS_PER_FRAME, "MAX_FIELDS_PER_FRAME"),
+    ):
+        assert core_side is getattr(manifest_vocab, name), name
+    for name in ("STATUSES", "PAR_RANGE", "MAX_COORD", "FRAME_KINDS", "BUILDS", "INPUT_KINDS"):
+        assert getattr(plugin_manifests, name) is getattr(manifest_vocab, name), name
+    for check in ("integer", "number", "string", "relative_path", "json_value", "ranges_apart"):
+        assert getattr(align, check) is getattr(plugin_manifests, check) is getattr(manifest_fields, check)
+    assert issubclass(_fields.Where, manifest_fields.Where) and _fields.Where.error is InputError
+    assert issubclass(plugin_manifests.Where, manifest_fields.Where)
+    assert plugin_manifests.Where.error is geometry.GeometryError
+
+
+def test_the_plugin_reads_the_vectors_with_the_standard_library_alone(tmp_path: Path) -> None:
+    """The plugin's readers and remaster_spec run in an interpreter without site-packages (Nuke's case)."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from remaster_nuke import geometry; "
+        "geometry.read_align_json(sys.argv[2]); geometry.read_conform_json(sys.argv[3]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'remaster_core', 'numpy', 'cv2', 'av'}))"
     )
-    assert align.STATUSES == plugin_manifests.STATUSES and align.PAR_RANGE == plugin_manifests.PAR_RANGE
-    assert (align.MAX_COORD, align.MAX_SCALE, align.MAX_K1) == (
-        plugin_manifests.MAX_COORD,
-        plugin_manifests.MAX_SCALE,
-        plugin_manifests.MAX_K1,
+    align_path = VECTORS / CASES["align_full"]["file"]
+    conform_dir = (VECTORS / CASES["conform_full"]["file"]).parent
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(PLUGIN), str(align_path), str(conform_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    assert conform.FRAME_KINDS == plugin_manifests.FRAME_KINDS
-    assert conform.FIELD_ORDERS == plugin_manifests.FIELD_ORDERS
-    assert conform.INPUT_KINDS == plugin_manifests.INPUT_KINDS
-    assert (align.FIX, conform.FIX) == (plugin_manifests.ALIGN_FIX, plugin_manifests.CONFORM_FIX)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
