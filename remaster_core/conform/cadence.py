@@ -132,6 +132,9 @@ class CadenceParams:
             (``FieldMetrics.dup_local``) may be: at least a code value (a frozen picture coded as
             skipped blocks repeats exactly, and one tile recoded then says nothing), at most
             ``repeat_floor_cap``'s analogue for one tile.
+        repeat_floor_least: the least the local repeat noise floor may be, as a fraction of the reel's
+            median floor (``_repeat_floor``): a frozen shot repeats almost exactly and must not pull
+            the floor of the moving pictures beside it down to nothing.
         repeat_threshold: log(diff / floor) above which two same-parity fields say "not a repeat".
         gain: slope of the evidence around its threshold.
         clip: the most one measure can say, either way (but see ``clip_two_moments``).
@@ -154,6 +157,7 @@ class CadenceParams:
     comb_threshold: float = 0.25
     repeat_floor_cap: float = 2.5
     repeat_floor_local: tuple[float, float] = (1.0, 4.0)
+    repeat_floor_least: float = 0.5
     repeat_threshold: float = 0.7
     gain: float = 2.0
     clip: float = 3.0
@@ -211,16 +215,20 @@ class Run:
     pattern: str | None = PATTERNS[0]
 
 
-def _repeat_floor(dup: np.ndarray, window: int) -> np.ndarray:
+def _repeat_floor(dup: np.ndarray, window: int, least: float) -> np.ndarray:
     """Per pair, the noise level of a repeated field: a low percentile of ``dup`` over +-``window`` fields,
-    capped by the reel's median of those (inside video nothing repeats, so the local value is motion)."""
+    kept within [``least``, 1] times the reel's median of those. Above: inside video nothing repeats,
+    so the local value is motion. Below: a frozen picture coded as skipped blocks repeats (almost)
+    exactly, which says nothing about the noise of a repeat of a moving picture next to it; a floor
+    taken from it would call that picture's true repeats "not repeats"."""
     n = dup.shape[0]
     if n == 0:
         return dup.copy()
     pad = np.pad(dup, window, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(pad, 2 * window + 1)[:n]
     local = np.percentile(windows, 10, axis=1).astype(np.float32)
-    return np.minimum(local, np.float32(np.median(local)))
+    median = np.float32(np.median(local))
+    return np.clip(local, np.float32(least) * median, median)
 
 
 def _neighbour_min(values: np.ndarray, reach: int = 2) -> np.ndarray:
@@ -270,11 +278,13 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
         else metrics.comb
     )
     comb_lr = own - _neighbour_min(own)
-    floor = np.minimum(_repeat_floor(metrics.dup, p.floor_window), np.float32(p.repeat_floor_cap))
+    floor = np.minimum(
+        _repeat_floor(metrics.dup, p.floor_window, p.repeat_floor_least), np.float32(p.repeat_floor_cap)
+    )
     rep_lr = np.log((metrics.dup + eps) / (floor + eps))
     if metrics.dup_local.shape == metrics.dup.shape and metrics.dup.shape[0]:
         lo, hi = p.repeat_floor_local
-        floor_local = np.clip(_repeat_floor(metrics.dup_local, p.floor_window), lo, hi)
+        floor_local = np.clip(_repeat_floor(metrics.dup_local, p.floor_window, p.repeat_floor_least), lo, hi)
         rep_lr = np.maximum(rep_lr, np.log((metrics.dup_local + eps) / (floor_local + eps)))
     comb = np.clip(p.gain * (comb_lr - p.comb_threshold), -p.clip, p.clip_two_moments).astype(np.float32)
     repeat = np.clip(p.gain * (rep_lr - p.repeat_threshold), -p.clip, p.clip_not_repeat).astype(np.float32)
@@ -346,8 +356,8 @@ def track_cadence(
     emit[: rep.shape[0]] = -rep[:, None]
     # a 3-field run's repeat, paid on the natural transition that keeps the run going (module docstring)
     rep_nat = np.zeros((n, STATES))
-    for state, k, r in _film_states():
-        if _REPEAT[state]:
+    for s, k, r in _film_states():
+        if _REPEAT[s]:
             lag = 1 if r % 2 else 2
             rep_nat[lag : lag + rep.shape[0], PATTERN_BASE[k] + (r + lag) % PHASES] = 2.0 * rep[: n - lag]
     emit[0::2, _ODD] = np.inf  # even fields (a frame's first) sit at even phases

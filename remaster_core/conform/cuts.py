@@ -25,6 +25,14 @@ from the frame before the first cut to the frame after the short shot. A transit
 (a blend of the two shots) lies between them, so its two scores add up to about that distance; a
 flash adds up to about twice it (or far more, when the flash interrupts one shot). Frame 0 starts
 the first shot; the leader -> first shot boundary is an ordinary cut.
+
+A *flash of light* is not a shot: 1-3 frames brighter or darker (a photographer's flash, lightning, an
+explosion) inside one shot give two large scores, both from the histogram, and look like a flash
+shot. It differs in that the picture keeps its structure: the standardised luma of every frame of
+the stretch stays within ``light_structure`` of the frame before it (a change of exposure moves the
+histogram, hardly the standardised picture; a different shot, or a fast pan, moves it by 0.7 and
+more), and the frame after the stretch is the picture before it again (their score is under
+``min_score``). Such a stretch adds no cut at either end.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ class CutParams:
     ratio_busy: float = 1.4
     window: int = 6
     flash_ratio: float = 1.5
+    light_structure: float = 0.4
+    flash_frames: int = 3
 
 
 def frame_thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -90,6 +100,11 @@ def cut_scores(thumbs: np.ndarray) -> np.ndarray:
         thumbs: (N, h, w, 3) thumbnails from ``frame_thumbnail`` (uint8, or float32 0..1).
     """
     return _scores([_features(t) for t in thumbs])
+
+
+def _structure(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """The mean absolute difference of two frames' standardised luma (``_features``): exposure-blind."""
+    return float(np.abs(a[1] - b[1]).mean())
 
 
 def _scores(features: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -141,4 +156,22 @@ def detect_cuts(thumbs: np.ndarray, params: CutParams | None = None) -> tuple[li
         if sides and (s < p.ratio * min(sides) or s < p.ratio_busy * max(sides)):
             continue
         cuts.append(t)
-    return cuts, scores
+    return _without_light_flashes(cuts, features, p), scores
+
+
+def _without_light_flashes(
+    cuts: list[int], features: list[tuple[np.ndarray, np.ndarray]], p: CutParams
+) -> list[int]:
+    """``cuts`` less both ends of every flash of light (see the module docstring)."""
+    light: set[int] = set()
+    for a in cuts:
+        if a == 0:
+            continue
+        before = features[a - 1]
+        for b in range(a + 1, min(len(features), a + p.flash_frames + 1)):
+            if _structure(before, features[b - 1]) >= p.light_structure:
+                break  # the stretch a..b-1 is another picture, not the same one lit differently
+            if _distance(before, features[b]) < p.min_score:
+                light.update(range(a, b + 1))
+                break
+    return [c for c in cuts if c not in light]

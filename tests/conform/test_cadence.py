@@ -147,3 +147,20 @@ def test_edit_switches_between_3_2_and_2332() -> None:
     assert [sources[r.fields[0]] for r in runs] == sorted(set(sources))
     assert pattern_of(int(track.state[len(a) - 6])) == "3:2"
     assert pattern_of(int(track.state[len(a) + 6])) == "2:3:3:2"
+
+
+def test_frozen_shot_does_not_turn_the_next_shots_repeats_into_motion() -> None:
+    """A frozen picture coded as skipped blocks repeats exactly (dup 0); the moving shot after it
+    repeats a field within its coding noise (about 0.85 here against 2.4 for two film frames). The
+    repeat floor next to the frozen stretch must not drop to nothing, or those repeats read as motion."""
+    frozen = np.zeros(20, np.float32)
+    moving = np.tile(np.float32([2.4, 2.4, 0.85, 2.4, 2.4]), 12)  # one repeat every 5 pairs
+    dup = np.concatenate([frozen, moving])
+    n = dup.shape[0] + 2
+    metrics = FieldMetrics(
+        comb=np.ones(n - 1, np.float32), intra=np.ones(n, np.float32), dup=dup, first_parity="top"
+    )
+    repeats = np.arange(frozen.shape[0] + 2, dup.shape[0], 5)
+    assert (field_evidence(metrics).repeat[repeats] < 0).all()
+    others = np.setdiff1d(np.arange(frozen.shape[0], dup.shape[0]), repeats)
+    assert (field_evidence(metrics).repeat[others] > 0).all()

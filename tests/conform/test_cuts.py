@@ -50,3 +50,26 @@ def test_changing_leader_then_first_shot() -> None:
 def test_no_frames_and_one_frame() -> None:
     assert detect_cuts(np.zeros((0, 36, 48, 3), np.float32))[0] == []
     assert detect_cuts(np.zeros((1, 36, 48, 3), np.float32))[0] == [0]
+
+
+def test_flash_shots_keep_both_cuts() -> None:
+    """A 1-3 frame shot between two shots (or interrupting one) gives two cuts, one at each end."""
+    astronaut = skimage.data.astronaut().astype(np.float32) / 255
+    coffee = skimage.data.coffee().astype(np.float32) / 255
+    chelsea = skimage.data.chelsea().astype(np.float32) / 255
+    for n in (1, 2, 3):
+        for after in (_pan(chelsea, 10, 1.0), _pan(astronaut, 12, 1.0)[2:]):
+            frames = _pan(astronaut, 10, 1.0) + _pan(coffee, n, 1.0) + after
+            cuts, _ = detect_cuts(np.stack([frame_thumbnail(f) for f in frames]))
+            assert cuts == [0, 10, 10 + n], n
+
+
+def test_flash_of_light_is_not_a_cut() -> None:
+    """1-2 frames lit brighter or darker inside one shot (a flashbulb, lightning) are no cut."""
+    astronaut = skimage.data.astronaut().astype(np.float32) / 255
+    for gains in ((1.5,), (4.0,), (0.5,), (2.5, 1.75), (1.5, 1.25)):
+        frames = _pan(astronaut, 20, 1.0)
+        for k, g in enumerate(gains):
+            frames[10 + k] = np.clip(frames[10 + k] * g, 0, 1)
+        cuts, _ = detect_cuts(np.stack([frame_thumbnail(f) for f in frames]))
+        assert cuts == [0], gains

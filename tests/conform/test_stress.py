@@ -29,26 +29,15 @@ HELD_OUT_SEEDS = tuple(range(900, 910))  # bench only: never looked at while tun
 TEST_PARAMS = StressParams(frames=(60, 100))
 
 # seed -> why it fails today (measured; see the module docstring)
-_2332 = "2:3:3:2 pulldown: the cadence model knows 3:2 only (breaks, orphans, duplicated frames)"
-_FLASH = "a flash cut (1-3 frame shot): two cuts within two frames, the cut detector keeps one"
 KNOWN_FAILURES = {
     100: "a shot's film_first is off (fade and dissolve shots; not diagnosed)",
     101: "one woven frame inside a shot 1.4 dB below its clean-field reference (not diagnosed)",
-    102: _2332,
     103: "an edit after telecine inside a frozen shot: a frame mixes two pieces",
     105: "a shot's film_first is off (not diagnosed)",
-    106: _FLASH,
-    107: _FLASH,
-    109: _2332,
     110: "a cut next to a video title stretch is missed (not diagnosed)",
-    112: _2332,
-    113: _FLASH,
-    114: _2332,
-    115: _2332,
-    116: _2332,
-    117: _2332,
-    118: _2332,
-    119: _2332,
+    117: "a shot's film_first is off (not diagnosed; frames and cuts meet the bars)",
+    118: "an edit joining 3:2 to 2:3:3:2 inside a dissolve: the cadence takes two breaks, a duplicated frame",
+    119: "a shot's film_first is off (not diagnosed; frames and cuts meet the bars)",
 }
 
 
