@@ -6,6 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python bench/conform.py --stress 100-119     # the stress corpus's tuning seeds
     .venv/bin/python bench/conform.py --stress 900-909     # held-out stress seeds (never tuned on)
     .venv/bin/python bench/conform.py --reels small:1 --json bench/results/conform.json
+    .venv/bin/python bench/conform.py --real               # the real clip (scripts/fetch_real.sh), phases 0-3
 
 For every reel (``remaster synth``, built once into ``--work``; cuts at every cadence position,
 pulldown phase per preset), in the same run and on the same machine:
@@ -230,8 +231,9 @@ def run_ffmpeg_exr(path: Path, order: str, out: Path) -> tuple[int, float]:
     return len(list(out.glob("*.exr"))), time.perf_counter() - start
 
 
-def bench_stress_reel(reel: Path, scratch: Path) -> dict[str, Any]:
-    """Ours (``remaster conform`` end to end, EXR) and ffmpeg (EXR) on one stress reel."""
+def bench_stress_reel(reel: Path, scratch: Path, family: str | None = None) -> dict[str, Any]:
+    """Ours (``remaster conform`` end to end, EXR) and ffmpeg (EXR) on one stress reel (or a real reel:
+    ``tests.real_material.build_real_reel``, whose truth has the same keys; ``family`` names it)."""
     from remaster_core.conform.evaluate import frozen_sources, score_stress
     from remaster_core.conform.pipeline import conform
 
@@ -263,7 +265,7 @@ def bench_stress_reel(reel: Path, scratch: Path) -> dict[str, Any]:
     ours_psnr = list(score.psnr.values())
     return {
         "reel": reel.name,
-        "family": stress_family(truth),
+        "family": family or stress_family(truth),
         "broadcast_frames": n_broadcast,
         "present": len(score.present),
         "present_ffmpeg": len(present),
@@ -300,6 +302,35 @@ def stress_main(args: argparse.Namespace) -> int:
         rows.append(bench_stress_reel(reel, args.work / "scratch"))
         r = rows[-1]
         print(f"{r['reel']} {r['family']}: ours {r['ours']} | ffmpeg {r['ffmpeg']}", flush=True)
+    return _report_families(rows, args)
+
+
+def real_main(args: argparse.Namespace) -> int:
+    """The real clip (Debian opencv-doc ``Megamind.avi``): all 270 frames telecined at each pulldown
+    phase, ours against ffmpeg as for the stress corpus; family ``real/megamind``."""
+    from tests.real_material import MEGAMIND, MEGAMIND_FRAMES, REAL_DIR, build_real_reel
+
+    clip = REAL_DIR / MEGAMIND
+    if not clip.is_file():
+        print(f"bench: {clip} is absent: run scripts/fetch_real.sh first", file=sys.stderr)
+        return 2
+    rows = []
+    for phase in range(4):
+        reel = args.work / f"real_megamind_phase{phase}"
+        if not (reel / "truth.json").exists():
+            if reel.exists():
+                import shutil
+
+                shutil.rmtree(reel)
+            build_real_reel(reel, clip, first=0, count=MEGAMIND_FRAMES, phase=phase)
+        rows.append(bench_stress_reel(reel, args.work / "scratch", family="real/megamind"))
+        r = rows[-1]
+        print(f"{r['reel']} {r['family']}: ours {r['ours']} | ffmpeg {r['ffmpeg']}", flush=True)
+    return _report_families(rows, args)
+
+
+def _report_families(rows: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    """Print the per-family table of ``bench_stress_reel`` rows, write ``--json``, check the bars."""
     families: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         families.setdefault(r["family"], []).append(r)
@@ -349,8 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         "--stress-frames", type=int, nargs=2, default=(100, 250), metavar=("MIN", "MAX"),
         help="24p frames per stress reel (default 100 250; the tests use 60 100)",
     )  # fmt: skip
+    parser.add_argument(
+        "--real", action="store_true",
+        help="run the real clip instead (Debian opencv-doc Megamind.avi, fetched by scripts/fetch_real.sh)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.real:
+        return real_main(args)
     if args.stress:
         return stress_main(args)
     results = []

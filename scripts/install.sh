@@ -23,6 +23,10 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq ffmpeg >/dev/null
 fi
+# the tests' real 23.976p clip (Debian's opencv-doc) into .cache/real/; fatal only under CI=true
+if [[ "${1:-}" == "--dev" ]]; then
+    bash scripts/fetch_real.sh
+fi
 
 python=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
