@@ -41,7 +41,7 @@ from export.metadata import (
     stamp,
 )
 from export.metadata import value_range as metadata_value_range
-from export.onnx_export import OPSET, export_onnx, exported_with, to_fp16, write_onnx
+from export.onnx_export import OPSET, check_opset, export_onnx, exported_with, to_fp16, write_onnx
 from export.parity import ParityReport, parity_frames, reference_outputs, write_report
 from export.torchscript import save_torchscript
 from remaster_core.errors import InputError, ModelError
@@ -164,6 +164,7 @@ def export_model(
     out_path = Path(out)
     ts_path = Path(torchscript) if torchscript is not None else None
     _check_outputs(out_path, ts_path, inputs=[source, *parity_images])
+    check_opset(opset)  # before the checkpoint is read
     chosen = resolve_checkpoint(source)
     checkpoint = load_checkpoint(chosen.path)
     generator = build_generator(checkpoint.generator_config)

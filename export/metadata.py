@@ -5,7 +5,9 @@ Source: ``remaster export`` takes a training run folder or a checkpoint file (``
 - a checkpoint file (``.safetensors`` written by ``training.checkpoint.save_checkpoint``) is taken as is;
 - a run folder ``RUN/`` (or its ``RUN/checkpoints/``): ``checkpoints/best.safetensors`` (the trainer's
   best EMA weights); when there is none, the newest step checkpoint ``step_<N>.safetensors`` (highest
-  ``N``, not the newest mtime, so the choice does not depend on copies) with a warning that says so.
+  ``N``, not the newest mtime, so the choice does not depend on copies) with a warning that says so. A
+  ``best.safetensors`` that is there but is no file (a folder, a link to nothing) is refused, not
+  passed over.
 
 Identity (``identify``): the model name defaults to the run folder's name (or the checkpoint's stem when
 the file is not inside a run), the version to ``<stage>-step<N>`` from the checkpoint; ``--name`` and
@@ -130,8 +132,15 @@ def resolve_checkpoint(source: str | os.PathLike[str]) -> CheckpointSource:
         folder, run_dir = source, source.parent
     else:
         folder, run_dir = source / CHECKPOINTS_DIR, source
-    if (folder / BEST_CHECKPOINT).is_file():
-        return CheckpointSource(folder / BEST_CHECKPOINT, run_dir, f"best checkpoint of run {run_dir}")
+    best = folder / BEST_CHECKPOINT
+    if best.is_file():
+        return CheckpointSource(best, run_dir, f"best checkpoint of run {run_dir}")
+    if os.path.lexists(best):  # there, but a folder or a link to nothing: damage, not an absent best
+        what = "a folder" if best.is_dir() else "a symlink that leads to no file"
+        raise InputError(
+            f"{best} is {what}, not a checkpoint; restore it (or re-run training), or export another "
+            "checkpoint by passing its file (e.g. a step_<N>.safetensors of the run)"
+        )
     steps = _step_checkpoints(folder) if folder.is_dir() else []
     if not steps:
         raise InputError(

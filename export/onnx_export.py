@@ -54,6 +54,25 @@ EXPORTER = "legacy torch.onnx exporter (dynamo=False)"
 DYNAMIC_AXES = {0: "N", 2: "H", 3: "W"}
 
 
+def max_opset() -> int:
+    """The highest opset both the legacy exporter of the installed torch and the installed onnx write."""
+    from torch.onnx import _constants  # private, but the only statement of the legacy exporter's range
+
+    exporter = int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", OPSET))
+    return min(exporter, int(onnx.defs.onnx_opset_version()))
+
+
+def check_opset(opset: int) -> None:
+    """Raise ``InputError`` (naming ``--opset``) unless ``17 <= opset <= max_opset()``."""
+    if opset < 17:
+        raise InputError(f"--opset must be 17 or later (the runtime contract), got {opset}")
+    if opset > max_opset():
+        raise InputError(
+            f"--opset {opset}: the installed torch exporter writes at most opset {max_opset()}; pass 17 (the "
+            f"default) to {max_opset()}"
+        )
+
+
 def exported_with(opset: int = OPSET) -> str:
     """``"torch X, onnx Y, <exporter>, opset N"`` for the ``remaster.exported_with`` metadata."""
     return f"torch {torch.__version__}, onnx {onnx.__version__}, {EXPORTER}, opset {opset}"
@@ -66,11 +85,10 @@ def export_onnx(generator: Generator, *, opset: int = OPSET) -> onnx.ModelProto:
     H, W >= ``min_input_size(cfg)`` works (the graph pads to a multiple of ``s`` and crops back).
 
     Raises:
-        InputError: an opset below 17, or a G whose images are not 3-channel RGB.
+        InputError: an opset below 17 or above ``max_opset()``, or a G whose images are not 3-channel RGB.
         ModelError: the exported graph fails ``onnx.checker.check_model(full_check=True)``.
     """
-    if opset < 17:
-        raise InputError(f"--opset must be 17 or later (the runtime contract), got {opset}")
+    check_opset(opset)
     cfg = generator.cfg
     if cfg.in_channels != 3:
         raise InputError(

@@ -75,7 +75,7 @@ from remaster_core.conform.report import write_report
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.images import ImageMeta, read_image, write_image
 from remaster_core.io.outdir import prepare_output_folder
-from remaster_core.io.sequence import resolve_sequence
+from remaster_core.io.sequence import film_sequence
 from remaster_core.io.video import (
     Field,
     VideoInfo,
@@ -248,12 +248,7 @@ def _plan_record(index: int, plan: FramePlan) -> FrameRecord:
 
 def film_thumbnails(film: str) -> tuple[np.ndarray, list[int], str]:
     """Thumbnails (N, 36, 48, 3) uint8 of every frame of the film sequence ``film``, its frame numbers, its pattern."""
-    pattern = resolve_sequence(film)
-    frames = pattern.frames_on_disk()
-    if not frames:
-        raise InputError(
-            f"{film}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
-        )
+    pattern, frames = film_sequence(film)
     thumbs = np.stack(
         [
             # a log scan is matched as video: converted from the colour space its tag names
@@ -363,10 +358,8 @@ def conform(
     start = time.monotonic()
     path = Path(broadcast)
     out = Path(out_dir)
-    if film is not None and not resolve_sequence(film).frames_on_disk():  # fail before the long work
-        raise InputError(
-            f"{film}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
-        )
+    if film is not None:
+        film_sequence(film)  # a missing or gapped film scan fails before the long work
     inputs = [
         ("the broadcast", path),
         ("the film scan", film),
@@ -449,10 +442,6 @@ def conform(
     film_info: manifest.FilmInfo | None = None
     if film is not None:
         film_thumbs, film_frames, film_pattern = film_thumbnails(film)
-        if film_frames != list(range(film_frames[0], film_frames[0] + len(film_frames))):
-            log.warning(
-                "%s: the film frame numbers have gaps; matching them as one contiguous sequence", film
-            )
         breaks = _break_frames(records, analysis.track)
         offset_result = find_offset(thumb_arr, film_thumbs, cut_list, breaks=breaks)
         film_info = manifest.FilmInfo(film_pattern, len(film_frames), film_frames[0])

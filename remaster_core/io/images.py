@@ -44,6 +44,7 @@ import OpenImageIO as oiio
 
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.atomic import atomic_path
+from remaster_core.io.finite import describe_nonfinite
 from remaster_core.io.sequence import SequencePattern
 
 log = logging.getLogger("remaster.io.images")
@@ -209,13 +210,35 @@ def _as_stored() -> oiio.ImageSpec:
     return config
 
 
+@functools.cache
+def _format_of_extension() -> dict[str, str]:
+    """{".dpx": "dpx", ".exr": "openexr", ".tif": "tiff", ...}: OpenImageIO's own extension table."""
+    table: dict[str, str] = {}
+    for entry in str(oiio.get_string_attribute("extension_list")).split(";"):
+        name, _, extensions = entry.partition(":")
+        for ext in extensions.split(","):
+            if ext:
+                table.setdefault(f".{ext.lower()}", name)
+    return table
+
+
 def _open(path: Path) -> oiio.ImageInput:
+    """Open ``path`` for reading; a file whose contents are another format than its extension names (a
+    PNG renamed ``.dpx``) is refused: a sequence is one format, and the name is what a person trusts."""
     if not path.is_file():
         raise MediaError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
     inp = oiio.ImageInput.open(str(path), _as_stored())
     if inp is None:
         raise MediaError(
             f"{path}: cannot read this image ({_one_line(oiio.geterror())}); is it corrupt or truncated?"
+        )
+    named = _format_of_extension().get(path.suffix.lower())
+    found = inp.format_name()
+    if named is not None and found != named:
+        inp.close()
+        raise MediaError(
+            f"{path}: the file's contents are {found}, not the {named} its extension {path.suffix} names "
+            f"(renamed, or saved in the wrong format); convert it to {named} or restore the original frame"
         )
     return inp
 
@@ -355,10 +378,10 @@ def _file_values(image: np.ndarray, bits: str, path: Path) -> np.ndarray:
         values = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
     else:
         values = image.astype(np.float32, copy=False)
-        bad = int(np.count_nonzero(~np.isfinite(values)))
-        if bad:
+        bad = describe_nonfinite(values)
+        if bad is not None:
             raise InputError(
-                f"{path}: the image holds {bad} NaN/Inf values, which a {bits}-bit file cannot store; "
+                f"{path}: the image holds {bad}, which a {bits}-bit file cannot store; "
                 "clean them first or write a float EXR"
             )
     top = 2 ** int(bits) - 1

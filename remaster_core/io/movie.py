@@ -42,6 +42,7 @@ from remaster_core.color import YCbCrMatrix, downsample_chroma, quantise_codes, 
 from remaster_core.errors import InputError, MediaError
 from remaster_core.io.atomic import atomic_path
 from remaster_core.io.audio import AudioTrack
+from remaster_core.io.finite import check_finite
 from remaster_core.progress import progress
 
 log = logging.getLogger("remaster.io.movie")
@@ -104,8 +105,7 @@ def _check_frame(path: Path, index: int, rgb: np.ndarray, size: tuple[int, int] 
     if not np.issubdtype(rgb.dtype, np.floating):
         raise InputError(f"{path}: frame {index} is {rgb.dtype}; frames must be float R'G'B' in 0..1")
     rgb = rgb.astype(np.float32, copy=False)
-    if not np.isfinite(rgb).all():
-        raise InputError(f"{path}: frame {index} holds NaN or infinite values; fix the frame before writing")
+    check_finite(rgb, f"{path}: frame {index}", "fix the frame before writing")
     return rgb
 
 

@@ -206,3 +206,34 @@ def check_contiguous(pattern: SequencePattern, frames: Sequence[int] | None = No
         f"{pattern}: {len(missing)} of {len(frames)} frames missing: {shown}{more} "
         f"[missing: {format_frame_range(missing)}]; restore them or narrow the frame range"
     )
+
+
+def film_sequence(arg: str) -> tuple[SequencePattern, list[int]]:
+    """The film scan named by ``arg`` (a folder or a frame pattern) and its frame numbers, in order.
+
+    Film frames are matched to the broadcast by their order in the scan (``film_first`` indexes them), so
+    a frame missing inside the scan would shift every later frame by one: it is refused here, named,
+    rather than found later as a wrong temporal offset.
+
+    Raises:
+        InputError: no frames, or frames missing between the first and the last (each named, with the
+            pattern and the range of missing numbers); or a bad folder/pattern (``resolve_sequence``).
+    """
+    pattern = resolve_sequence(arg)
+    frames = pattern.frames_on_disk()
+    if not frames:
+        raise InputError(
+            f"{arg}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
+        )
+    wanted = range(frames[0], frames[-1] + 1)
+    if len(frames) != len(wanted):
+        missing = sorted(set(wanted) - set(frames))
+        shown = ", ".join(f"frame {f} ({pattern.path(f).name})" for f in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise InputError(
+            f"{pattern}: {len(missing)} of {len(wanted)} film frames missing inside the scan: {shown}{more} "
+            f"[missing: {format_frame_range(missing)}]; film frames are paired with the broadcast by their "
+            "order, so a gap would shift every later frame: restore the missing files (or put a copy of a "
+            "neighbour in their place) and run again"
+        )
+    return pattern, frames

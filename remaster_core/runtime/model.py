@@ -21,7 +21,8 @@ onnxruntime accepts.
 ``remaster.color``             ``COLOR_CONVENTION`` exactly.
 ``remaster.value_range``       ``"0,1"``: the code-value range of input and output ("lo,hi").
 ``remaster.space_to_depth``    ``s`` (int >= 1): the pixel-unshuffle factor. Tile origins are kept
-                               on multiples of ``s``.
+                               on multiples of ``s``. The block size of every DepthToSpace /
+                               SpaceToDepth node of the graph must divide it (checked at open).
 ``remaster.receptive_field``   int >= 0, input pixels **on one side**: an output pixel depends only on
                                inputs at most this far away (L-inf), for tile origins on multiples
                                of ``s`` (``training.model.receptive_field`` computes it).
@@ -351,6 +352,35 @@ def _check_io(path: Path, sha: str, model: onnx.ModelProto, strict_names: bool) 
     return inputs[0].name, outputs[0].name, precisions[0]
 
 
+def graph_block_sizes(graph: onnx.GraphProto) -> set[int]:
+    """The ``blocksize`` of every DepthToSpace and SpaceToDepth node of ``graph`` (and of its subgraphs):
+    the pixel (un)shuffle factors the graph itself states."""
+    sizes: set[int] = set()
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type in ("DepthToSpace", "SpaceToDepth") and attr.name == "blocksize":
+                sizes.add(int(attr.i))
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                sizes |= graph_block_sizes(sub)
+    return sizes
+
+
+def _check_space_to_depth(label: str, model: onnx.ModelProto, convention: ModelConvention) -> None:
+    """The convention's ``s`` against the graph's own (un)shuffle factors: tile origins and padding on
+    multiples of ``s`` keep the graph's pixel blocks whole only when every factor divides ``s``.
+
+    A graph that states none (an unshuffle written as Reshape/Transpose only) is not checked.
+    """
+    s = convention.space_to_depth
+    wrong = sorted(b for b in graph_block_sizes(model.graph) if b < 1 or s % b)
+    if wrong:
+        raise ModelError(
+            f"{label}: metadata {KEY_SPACE_TO_DEPTH}={s} disagrees with the graph, whose DepthToSpace/"
+            f"SpaceToDepth block size is {', '.join(map(str, wrong))} (s must be a multiple of it): the "
+            "metadata was edited or the export is broken; re-export the model"
+        )
+
+
 def open_model(
     path: str | os.PathLike[str],
     *,
@@ -415,6 +445,7 @@ def open_model(
                 f"({meta_convention}); drop the override, the metadata is authoritative"
             )
         convention = meta_convention
+        _check_space_to_depth(label, model, convention)
         grain = _grain_profile(label, props)
         guard, held_out = _guard(label, props)
     elif convention is None:
@@ -426,6 +457,7 @@ def open_model(
         )
     else:
         input_name, output_name, graph_precision = _check_io(p, sha, model, strict_names=False)
+        _check_space_to_depth(label, model, convention)
     if not ours:
         grain = None
         guard, held_out = None, None

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from remaster_core.errors import InputError
+from remaster_core.io.finite import describe_nonfinite
 
 SANE_BELOW = 0.5
 """How far below the model's range (in units of its span) a value may go: -0.5 for 0..1."""
@@ -86,14 +87,9 @@ def check_frames(
     # min and max propagate NaN and show Inf: one cheap pass each; the detailed count only on failure
     vmin, vmax = float(frames.min()), float(frames.max())
     if not (math.isfinite(vmin) and math.isfinite(vmax)):
-        bad = np.argwhere(~np.isfinite(frames))
-        nans = int(np.isnan(frames).sum())
-        infs = int(bad.shape[0] - nans)
-        i, y, x, c = (int(v) for v in bad[0])
-        at = f"frame {i}, " if not single else ""
+        found = describe_nonfinite(frames[0] if single else frames)
         raise InputError(
-            f"{where}: frame contains {nans} NaN and {infs} Inf values (first at {at}y={y}, x={x}, "
-            f"channel {'RGB'[c]}); fix the source or the step that made it (a division by zero?)"
+            f"{where}: frame contains {found}; fix the source or the step that made it (a division by zero?)"
         )
     low, high = sane_range(value_range)
     if vmin < low or vmax > high:

@@ -205,6 +205,10 @@ def test_failed_parity_publishes_nothing(tmp_path: Path) -> None:
 def test_unexportable_requests_are_refused() -> None:
     with pytest.raises(InputError, match="opset"):
         export_onnx(trained_like(SMALL), opset=16)
+    with pytest.raises(
+        InputError, match=r"--opset 1000000: the installed torch exporter writes at most opset"
+    ):
+        export_onnx(trained_like(SMALL), opset=1_000_000)
     rgba = trained_like(
         type(SMALL)(width=8, growth=4, dense_layers=1, num_dcus=1, space_to_depth=2, in_channels=4)
     )

@@ -442,15 +442,8 @@ def test_a_damaged_model_raises_model_error_or_still_runs(model_bytes: bytes, se
 @pytest.mark.parametrize(
     "key, value",
     [
-        pytest.param(
-            "remaster.space_to_depth",
-            "3",
-            marks=pytest.mark.xfail(
-                reason="a consistent but false factor is not checked against the graph "
-                "(model safety, issue #17)",
-                strict=False,
-            ),
-        ),
+        ("remaster.space_to_depth", "3"),  # consistent in itself, but the graph's DepthToSpace is 2
+        ("remaster.space_to_depth", "1"),
         ("remaster.space_to_depth", "99999999999999999999"),
         ("remaster.receptive_field", "-1"),
         ("remaster.value_range", "nan,1"),
@@ -472,3 +465,50 @@ def test_edited_model_metadata_is_a_model_error(
     path.write_bytes(model.SerializeToString())
     with pytest.raises(ModelError, match=str(path)):
         _load(path)
+
+
+def test_a_space_to_depth_that_is_a_multiple_of_the_graphs_factor_is_accepted(
+    model_bytes: bytes, tmp_path: Path
+) -> None:
+    """Tiles on multiples of 4 keep the graph's 2x2 pixel blocks whole: a coarser stated factor is safe."""
+    import onnx
+
+    from remaster_core.runtime.model import graph_block_sizes
+
+    model = onnx.load_from_string(model_bytes)
+    assert graph_block_sizes(model.graph) == {2}
+    next(p for p in model.metadata_props if p.key == "remaster.space_to_depth").value = "4"
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    _load(path)
+
+
+# ------------------------------------------------------------------------------------------ frames
+
+
+def test_a_frame_holding_nan_or_inf_rejects_its_shot_naming_the_file(tmp_path: Path) -> None:
+    """align's reader: a damaged conformed or film frame is the shot's rejection reason (recorded in
+    align.json), never a fit that fails deep inside with a traceback."""
+    import numpy as np
+
+    from remaster_core.align.pipeline import ConformInput, _Reader
+    from remaster_core.align.shot import AlignmentFailure
+    from remaster_core.io.images import write_image
+    from remaster_core.io.sequence import parse_pattern
+
+    for k, value in enumerate((0.5, -np.inf, np.nan)):
+        frame = np.full((8, 8, 3), 0.5, np.float32)
+        frame[2:4, 2:4] = value
+        write_image(tmp_path / f"frame.{k:06d}.exr", frame)
+        write_image(tmp_path / f"film.{k:06d}.exr", frame)
+    conform = ConformInput(tmp_path, parse_pattern(str(tmp_path / "frame.%06d.exr")), 3, None, (), None)
+    reader = _Reader(conform, parse_pattern(str(tmp_path / "film.%06d.exr")), [0, 1, 2])
+    assert reader.broadcast(0).shape == (8, 8, 3) and reader.film_frame(0).shape == (8, 8, 3)
+    with pytest.raises(
+        AlignmentFailure, match=r"conformed frame 1 \(.*frame\.000001\.exr\) holds 0 NaN, 0 \+Inf and 12 -Inf"
+    ):
+        reader.broadcast(1)
+    with pytest.raises(
+        AlignmentFailure, match=r"film frame 2 \(.*film\.000002\.exr\) holds 12 NaN, 0 \+Inf and 0 -Inf"
+    ):
+        reader.film_frame(2)

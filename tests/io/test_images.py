@@ -366,9 +366,21 @@ def test_nan_is_refused_for_integer_files(tmp_path: Path, name: str) -> None:
     image = np.zeros((4, 4, 3), np.float32)
     image[1, 2, 0] = np.nan
     image[3, 3, 1] = np.inf
-    with pytest.raises(InputError, match=r"a\.\w+: the image holds 2 NaN/Inf values"):
+    image[0, 3, 2] = -np.inf
+    with pytest.raises(
+        InputError,
+        match=r"a\.\w+: the image holds 1 NaN, 1 \+Inf and 1 -Inf values \(first at y=0, x=3, channel B\)",
+    ):
         write_image(tmp_path / name, image)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_file_whose_contents_are_another_format_than_its_extension_is_refused(tmp_path: Path) -> None:
+    write_image(tmp_path / "frame.png", np.full((4, 6, 3), 0.5, np.float32), bit_depth="8")
+    os.replace(tmp_path / "frame.png", tmp_path / "frame.0001.dpx")
+    for read in (read_image, image_size):
+        with pytest.raises(MediaError, match=r"frame\.0001\.dpx: the file's contents are png, not the dpx"):
+            read(tmp_path / "frame.0001.dpx")
 
 
 def test_bad_array_is_a_value_error(tmp_path: Path) -> None:

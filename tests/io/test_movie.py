@@ -142,7 +142,9 @@ def test_bad_requests_are_refused_before_writing(tmp_path: Path) -> None:
 def test_a_bad_frame_leaves_nothing_behind(tmp_path: Path) -> None:
     frames = patches(16, 16, 3)
     frames[2][3, 3, 1] = np.nan
-    with pytest.raises(InputError, match="frame 2 holds NaN"):
+    with pytest.raises(
+        InputError, match=r"frame 2 holds 1 NaN, 0 \+Inf and 0 -Inf values \(first at y=3, x=3"
+    ):
         write_movie(tmp_path / "broken.mov", frames, fps=Fraction(24))
     frames = patches(16, 16, 2) + patches(16, 18, 1)
     with pytest.raises(InputError, match="frame 2 is 18x16, the first was 16x16"):

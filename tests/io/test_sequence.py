@@ -9,7 +9,7 @@ import pytest
 
 from remaster_core.errors import InputError
 from remaster_core.io.frame_range import format_frame_range, parse_frame_range
-from remaster_core.io.sequence import check_contiguous, parse_pattern, resolve_sequence
+from remaster_core.io.sequence import check_contiguous, film_sequence, parse_pattern, resolve_sequence
 
 
 def touch(folder: Path, *names: str) -> None:
@@ -201,3 +201,19 @@ def test_gap_names_the_missing_frame(tmp_path: Path) -> None:
 def test_no_frames_at_all(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no frames found"):
         check_contiguous(parse_pattern(str(tmp_path / "plate.####.exr")))
+
+
+def test_a_film_scan_with_a_gap_names_the_missing_frames(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"film.{f:06d}.dpx" for f in (0, 1, 2, 4, 5, 9)))
+    with pytest.raises(
+        InputError, match=r"film\.######\.dpx: 4 of 10 film frames missing inside the scan"
+    ) as info:
+        film_sequence(str(tmp_path))
+    assert "frame 3 (film.000003.dpx)" in str(info.value) and "[missing: 3,6-8]" in str(info.value)
+    (tmp_path / "film.000009.dpx").unlink()
+    (tmp_path / "film.000000.dpx").unlink()
+    touch(tmp_path, "film.000003.dpx")
+    pattern, frames = film_sequence(str(tmp_path))  # a scan need not start at 0; only gaps are refused
+    assert frames == [1, 2, 3, 4, 5] and pattern.path(3) == tmp_path / "film.000003.dpx"
+    with pytest.raises(InputError, match="no film frames found"):
+        film_sequence(str(tmp_path / "other.%04d.exr"))

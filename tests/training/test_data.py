@@ -95,6 +95,12 @@ def test_missing_and_mismatched_frames_are_named(pairs_dir: Path, tmp_path: Path
         InputError, match=r"shot 2 frame 212 is incomplete, missing .*shot002/target/frame.000212.png"
     ):
         scan_pairs(root)
+    root = _copy(pairs_dir, tmp_path / "c")
+    (root / "shot000/mask/frame.000011.png").unlink()  # a missing mask is never skipped silently
+    with pytest.raises(
+        InputError, match=r"shot 0 frame 11 is incomplete, missing .*shot000/mask/frame.000011.png"
+    ):
+        scan_pairs(root)
     root = _copy(pairs_dir, tmp_path / "b")
     write_image(root / "shot000/mask/frame.000010.png", np.ones((50, 60), np.uint8) * 255, bit_depth="8")
     with pytest.raises(InputError, match=r"inconsistent pair: shot 0 frame 10 .*mask 60x50"):
