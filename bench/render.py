@@ -66,8 +66,11 @@ def write_inputs(folder: Path, count: int, make_frame: Any) -> str:
     return str(folder / "frame.%06d.exr")
 
 
-def engine_alone(src: str, node: NodeParams, frames: list[int]) -> float:
-    """Seconds for ``Engine.run`` over the frames already resampled in memory (after one warm-up)."""
+def engine_alone(
+    src: str, node: NodeParams, frames: list[int], cpu: list[tuple[float, float]] | None = None
+) -> float:
+    """Seconds for ``Engine.run`` over the frames already resampled in memory (after one warm-up); the
+    CPU seconds over the same span, (the process's, this thread's), are appended to ``cpu`` if given."""
     source = open_source(src)
     transform = frame_transform(node, source.size, source.pixel_aspect)
     size = node.output_size
@@ -75,17 +78,26 @@ def engine_alone(src: str, node: NodeParams, frames: list[int]) -> float:
     ready = [resample_to_output(f.rgb, transform, size) for f in source.read(frames)]
     engine = engine_for(node)
     engine.run(ready[0])
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), (time.process_time(), time.thread_time())
     for frame in ready:
         engine.run(frame)
+    if cpu is not None:
+        cpu.append((time.process_time() - started_cpu[0], time.thread_time() - started_cpu[1]))
     return time.perf_counter() - started
 
 
-def end_to_end(src: str, out: Path, node: NodeParams, **kw: Any) -> tuple[float, int]:
+def end_to_end(
+    src: str, out: Path, node: NodeParams, cpu: list[tuple[float, float]] | None = None, **kw: Any
+) -> tuple[float, int]:
+    """(seconds, frames rendered) of ``plan_job`` + ``run_job`` in this process (``kw``: ``plan_job``'s);
+    the CPU seconds, (the process's, this thread's: the render's critical path), are appended to ``cpu``
+    if given."""
     plan = plan_job(src, output_spec(str(out / "frame.%06d.exr")), node, **kw)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), (time.process_time(), time.thread_time())
     result = run_job(plan, show_progress=False)
     seconds = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append((time.process_time() - started_cpu[0], time.thread_time() - started_cpu[1]))
     assert result.exit_code == 0, result.failed
     return seconds, len(result.rendered)
 

@@ -24,7 +24,9 @@ shared machine hits them alike.
   the ``OPENBLAS_CORETYPE`` an OpenBLAS build picks on this CPU it can understate the fp32 peak (it did,
   3x, on the machine the numbers in docs were taken on). Each backend's achieved GFLOP/s (the conv
   FLOPs counted from the ONNX graph by ``graphstats``, divided by its time) is reported as a share of
-  the peak of its arithmetic: fp32 rows of the fp32 peak, bf16 rows of the bf16 peak;
+  the peak of its arithmetic: fp32 rows of the fp32 peak, bf16 rows of the bf16 peak (an OpenVINO bf16
+  row of the fp32 peak where OpenVINO says it computes in f32: a CPU without bf16 units, where torch's
+  bf16 matmul is emulated too). No preset benched (``--presets ''``): no peaks;
 - parity: each backend's output (mapped back to 0..1 code values) against ``ort-fp32`` on the same
   frame: max and 99.9th percentile of the absolute difference, and the PSNR of the difference
   (``10 log10(1 / mean(d^2))``, 0..1 range); with ``--models`` these are the trained models' figures;
@@ -33,8 +35,14 @@ shared machine hits them alike.
 - end to end (``--e2e``, default ``lite``): ``remaster render``'s job (``plan_job`` + ``run_job`` in this
   process, one chunk: read the 720x480 half EXR broadcast frames, resample to the output size, run the
   engine, write half EXR, check, log) against the engine alone on the same frames already resampled in
-  memory (``bench/render.py``'s ``engine_alone``), ``--e2e-frames`` frames, ``provider="auto"`` at
-  fp32 and bf16: the ratio end-to-end / engine alone (bar <= 1.15);
+  memory (``bench/render.py``'s ``engine_alone``), ``--e2e-frames`` frames, on each backend of
+  ``--e2e-backends`` (default ``ort-fp32,ov-fp32,ov-bf16``), ``--e2e-repeat`` rounds (engine alone,
+  then the render with every frame redone): the ratio of the median times end-to-end / engine alone
+  (bar <= 1.15), the per-round ratios, the same ratio of CPU seconds (the process's, all threads: the
+  work the render adds, which on a machine with no idle core is what the wall ratio tends to), that of
+  the calling thread's CPU seconds (the critical path; with ``ort-fp32`` at 1 thread the model runs on
+  that thread) and the load average beside it; ``--e2e-grain``: also with a
+  model carrying a grain profile (``bench_grain_profile``: the render adds grain, the engine alone not);
 - memory (``--memory``): a 3840x2160 frame through the ``lite`` engine with ``memory_mb=256`` in a child
   process: peak RSS growth against the engine's estimate; with ``paper`` benched, the tile the engine
   picks for it at 4K;
@@ -52,6 +60,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +79,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from remaster_core.grain.profile import GrainProfile, profile_to_json
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.node import NodeParams
 from remaster_core.runtime import Engine, EngineOptions
@@ -107,8 +117,11 @@ DEFAULT_BACKENDS = "ort-fp32,ov-fp32,ov-bf16,torch-fp32"
 REFERENCE = "ort-fp32"
 
 
-def export_preset(preset: str, path: Path, seed: int = 0) -> tuple[Path, torch.nn.Module]:
-    """``training.model`` preset with random weights -> ONNX with the remaster metadata."""
+def export_preset(
+    preset: str, path: Path, seed: int = 0, grain: GrainProfile | None = None
+) -> tuple[Path, torch.nn.Module]:
+    """``training.model`` preset with random weights -> ONNX with the remaster metadata (and ``grain`` as
+    its grain profile: the render adds grain)."""
     cfg = PRESETS[preset]
     torch.manual_seed(seed)
     net = build_generator(cfg).eval()
@@ -144,9 +157,25 @@ def export_preset(preset: str, path: Path, seed: int = 0) -> tuple[Path, torch.n
         contract.KEY_PADS_INTERNALLY: "0",
         contract.KEY_SHA256_WEIGHTS: contract.weights_sha256(model),
     }
+    if grain is not None:
+        props[contract.KEY_GRAIN_PROFILE] = profile_to_json(grain)
     onnx.helper.set_model_props(model, props)
     onnx.save(model, str(path))
     return path, net
+
+
+def bench_grain_profile() -> GrainProfile:
+    """A plausible film grain (RMS ~0.01 code values, a few pixels in size, correlated dye layers): the
+    grain the end-to-end render adds with ``--e2e-grain``; its cost does not depend on the numbers."""
+    spectrum = tuple(tuple(float(v) for v in 1e-4 * np.exp(-np.arange(33) / 8.0)) for _ in range(3))
+    return GrainProfile(
+        tile=64,
+        smooth_sigma=4.0,
+        spectrum=spectrum,
+        level_edges=(0.0, 0.25, 0.5, 0.75, 1.0),
+        level_gain=((1.2, 1.2, 1.2), (1.0, 1.0, 1.0), (0.9, 0.9, 0.9), (0.8, 0.8, 0.8)),
+        correlation=((1.0, 0.5, 0.3), (0.5, 1.0, 0.5), (0.3, 0.5, 1.0)),
+    )
 
 
 def make_frame(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -300,6 +329,8 @@ def bench_preset(
                 row["openvino_compile_s"] = compile_s[name]
                 row["openvino_from_cache_s"] = session.compile_seconds
                 row["openvino_arithmetic"] = session.arithmetic
+                if session.arithmetic == "fp32":  # bf16 asked on a CPU without bf16 units: f32 computed
+                    row["peak"] = "fp32"
             rows.append(row)
     return rows
 
@@ -312,32 +343,73 @@ def _bench_render() -> Any:
     return module
 
 
+E2E_BACKENDS = "ort-fp32,ov-fp32,ov-bf16"
+
+
 def bench_end_to_end(
-    preset: str, path: Path, sizes: list[tuple[int, int]], frames: int, threads: int, folder: Path
+    preset: str,
+    path: Path,
+    sizes: list[tuple[int, int]],
+    frames: int,
+    threads: int,
+    backends: list[Backend],
+    repeat: int,
+    folder: Path,
+    grain: bool = False,
 ) -> list[dict[str, Any]]:
-    """``remaster render``'s job against the engine alone on the same frames, ``auto`` at fp32 and bf16."""
+    """``remaster render``'s job against the engine alone on the same frames, per size and backend
+    (``grain``: the model carries a grain profile, which the render adds and the engine alone does not).
+
+    Each of ``repeat`` rounds times the engine alone, then the render (``force``: every frame redone);
+    the row holds the medians and the ratio of the medians (bar <= 1.15), the per-round ratios, the
+    same ratio of the process's CPU seconds (all threads: the work the render adds, whatever the load),
+    that of the calling thread's CPU seconds (the critical path: with onnxruntime at 1 thread the model
+    runs on the calling thread, so this is model + what the render does on that thread) and the 1-minute
+    load average when the row ended.
+    """
     render = _bench_render()
     src = render.write_inputs(folder / "in", frames, make_frame)
     numbers = list(range(frames))
     rows = []
     for width, height in sizes:
-        for precision in ("fp32", "bf16"):
+        for b in backends:
             node = NodeParams(
-                model=path, output_size=(width, height), provider="auto", precision=precision, threads=threads
-            )  # type: ignore[arg-type]
-            t_engine = render.engine_alone(src, node, numbers)
-            out = folder / f"out-{width}x{height}-{precision}"
-            t_e2e, n = render.end_to_end(src, out, node)
-            assert n == frames
+                model=path,
+                output_size=(width, height),
+                provider=b.provider,  # type: ignore[arg-type]
+                precision=b.precision,  # type: ignore[arg-type]
+                threads=threads,
+            )
+            out = folder / f"out-{width}x{height}-{b.name}"
+            engine_s: list[float] = []
+            e2e_s: list[float] = []
+            engine_cpu: list[tuple[float, float]] = []
+            e2e_cpu: list[tuple[float, float]] = []
+            for _ in range(repeat):
+                engine_s.append(render.engine_alone(src, node, numbers, cpu=engine_cpu))
+                seconds, n = render.end_to_end(src, out, node, cpu=e2e_cpu, force=True)
+                assert n == frames
+                e2e_s.append(seconds)
             rows.append(
                 {
                     "preset": preset,
                     "size": f"{width}x{height}",
-                    "precision": precision,
+                    "backend": b.name,
+                    "grain": grain,
+                    "threads": threads,
                     "frames": frames,
-                    "engine_alone_s_per_frame": t_engine / frames,
-                    "end_to_end_s_per_frame": t_e2e / frames,
-                    "ratio": t_e2e / t_engine,
+                    "repeat": repeat,
+                    "engine_alone_s_per_frame": statistics.median(engine_s) / frames,
+                    "end_to_end_s_per_frame": statistics.median(e2e_s) / frames,
+                    "ratio": statistics.median(e2e_s) / statistics.median(engine_s),
+                    "ratio_per_round": [round(e / g, 3) for e, g in zip(e2e_s, engine_s, strict=True)],
+                    "engine_alone_cpu_s_per_frame": statistics.median(c for c, _ in engine_cpu) / frames,
+                    "end_to_end_cpu_s_per_frame": statistics.median(c for c, _ in e2e_cpu) / frames,
+                    "cpu_ratio": statistics.median(c for c, _ in e2e_cpu)
+                    / statistics.median(c for c, _ in engine_cpu),
+                    "main_thread_cpu_ratio": statistics.median(m for _, m in e2e_cpu)
+                    / statistics.median(m for _, m in engine_cpu),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
                 }
             )
     return rows
@@ -448,10 +520,12 @@ def _models(text: str) -> dict[str, Path]:
 
 def print_tables(result: dict[str, Any]) -> None:
     peaks = result["peaks_gflops"]
-    print(
-        f"peaks (torch matmul 2048^2, {result['machine']['threads']} threads): fp32 {peaks['fp32']:.0f} GFLOP/s, "
-        f"bf16 {peaks['bf16']:.0f} GFLOP/s (numpy fp32 {peaks['numpy_fp32']:.0f})"
-    )
+    if peaks:
+        print(
+            f"peaks (torch matmul 2048^2, {result['machine']['threads']} threads): fp32 {peaks['fp32']:.0f} "
+            f"GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s (numpy fp32 {peaks['numpy_fp32']:.0f})"
+            + ("" if result["machine"]["cpu_flags_bf16"] else "; this CPU has no bf16 units: bf16 emulated")
+        )
     print(
         f"{'preset':6} {'size':>9} {'backend':>10} {'s/frame':>8} {'x ORT':>6} {'GFLOP/s':>8} {'%peak':>9}"
         f" {'max|d|':>8} {'p99.9|d|':>8} {'PSNR(d)':>8} {'compile/cache s':>15}"
@@ -471,12 +545,16 @@ def print_tables(result: dict[str, Any]) -> None:
         )
     if result["end_to_end"]:
         print(
-            f"{'preset':6} {'size':>9} {'prec':>5} {'engine s/frame':>15} {'render s/frame':>15} {'ratio':>6}"
+            f"{'preset':6} {'size':>9} {'backend':>10} {'grain':>5} {'thr':>3} {'engine s/frame':>15}"
+            f" {'render s/frame':>15} {'ratio':>6} {'cpu ratio':>9} {'main cpu':>8}  per round (load)"
         )
         for r in result["end_to_end"]:
             print(
-                f"{r['preset']:6} {r['size']:>9} {r['precision']:>5} {r['engine_alone_s_per_frame']:15.3f}"
-                f" {r['end_to_end_s_per_frame']:15.3f} {r['ratio']:6.2f}"
+                f"{r['preset']:6} {r['size']:>9} {r['backend']:>10} {'on' if r['grain'] else 'off':>5}"
+                f" {r['threads']:3d}"
+                f" {r['engine_alone_s_per_frame']:15.3f} {r['end_to_end_s_per_frame']:15.3f} {r['ratio']:6.2f}"
+                f" {r['cpu_ratio']:9.2f} {r['main_thread_cpu_ratio']:8.2f}"
+                f"  {r['ratio_per_round']} ({r['load_average_1min']})"
             )
     for key in ("memory_4k", "paper_4k_estimate", "gpu"):
         if result.get(key):
@@ -534,6 +612,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--e2e-frames", type=int, default=6)
     parser.add_argument(
+        "--e2e-grain", action="store_true", help="end to end with a model carrying a grain profile too"
+    )
+    parser.add_argument(
+        "--e2e-backends", default=E2E_BACKENDS, help=f"end-to-end backends (default {E2E_BACKENDS})"
+    )
+    parser.add_argument("--e2e-repeat", type=int, default=3, help="end-to-end rounds (medians; default 3)")
+    parser.add_argument(
         "--memory", action="store_true", help="also the 4K memory check (lite, child process)"
     )
     args = parser.parse_args(argv)
@@ -551,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     paper: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         folder = Path(tmp)
-        peaks = matmul_peaks(args.threads)
+        peaks = matmul_peaks(args.threads) if presets else {}
         paths: dict[str, Path] = {}
         for preset in presets:
             net: torch.nn.Module | None = None
@@ -565,13 +650,28 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_preset(
                 preset, path, net, sizes, backends, args.repeat, args.threads, folder / "cache"
             )
-        again = matmul_peaks(args.threads)  # before and after: the best the machine gave us
-        peaks = {k: max(v, again[k]) for k, v in peaks.items()}
+        if presets:
+            again = matmul_peaks(args.threads)  # before and after: the best the machine gave us
+            peaks = {k: max(v, again[k]) for k, v in peaks.items()}
+        e2e_backends = [BACKENDS[name] for name in args.e2e_backends.split(",") if name]
         for preset in [p for p in args.e2e.split(",") if p]:
             path = paths.get(preset) or export_preset(preset, folder / f"{preset}.onnx")[0]
-            e2e += bench_end_to_end(
-                preset, path, sizes, args.e2e_frames, args.threads, folder / f"e2e-{preset}"
-            )
+            models = [(path, False)]
+            if args.e2e_grain:
+                grainy = export_preset(preset, folder / f"{preset}-grain.onnx", grain=bench_grain_profile())
+                models.append((grainy[0], True))
+            for model, grain in models:
+                e2e += bench_end_to_end(
+                    preset,
+                    model,
+                    sizes,
+                    args.e2e_frames,
+                    args.threads,
+                    e2e_backends,
+                    args.e2e_repeat,
+                    folder / f"e2e-{preset}{'-grain' if grain else ''}",
+                    grain=grain,
+                )
         if args.memory:
             memory = bench_memory(
                 paths.get("lite") or export_preset("lite", folder / "lite.onnx")[0], 256, args.threads

@@ -66,6 +66,7 @@ from remaster_core.errors import InputError
 from remaster_core.grain.profile import GrainProfile
 from remaster_core.grain.synthesis import GrainSettings, add_grain
 from remaster_core.guard import Guard, GuardReport, guard_frame
+from remaster_core.io.finite import check_finite
 from remaster_core.manifests import align as align_manifest
 from remaster_core.node_params import (
     BATCH,
@@ -299,6 +300,8 @@ def _check_source(source_rgb: np.ndarray, where: str) -> np.ndarray:
         raise InputError(f"{where}: the node takes an RGB frame (H, W, 3), got shape {frame.shape}")
     if not np.issubdtype(frame.dtype, np.floating):
         raise InputError(f"{where}: the node takes float R'G'B' 0..1, got {frame.dtype}")
+    # before the resample, which would turn an infinity into NaN (and the mix 0 path runs no model check)
+    check_finite(frame, where, "fix the source or the step that made it (a division by zero?)")
     return np.ascontiguousarray(frame, dtype=np.float32)
 
 
@@ -335,19 +338,70 @@ def render_frame(
         InputError: the frame is not float RGB, holds NaN/Inf, or is far outside 0..1.
         ModelError: the model is broken (as ``Engine.run``).
     """
+    resampled = prepare_frame(
+        source_rgb, params, transform=transform, distortion=distortion, pixel_aspect=pixel_aspect, where=where
+    )
+    if params.mix <= 0.0:
+        return resampled
+    mixed = model_frame(resampled, params, where=where, on_guard=on_guard)
+    return apply_grain(mixed, params, engine_for(params).info.grain, shot=shot, frame=frame)
+
+
+def prepare_frame(
+    source_rgb: np.ndarray,
+    params: NodeParams,
+    *,
+    transform: Transform4 | None = None,
+    distortion: Radial | None = None,
+    pixel_aspect: float = 1.0,
+    where: str = "frame",
+) -> np.ndarray:
+    """The steps of ``render_frame`` before the model (the chunk renderer runs them in its read-ahead thread): check the frame, resample it to the output raster.
+
+    Args:
+        source_rgb: the broadcast frame, float R'G'B' (Hb, Wb, 3) 0..1 (the model's working space).
+        params, transform, distortion, pixel_aspect, where: as ``render_frame``.
+
+    Returns:
+        float32 (H, W, 3) on ``region_of_definition(params, (Wb, Hb), pixel_aspect)``.
+
+    Raises:
+        InputError: the frame is not float RGB.
+    """
     source = _check_source(source_rgb, where)
     size = (source.shape[1], source.shape[0])
     out_size = region_of_definition(params, size, pixel_aspect)
     mapping = frame_transform(params, size, pixel_aspect, transform)
-    resampled = resample_to_output(source, mapping, out_size, distortion)
+    return resample_to_output(source, mapping, out_size, distortion)
+
+
+def model_frame(
+    resampled: np.ndarray,
+    params: NodeParams,
+    *,
+    where: str = "frame",
+    on_guard: Callable[[GuardReport], None] | None = None,
+) -> np.ndarray:
+    """The model steps of ``render_frame`` (the chunk renderer's critical path): the model, its guard, the mix (``resampled`` itself at mix 0).
+
+    Args:
+        resampled: float32 (H, W, 3) from ``prepare_frame``.
+        params, where, on_guard: as ``render_frame``.
+
+    Returns:
+        float32 (H, W, 3), not clamped; grain is not added yet (``node.apply_grain``).
+
+    Raises:
+        InputError: the frame holds NaN/Inf or is far outside 0..1.
+        ModelError: the model is broken (as ``Engine.run``).
+    """
     if params.mix <= 0.0:
         return resampled
     engine = engine_for(params)
     enhanced, report = guard_output(resampled, engine.run(resampled, where=where), engine.info.guard)
     if report is not None and on_guard is not None:
         on_guard(report)
-    mixed = mix_frames(resampled, enhanced, params.mix)
-    return apply_grain(mixed, params, engine.info.grain, shot=shot, frame=frame)
+    return mix_frames(resampled, enhanced, params.mix)
 
 
 def guard_output(

@@ -7,12 +7,20 @@
 2. removes temporaries a killed earlier run left for these frames (``outputs.remove_stale_temps``);
 3. computes each frame's render key and checks the frame on disk (``outputs.frame_status``): valid
    frames are skipped (unless ``force``), so a killed chunk re-run renders only what is missing;
-4. renders the rest in frame order through ``node.render_frame``, one frame per engine call (with
-   ``settings.colour``, each frame converted into the model's working space before the node and into
-   the output colour space after it, and tagged: ``render.colour``) (the same
-   model input shapes whatever the chunking, so a frame's bits do not depend on it), reading the next
-   input frame and writing the previous output frame in background threads; every frame is written
-   atomically;
+4. renders the rest in frame order, one frame per engine call (the same model input shapes whatever
+   the chunking, so a frame's bits do not depend on it), the steps of ``node.render_frame``
+   (``node.prepare_frame``, ``node.model_frame``, ``node.apply_grain``: ``render_frame`` in parts) on three threads at once, so that a frame's reading and writing
+   hide behind the model's run on another frame:
+
+   - read ahead (a thread, up to ``READ_AHEAD`` frames ahead): decode the next input frame, convert it
+     into the model's working space (with ``settings.colour``: ``render.colour``), resample it to the
+     output raster (``node.prepare_frame``);
+   - this thread: the model, its guard and the mix (``node.model_frame``);
+   - write behind (a thread, one frame): the film grain (``node.apply_grain``), the output colour space
+     and its tag, the atomic write of the previous frame.
+
+   Frames are recorded and written in frame order; an error in a background stage is recorded against
+   the frame it happened on (see Failures);
 5. returns a ``ChunkResult`` (picklable, for Dask) and writes a JSON-lines log.
 
 Failures: a frame that cannot be read or rendered (a corrupt or missing input frame, NaN from the
@@ -70,12 +78,14 @@ from remaster_core.io.sequence import format_frame_range
 from remaster_core.node import (
     AlignTable,
     NodeParams,
+    apply_grain,
     engine_for,
     frame_transform,
     grain_key,
+    model_frame,
+    prepare_frame,
     read_align,
     region_of_definition,
-    render_frame,
 )
 from remaster_core.progress import progress
 from remaster_core.render.colour import RenderColour
@@ -239,6 +249,8 @@ class ChunkLog:
 
 
 _DONE = object()
+READ_AHEAD = 2
+"""Frames read and prepared ahead of the model (held as float32 frames on the output raster)."""
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
@@ -473,6 +485,53 @@ def _check_existing(
     return plans
 
 
+@dataclass
+class _Prepared:
+    """A frame made ready for the model in the read-ahead thread (``_prepare``): the input frame's
+    metadata and its resampled picture (float32 (H, W, 3) on the output raster, working space), or the
+    error that stopped it (recorded as an "input" failure); ``seconds`` spent reading and preparing it."""
+
+    frame: int
+    meta: ImageMeta | None
+    resampled: np.ndarray | None
+    error: str | None
+    seconds: float
+
+
+def _prepare(
+    settings: RenderSettings, source: FrameSource, plans: dict[int, _Plan], sf: SourceFrame, seconds: float
+) -> _Prepared:
+    """``render_frame``'s steps before the model for one read frame (the colour step into the working
+    space, then the resample to the output raster); runs in the read-ahead thread."""
+    t0 = time.perf_counter()
+    if sf.error is not None or sf.rgb is None:
+        return _Prepared(sf.frame, None, None, sf.error or "no pixels", seconds)
+    transform, distortion, _, _ = plans[sf.frame]
+    colour = settings.colour
+    try:
+        resampled = prepare_frame(
+            colour.to_working(sf.rgb) if colour is not None else sf.rgb,
+            settings.node,
+            transform=transform,
+            distortion=distortion,
+            pixel_aspect=source.pixel_aspect,
+            where=f"frame {sf.frame} of {source.label}",
+        )
+    except RemasterError as exc:
+        return _Prepared(sf.frame, None, None, str(exc), seconds + time.perf_counter() - t0)
+    return _Prepared(sf.frame, sf.meta, resampled, None, seconds + time.perf_counter() - t0)
+
+
+def _read_and_prepare(
+    settings: RenderSettings, source: FrameSource, plans: dict[int, _Plan], frames: list[int]
+) -> Iterator[_Prepared]:
+    """The frames read and prepared in order (``_prepare``), each with its seconds."""
+    t0 = time.perf_counter()
+    for sf in source.read(frames):
+        yield _prepare(settings, source, plans, sf, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+
+
 def _render(
     settings: RenderSettings,
     chunk: Chunk,
@@ -481,68 +540,80 @@ def _render(
     record: _Recorder,
     show_progress: bool,
 ) -> None:
-    """Render ``plans`` in frame order: read ahead, one engine call per frame, write behind."""
+    """Render ``plans`` in frame order in three overlapping stages (see the module docstring): read and
+    prepare ahead, one engine call per frame here, finish (grain, output colour) and write behind."""
     source = opened.source
+    node = settings.node
     todo = sorted(plans)
     stopped: str | None = None
     attempted: set[int] = set()
-    pending: list[tuple[int, float, Future[tuple[Path, float]]]] = []
+    pending: list[tuple[int, float, Future[tuple[Path | None, float, str | None]]]] = []
     guards: dict[int, GuardReport] = {}
+    engine = engine_for(node) if node.mix > 0 else None
+    grain_profile = engine.info.grain if engine is not None else None
 
-    def timed_write(frame: int, rgb: np.ndarray, meta: ImageMeta) -> tuple[Path, float]:
+    def finish_and_write(
+        frame: int, mixed: np.ndarray, meta: ImageMeta
+    ) -> tuple[Path | None, float, str | None]:
+        """(path, seconds, None) once written; (None, seconds, error) when finishing failed. A failed
+        write raises (``MediaError``): it stops the chunk."""
         t0 = time.perf_counter()
-        path = write_frame(settings.output, frame, rgb, meta)
-        return path, time.perf_counter() - t0
+        shot, in_shot = plans[frame][3]
+        colour = settings.colour
+        try:
+            out = apply_grain(mixed, node, grain_profile, shot=shot, frame=in_shot)
+            if colour is not None:
+                out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
+        except RemasterError as exc:
+            return None, time.perf_counter() - t0, str(exc)
+        path = write_frame(settings.output, frame, out, meta)
+        return path, time.perf_counter() - t0, None
 
-    def finish(frame: int, render_seconds: float, fut: Future[tuple[Path, float]]) -> None:
+    def finish(frame: int, render_seconds: float, fut: Future[tuple[Path | None, float, str | None]]) -> None:
         nonlocal stopped
         try:
-            path, write_seconds = fut.result()
+            path, write_seconds, error = fut.result()
         except RemasterError as exc:
             record.failed(frame, str(exc), "write", render_seconds)
             stopped = f"not rendered: the chunk stopped after frame {frame} could not be written ({exc})"
             return
+        if path is None:
+            guards.pop(frame, None)
+            record.failed(frame, error or "not finished", "input", render_seconds + write_seconds)
+            return
         record.rendered(frame, render_seconds + write_seconds, path, guards.pop(frame, None))
 
-    reader = prefetch(source.read(todo))
-    frames_in: Iterator[SourceFrame] = reader
+    reader = prefetch(_read_and_prepare(settings, source, plans, todo), depth=READ_AHEAD)
+    frames_in: Iterator[_Prepared] = reader
     if show_progress:
         frames_in = progress(reader, total=len(todo), desc=f"render {chunk.first}-{chunk.last}", unit="frame")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remaster-write") as writer:
         try:
-            for sf in frames_in:
-                attempted.add(sf.frame)
+            for ready in frames_in:
+                attempted.add(ready.frame)
                 t0 = time.perf_counter()
-                if sf.error is not None or sf.rgb is None:
-                    record.failed(sf.frame, sf.error or "no pixels", "input")
+                if ready.error is not None or ready.resampled is None:
+                    record.failed(ready.frame, ready.error or "no pixels", "input", ready.seconds)
                     continue
-                transform, distortion, key, (shot, in_shot) = plans[sf.frame]
-                colour = settings.colour
+                key = plans[ready.frame][2]
                 try:
-                    out = render_frame(
-                        colour.to_working(sf.rgb) if colour is not None else sf.rgb,
-                        settings.node,
-                        transform=transform,
-                        distortion=distortion,
-                        pixel_aspect=source.pixel_aspect,
-                        where=f"frame {sf.frame} of {source.label}",
-                        shot=shot,
-                        frame=in_shot,
-                        on_guard=functools.partial(guards.__setitem__, sf.frame),
+                    mixed = model_frame(
+                        ready.resampled,
+                        node,
+                        where=f"frame {ready.frame} of {source.label}",
+                        on_guard=functools.partial(guards.__setitem__, ready.frame),
                     )
                 except RemasterError as exc:
                     kind = "model" if isinstance(exc, ModelError) else "input"
-                    record.failed(sf.frame, str(exc), kind, time.perf_counter() - t0)
+                    record.failed(ready.frame, str(exc), kind, ready.seconds + time.perf_counter() - t0)
                     continue
-                meta = output_meta(sf.meta, settings.output, key)
-                if colour is not None:
-                    out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
-                guard = guards.get(sf.frame)
+                meta = output_meta(ready.meta, settings.output, key)
+                guard = guards.get(ready.frame)
                 if guard is not None and guard.flagged and settings.output.ext in GUARD_ATTRIBUTE:
                     meta.extra[GUARD_ATTRIBUTE[settings.output.ext]] = guard.attribute()
-                fut = writer.submit(timed_write, sf.frame, out, meta)
-                pending.append((sf.frame, time.perf_counter() - t0, fut))
-                while len(pending) > 1:  # one frame is written while the next one renders
+                fut = writer.submit(finish_and_write, ready.frame, mixed, meta)
+                pending.append((ready.frame, ready.seconds + time.perf_counter() - t0, fut))
+                while len(pending) > 1:  # one frame is finished and written while the next one renders
                     finish(*pending.pop(0))
                 if stopped:
                     break

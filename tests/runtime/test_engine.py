@@ -240,7 +240,10 @@ def test_nan_and_inf_in_input_are_counted_and_located(models: dict) -> None:
     frames[1, 5, 7, 2] = np.nan
     frames[1, 9, 9, 0] = np.nan
     frames[0, 3, 3, 1] = np.inf
-    with pytest.raises(InputError, match=r"2 NaN and 1 Inf values \(first at frame 0, y=3, x=3, channel G\)"):
+    frames[0, 4, 4, 0] = -np.inf
+    with pytest.raises(
+        InputError, match=r"2 NaN, 1 \+Inf and 1 -Inf values \(first at frame 0, y=3, x=3, channel G\)"
+    ):
         engine.run(frames)
 
 
@@ -302,3 +305,15 @@ def test_describe_is_json_and_complete(models: dict) -> None:
         "exact": True,
     }
     assert report["graph"]["flops_per_pixel"] > 0 and report["stats"]["frames"] == 1
+
+
+def test_onnxruntime_worker_threads_do_not_spin(models: dict) -> None:
+    """Idle onnxruntime workers sleep instead of busy-waiting on the cores a render's reader and writer
+    threads use (docs/runtime.md, end to end)."""
+    from remaster_core.runtime.engine import SPINNING_KEY
+
+    path, _ = models["s2"]
+    engine = Engine(path, EngineOptions(provider=CPU, threads=2))
+    options = engine._primary.session.get_session_options()
+    assert options.get_session_config_entry(SPINNING_KEY) == "0"
+    assert engine.run(_frames(1, 32, 32)[0]).shape == (32, 32, 3)
