@@ -21,6 +21,7 @@ from typing import Any
 from remaster_core.cli.argtypes import output_path
 from remaster_core.conform.pipeline import IMAGE_FORMATS, conform
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL
+from remaster_core.manifests.conform import ConformManifest
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -99,31 +100,31 @@ def run(args: argparse.Namespace) -> int:
         cuts=args.cuts,
         source_timecode=args.source_timecode,
     )
-    doc = result.document
+    m = (
+        result.manifest
+        if result.manifest is not None
+        else ConformManifest.from_dict(result.document, "conform.json")
+    )
     out = Path(args.out)
-    print(f"frames:  {out / doc['frames_pattern']}")
+    print(f"frames:  {out / m.frames_pattern}")
     print(f"json:    {out / 'conform.json'}")
     print(f"report:  {out / 'report.html'}")
-    for kind, rel in (doc.get("editorial") or {}).items():
+    for kind, rel in (m.editorial or {}).items():
         print(f"{kind + ':':<8} {out / rel}")
-    if "timecode" in doc:
-        tc = doc["timecode"]
-        print(
-            f"timecode: source {tc['source_start']} ({tc['origin']}), record {tc['record_start']} at 23.976"
-        )
+    if m.timecode is not None:
+        tc = m.timecode
+        print(f"timecode: source {tc.source_start} ({tc.origin}), record {tc.record_start} at 23.976")
     summary = (
-        f"{doc['frame_count']} frames at 23.976 from {doc['source_frame_count']} broadcast frames, "
-        f"{len(doc['cuts'])} cuts ({len(doc['shots'])} shots), {len(doc['orphans'])} orphans, {len(doc['video_frames'])} video, "
-        f"{len(doc['combed'])} combed"
+        f"{m.frame_count} frames at 23.976 from {m.source_frame_count} broadcast frames, "
+        f"{len(m.cuts)} cuts ({len(m.shots)} shots), {len(m.orphans or ())} orphans, "
+        f"{len(m.video_frames or ())} video, {len(m.combed or ())} combed"
     )
-    if "offset" in doc:
-        summary += f"; offset {doc['offset']}" if doc["offset"] is not None else "; offset: no match"
+    if m.offset_match is not None:
+        summary += f"; offset {m.offset}" if m.offset is not None else "; offset: no match"
     print(summary)
-    if "offset_match" in doc and doc["offset"] is None:
-        print(f"warning: {doc['offset_match']['message']}")
-    if doc["decode_error"]:
-        print(
-            f"warning: the broadcast did not decode to its end; conformed what decoded. {doc['decode_error']}"
-        )
+    if m.offset_match is not None and m.offset is None:
+        print(f"warning: {m.offset_match.message}")
+    if m.decode_error:
+        print(f"warning: the broadcast did not decode to its end; conformed what decoded. {m.decode_error}")
         return EXIT_PARTIAL
     return EXIT_OK
