@@ -79,6 +79,10 @@ class DenseParams:
         photo_sigma, photo_threshold: local-mean window (px) and absolute luma difference above which
             grade-matched pictures disagree.
         erode: invalid areas grow by this many film px.
+        flow_finest_scale: the finest pyramid level the DIS flow is computed on (0: the working raster,
+            1: half of it, upsampled; each level up costs about a quarter).
+        flow_iterations: DIS gradient-descent iterations per patch.
+        flow_refinement: DIS variational refinement iterations per level.
     """
 
     norm_sigma: float = 4.0
@@ -93,7 +97,7 @@ class DenseParams:
     prior_weight: float = 0.01
     direct_iterations: int = 2
     direct_cauchy: float = 4.0
-    direct_pool: int = 4
+    direct_pool: int = 8
     disagreement_sigma: float = 6.0
     max_disagreement: float = 0.6
     cauchy: float = 0.5
@@ -102,6 +106,9 @@ class DenseParams:
     photo_sigma: float = 4.0
     photo_threshold: float = 0.08
     erode: int = 2
+    flow_finest_scale: int = 1
+    flow_iterations: int = 16
+    flow_refinement: int = 5
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,8 @@ class FlowPair:
             flow was not computed).
         texture: float32 (h, w) structure-tensor confidence of the film.
         film_lum, broadcast_lum: float32 (h, w) the film luma (blurred) and the resampled broadcast luma.
+        film_normalised: float32 (h, w) ``prep.normalised`` of ``film_lum`` (what ``film`` quantises), or
+            None (then computed where needed).
     """
 
     film: np.ndarray
@@ -124,6 +133,7 @@ class FlowPair:
     texture: np.ndarray
     film_lum: np.ndarray
     broadcast_lum: np.ndarray
+    film_normalised: np.ndarray | None = None
 
 
 def film_for_flow(
@@ -137,13 +147,13 @@ def film_for_flow(
     return cv2.GaussianBlur(film_lum_work, (0, 0), sig)
 
 
-def _dis() -> cv2.DISOpticalFlow:
+def _dis(params: DenseParams) -> cv2.DISOpticalFlow:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     dis.setPatchSize(8)
     dis.setPatchStride(4)
-    dis.setFinestScale(1)
-    dis.setGradientDescentIterations(16)
-    dis.setVariationalRefinementIterations(5)
+    dis.setFinestScale(params.flow_finest_scale)
+    dis.setGradientDescentIterations(params.flow_iterations)
+    dis.setVariationalRefinementIterations(params.flow_refinement)
     return dis
 
 
@@ -170,10 +180,11 @@ def flow_pair(
     """
     film = film_for_flow(film_lum_work, work, transform, params)
     bc = broadcast_on_work(broadcast_lum, work, transform, radial, maps)
-    film_u8 = to_u8(normalised(film, params.norm_sigma, params.norm_eps))
+    film_n = normalised(film, params.norm_sigma, params.norm_eps)
+    film_u8 = to_u8(film_n)
     bc_u8 = to_u8(normalised(bc, params.norm_sigma, params.norm_eps))
     texture = gradient_energy(film, params.texture_sigma)
-    dis = _dis()
+    dis = _dis(params)
     fwd = dis.calc(film_u8, bc_u8, None)
     if backward:
         bwd = dis.calc(bc_u8, film_u8, None)
@@ -185,7 +196,7 @@ def flow_pair(
         fb = np.hypot(fwd[..., 0] + back[..., 0], fwd[..., 1] + back[..., 1])
     else:
         fb = np.zeros(film_u8.shape, np.float32)
-    return FlowPair(film_u8, bc_u8, fwd, fb, texture, film, bc)
+    return FlowPair(film_u8, bc_u8, fwd, fb, texture, film, bc, film_n)
 
 
 def texture_threshold(texture: np.ndarray) -> float:

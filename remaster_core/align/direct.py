@@ -47,8 +47,9 @@ class DirectGrid:
     """The field's basis on the working raster (computed once per shot).
 
     The normal equations are summed over blocks of ``pool`` x ``pool`` working px first (the products
-    averaged per block, the basis taken at the block's centre): the basis changes by a few thousandths
-    over a block (control points are about 90 working px apart), and the products cost ``pool^2`` less.
+    averaged per block, the basis taken at the block's centre): the basis changes by about a hundredth
+    over a block (control points are 60-90 working px apart), and the products cost ``pool^2`` less
+    (8 x 8 blocks against 4 x 4: the same accuracy on the warp shots, 0.0222 against 0.0223 film px RMS).
 
     Attributes:
         spline: the field's grid.
@@ -121,11 +122,19 @@ class DirectFrame:
 
 
 def prepare_frame(
-    film_lum: np.ndarray, broadcast_lum: np.ndarray, base: WorkMaps, params: DenseParams
+    film_lum: np.ndarray,
+    broadcast_lum: np.ndarray,
+    base: WorkMaps,
+    params: DenseParams,
+    film_normalised: np.ndarray | None = None,
 ) -> DirectFrame:
     """A frame's ``DirectFrame`` from its film luma on the working raster already blurred to the
-    broadcast's sharpness (``dense.film_for_flow``, ``FlowPair.film_lum``) and its broadcast luma."""
-    film = normalised(film_lum, params.norm_sigma, params.norm_eps)
+    broadcast's sharpness (``dense.film_for_flow``, ``FlowPair.film_lum``) and its broadcast luma;
+    ``film_normalised``: ``prep.normalised`` of that film luma when already computed
+    (``FlowPair.film_normalised``)."""
+    film = (
+        normalised(film_lum, params.norm_sigma, params.norm_eps) if film_normalised is None else film_normalised
+    )
     src = broadcast_lum
     if base.sigma_x > 0.05 or base.sigma_y > 0.05:
         src = cv2.GaussianBlur(src, (0, 0), sigmaX=max(base.sigma_x, 1e-3), sigmaY=max(base.sigma_y, 1e-3))

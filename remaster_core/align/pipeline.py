@@ -8,7 +8,8 @@ Inputs:
 - the film scan sequence. ``film_first`` indexes the scan's frames in order (the k-th frame file on
   disk), as the conform counted them.
 
-Per shot (with a progress bar over its frames):
+Shots are aligned side by side in worker processes, one per core (``parallel``; a single shot in this
+process), and their entries assembled in order. Per shot (with a progress bar over its frames):
 
 - no ``film_first``: status "no film", with the **reel's framing** (``reel_framing``: the median of
   the aligned shots' transforms and lens distortion; the nominal transform,
@@ -54,6 +55,7 @@ import numpy as np
 
 from remaster_core.align import pairs as pairs_mod
 from remaster_core.align.colour import PairColour, pair_colour
+from remaster_core.align.parallel import shot_pool, worker_count
 from remaster_core.align.report import ShotVisual, make_visual, write_report
 from remaster_core.align.shot import (
     AlignmentFailure,
@@ -65,8 +67,9 @@ from remaster_core.align.shot import (
 )
 from remaster_core.align.transform import CONVENTION, nominal_transform, resample
 from remaster_core.errors import InputError, MediaError
+from remaster_core.io.finite import describe_nonfinite
 from remaster_core.io.images import image_size, keycode_text, read_image, read_meta
-from remaster_core.io.sequence import SequencePattern, parse_pattern, resolve_sequence
+from remaster_core.io.sequence import SequencePattern, film_sequence, parse_pattern
 from remaster_core.manifests import align as align_manifest
 from remaster_core.manifests.conform import read_conform
 from remaster_core.progress import progress
@@ -166,6 +169,9 @@ class _Reader:
             rgb, _ = read_image(path)
         except MediaError as exc:
             raise MediaError(f"conformed frame {i}: {exc}") from exc
+        bad = describe_nonfinite(rgb)
+        if bad is not None:  # the shot is rejected with this reason (the fit cannot use such a frame)
+            raise AlignmentFailure(f"conformed frame {i} ({path}) holds {bad}; re-run remaster conform")
         size = (rgb.shape[1], rgb.shape[0])
         if self.broadcast_size is None:
             self.broadcast_size = size
@@ -188,6 +194,11 @@ class _Reader:
             rgb, _ = read_image(path)
         except MediaError as exc:
             raise AlignmentFailure(f"film frame {self.film_frames[k]} cannot be read: {exc}") from exc
+        bad = describe_nonfinite(rgb)
+        if bad is not None:
+            raise AlignmentFailure(
+                f"film frame {self.film_frames[k]} ({path}) holds {bad}; repair or rescan the frame"
+            )
         if self.colour is not None:
             rgb = self.colour.film_for_matching(rgb)
         size = (rgb.shape[1], rgb.shape[0])
@@ -238,9 +249,9 @@ def _align_one(
     neighbours = []
     for j in fit_idx:
         i = paired[j][0]
-        prev = reader.broadcast(i - 1) if i - 1 >= shot.first else None
-        nxt = reader.broadcast(i + 1) if i + 1 <= shot.last else None
-        neighbours.append((prev, nxt))
+        before = reader.broadcast(i - 1) if i - 1 >= shot.first else None
+        after = reader.broadcast(i + 1) if i + 1 <= shot.last else None
+        neighbours.append((before, after))
     model = fit_shot(film_fit, bc_fit, broadcast_par, params, neighbours)
     del film_fit, bc_fit, neighbours
 
@@ -305,9 +316,10 @@ def _align_one(
                 visual = make_visual(shot.index, film, bc, inp, valid, model, fa, broadcast_par)
         _write_pool_drain(pending, 0)
     except BaseException:
-        for fut in [*pending, *computing]:
+        in_flight: list[Future[Any]] = [*pending, *computing]
+        for fut in in_flight:
             fut.cancel()
-        wait([*pending, *computing])  # a write already running must finish before its folder goes
+        wait(in_flight)  # a write already running must finish before its folder goes
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     masked_frames = {m["frame"] for m in masked}
@@ -365,6 +377,26 @@ def _align_one(
     return entry, visual
 
 
+def _shot_entry(
+    shot: ConformShot,
+    reader: _Reader,
+    broadcast_par: float,
+    params: AlignParams,
+    out: Path,
+    input_ext: str,
+    nominal: dict[str, float],
+) -> tuple[dict[str, Any], ShotVisual | None]:
+    """One shot's align.json entry (aligned with its pairs written, rejected, or without film) and its
+    report visual; runs in a worker process (``parallel``) or in this one."""
+    if shot.film_first is None:
+        return _fallback_entry(shot, "no film", "the conform found no film for this shot", nominal), None
+    with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(max_workers=2) as frame_pool:
+        try:
+            return _align_one(shot, reader, broadcast_par, params, out, input_ext, pool, frame_pool)
+        except AlignmentFailure as exc:
+            return _fallback_entry(shot, "rejected", str(exc), nominal), None
+
+
 def _film_keycode(path: Path) -> dict[str, str]:
     """``{"film_keycode": text}`` when the film file carries a keycode, else {}."""
     keycode = read_meta(path).keycode
@@ -403,6 +435,7 @@ def align(
     broadcast_colorspace: str | None = None,
     working_colorspace: str | None = None,
     ocio_config: str | None = None,
+    max_workers: int | None = None,
 ) -> AlignResult:
     """Align every shot of a conform against the film scan and write ``out`` (PAIRS).
 
@@ -416,6 +449,9 @@ def align(
         film_colorspace, broadcast_colorspace, working_colorspace, ocio_config: the colour spaces
             (OCIO names; None: the defaults of ``align.colour``) and the OCIO config (None: ``$OCIO``,
             else the built-in ACES studio config).
+        max_workers: at most this many worker processes align shots side by side (``parallel``;
+            default: one per core, at most ``parallel.MAX_WORKERS``; 1: all in this process). The
+            result does not depend on it.
 
     Returns:
         The result; ``document`` is what ``align.json`` holds.
@@ -429,12 +465,7 @@ def align(
     film_arg = film or conform.film_pattern
     if film_arg is None:
         raise InputError(f"{conform.folder}: conform.json names no film; pass --film FILM_SEQUENCE")
-    film_seq = resolve_sequence(str(film_arg))
-    film_frames = film_seq.frames_on_disk()
-    if not film_frames:
-        raise InputError(
-            f"{film_seq}: no film frames found; give a folder of frames or a pattern like film.%06d.dpx"
-        )
+    film_seq, film_frames = film_sequence(str(film_arg))
     if conform.frame_count <= 0 or not conform.frames.path(0).is_file():
         raise InputError(
             f"{conform.frames}: the conformed frames are missing (looked for {conform.frames.path(0)})"
@@ -468,18 +499,22 @@ def align(
 
     entries: list[dict[str, Any]] = []
     visuals: dict[int, ShotVisual] = {}
-    with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(max_workers=2) as frame_pool:
+    job = (reader, par, params, out, input_ext, nominal)
+    workers = worker_count(sum(s.film_first is not None for s in conform.shots), max_workers)
+    if workers == 1:
         for shot in conform.shots:
-            if shot.film_first is None:
-                entry = _fallback_entry(shot, "no film", "the conform found no film for this shot", nominal)
-            else:
-                try:
-                    entry, visual = _align_one(shot, reader, par, params, out, input_ext, pool, frame_pool)
-                    if visual is not None:
-                        visuals[shot.index] = visual
-                except AlignmentFailure as exc:
-                    entry = _fallback_entry(shot, "rejected", str(exc), nominal)
+            entry, visual = _shot_entry(shot, *job)
             entries.append(entry)
+            if visual is not None:
+                visuals[shot.index] = visual
+    else:
+        with shot_pool(workers) as shots_pool:
+            futures = [shots_pool.submit(_shot_entry, shot, *job) for shot in conform.shots]
+            for future in progress(futures, desc="align", unit="shot"):
+                entry, visual = future.result()
+                entries.append(entry)
+                if visual is not None:
+                    visuals[entry["index"]] = visual
     apply_reel_framing(entries)
     for entry in entries:
         _log_shot(entry)

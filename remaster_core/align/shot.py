@@ -87,9 +87,15 @@ class AlignParams:
     """Settings of a shot's alignment.
 
     Attributes:
-        work_width: the working raster (dense flow) is at most this wide (px).
+        work_width: the working raster (dense flow, the direct step) is at most this wide (px). Its cost
+            goes with its area; measured on 960x720 warp shots (``bench/align.py``'s families, tuning
+            seeds 3 and 4, 3 fit frames): 720 wide 0.022 film px RMS and 0.46 CPU s a frame, 540 wide
+            0.030 px and 0.27 s, against the 0.1 px the pairs must meet; but at 540 a flat frame that
+            follows the shot's field lands 0.38 px off on a 960 shot (``test_a_flat_frame_follows_the_shot``
+            allows 0.25), so 720 stays.
         sparse_width: the raster SIFT runs on is at most this wide (px).
-        fit_frames: frames of the shot used to fit its model (spread evenly).
+        fit_frames: frames of the shot used to fit its model (spread evenly): each costs a SIFT match and
+            five flows; three fit a shot as well as five did (the tests' accuracy bars met with three).
         min_frames: a shot with fewer paired frames is rejected (too short to fit).
         refine_iterations: dense refinements of the 5-parameter model.
         field_iterations: passes of flow through the full mapping (model + the shot's field so far),
@@ -113,7 +119,7 @@ class AlignParams:
 
     work_width: int = 720
     sparse_width: int = 512
-    fit_frames: int = 5
+    fit_frames: int = 3
     min_frames: int = 3
     refine_iterations: int = 2
     field_iterations: int = 1
@@ -158,7 +164,7 @@ class ShotModel:
     film_size: tuple[int, int]
     sparse: SparseResult
     stats: dict[str, Any]
-    direct_pool: int = 4
+    direct_pool: int = 8
     maps: WorkMaps = field(init=False, repr=False)
     prior_maps: WorkMaps = field(init=False, repr=False)
     grid: DirectGrid = field(init=False, repr=False)
@@ -333,7 +339,7 @@ def fit_shot(
     warped: list[Warped] = []
     for p, b, smp in zip(pairs, bc_lum, samples, strict=True):
         start, _ = dense.fit_field(spline, [smp], (transform, radial), params.dense, prior=coeffs)
-        frame = direct.prepare_frame(p.film_lum, b, base_maps, params.dense)
+        frame = direct.prepare_frame(p.film_lum, b, base_maps, params.dense, p.film_normalised)
         c, (wp,) = direct.refine_field([frame], base_maps, grid, transform, work, start, params.dense, coeffs)
         fitted.append(c)
         warped.append(wp)
@@ -370,7 +376,7 @@ def fit_shot(
     if not np.isfinite(flow_rms):
         raise AlignmentFailure("the pictures hold almost no texture to check the alignment on (dark or flat)")
     if neighbours is not None:  # first: a wrong offset also lowers the similarity, raises the mismatch
-        stats["temporal_check"] = _temporal_check(model, film_work, bc_lum, neighbours, params)
+        stats["temporal_check"] = _temporal_check(model, film_work, samples, neighbours, params)
     if stats["similarity"] < params.min_similarity:
         raise AlignmentFailure(
             f"the aligned pictures do not match: similarity {stats['similarity']:.2f} "
@@ -441,22 +447,26 @@ def _grade(pairs: list[FlowPair], params: AlignParams) -> np.ndarray:
     return dense.fit_grade(film, bc, weight)
 
 
-def _pooled_residual(
+def _flow_samples(
     film_work: list[np.ndarray], bc_lum: list[np.ndarray], model: ShotModel, params: AlignParams
-) -> float:
-    """How well one shot-level mapping explains these pairs: one refinement pass from ``model`` (flow
-    through the model and the shot's field, 5-parameter refit, pooled smooth field), then the robust RMS
-    (film px) of the flow around it, less each frame's own shift (gate weave, ``_without_weave``)."""
+) -> list[dense.Samples]:
+    """Each pair's flow correspondences, the flow run through the model and the shot's field."""
     pairs = [
         dense.flow_pair(
             f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps, backward=False
         )
         for f, b in zip(film_work, bc_lum, strict=True)
     ]
-    samples = [
+    return [
         dense.flow_correspondences(p, model.work, model.transform, model.radial, params.dense, model.prior_maps)
         for p in pairs
     ]
+
+
+def _pooled_residual(samples: list[dense.Samples], model: ShotModel, params: AlignParams) -> float:
+    """How well one shot-level mapping explains these pairs' flow correspondences (``samples``): a
+    5-parameter refit from ``model`` and a pooled smooth field, then the robust RMS (film px) of the
+    correspondences around it, less each frame's own shift (gate weave, ``_without_weave``)."""
     fxy, bxy, w = dense.flat_correspondences(samples)
     if len(w) < 100:
         return float("inf")
@@ -476,7 +486,7 @@ def _pooled_residual(
 def _temporal_check(
     model: ShotModel,
     film_work: list[np.ndarray],
-    bc_lum: list[np.ndarray],
+    given_samples: list[dense.Samples],
     neighbours: list[tuple[np.ndarray | None, np.ndarray | None]],
     params: AlignParams,
 ) -> dict[str, Any]:
@@ -484,7 +494,9 @@ def _temporal_check(
 
     For each candidate offset (-1, +1) the fit frames that have that neighbour are re-paired with it
     and one shot-level mapping is refitted to them (``_pooled_residual``); the same is done for the
-    offset as given on the same frames. The telecine framing is constant within a shot, so the right
+    offset as given on the same frames, from their flow correspondences of the fit
+    (``given_samples``: correspondences do not depend on the mapping the flow ran through, and the
+    fit's last flow ran through nearly the same). The telecine framing is constant within a shot, so the right
     pairing is explained by one mapping, while a wrong one leaves the camera's changing motion (and any
     parallax) in the residual. A candidate that explains the pairs clearly better (residual below
     ``offset_ratio`` times the given one's) means a wrong temporal offset: ``AlignmentFailure``.
@@ -501,13 +513,13 @@ def _temporal_check(
         idx = [idx[j] for j in _spread(len(idx), _TEMPORAL_FRAMES)]
         key = tuple(idx)
         if key not in given_cache:
-            given_cache[key] = _pooled_residual(
-                [film_work[k] for k in idx], [bc_lum[k] for k in idx], model, params
-            )
+            given_cache[key] = _pooled_residual([given_samples[k] for k in idx], model, params)
         given = given_cache[key]
         nb = [neighbours[k][pick] for k in idx]
         other = _pooled_residual(
-            [film_work[k] for k in idx], [luma(b) for b in nb if b is not None], model, params
+            _flow_samples([film_work[k] for k in idx], [luma(b) for b in nb if b is not None], model, params),
+            model,
+            params,
         )
         result[f"residual_px_offset_{offset:+d}"] = _finite(other)
         result["residual_px_offset_0"] = _finite(given)
@@ -554,7 +566,7 @@ def align_frame(
     flow_rms = _robust_rms(to_film_px(r.reshape(-1, 2), transform), samples.weight.ravel())
     flow_rms_bc = _robust_rms(np.hypot(r[..., 0], r[..., 1]).ravel(), samples.weight.ravel())
     # the flow-fitted field finished on the pictures themselves (``direct``)
-    frame = direct.prepare_frame(pair.film_lum, bc_lum, model.maps, d)
+    frame = direct.prepare_frame(pair.film_lum, bc_lum, model.maps, d, pair.film_normalised)
     coeffs, (warped,) = direct.refine_field(
         [frame], model.maps, model.grid, transform, work, coeffs, d, prior=model.prior
     )

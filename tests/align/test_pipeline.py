@@ -196,3 +196,21 @@ def test_bad_folders_and_sizes_are_input_errors(tiny_reel: Path, tmp_path: Path)
         align(conform, tmp_path / "pairs", film=str(film), params=FAST)
     with pytest.raises(InputError, match="no film frames|neither a folder"):
         align(conform, tmp_path / "pairs2", film=str(tmp_path / "nothing" / "film.%06d.dpx"))
+
+
+@pytest.mark.slow
+def test_worker_processes_do_not_change_the_result(
+    tiny_pairs: AlignResult, tiny_conform: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``tiny_pairs`` aligned its three shots in worker processes; all in this process gives the same."""
+    conform, film = tiny_conform
+    alone = align(conform, tmp_path / "pairs", film=str(film), params=FAST, max_workers=1)
+    assert [e["status"] for e in alone.shots] == [e["status"] for e in tiny_pairs.shots]
+    for a, b in zip(alone.shots, tiny_pairs.shots, strict=True):
+        assert a.get("transform") == pytest.approx(b.get("transform"), abs=1e-6)
+        if a["status"] == "aligned":
+            assert [f["valid_fraction"] for f in a["frames"]] == [f["valid_fraction"] for f in b["frames"]]
+            i = a["broadcast_first"]
+            mine = read_image(alone.out / (a["input"] % i))[0]
+            assert np.abs(mine - read_image(tiny_pairs.out / (b["input"] % i))[0]).max() < 1e-3
+    assert not list((tmp_path / "pairs").glob(".shot*"))
