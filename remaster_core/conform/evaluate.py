@@ -349,7 +349,9 @@ def score_stress(out_dir: Path, reel: Path, *, with_psnr: bool = True) -> Stress
         for s in conform.shots:
             first_src = source_of.get(s.first)
             if s.film_first is not None and first_src is not None and first_src >= leader:
-                ok = ok and s.film_first == first_src - leader
+                # a shot opening inside a frozen run: any film frame of that run is as right
+                shown = s.film_first + leader
+                ok = ok and 0 <= shown < len(canon) and canon[shown] == first_src
         score.shots_film_ok = ok
     if with_psnr:
         pattern = str(reel / truth["frames24p"]["pattern"])

@@ -30,14 +30,14 @@ TEST_PARAMS = StressParams(frames=(60, 100))
 
 # seed -> why it fails today (measured; see the module docstring)
 KNOWN_FAILURES = {
-    100: "a shot's film_first is off (fade and dissolve shots; not diagnosed)",
-    101: "one woven frame inside a shot 1.4 dB below its clean-field reference (not diagnosed)",
-    103: "an edit after telecine inside a frozen shot: a frame mixes two pieces",
-    105: "a shot's film_first is off (not diagnosed)",
-    110: "a cut next to a video title stretch is missed (not diagnosed)",
-    117: "a shot's film_first is off (not diagnosed; frames and cuts meet the bars)",
-    118: "an edit joining 3:2 to 2:3:3:2 inside a dissolve: the cadence takes two breaks, a duplicated frame",
-    119: "a shot's film_first is off (not diagnosed; frames and cuts meet the bars)",
+    101: "24p frame 34 (a fast pan's first frame, woven) is 1.42 dB below its clean-field reference "
+    "(not diagnosed)",
+    105: "an edit after telecine just after a cut: 24p 62's two fields become two orphans (62 twice) "
+    "and 63's lone field is dropped",
+    110: "the cut at 24p 55 is found one frame late, and 24p 36 (the first film frame after a video "
+    "stretch) is 2.15 dB below its clean-field reference (not diagnosed)",
+    118: "an edit joining 3:2 to 2:3:3:2 inside a dissolve: the cadence takes two breaks, 24p 32 is built "
+    "twice (a false cut before it; the shot's film_first one frame early because of the duplicate)",
 }
 
 
