@@ -53,6 +53,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import multiprocessing
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -469,6 +470,9 @@ def make_loader(
         persistent_workers=False,
         pin_memory=pin_memory,
         worker_init_fn=_worker_init if workers else None,
+        # not fork: a process that has loaded a runtime with its own thread pools (OpenVINO's TBB,
+        # onnxruntime) crashes when forked; a forkserver starts clean workers
+        multiprocessing_context=multiprocessing.get_context("forkserver") if workers else None,
         prefetch_factor=4 if workers else None,
         # its own generator: iterating the loader then draws nothing from torch's global RNG, whose
         # state a checkpoint restores exactly
