@@ -64,6 +64,8 @@ untiled output; the context each side must be at least ``receptive_field(cfg)`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -135,11 +137,13 @@ class GradePath(nn.Module):
     writes a fit in.
     """
 
-    lo: torch.Tensor
-    hi: torch.Tensor
-    weight: torch.Tensor
-    bias: torch.Tensor
-    slope: torch.Tensor
+    if TYPE_CHECKING:  # the buffers' types, for the type checker only: TorchScript cannot read
+        # string annotations (``from __future__ import annotations``) on a module's class
+        lo: torch.Tensor
+        hi: torch.Tensor
+        weight: torch.Tensor
+        bias: torch.Tensor
+        slope: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
