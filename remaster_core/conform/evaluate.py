@@ -27,7 +27,15 @@ import numpy as np
 
 from remaster_core.conform.rebuild import rebuild_orphan
 from remaster_core.io.images import read_image
-from remaster_core.io.video import Field, frame_to_rgb, iter_ycbcr_frames, probe_video, split_fields, weave
+from remaster_core.io.video import (
+    Field,
+    VideoInfo,
+    frame_to_rgb,
+    iter_ycbcr_frames,
+    probe_video,
+    split_fields,
+    weave,
+)
 from remaster_core.manifests.conform import read_conform
 
 PSNR_CAP = 50.0
@@ -58,6 +66,18 @@ def frame_used_fields(record: dict[str, Any]) -> list[int]:
     return list(record["fields"])
 
 
+def _best_field_psnr(own: list[Field], info: VideoInfo, png: np.ndarray) -> float:
+    """The best PSNR (dB) against ``png`` of a 24p frame made from its own broadcast fields ``own``: every
+    top/bottom weave when both parities are there, else each field rebuilt alone."""
+    tops = [f for f in own if f.parity == "top"]
+    bottoms = [f for f in own if f.parity == "bottom"]
+    if tops and bottoms:
+        return max(
+            psnr(frame_to_rgb(weave(t, b, interlaced=False), info), png) for t in tops for b in bottoms
+        )
+    return max(psnr(rebuild_orphan(f, info), png) for f in own)
+
+
 def reference_psnr(reel: Path, truth: dict[str, Any]) -> dict[int, float]:
     """The codec's own PSNR per 24p index (see the module docstring)."""
     broadcast = reel / truth["broadcast"]["path"]
@@ -74,16 +94,7 @@ def reference_psnr(reel: Path, truth: dict[str, Any]) -> dict[int, float]:
         mine = [i for i, s in enumerate(sources[: len(fields)]) if s == n]
         if not mine:
             continue
-        png = read_image(pattern % n)[0]
-        tops = [fields[i] for i in mine if fields[i].parity == "top"]
-        bottoms = [fields[i] for i in mine if fields[i].parity == "bottom"]
-        if tops and bottoms:
-            scores = [
-                psnr(frame_to_rgb(weave(t, b, interlaced=False), info), png) for t in tops for b in bottoms
-            ]
-        else:
-            scores = [psnr(rebuild_orphan(fields[i], info), png) for i in mine]
-        best[n] = max(scores)
+        best[n] = _best_field_psnr([fields[i] for i in mine], info, read_image(pattern % n)[0])
     return best
 
 
@@ -209,16 +220,7 @@ def clean_reference_psnr(reel: Path, truth: dict[str, Any]) -> dict[int, float]:
     for n in sorted({s for s in sources[: len(fields)] if s >= 0}):
         mine = [i for i, s in enumerate(sources[: len(fields)]) if s == n]
         good = [i for i in mine if clean[i]] or mine
-        png = read_image(pattern % n)[0]
-        tops = [fields[i] for i in good if fields[i].parity == "top"]
-        bottoms = [fields[i] for i in good if fields[i].parity == "bottom"]
-        if tops and bottoms:
-            scores = [
-                psnr(frame_to_rgb(weave(t, b, interlaced=False), info), png) for t in tops for b in bottoms
-            ]
-        else:
-            scores = [psnr(rebuild_orphan(fields[i], info), png) for i in good]
-        best[n] = max(scores)
+        best[n] = _best_field_psnr([fields[i] for i in good], info, read_image(pattern % n)[0])
     return best
 
 
