@@ -172,11 +172,20 @@ class GradePath(nn.Module):
         return out + F.conv2d(x - xc, self.slope.to(x.dtype))
 
 
-def box_lowpass(r: torch.Tensor, size: int) -> torch.Tensor:
-    """``size`` x ``size`` box mean of (N, C, H, W) ``r``, edges replicated; same shape (separable)."""
+def box_lowpass(r: torch.Tensor, size: int, channels: int) -> torch.Tensor:
+    """``size`` x ``size`` box mean of (N, C, H, W) ``r`` (C = ``channels``), edges replicated; same
+    shape (separable).
+
+    Two depthwise convolutions (1 x size, then size x 1) rather than ``avg_pool2d``: the same sums
+    (within float rounding, ~1e-7), but PyTorch's CPU average pooling was the slowest op of a ``lite``
+    training step (forward + backward 0.53 s against 0.17 s for the convolutions, batch 8 of 128 px,
+    one thread, loaded 2-core AMD EPYC); the graph exports to ONNX as two depthwise ``Conv`` nodes
+    (``channels`` is a Python int so that their kernel shapes are fixed in a traced graph)."""
     before, after = (size - 1) // 2, size // 2
     padded = F.pad(r, (before, after, before, after), mode="replicate")
-    return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+    row = torch.full((channels, 1, 1, size), 1.0 / size, dtype=r.dtype, device=r.device)
+    column = torch.full((channels, 1, size, 1), 1.0 / size, dtype=r.dtype, device=r.device)
+    return F.conv2d(F.conv2d(padded, row, groups=channels), column, groups=channels)
 
 
 class Generator(nn.Module):
@@ -204,6 +213,7 @@ class Generator(nn.Module):
         for parameter in self.tail.parameters():
             nn.init.zeros_(parameter)
         self.grade: GradePath | None = GradePath() if cfg.grade_path else None
+        self.channels = cfg.in_channels
         self.mean_lock = cfg.mean_lock
         self.mean_bound = float(cfg.mean_bound)
         self.colour: nn.Conv2d | None = None
@@ -224,7 +234,7 @@ class Generator(nn.Module):
         trunk = self.trunk_conv(self.trunk(features)) + features
         residual = F.pixel_shuffle(self.tail(trunk), s)[:, :, :h, :w]
         if self.mean_lock > 1:
-            low = box_lowpass(residual, self.mean_lock)
+            low = box_lowpass(residual, self.mean_lock, self.channels)
             residual = residual - low
             if self.mean_bound > 0:
                 residual = residual + self.mean_bound * torch.tanh(low / self.mean_bound)

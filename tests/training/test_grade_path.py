@@ -56,7 +56,7 @@ def test_the_mean_lock_keeps_the_trunk_off_the_local_mean() -> None:
         residual = g(x) - g.grade(x)  # type: ignore[misc]
     assert float(residual.abs().mean()) > 1e-3
     # the residual's local mean is a small fraction of the residual itself
-    assert float(box_lowpass(residual, 9).abs().mean()) < 0.25 * float(residual.abs().mean())
+    assert float(box_lowpass(residual, 9, 3).abs().mean()) < 0.25 * float(residual.abs().mean())
     # with a bound, a trunk whose own output moves the local mean by ~1 moves G's by about the bound
     bounded = build_generator(dataclasses.replace(SMALL, mean_bound=0.02)).eval()
     free = build_generator(dataclasses.replace(SMALL, mean_lock=0)).eval()
@@ -65,7 +65,7 @@ def test_the_mean_lock_keeps_the_trunk_off_the_local_mean() -> None:
             model.tail.bias.add_(1.0)  # a large shift of the local mean
         moved = bounded(x) - bounded.grade(x)  # type: ignore[misc]
         raw = free(x) - free.grade(x)  # type: ignore[misc]
-    assert float(box_lowpass(raw, 9).abs().min()) > 0.9
+    assert float(box_lowpass(raw, 9, 3).abs().min()) > 0.9
     assert float(moved.abs().max()) <= 0.02 + 1e-6
 
 
@@ -104,3 +104,18 @@ def test_a_single_shot_says_loudly_that_generalisation_is_unmeasured(
     assert caplog.text.count("GENERALISATION IS UNMEASURED") >= 2  # at the split and at the end
     held = load_checkpoint(tmp_path / "RUN/checkpoints/best.safetensors").extra["held_out"]
     assert held["whole_shots"] is False
+
+
+def test_the_box_lowpass_is_the_edge_replicated_box_mean() -> None:
+    """The two depthwise convolutions give the plain box mean: a direct average over the edge-replicated
+    window (one output pixel computed by hand), and the average-pooling formulation, within float
+    rounding."""
+    torch.manual_seed(0)
+    r = torch.rand(2, 3, 20, 23)
+    low = box_lowpass(r, 5, 3)
+    padded = torch.nn.functional.pad(r, (2, 2, 2, 2), mode="replicate")
+    pooled = torch.nn.functional.avg_pool2d(padded, 5, stride=1)
+    assert low.shape == r.shape
+    assert float((low - pooled).abs().max()) < 1e-6
+    # the corner pixel: its window is the corner value 9 times, the top row's next 2 values 3 times each...
+    assert abs(float(low[1, 2, 0, 0]) - float(padded[1, 2, 0:5, 0:5].mean())) < 1e-6
