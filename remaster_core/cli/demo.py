@@ -2,7 +2,7 @@
 
 Example::
 
-    remaster demo --out demo/                  # tiny reel, about 2 minutes on 2 cores
+    remaster demo --out demo/                  # tiny reel, 3-6 minutes on 2 cores
     remaster demo --out demo-small/ --preset small
 
 synth -> conform -> align -> train (lite) -> export -> render the missing-film shots -> evaluate ->
@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", type=output_path, default=Path("remaster-demo"), metavar="DIR",
                    help="the demo folder, new or empty (default ./remaster-demo)")  # fmt: skip
     p.add_argument("--preset", choices=tuple(DEMO_PRESETS), default="tiny",
-                   help="tiny: about 2 minutes on 2 cores (the CI test); small: a few minutes")  # fmt: skip
+                   help="tiny: 3-6 minutes on 2 cores (the CI test); small: longer")  # fmt: skip
     p.add_argument(
         "--seed",
         type=whole_number(0, 2**32 - 1),

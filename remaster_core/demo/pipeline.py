@@ -368,7 +368,7 @@ def run_demo(
 
     Args:
         out: the demo folder (new or empty, or replaced with ``force``).
-        preset: ``tiny`` (tests, about 2 minutes on 2 cores) or ``small`` (a few minutes).
+        preset: ``tiny`` (tests, 3-6 minutes on 2 cores) or ``small`` (a few minutes).
         seed: seeds the reel and the training run.
         steps: training steps (default: the preset's budget, ``DEMO_PRESETS``).
         force: replace an earlier demo in ``out``.

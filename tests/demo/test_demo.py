@@ -123,9 +123,11 @@ def test_ours_beats_the_baselines_on_the_held_out_shot_by_the_stated_margins(
 
 
 @pytest.mark.xfail(
-    reason="known regression, measured in a clean-clone run: the train stage takes 303 CPU-s (whole demo "
-    "389 CPU-s, 361 s wall) against the 180 s bar; not yet diagnosed (stage 2, grain and held-out "
-    "validation came in the last round)",
+    reason="over the bar on this project's current machines (2-core AMD EPYC, Zen 1): a clean-clone run "
+    "took 298 CPU-s in the train stage (400 lite steps at 0.69 s, 1 thread) and 389 CPU-s in all against "
+    "the 180 s bar. Not a regression of the code: the same training step measured on the commit before "
+    "the grade path and on this one in the same run takes 0.47 and 0.49 s (the mean lock's avg_pool2d, "
+    "which cost 0.1-0.2 s a step, is now two depthwise convolutions); the bar was met on a faster CPU",
     strict=False,
 )
 def test_every_stage_is_timed_and_the_tiny_demo_fits_its_time_bar(
