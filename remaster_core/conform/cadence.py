@@ -37,10 +37,13 @@ cannot outvote the cycle:
 - repeat i, i+2: ``ed[i] > 0`` says "not a repeat" (they differ by more than twice the reel's repeat
   noise floor), < 0 "a repeat". Paid as -ed by every field, video included (film repeats a field
   twice every 10 fields, video never), except that a field at a phase that starts a 3-field run (2
-  and 7 in 3:2, 2 and 5 in 2:3:3:2) pays +ed instead if its run goes on to its third field: the
-  difference (2 ed) is paid on the natural transition that reaches that field's cadence position
-  (into phase r+1 for an odd r, into r+2 for an even one: the only places a break can cut the run
-  short). A run cut short by an edit after telecine expects no repeat.
+  and 7 in 3:2, 2 and 5 in 2:3:3:2) pays -ed + 2 ep instead if its run goes on to its third field,
+  where ``ep`` is the *pulldown* repeat evidence (``Evidence.pulldown``: as ``ed`` in moving film,
+  so the field pays +ed, but a repeat only where the comparisons next to it differ clearly more: a
+  frozen picture repeats every field and says nothing about the phase): the 2 ep is paid on the
+  natural transition that reaches that field's cadence position (into phase r+1 for an odd r, into
+  r+2 for an even one: the only places a break can cut the run short). A run cut short by an edit
+  after telecine expects no repeat.
 
 The dynamic programme (Viterbi) finds the cheapest state path for the whole reel at once, so a cut
 inside a pulldown cycle does not disturb the cadence (the cycle carries across it), an edit that does
@@ -104,9 +107,11 @@ _EVEN = np.array([s for s, _, p in _film_states() if p % 2 == 0])
 _ODD = np.array([s for s, _, p in _film_states() if p % 2 == 1])
 _RUN_START = np.zeros(STATES, dtype=bool)
 _REPEAT = np.zeros(STATES, dtype=bool)
+_LONE_START = np.zeros(STATES, dtype=bool)  # a frame's first field whose run ends with it
 for _s, _k, _p in _film_states():
     _RUN_START[_s] = _p in PATTERN_RUN_STARTS[_k]
     _REPEAT[_s] = _p in PATTERN_REPEAT_PHASES[_k]
+    _LONE_START[_s] = _p % 2 == 0 and (_p + 1) % PHASES in PATTERN_RUN_STARTS[_k]
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,11 @@ class CadenceParams:
             either way (a still, a frozen picture) is taken as 3:2.
         orphan_penalty: added to a break right after a run's first field (which it leaves an orphan):
             an edit after telecine may do that, but a break placed one frame later that leaves
-            every run whole explains the same fields, and is the likelier.
+            every run whole explains the same fields, and is the likelier. Added likewise to a break
+            (or a return from video) into a run's last field, which it leaves an orphan at the
+            start of the new piece (3:2 phases 4 and 6, 2:3:3:2 phase 4): a break one frame
+            earlier explains the same fields with every run whole. Paid once by a break that
+            leaves an orphan on both sides (no shift of it keeps every run whole).
         floor_eps: code values added to every measure before a ratio (black frames give 0/0).
         comb_threshold: how much more (log) a pair combs, relative to its fields' own zig-zag, than the
             least combed pair near it, before it says "two moments".
@@ -143,6 +152,8 @@ class CadenceParams:
             a pair that combs like two different pictures on a "same run" boundary is an edit made
             after telecine and must be able to force a break on its own.
         floor_window: fields each side over which the repeat noise floor is taken.
+        change_eps: added to the picture change (``FieldMetrics.change``) before a ratio: about what
+            coding noise gives between two fields of one film frame (0.01-0.03 on the synthetic reels).
         combed_threshold: weave comb log-ratio above which an output frame is flagged "combed". Set
             above what clean weaves of slow, noisy, MPEG-2 coded film reach (up to about 0.9 on the
             synthetic reels: a film frame's two fields may sit in two coded pictures with unrelated
@@ -165,6 +176,7 @@ class CadenceParams:
     clip_not_repeat: float = 3.0
     floor_window: int = 15
     combed_threshold: float = 1.0
+    change_eps: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -173,11 +185,21 @@ class Evidence:
 
     Attributes:
         comb: (N-1,) float32, > 0: fields i and i+1 are two moments.
-        repeat: (N-2,) float32, > 0: field i+2 is not a repeat of field i.
+        repeat: (N-2,) float32, > 0: field i+2 is not a repeat of field i (judged against the noise floor).
+        pulldown: (N-2,) float32, the same question asked of a field at a 3-field run's start: its
+            positive side is ``repeat``'s, its negative side ("a repeat") needs the contrast of the
+            neighbouring comparisons (see ``field_evidence``); None: ``repeat`` is used.
     """
 
     comb: np.ndarray
     repeat: np.ndarray
+    pulldown: np.ndarray | None = None
+
+    @property
+    def pulldown_repeat(self) -> np.ndarray:
+        """(N-2,) float32, the evidence that field i+2 is a *pulldown* repeat of field i (``pulldown``,
+        or ``repeat`` when it was not measured)."""
+        return self.repeat if self.pulldown is None else self.pulldown
 
 
 @dataclass(frozen=True)
@@ -243,6 +265,17 @@ def _neighbour_min(values: np.ndarray, reach: int = 2) -> np.ndarray:
     return np.where(np.isfinite(out), out, values)
 
 
+def _contrast(values: np.ndarray, eps: float) -> np.ndarray:
+    """log((v[i] + eps) / (min(v[i-1], v[i+1]) + eps)): < 0 where v[i] is below both neighbours (the one
+    neighbour at the ends)."""
+    n = values.shape[0]
+    if n < 2:
+        return np.zeros(n, np.float32)
+    inf = np.array([np.inf], dtype=values.dtype)
+    ref = np.minimum(np.concatenate([inf, values[:-1]]), np.concatenate([values[1:], inf]))
+    return np.log((values + np.float32(eps)) / (ref + np.float32(eps))).astype(np.float32)
+
+
 def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -> Evidence:
     """Turn ``FieldMetrics`` into the signed evidence the tracker weighs.
 
@@ -264,10 +297,25 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
     larger says: a repeat is a repeat everywhere, so sparse motion (a video title over a dark card)
     that hardly moves the mean is still "not a repeat".
 
+    That floor tells "not a repeat" (motion above the coding noise) but not "a pulldown repeat": in a
+    frozen or still picture every field repeats the one two before it, by amounts that vary with the
+    coding (picture types of a GOP), and a track that fits its repeat phases to those variations
+    gains from them what a real break costs. So the cadence's repeat phases weigh ``pulldown``: its
+    positive side is ``repeat``'s, its negative side the *contrast* of the difference against the
+    comparisons next to it (i-1 vs i+1 and i+1 vs i+3, ``_contrast``; the mean and the largest tile,
+    whichever contrasts more): in moving film a pulldown repeat sits between two comparisons of
+    different film frames and differs far less than both, however its own coding noise compares with
+    the floor (a poorly coded field can put a true repeat just above it), while in a frozen picture
+    the comparisons differ alike and say nothing. ``repeat`` itself still weighs film against video
+    (a picture whose fields repeat is not moving video).
+
     A damaged field (``fields.shot_changes``: coded in one picture with a field of another shot, so
-    decoded far from its film frame) says nothing about its neighbours in its own shot: the pairs it
-    makes with a field of another broadcast frame, and its repeat comparisons, carry no evidence.
-    The pair inside its own broadcast frame keeps its evidence (two shots: two moments).
+    decoded far from its film frame) says nothing about its neighbours in its own shot by combing or
+    repeats: its repeat comparisons carry no evidence, and the pairs it makes with a field of another
+    broadcast frame are judged by the picture change instead (``FieldMetrics.change``, on thumbnails
+    that average the coding damage away), relative to the quietest change within two fields as the
+    combing is: such a pair is one film frame unless an edit made after telecine joins two pictures
+    there. The pair inside its own broadcast frame keeps its evidence (two shots: two moments).
     """
     p = params or CadenceParams()
     eps = np.float32(p.floor_eps)
@@ -288,12 +336,28 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
         rep_lr = np.maximum(rep_lr, np.log((metrics.dup_local + eps) / (floor_local + eps)))
     comb = np.clip(p.gain * (comb_lr - p.comb_threshold), -p.clip, p.clip_two_moments).astype(np.float32)
     repeat = np.clip(p.gain * (rep_lr - p.repeat_threshold), -p.clip, p.clip_not_repeat).astype(np.float32)
+    contrast = _contrast(metrics.dup, p.floor_eps)
+    if metrics.dup_local.shape == metrics.dup.shape:
+        contrast = np.minimum(contrast, _contrast(metrics.dup_local, p.floor_eps))
+    pulldown = np.clip(
+        np.maximum(repeat, 0.0) + np.minimum(p.gain * (contrast + p.repeat_threshold), 0.0),
+        -p.clip,
+        p.clip_not_repeat,
+    ).astype(np.float32)
     damaged = shot_changes(metrics)
     if damaged.any() and comb.shape[0]:
         across = np.arange(comb.shape[0]) % 2 == 1  # pair 2k+1 | 2k+2 spans two broadcast frames
-        comb[across & (damaged[:-1] != damaged[1:])] = 0.0
+        lost = across & (damaged[:-1] != damaged[1:])
+        change = metrics.change
+        if change.shape == comb.shape:
+            ce = np.float32(p.change_eps)
+            change_lr = np.log((change + ce) / (_neighbour_min(change) + ce))
+            comb[lost] = np.clip(p.gain * (change_lr[lost] - p.comb_threshold), -p.clip, p.clip)
+        else:
+            comb[lost] = 0.0
         repeat[damaged[:-2] | damaged[2:]] = 0.0
-    return Evidence(comb=comb, repeat=repeat)
+        pulldown[damaged[:-2] | damaged[2:]] = 0.0
+    return Evidence(comb=comb, repeat=repeat, pulldown=pulldown)
 
 
 def _structures(params: CadenceParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -317,10 +381,12 @@ def _structures(params: CadenceParams) -> tuple[np.ndarray, np.ndarray, np.ndarr
     natural[VIDEO, VIDEO] = 0.0  # sign 0: combing says nothing about video (see the module docstring)
     brk = np.full((STATES, STATES), inf)
     for s in _ODD:  # an odd phase ends a frame: the next field may start anything
-        brk[s, _EVEN] = params.break_penalty + (params.orphan_penalty if _RUN_START[s] else 0.0)
+        # an orphan on either side of the break (or both) pays the orphan penalty once
+        orphans = _RUN_START[s] | _LONE_START[_EVEN]
+        brk[s, _EVEN] = params.break_penalty + np.where(orphans, params.orphan_penalty, 0.0)
         brk[s, _EVEN[(_EVEN > VIDEO) != (s > VIDEO)]] += params.pattern_penalty
         brk[s, VIDEO] = params.video_penalty
-    brk[VIDEO, _EVEN] = params.video_penalty
+    brk[VIDEO, _EVEN] = params.video_penalty + np.where(_LONE_START[_EVEN], params.orphan_penalty, 0.0)
     brk[VIDEO, _EVEN[_EVEN > VIDEO]] += params.pattern_penalty
     return natural, sign, brk
 
@@ -353,13 +419,14 @@ def track_cadence(
     natural, sign, brk = _structures(p)
     emit = np.zeros((n, STATES))
     rep = evidence.repeat.astype(np.float64)
+    pull = evidence.pulldown_repeat.astype(np.float64)
     emit[: rep.shape[0]] = -rep[:, None]
     # a 3-field run's repeat, paid on the natural transition that keeps the run going (module docstring)
     rep_nat = np.zeros((n, STATES))
     for s, k, r in _film_states():
         if _REPEAT[s]:
             lag = 1 if r % 2 else 2
-            rep_nat[lag : lag + rep.shape[0], PATTERN_BASE[k] + (r + lag) % PHASES] = 2.0 * rep[: n - lag]
+            rep_nat[lag : lag + rep.shape[0], PATTERN_BASE[k] + (r + lag) % PHASES] = 2.0 * pull[: n - lag]
     emit[0::2, _ODD] = np.inf  # even fields (a frame's first) sit at even phases
     emit[1::2, _EVEN] = np.inf
     if allowed is not None:

@@ -18,9 +18,14 @@ t two distances are taken:
 ``ratio_busy`` times that of its busier side (the median is taken per side, before and after): a
 fast pan raises its neighbours' scores on both sides, so it is not a cut, nor is a countdown leader
 that changes every frame; a cut from a fast pan into a still shot (or into a fade) stands well clear
-of the quiet side and clear of the busy one; and is the largest score within +-2 frames, unless it and the larger one make a
-*flash*: two cuts one or two frames apart (a shot of 1-2 frames) are both kept when the short shot
-differs from both sides, i.e. when the two scores together reach ``flash_ratio`` times the distance
+of the quiet side and clear of the busy one. A *picture change* (the standardised luma moves by at
+least ``light_structure``, see below) is judged against the motion around it: a neighbour whose
+change is one of exposure only (the next steps of a fade, which may score more than the cut into
+the fade's dark first frame) counts with its luma term alone. A cut is also the largest score within
++-2 frames, a picture change ranking above any change of exposure (the cut into a fade, not the
+fade's brighter second frame), unless it and the larger one, both picture changes or both
+changes of exposure, make a *flash*: two cuts one or two frames apart (a shot of 1-2 frames) are
+both kept when the short shot differs from both sides, i.e. when the two scores together reach ``flash_ratio`` times the distance
 from the frame before the first cut to the frame after the short shot. A transition frame at one cut
 (a blend of the two shots) lies between them, so its two scores add up to about that distance; a
 flash adds up to about twice it (or far more, when the flash interrupts one shot). Frame 0 starts
@@ -130,6 +135,17 @@ def detect_cuts(thumbs: np.ndarray, params: CutParams | None = None) -> tuple[li
     n = scores.shape[0]
     if n == 0:
         return [], scores
+    structure = np.zeros(n, np.float32)
+    for t in range(1, n):
+        structure[t] = _structure(features[t - 1], features[t])
+    picture = structure >= p.light_structure
+    # the motion a frame's change shows: an exposure change moves the histogram, not the standardised
+    # picture (its score's luma term is half its structure)
+    motion = np.where(picture, scores, np.float32(0.5) * structure)
+
+    def rank(u: int) -> tuple[bool, float]:
+        """A picture change outranks any change of exposure, then the larger score wins."""
+        return bool(picture[u]), float(scores[u])
 
     def flash(a: int, b: int) -> bool:
         """Frames a..b-1 (a < b) are a short shot of their own: cuts at a and at b."""
@@ -144,13 +160,15 @@ def detect_cuts(thumbs: np.ndarray, params: CutParams | None = None) -> tuple[li
         larger = [
             u
             for u in range(max(1, t - 2), min(n, t + 3))
-            if u != t and (scores[u] > s or (scores[u] == s and u < t))
+            if u != t and scores[u] >= p.min_score and (rank(u) > rank(t) or (rank(u) == rank(t) and u < t))
         ]
-        if any(not flash(min(t, u), max(t, u)) for u in larger):
+        # a flash shot starts and ends with a picture change: a change of exposure ends none
+        if any(picture[u] != picture[t] or not flash(min(t, u), max(t, u)) for u in larger):
             continue
+        around = motion if picture[t] else scores
         sides = [
             float(np.median(side))
-            for side in (scores[max(1, t - p.window) : t], scores[t + 1 : t + 1 + p.window])
+            for side in (around[max(1, t - p.window) : t], around[t + 1 : t + 1 + p.window])
             if side.size
         ]
         if sides and (s < p.ratio * min(sides) or s < p.ratio_busy * max(sides)):

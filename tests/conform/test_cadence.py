@@ -164,3 +164,24 @@ def test_frozen_shot_does_not_turn_the_next_shots_repeats_into_motion() -> None:
     assert (field_evidence(metrics).repeat[repeats] < 0).all()
     others = np.setdiff1d(np.arange(frozen.shape[0], dup.shape[0]), repeats)
     assert (field_evidence(metrics).repeat[others] > 0).all()
+
+
+def test_pulldown_repeats_need_contrast_with_the_comparisons_beside_them() -> None:
+    """A frozen picture repeats every field, by amounts that vary with the coding: no pulldown evidence
+    either way. In moving film a repeat just above the noise floor (a poorly coded decode) between two
+    comparisons of different film frames is a pulldown repeat."""
+    frozen = np.tile(np.float32([0.3, 0.3, 0.28, 0.28, 0.8, 0.8]), 5)  # a GOP's picture types
+    moving = np.tile(np.float32([9.0, 9.0, 0.3, 9.0, 9.0]), 6)
+    moving[12] = 1.2  # a repeat coded poorly: above the floor the other repeats set
+    dup = np.concatenate([frozen, moving])
+    n = dup.shape[0] + 2
+    metrics = FieldMetrics(
+        comb=np.ones(n - 1, np.float32), intra=np.ones(n, np.float32), dup=dup, first_parity="top"
+    )
+    ev = field_evidence(metrics)
+    assert (ev.repeat[:24] < 0).all() and (ev.pulldown_repeat[:24] == 0).all()
+    repeats = frozen.shape[0] + np.arange(2, moving.shape[0], 5)
+    poor = frozen.shape[0] + 12
+    assert ev.repeat[poor] > 0 and (ev.pulldown_repeat[repeats] < 0).all()
+    others = np.setdiff1d(np.arange(frozen.shape[0] + 1, dup.shape[0]), repeats)
+    assert (ev.pulldown_repeat[others] > 0).all()

@@ -73,3 +73,16 @@ def test_flash_of_light_is_not_a_cut() -> None:
             frames[10 + k] = np.clip(frames[10 + k] * g, 0, 1)
         cuts, _ = detect_cuts(np.stack([frame_thumbnail(f) for f in frames]))
         assert cuts == [0], gains
+
+
+def test_cut_into_a_fade_is_found_at_its_dark_first_frame() -> None:
+    """A cut from a dark still shot into a fade from black: the fade's first frame (1/8 of its light)
+    is the cut, although the fade's next step changes the histogram more than the cut does, and the
+    fade's brighter frames (changes of exposure) are no cut."""
+    astronaut = skimage.data.astronaut().astype(np.float32) / 255
+    chelsea = skimage.data.chelsea().astype(np.float32) / 255
+    fade = [f * np.float32(min(1.0, (k + 1) / 8)) for k, f in enumerate(_pan(chelsea, 12, 1.0))]
+    frames = [f * np.float32(0.08) for f in _pan(astronaut, 10, 0.0)] + fade
+    cuts, scores = detect_cuts(np.stack([frame_thumbnail(f) for f in frames]))
+    assert scores[11] > scores[10]
+    assert cuts == [0, 10]

@@ -29,16 +29,7 @@ HELD_OUT_SEEDS = tuple(range(900, 910))  # bench only: never looked at while tun
 TEST_PARAMS = StressParams(frames=(60, 100))
 
 # seed -> why it fails today (measured; see the module docstring)
-KNOWN_FAILURES = {
-    101: "24p frame 34 (a fast pan's first frame, woven) is 1.42 dB below its clean-field reference "
-    "(not diagnosed)",
-    105: "an edit after telecine just after a cut: 24p 62's two fields become two orphans (62 twice) "
-    "and 63's lone field is dropped",
-    110: "the cut at 24p 55 is found one frame late, and 24p 36 (the first film frame after a video "
-    "stretch) is 2.15 dB below its clean-field reference (not diagnosed)",
-    118: "an edit joining 3:2 to 2:3:3:2 inside a dissolve: the cadence takes two breaks, 24p 32 is built "
-    "twice (a false cut before it; the shot's film_first one frame early because of the duplicate)",
-}
+KNOWN_FAILURES: dict[int, str] = {}
 
 
 def test_stress_plans_cover_what_a_broadcast_varies() -> None:
