@@ -319,6 +319,15 @@ def bench_stress_reel(
     }
 
 
+def _print_row(r: dict[str, Any]) -> None:
+    """One reel's line: the speed ratios to ffmpeg, then ours and ffmpeg's scores."""
+    print(
+        f"{r['reel']} {r['family']}: speed vs ffmpeg {r['speed_vs_ffmpeg']} (CPU {r['cpu_vs_ffmpeg']}) "
+        f"| ours {r['ours']} | ffmpeg {r['ffmpeg']}",
+        flush=True,
+    )
+
+
 def stress_main(args: argparse.Namespace) -> int:
     """The stress corpus: per reel and per family, ours against ffmpeg, both writing EXR."""
     from remaster_core.synth.stress import StressParams, build_stress_reel
@@ -330,12 +339,7 @@ def stress_main(args: argparse.Namespace) -> int:
         if not (reel / "truth.json").exists():
             build_stress_reel(reel, seed=seed, params=params, force=True)
         rows.append(bench_stress_reel(reel, args.work / "scratch", repeat=args.repeat))
-        r = rows[-1]
-        print(
-            f"{r['reel']} {r['family']}: speed vs ffmpeg {r['speed_vs_ffmpeg']} (CPU {r['cpu_vs_ffmpeg']}) | ours {r['ours']} "
-            f"| ffmpeg {r['ffmpeg']}",
-            flush=True,
-        )
+        _print_row(rows[-1])
     return _report_families(rows, args)
 
 
@@ -360,12 +364,7 @@ def real_main(args: argparse.Namespace) -> int:
         rows.append(
             bench_stress_reel(reel, args.work / "scratch", family="real/megamind", repeat=args.repeat)
         )
-        r = rows[-1]
-        print(
-            f"{r['reel']} {r['family']}: speed vs ffmpeg {r['speed_vs_ffmpeg']} (CPU {r['cpu_vs_ffmpeg']}) | ours {r['ours']} "
-            f"| ffmpeg {r['ffmpeg']}",
-            flush=True,
-        )
+        _print_row(rows[-1])
     return _report_families(rows, args)
 
 

@@ -94,8 +94,9 @@ def _features(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
-    """The change score between two frames' ``_features``."""
-    return 0.5 * float(np.abs(a[0] - b[0]).sum(axis=1).mean()) + 0.5 * float(np.abs(a[1] - b[1]).mean())
+    """The change score between two frames' ``_features``: half the colour histograms' distance, half
+    the standardised luma's (``_structure``)."""
+    return 0.5 * float(np.abs(a[0] - b[0]).sum(axis=1).mean()) + 0.5 * _structure(a, b)
 
 
 def cut_scores(thumbs: np.ndarray) -> np.ndarray:
