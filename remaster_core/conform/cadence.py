@@ -186,20 +186,14 @@ class Evidence:
     Attributes:
         comb: (N-1,) float32, > 0: fields i and i+1 are two moments.
         repeat: (N-2,) float32, > 0: field i+2 is not a repeat of field i (judged against the noise floor).
-        pulldown: (N-2,) float32, the same question asked of a field at a 3-field run's start: its
-            positive side is ``repeat``'s, its negative side ("a repeat") needs the contrast of the
-            neighbouring comparisons (see ``field_evidence``); None: ``repeat`` is used.
+        pulldown: (N-2,) float32, the same question asked of a field at a 3-field run's start (is
+            field i+2 a *pulldown* repeat of field i): its positive side is ``repeat``'s, its negative
+            side ("a repeat") needs the contrast of the neighbouring comparisons (see ``field_evidence``).
     """
 
     comb: np.ndarray
     repeat: np.ndarray
-    pulldown: np.ndarray | None = None
-
-    @property
-    def pulldown_repeat(self) -> np.ndarray:
-        """(N-2,) float32, the evidence that field i+2 is a *pulldown* repeat of field i (``pulldown``,
-        or ``repeat`` when it was not measured)."""
-        return self.repeat if self.pulldown is None else self.pulldown
+    pulldown: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -419,7 +413,7 @@ def track_cadence(
     natural, sign, brk = _structures(p)
     emit = np.zeros((n, STATES))
     rep = evidence.repeat.astype(np.float64)
-    pull = evidence.pulldown_repeat.astype(np.float64)
+    pull = evidence.pulldown.astype(np.float64)
     emit[: rep.shape[0]] = -rep[:, None]
     # a 3-field run's repeat, paid on the natural transition that keeps the run going (module docstring)
     rep_nat = np.zeros((n, STATES))

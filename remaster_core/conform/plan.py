@@ -174,7 +174,7 @@ def plan_frames(
     """The output frames, in order, for ``runs`` of a stream measured as ``metrics``."""
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
-    repeat = field_evidence(metrics, p).pulldown_repeat
+    repeat = field_evidence(metrics, p).pulldown
     damaged = shot_changes(metrics)
     n_fields = metrics.field_count
     stretches: list[list[int]] = []

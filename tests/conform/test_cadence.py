@@ -179,9 +179,9 @@ def test_pulldown_repeats_need_contrast_with_the_comparisons_beside_them() -> No
         comb=np.ones(n - 1, np.float32), intra=np.ones(n, np.float32), dup=dup, first_parity="top"
     )
     ev = field_evidence(metrics)
-    assert (ev.repeat[:24] < 0).all() and (ev.pulldown_repeat[:24] == 0).all()
+    assert (ev.repeat[:24] < 0).all() and (ev.pulldown[:24] == 0).all()
     repeats = frozen.shape[0] + np.arange(2, moving.shape[0], 5)
     poor = frozen.shape[0] + 12
-    assert ev.repeat[poor] > 0 and (ev.pulldown_repeat[repeats] < 0).all()
+    assert ev.repeat[poor] > 0 and (ev.pulldown[repeats] < 0).all()
     others = np.setdiff1d(np.arange(frozen.shape[0] + 1, dup.shape[0]), repeats)
-    assert (ev.pulldown_repeat[others] > 0).all()
+    assert (ev.pulldown[others] > 0).all()
