@@ -43,6 +43,11 @@ shared machine hits them alike.
   the calling thread's CPU seconds (the critical path; with ``ort-fp32`` at 1 thread the model runs on
   that thread) and the load average beside it; ``--e2e-grain``: also with a
   model carrying a grain profile (``bench_grain_profile``: the render adds grain, the engine alone not);
+  where the engine leaves a core unused (``--threads`` below the core count), the engine alone once
+  more with a neighbour busy on that core (``busy_neighbour``: a pure-Python loop, no memory traffic):
+  how much another core's work slows the model's cores, i.e. whether the render's read-ahead and
+  write-behind threads can overlap the model for free on this machine (on a VM whose vCPUs share
+  physical cores they cannot: see docs/runtime.md);
 - memory (``--memory``): a 3840x2160 frame through the ``lite`` engine with ``memory_mb=256`` in a child
   process: peak RSS growth against the engine's estimate; with ``paper`` benched, the tile the engine
   picks for it at 4K;
@@ -55,6 +60,7 @@ Prints a table and writes JSON (``--out``, default ``bench/results/runtime.json`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -66,7 +72,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -385,11 +391,15 @@ def bench_end_to_end(
             e2e_s: list[float] = []
             engine_cpu: list[tuple[float, float]] = []
             e2e_cpu: list[tuple[float, float]] = []
+            neighbour_s: list[float] = []
             for _ in range(repeat):
                 engine_s.append(render.engine_alone(src, node, numbers, cpu=engine_cpu))
                 seconds, n = render.end_to_end(src, out, node, cpu=e2e_cpu, force=True)
                 assert n == frames
                 e2e_s.append(seconds)
+                if threads < (os.cpu_count() or 1):
+                    with busy_neighbour():
+                        neighbour_s.append(render.engine_alone(src, node, numbers, cpu=[]))
             rows.append(
                 {
                     "preset": preset,
@@ -409,10 +419,34 @@ def bench_end_to_end(
                     / statistics.median(c for c, _ in engine_cpu),
                     "main_thread_cpu_ratio": statistics.median(m for _, m in e2e_cpu)
                     / statistics.median(m for _, m in engine_cpu),
+                    "engine_busy_neighbour_s_per_frame": (
+                        statistics.median(neighbour_s) / frames if neighbour_s else None
+                    ),
+                    "neighbour_slowdown": (
+                        statistics.median(neighbour_s) / statistics.median(engine_s) if neighbour_s else None
+                    ),
                     "load_average_1min": round(os.getloadavg()[0], 2),
                 }
             )
     return rows
+
+
+def _ratio(value: float | None) -> str:
+    """``value`` as ``1.23x``, or ``-`` when not measured."""
+    return "-" if value is None else f"{value:.2f}x"
+
+
+@contextlib.contextmanager
+def busy_neighbour() -> Iterator[None]:
+    """A process spinning a pure-Python loop (no memory traffic) on whatever core is free while the
+    block runs: the cheapest work another core can do."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # started and scheduled
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 MEMORY_SCRIPT = textwrap.dedent(
@@ -546,7 +580,8 @@ def print_tables(result: dict[str, Any]) -> None:
     if result["end_to_end"]:
         print(
             f"{'preset':6} {'size':>9} {'backend':>10} {'grain':>5} {'thr':>3} {'engine s/frame':>15}"
-            f" {'render s/frame':>15} {'ratio':>6} {'cpu ratio':>9} {'main cpu':>8}  per round (load)"
+            f" {'render s/frame':>15} {'ratio':>6} {'cpu ratio':>9} {'main cpu':>8} {'neighbour':>9}"
+            "  per round (load)"
         )
         for r in result["end_to_end"]:
             print(
@@ -554,7 +589,7 @@ def print_tables(result: dict[str, Any]) -> None:
                 f" {r['threads']:3d}"
                 f" {r['engine_alone_s_per_frame']:15.3f} {r['end_to_end_s_per_frame']:15.3f} {r['ratio']:6.2f}"
                 f" {r['cpu_ratio']:9.2f} {r['main_thread_cpu_ratio']:8.2f}"
-                f"  {r['ratio_per_round']} ({r['load_average_1min']})"
+                f" {_ratio(r['neighbour_slowdown']):>9}  {r['ratio_per_round']} ({r['load_average_1min']})"
             )
     for key in ("memory_4k", "paper_4k_estimate", "gpu"):
         if result.get(key):

@@ -7,7 +7,7 @@ import pytest
 
 from remaster_core.errors import InputError
 from remaster_core.grain import GrainSettings, add_grain, estimate_profile
-from remaster_core.grain.synthesis import grain_field
+from remaster_core.grain.synthesis import grain_field, white_spectrum
 from remaster_core.look import score_sequences
 from tests.grain.test_profile import film, ramp
 
@@ -73,3 +73,23 @@ def test_the_grain_of_a_frame_does_not_depend_on_anything_but_its_size_and_key(p
 def test_bad_settings_are_refused(bad: dict) -> None:
     with pytest.raises(InputError, match="grain"):
         GrainSettings(**bad)
+
+
+@pytest.mark.parametrize("width", [128, 127])
+def test_the_field_has_the_profiles_rms_in_every_channel_at_even_and_odd_widths(profile, width: int) -> None:  # type: ignore[no-untyped-def]
+    fields = np.stack([grain_field(profile, 96, width, shot=0, frame=k, seed=0) for k in range(8)])
+    assert np.allclose(fields.reshape(-1, 3).std(axis=0), profile.rms, rtol=0.05)
+
+
+@pytest.mark.parametrize("width", [32, 31])
+def test_the_drawn_spectrum_is_the_spectrum_of_real_white_noise_at_every_frequency(width: int) -> None:
+    """Every column of the half spectrum (the ``kx = 0`` and Nyquist ones too) keeps the power of real
+    white noise of variance 1: |X|^2 averages H * W."""
+    height = 32
+    planes = np.stack([
+        np.fft.irfft2(white_spectrum(height, width, shot=0, frame=k, seed=0), s=(height, width), axes=(1, 2))
+        for k in range(60)
+    ])  # fmt: skip
+    assert planes.var() == pytest.approx(1.0, rel=0.03)
+    power = (np.abs(np.fft.rfft2(planes, axes=(2, 3))) ** 2).mean(axis=(0, 1, 2)) / (height * width)
+    assert np.all(np.abs(power - 1.0) < 0.12), power
