@@ -18,9 +18,16 @@ scan's flat tiles. From it, per channel R, G, B:
 - **correlation**: the 3x3 correlation of the channels' residuals (film grain is largely shared by the
   three dye layers; a scanner's noise is not).
 
+Flat tiles are looked for at ``LookParams.tile`` (64 px) and, where a scan has none of that size (a
+picture textured all over: measured on the tiny reels, whose 480x360 film frames hold 35 such tiles),
+at half that size (``FALLBACK_TILE``, 32 px: four times as many tiles, each fitting between the
+picture's edges more often; spectral rings 1/32 cycle/px apart). The profile records the tile it was
+measured on; synthesis and the look metrics need nothing else.
+
 A channel whose residual RMS is below ``LookParams.grain_floor`` (a digital source, or a channel
 without grain) has a zero spectrum: ``rms`` 0, nothing is synthesised in it. A profile whose channels
-are all zero ``is_zero``; so is the profile of scans without a flat tile (``reason`` says why).
+are all zero ``is_zero``; so is the profile of scans without a flat tile of either size (``reason``
+says why).
 
 ``GrainProfile`` is a small frozen dataclass, JSON-able (``to_dict``/``from_dict``, validated); it is
 stored in the training run (``RUN/grain.json``, ``write_profile``/``read_profile``) and in the exported
@@ -35,7 +42,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +58,11 @@ PROFILE_VERSION = 1
 GRAIN_FILE = "grain.json"
 """The profile's file in a training run folder."""
 MIN_TRANSFER = 0.5
+"""The smallest high-pass power transfer a ring's residual spectrum is divided by (see the docstring)."""
+FALLBACK_TILE = 32
+"""px: the tile flat regions are looked for at when the scans have no flat tile of ``LookParams.tile``."""
 FIT_BAND = (0.2, 0.45)
 """cycles/px: the rings the grain's fall-off is fitted on to bound the lower ones (``_bound_low_frequencies``)."""
-"""The smallest high-pass power transfer a ring's residual spectrum is divided by (see the docstring)."""
 
 
 @dataclass(frozen=True)
@@ -238,11 +247,14 @@ class ProfileAccumulator:
     cross: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))  # sums of r_i r_j
     level_sq: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
     level_pixels: np.ndarray = field(init=False)  # (bins,)
+    fallback: ProfileAccumulator | None = field(init=False)  # the same at FALLBACK_TILE, while needed
 
     def __post_init__(self) -> None:
         bins = len(self.params.level_edges) - 1
         self.level_sq = np.zeros((bins, 3))
         self.level_pixels = np.zeros(bins, np.int64)
+        smaller = self.params.tile > FALLBACK_TILE
+        self.fallback = ProfileAccumulator(replace(self.params, tile=FALLBACK_TILE)) if smaller else None
 
     def add(self, frame: np.ndarray) -> None:
         """Add one scan frame: float32 (H, W, 3) R'G'B' 0..1."""
@@ -255,6 +267,11 @@ class ProfileAccumulator:
         level = luma(smooth)
         flat = tile_gradient(level, t) < p.flat_gradient
         n = int(np.count_nonzero(flat))
+        if self.fallback is not None:
+            if self.flat_tiles + n == 0:
+                self.fallback.add(rgb)  # nothing flat at this size yet: the smaller tiles may be needed
+            elif n > 0:
+                self.fallback = None  # this size has flat tiles: the smaller ones never will be
         if n == 0:
             return
         self.flat_tiles += n
@@ -273,6 +290,8 @@ class ProfileAccumulator:
     def result(self) -> GrainProfile:
         """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
         p = self.params
+        if (self.psd is None or self.flat_tiles == 0) and self.fallback is not None:
+            return self.fallback.result()
         if self.psd is None or self.flat_tiles == 0:
             return zero_profile(
                 f"no flat region in {self.frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
