@@ -1,17 +1,36 @@
-"""Dense matrix products and solves through OpenCV (``cv2.gemm``, ``cv2.solve``) rather than NumPy's BLAS.
+"""Dense matrix products and solves through OpenCV (``cv2.gemm``, ``cv2.solve``), and NumPy's BLAS kept
+to the calling thread while alignment runs (``one_blas_thread``).
 
 Why: alignment interleaves OpenCV work (DIS flow, blurs, remaps: OpenCV's thread pool) with small
-matrix products (B-spline normal equations, Gauss-Newton). NumPy hands those to OpenBLAS, whose own
+matrix products (B-spline normal equations, Gauss-Newton). NumPy hands products to OpenBLAS, whose own
 threads then compete with OpenCV's on a 2-core render node: measured here, a frame's alignment took
-0.26 s with NumPy's ``@`` against 0.09 s with OpenBLAS limited to one thread. Setting
-``OPENBLAS_NUM_THREADS`` is the caller's environment, not ours; routing the few hot products through
-OpenCV keeps everything on one pool. Results equal ``@`` to rounding (float64 stays float64).
+0.26 s with NumPy's ``@`` against 0.09 s with OpenBLAS limited to one thread. Routing the hot products
+through OpenCV was not enough: every other NumPy product (a least-squares fit, a polynomial fit, a
+small ``@``) still wakes OpenBLAS's threads, which then spin waiting for more work and take the core
+the next OpenCV call needs. Measured on ``bench/align.py``'s held-out corpus (180 pairs, 960x720, one
+process, no threads of its own): 94.7 CPU-s with OpenBLAS free, 73.4 with it on one thread; a
+(178, 11) x (11, 238) ``cv2.gemm`` took 0.9-1.8 ms beside a spinning OpenBLAS thread, 0.035 ms alone.
+``OPENBLAS_NUM_THREADS`` is the caller's environment, not ours, so ``align`` and its worker processes
+limit the BLAS pools at run time (threadpoolctl) and leave them as they were after. Results equal
+``@`` to rounding (float64 stays float64).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """NumPy's BLAS (OpenBLAS, MKL, BLIS: whichever this process loaded) on one thread inside the block,
+    restored after it; the products then run on the calling thread, beside OpenCV's pool."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def matmul(a: np.ndarray, b: np.ndarray, *, transpose_a: bool = False) -> np.ndarray:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import cv2
+from threadpoolctl import threadpool_limits
 
 MAX_WORKERS = 8  # each holds a shot's fit frames: a bound on memory on a many-core machine
 
@@ -45,12 +46,13 @@ class _ToParentLoggers(logging.Handler):
 
 
 def _init_worker(queue: Any, level: int) -> None:
-    """A worker's setup: its log records go to the parent; OpenCV on one thread (the workers share the
-    cores)."""
+    """A worker's setup: its log records go to the parent; OpenCV and NumPy's BLAS on one thread (the
+    workers share the cores; ``mat`` says why BLAS's own threads cost more than they give)."""
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(queue)]
     root.setLevel(level)
     cv2.setNumThreads(1)
+    threadpool_limits(limits=1, user_api="blas")  # for the worker's life
 
 
 @contextmanager

@@ -55,6 +55,7 @@ import numpy as np
 
 from remaster_core.align import pairs as pairs_mod
 from remaster_core.align.colour import PairColour, pair_colour
+from remaster_core.align.mat import one_blas_thread
 from remaster_core.align.parallel import shot_pool, worker_count
 from remaster_core.align.report import ShotVisual, make_visual, write_report
 from remaster_core.align.shot import (
@@ -502,11 +503,12 @@ def align(
     job = (reader, par, params, out, input_ext, nominal)
     workers = worker_count(sum(s.film_first is not None for s in conform.shots), max_workers)
     if workers == 1:
-        for shot in conform.shots:
-            entry, visual = _shot_entry(shot, *job)
-            entries.append(entry)
-            if visual is not None:
-                visuals[shot.index] = visual
+        with one_blas_thread():
+            for shot in conform.shots:
+                entry, visual = _shot_entry(shot, *job)
+                entries.append(entry)
+                if visual is not None:
+                    visuals[shot.index] = visual
     else:
         with shot_pool(workers) as shots_pool:
             futures = [shots_pool.submit(_shot_entry, shot, *job) for shot in conform.shots]
