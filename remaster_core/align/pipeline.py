@@ -243,15 +243,22 @@ def _align_one(
         )
     b_first, b_last, film_first = paired[0][0], paired[-1][0], paired[0][1]
     fit_idx = fit_frame_indices(len(paired), params.fit_frames)
-    film_fit = [reader.film_frame(paired[j][1]) for j in fit_idx]
-    bc_fit = [reader.broadcast(paired[j][0]) for j in fit_idx]
+    # the frames the fit reads are kept for the frame loop (about a dozen: read once, not twice)
+    read_bc: dict[int, np.ndarray] = {}
+    read_film: dict[int, np.ndarray] = {}
+
+    def bc_frame(i: int) -> np.ndarray:
+        return read_bc[i] if i in read_bc else read_bc.setdefault(i, reader.broadcast(i))
+
+    film_fit = [read_film.setdefault(paired[j][1], reader.film_frame(paired[j][1])) for j in fit_idx]
+    bc_fit = [bc_frame(paired[j][0]) for j in fit_idx]
     if reader.broadcast_size is None or reader.film_size is None:
         raise AssertionError("sizes are known once frames are read")
     neighbours = []
     for j in fit_idx:
         i = paired[j][0]
-        before = reader.broadcast(i - 1) if i - 1 >= shot.first else None
-        after = reader.broadcast(i + 1) if i + 1 <= shot.last else None
+        before = bc_frame(i - 1) if i - 1 >= shot.first else None
+        after = bc_frame(i + 1) if i + 1 <= shot.last else None
         neighbours.append((before, after))
     model = fit_shot(film_fit, bc_fit, broadcast_par, params, neighbours)
     del film_fit, bc_fit, neighbours
@@ -270,8 +277,10 @@ def _align_one(
     pending: list[Future[None]] = []
 
     def one(i: int, k: int) -> tuple[np.ndarray, np.ndarray, FrameAlignment, np.ndarray]:
-        film = reader.film_frame(k)
-        bc = reader.broadcast(i)
+        film = read_film.pop(k, None)  # dict.pop is atomic: the frame threads share the dicts
+        film = reader.film_frame(k) if film is None else film
+        bc = read_bc.pop(i, None)
+        bc = reader.broadcast(i) if bc is None else bc
         fa = align_frame(film, bc, model, params)
         return film, bc, fa, resample(bc, fa.map_x, fa.map_y)
 
