@@ -38,7 +38,7 @@ import numpy as np
 
 from remaster_core.align.dense import DenseParams, SplineField
 from remaster_core.align.mat import matmul, solve
-from remaster_core.align.prep import WorkMaps, WorkRaster, normalised
+from remaster_core.align.prep import WorkMaps, WorkRaster, local_mean, normalised
 from remaster_core.align.transform import Transform4
 
 
@@ -161,9 +161,9 @@ class Warped:
         0 where the pictures match, about 1 where they are unrelated (2 if opposite), small on flat
         areas (the normalisation's noise floor keeps both small there: no evidence either way)."""
         r = self.broadcast - self.film
-        e = cv2.GaussianBlur(r * r, (0, 0), sigma)
-        a = cv2.GaussianBlur(self.film * self.film, (0, 0), sigma)
-        b = cv2.GaussianBlur(self.broadcast * self.broadcast, (0, 0), sigma)
+        e = local_mean(r * r, sigma)
+        a = local_mean(self.film * self.film, sigma)
+        b = local_mean(self.broadcast * self.broadcast, sigma)
         return e / (a + b + np.float32(0.1))
 
 

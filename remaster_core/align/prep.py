@@ -20,6 +20,7 @@ coordinates (pixel centres at integers in both, so ``x_film = (x_work + 0.5) / s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -49,14 +50,26 @@ def clahe_u8(lum: np.ndarray, clip_limit: float = 3.0, tiles: int = 8) -> np.nda
     return cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply(u8)
 
 
+def local_mean(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian local mean of float32 (H, W) over +-3 sigma (reflected borders): float32 (H, W).
+
+    OpenCV's own float kernel reaches 4 sigma; the 0.3 % of the weight beyond 3 sigma does not change
+    what the alignment measures, and the shorter kernel costs about 0.7 of the longer (sigma 4 at
+    720x540: 0.98 against 1.35 ms). The blurs of the windowed statistics were the alignment's largest
+    single cost after the flow.
+    """
+    k = 2 * math.ceil(3.0 * sigma) + 1
+    return cv2.GaussianBlur(image, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
 def normalised(lum: np.ndarray, sigma: float, eps: float) -> np.ndarray:
     """Local contrast normalisation of luma float32 (H, W): float32 (H, W), zero local mean, unit local std.
 
     ``eps`` (in luma units) keeps flat, noisy areas from being amplified into texture.
     """
-    mean = cv2.GaussianBlur(lum, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    mean = local_mean(lum, sigma)
     d = lum - mean
-    var = cv2.GaussianBlur(d * d, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    var = local_mean(d * d, sigma)
     return d / np.sqrt(var + np.float32(eps * eps))
 
 
@@ -73,9 +86,9 @@ def gradient_energy(lum: np.ndarray, sigma: float) -> np.ndarray:
     """
     gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    jxx = cv2.GaussianBlur(gx * gx, (0, 0), sigma)
-    jyy = cv2.GaussianBlur(gy * gy, (0, 0), sigma)
-    jxy = cv2.GaussianBlur(gx * gy, (0, 0), sigma)
+    jxx = local_mean(gx * gx, sigma)
+    jyy = local_mean(gy * gy, sigma)
+    jxy = local_mean(gx * gy, sigma)
     half_trace = 0.5 * (jxx + jyy)
     return np.maximum(half_trace - np.sqrt(0.25 * (jxx - jyy) ** 2 + jxy * jxy), 0.0)
 

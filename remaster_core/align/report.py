@@ -65,9 +65,9 @@ def _u8(img: np.ndarray) -> np.ndarray:
 
 
 def _checker(a: np.ndarray, b: np.ndarray, cell: int) -> np.ndarray:
+    """``a`` and ``b`` (H, W, C) in alternating ``cell`` px squares (``a`` at the top left)."""
     h, w = a.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w]
-    sel = ((yy // cell + xx // cell) % 2).astype(bool)
+    sel = (np.arange(h)[:, None] // cell + np.arange(w)[None, :] // cell) % 2 == 1
     return np.where(sel[..., None], b, a)
 
 
