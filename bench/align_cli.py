@@ -39,6 +39,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from conform import seed_list  # bench/conform.py: the benches' one seed-range syntax
 
 from remaster_core.align.evaluate import flow_misalignment
 from remaster_core.align.transform import inside_broadcast
@@ -47,15 +50,6 @@ from remaster_core.synth.geometry import ShotGeometry
 from remaster_core.synth.warps import TelecineWarp, truth_maps
 
 FAMILIES = ("mixed", "all", "radial", "keystone", "rotation", "field", "drift", "weave", "tangential", "none")
-
-
-def _seeds(text: str) -> list[int]:
-    """'77-86' or '77,80,81' -> the seeds."""
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def _remaster(*args: str) -> float:
@@ -95,6 +89,8 @@ def run_reel(work: Path, seed: int, preset: str, family: str) -> dict[str, Any]:
     truth = json.loads((reel / "truth.json").read_text())
     doc = json.loads((folder / "pairs" / "align.json").read_text())
     first_24p = {s["first_24p"]: s for s in truth["shots"]}
+    conform = json.loads((folder / "conf" / "conform.json").read_text())
+    built = [f.get("built") for f in conform.get("frames") or []]
     leader = truth["leader_frames"]
     shots = []
     for entry in doc["shots"]:
@@ -113,21 +109,20 @@ def run_reel(work: Path, seed: int, preset: str, family: str) -> dict[str, Any]:
             "valid": sum(valid) / len(valid) if valid else None, "frames": entry["last"] - entry["first"] + 1,
         }  # fmt: skip
         if entry["status"] == "aligned" and entry["first"] in first_24p:
-            row["scored"] = _score(folder, entry, first_24p[entry["first"]], truth)
+            row["scored"] = _score(folder, entry, first_24p[entry["first"]], truth, built)
         shots.append(row)
     return {"seed": seed, "family": family, "leader": leader, "times": times, "shots": shots}
 
 
 def _score(
-    folder: Path, entry: dict[str, Any], shot: dict[str, Any], truth: dict[str, Any]
+    folder: Path, entry: dict[str, Any], shot: dict[str, Any], truth: dict[str, Any], built: list[str | None]
 ) -> list[dict[str, Any]]:
-    """The shot's first and last written pairs against the truth: misalignment (film px) and valid share."""
+    """The shot's first and last written pairs against the truth: misalignment (film px) and valid share;
+    ``built``: how the conform built each frame (conform.json's ``frames``)."""
     geom = ShotGeometry.from_dict(shot["geometry"])
     warp = None if shot.get("warp") is None else TelecineWarp.from_dict(shot["warp"])
     film_size = tuple(truth["film"]["size"])
     bw, bh = truth["broadcast"]["size"]
-    conform = json.loads((folder / "conf" / "conform.json").read_text())
-    built = [f.get("built") for f in conform.get("frames") or []]
     out = []
     for i in (entry["broadcast_first"], entry["broadcast_last"]):
         bc, _ = read_image(folder / "conf" / "frames" / f"frame.{i:06d}.exr")
@@ -152,7 +147,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     reels = []
-    for k, seed in enumerate(_seeds(args.seeds)):
+    for k, seed in enumerate(seed_list(args.seeds)):
         family = FAMILIES[k % len(FAMILIES)]
         r = run_reel(args.work, seed, args.preset, family)
         reels.append(r)

@@ -200,7 +200,7 @@ def _record(plan: Any) -> dict[str, Any]:
     return {"keep": plan.keep, "fields": list(plan.fields)}
 
 
-def _seed_list(text: str) -> list[int]:
+def seed_list(text: str) -> list[int]:
     """``"100-119,900"`` -> [100, ..., 119, 900]."""
     out: list[int] = []
     for part in text.split(","):
@@ -334,7 +334,7 @@ def stress_main(args: argparse.Namespace) -> int:
 
     params = StressParams(frames=tuple(args.stress_frames))  # type: ignore[arg-type]
     rows = []
-    for seed in _seed_list(args.stress):
+    for seed in seed_list(args.stress):
         reel = args.work / f"stress{args.stress_frames[0]}_{args.stress_frames[1]}_seed{seed}"
         if not (reel / "truth.json").exists():
             build_stress_reel(reel, seed=seed, params=params, force=True)

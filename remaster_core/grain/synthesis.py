@@ -22,8 +22,8 @@
    blurred by the profile's ``smooth_sigma`` (linear between bin centres, flat beyond the end ones),
    and by ``amount``; then added to ``picture``.
 
-Cost (1440x1080, one core of the project's 2-core machine, ``bench/grain.py``): drawing the spectrum
-instead of transforming drawn noise saves one of the two FFTs, SFC64 draws normals about 3x faster
+Cost (1440x1080, one core of the project's 2-core machine, ``bench/grain_synthesis.py``): drawing the
+spectrum instead of transforming drawn noise saves one of the two FFTs, SFC64 draws normals about 3x faster
 than Philox, and the level is blurred on luma alone (blur and luma are both linear: the same numbers to
 float rounding) instead of on three channels.
 
