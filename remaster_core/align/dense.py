@@ -7,7 +7,9 @@ What the 5-parameter model (``sparse``) leaves is low-frequency: lens distortion
    luma resampled onto the working raster through the current model; both locally contrast-normalised
    (``prep.normalised``), which removes the grade and the broadcast's low-frequency noise.
 2. ``flow_pair``: OpenCV DIS optical flow (patch 8, stride 4, finest scale 1, variational refinement),
-   forward (film -> broadcast) and, for the final pass, backward; ``fb_error`` is their disagreement.
+   forward (film -> broadcast) and, where a field is fitted to it, backward; ``fb_error`` is their
+   disagreement: on a flat, noisy area (a dark sky under grain and coding noise) the two flows are
+   noise and disagree, where the picture has texture they agree.
 3. ``flow_correspondences``: every ``stride``-th working pixel x gives the correspondence film x <->
    broadcast ``model(x + flow(x))``, weighted by texture (``prep.gradient_energy``) and flow
    consistency. Correspondences do not depend on the model they were measured through, so they can
@@ -24,9 +26,9 @@ The field is then finished on the pictures themselves (``direct``: Gauss-Newton 
 difference), which the flow alone cannot do to better than about a tenth of a pixel.
 
 The validity mask (``validity_mask``) is false where the final mapping samples outside the broadcast
-(with a margin), where forward and backward flow disagree (when the backward flow was computed), where
-textured pixels' flow departs from the smooth field (things that moved), where the pictures through
-the final mapping still disagree locally (``direct.Warped.disagreement``: occlusions, overlays, a
+(with a margin), where textured pixels' forward and backward flow disagree (when the backward flow was
+computed), where textured pixels' flow departs from the smooth field (things that moved), where the
+pictures through the final mapping still disagree locally (``direct.Warped.disagreement``: occlusions, overlays, a
 changed picture) and where the grade-matched pictures disagree in local mean (an occlusion on a flat
 area). Lens mismatch is not among them: the field absorbs it. It is eroded by a few pixels.
 """
@@ -68,6 +70,13 @@ class DenseParams:
         smoothness: weight of the B-spline second-difference penalty (relative to the data).
         prior_weight: pull of the shape of each frame's field towards the shot's (the second
             differences of their difference, relative to the data: ``solve_field``).
+        shape_weight: pull of each frame's field towards the shot's on what of their difference no
+            bilinear warp expresses (``prior_pull``), relative to the data. A tenth: where a frame has
+            texture its data outweigh it, where it has none (a flat sky, the frame's edges) the field
+            keeps the shot's shape instead of extrapolating its own flow's noise, which bent the fit
+            frames' fields apart by 0.5-0.7 broadcast px on the dark-sky shots of ``bench/align_cli.py``
+            (every frame masked). On the tuning seeds 3 and 4 of ``bench/align.py``: 0.026 -> 0.024 film
+            px RMS, worst 0.054 -> 0.045 (0.03: 0.025 / 0.049; 1: 0.025 / 0.041).
         direct_iterations: Gauss-Newton iterations of the photometric refinement (``direct``).
         direct_cauchy: its Cauchy scale, in robust standard deviations of the residual (0: none).
         direct_pool: its normal equations are summed over blocks of this many working px a side.
@@ -99,6 +108,7 @@ class DenseParams:
     spacing: float = 120.0
     smoothness: float = 0.01
     prior_weight: float = 0.01
+    shape_weight: float = 0.1
     direct_iterations: int = 2
     direct_cauchy: float = 4.0
     direct_pool: int = 8
@@ -193,20 +203,37 @@ def flow_pair(
     if backward:
         bwd = dis.calc(bc_u8, film_u8, None)
         h, w = film_u8.shape
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        back = cv2.remap(
-            bwd, xx + fwd[..., 0], yy + fwd[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        xx = np.arange(w, dtype=np.float32)[None, :] + fwd[..., 0]
+        yy = np.arange(h, dtype=np.float32)[:, None] + fwd[..., 1]
+        back = cv2.remap(bwd, xx, yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         fb = np.hypot(fwd[..., 0] + back[..., 0], fwd[..., 1] + back[..., 1])
     else:
         fb = np.zeros(film_u8.shape, np.float32)
     return FlowPair(film_u8, bc_u8, fwd, fb, texture, film, bc, film_n)
 
 
+# the noise floor of ``texture_threshold``: see there
+_QUIET_PERCENTILE = 5.0
+_NOISE_SPREAD = 6.0
+_NOISE_CAP = 0.25
+
+
 def texture_threshold(texture: np.ndarray) -> float:
-    """The structure-tensor level above which a pixel counts as textured: a fraction of the frame's
-    high percentile, so it adapts to the picture's contrast (dark and flat frames have little)."""
-    return max(float(np.percentile(texture[::2, ::2], 90)) * 0.05, 1e-7)  # a quarter of the pixels: plenty
+    """The structure-tensor level above which a pixel counts as textured (``texture``: float32 (h, w)).
+
+    The larger of two floors. A twentieth of the frame's 90th percentile, so the level adapts to the
+    picture's contrast (dark and flat frames have little). And the picture's noise floor: film grain
+    and coding noise give every pixel some structure-tensor energy, which on a dark, flat sky passes
+    the first floor (on the rocket photograph of the small preset, 97 % of the pixels) while giving
+    the flow nothing to follow and the photometric checks nothing to compare. The frame's quietest
+    5 % is taken for noise alone; on generated Gaussian noise correlated over 0 to 1.5 px (grain and
+    the film blur on the working raster) the 99th percentile of this measure is 2.9 to 6.7 times the
+    5th, so the floor is 6 times it. A picture textured all over has no quiet 5 %, so that floor is
+    capped at a quarter of the 90th percentile.
+    """
+    p5, p90 = np.percentile(texture[::2, ::2], [_QUIET_PERCENTILE, 90.0])  # a quarter of the pixels: plenty
+    noise = min(_NOISE_SPREAD * float(p5), _NOISE_CAP * float(p90))
+    return max(0.05 * float(p90), noise, 1e-7)
 
 
 def flow_weights(pair: FlowPair, params: DenseParams) -> np.ndarray:
@@ -368,6 +395,15 @@ class SplineField:
 
         return np.kron(np.eye(self.ny), second_diff(self.nx)) + np.kron(second_diff(self.ny), np.eye(self.nx))
 
+    def shape_projector(self) -> np.ndarray:
+        """float64 (n, n) ``I - P``, P the orthogonal projection of the coefficients onto their bilinear
+        part (1, i, j, i*j over the control grid): ``c^T (I - P) c`` is the squared size of what a
+        bilinear warp cannot express (``shot.field_departure`` squared, times n)."""
+        j, i = np.mgrid[0 : self.ny, 0 : self.nx].astype(np.float64)
+        basis = np.stack([np.ones(self.n), i.ravel(), j.ravel(), (i * j).ravel()], 1)
+        q, _ = np.linalg.qr(basis)
+        return np.eye(self.n) - q @ q.T
+
     def evaluate(self, coeffs: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The field on the grid of film coordinates ``xs`` (W,) x ``ys`` (H,).
 
@@ -396,6 +432,14 @@ class SplineField:
         return ata, atb
 
 
+def prior_pull(field: SplineField, params: DenseParams) -> np.ndarray:
+    """float64 (n, n) the quadratic form that pulls a frame's field towards the shot's (per unit of
+    data weight): ``prior_weight`` on the second differences of their difference, ``shape_weight`` on
+    the part of it no bilinear warp expresses (``SplineField.shape_projector``). Neither costs a
+    bilinear difference (weave, drift)."""
+    return params.prior_weight * field.penalty() + params.shape_weight * field.shape_projector()
+
+
 def solve_field(
     field: SplineField,
     ata: np.ndarray,
@@ -406,14 +450,14 @@ def solve_field(
 ) -> np.ndarray:
     """Regularised solve of the normal equations: coefficients float64 (n, 2).
 
-    Minimises ``data + smoothness * W * |D c|^2 + prior_weight * W * |D (c - prior)|^2
-    + 1e-3 * W * |c - prior|^2`` where D takes the second differences, W is the data's mean weight per
-    coefficient (so the balance does not depend on how many samples there are), and the prior is zero
-    when none is given. The pull towards the prior acts on the *shape* of the difference: a frame's
-    field may depart from the shot's by any bilinear warp (the gate's weave and drift: a shift, a slight
-    zoom) at no cost, so the frame follows it everywhere, edges included, where a pull on the
-    coefficients themselves held the sparsely sampled edge coefficients at the shot's; a frame without
-    data follows the shot.
+    Minimises ``data + smoothness * W * |D c|^2 + W * (c - prior)^T Q (c - prior)
+    + 1e-3 * W * |c - prior|^2`` where D takes the second differences, Q is ``prior_pull``, W is the
+    data's mean weight per coefficient (so the balance does not depend on how many samples there are),
+    and the prior is zero when none is given (then Q is not applied). The pull towards the prior acts on
+    the *shape* of the difference: a frame's field may depart from the shot's by any bilinear warp (the
+    gate's weave and drift: a shift, a slight zoom) at no cost, so the frame follows it everywhere,
+    edges included, where a pull on the coefficients themselves held the sparsely sampled edge
+    coefficients at the shot's; where a frame has no data (a flat sky, an edge) its shape is the shot's.
     """
     scale = max(total_weight / field.n, 1e-12)
     penalty = field.penalty()
@@ -421,8 +465,9 @@ def solve_field(
     lhs = ata + params.smoothness * scale * penalty + 1e-3 * scale * np.eye(field.n)
     rhs = atb + 1e-3 * scale * target
     if prior is not None:
-        lhs = lhs + params.prior_weight * scale * penalty
-        rhs = rhs + params.prior_weight * scale * (penalty @ prior)
+        pull = prior_pull(field, params)
+        lhs = lhs + scale * pull
+        rhs = rhs + scale * (pull @ prior)
     return solve(lhs, rhs)
 
 
@@ -516,7 +561,9 @@ def validity_mask(
             ``max_disagreement`` show something the other picture does not.
     """
     textured = pair.texture > texture_threshold(pair.texture)
-    bad = pair.fb_error > params.fb_threshold
+    # a flat area's flow is noise whichever way it points, and its pixels match by the photometric
+    # checks or not at all: forward-backward disagreement counts on texture only
+    bad = textured & (pair.fb_error > params.fb_threshold)
     bad |= textured & (flow_deviation > params.outlier_threshold)
     if photo_diff is not None:
         bad |= photo_diff > params.photo_threshold

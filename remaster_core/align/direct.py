@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from remaster_core.align.dense import DenseParams, SplineField
+from remaster_core.align.dense import DenseParams, SplineField, prior_pull
 from remaster_core.align.mat import matmul, solve
 from remaster_core.align.prep import WorkMaps, WorkRaster, local_mean, normalised
 from remaster_core.align.transform import Transform4
@@ -209,6 +209,7 @@ def refine_field(
     spline = grid.spline
     n = spline.n
     penalty = spline.penalty()
+    prior_form = None if prior is None else prior_pull(spline, params)
     gsx = np.float32(work.scale / transform.sx / 8.0)  # Sobel (x8), working px -> broadcast px
     gsy = np.float32(work.scale / transform.sy / 8.0)
     c = coeffs.copy()
@@ -236,8 +237,8 @@ def refine_field(
         smooth = params.smoothness * scale * penalty
         pull = 1e-3 * scale * np.eye(n)
         target = np.zeros((n, 2)) if prior is None else prior
-        if prior is not None:
-            pull = pull + params.prior_weight * scale * penalty
+        if prior_form is not None:
+            pull = pull + scale * prior_form
         reg = smooth + pull
         lhs = np.block([[axx + reg, axy], [axy, ayy + reg]])
         # the regularisation acts on the new coefficients c + delta: its gradient at c goes to the right

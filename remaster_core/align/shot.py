@@ -325,12 +325,16 @@ def fit_shot(
     coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
     # the field absorbs whatever the 5 parameters cannot (higher radial terms, decentring, keystone,
     # rotation, a smooth gate warp): the flow is measured again through the full mapping, so what is
-    # left for it is small and the field converges on the warp instead of on a biased first flow
+    # left for it is small and the field converges on the warp instead of on a biased first flow.
+    # That flow runs both ways: on a flat area under grain and coding noise (a dark sky) the forward
+    # flow is noise, the backward flow disagrees with it, and its weight falls (``dense.flow_weights``);
+    # without it such flow bent each fit frame's field its own way by 1-3 px (bench/align_cli.py, the
+    # rocket photograph: every shot rejected for a changing field or a partly differing picture)
     base_maps = work_maps(work, transform, radial)
     for _ in range(params.field_iterations):
         maps = dense.field_maps(base_maps, spline, coeffs, work)
         pairs = [
-            dense.flow_pair(f, b, work, transform, radial, params.dense, maps=maps, backward=False)
+            dense.flow_pair(f, b, work, transform, radial, params.dense, maps=maps, backward=True)
             for f, b in zip(film_work, bc_lum, strict=True)
         ]
         samples = [dense.flow_correspondences(p, work, transform, radial, params.dense, maps) for p in pairs]
@@ -562,10 +566,8 @@ def align_frame(
     work, transform, radial = model.work, model.transform, model.radial
     film_lum = work.shrink(luma(film))
     bc_lum = luma(broadcast)
-    # forward flow only: what it misses the direct step and the photometric mask see
-    pair = dense.flow_pair(
-        film_lum, bc_lum, work, transform, radial, d, maps=model.prior_maps, backward=False
-    )
+    # both ways: where they disagree (noise on a flat area) the field follows the shot's (see fit_shot)
+    pair = dense.flow_pair(film_lum, bc_lum, work, transform, radial, d, maps=model.prior_maps, backward=True)
     samples = dense.flow_correspondences(pair, work, transform, radial, d, model.prior_maps)
     coeffs, (r,) = dense.fit_field(model.spline, [samples], (transform, radial), d, prior=model.prior)
     flow_rms = _robust_rms(to_film_px(r.reshape(-1, 2), transform), samples.weight.ravel())
