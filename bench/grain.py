@@ -24,6 +24,7 @@ clean, and with grain synthesised (``remaster_core.grain``) from the profile of 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import shutil
@@ -43,13 +44,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ablation import build_reel, build_synth_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
+from remaster_core.grain.profile import ProfileAccumulator, grain_deficit
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
+from remaster_core.look.regions import LookParams
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
 from training.data import read_pair, scan_pairs
-from training.grain import measure_profile
+from training.grain import measure_profile, sample_frames
 from training.model import build_generator
 from training.run_dir import step_checkpoints, step_path
 from training.trainer import train
@@ -112,18 +115,35 @@ def _summary(report: Any) -> dict[str, Any]:
 
 
 def score_variant(
-    outputs: list[np.ndarray], films: list[np.ndarray], profile: Any, shot: int, grain_seeds: list[int]
+    outputs: list[np.ndarray],
+    films: list[np.ndarray],
+    profiles: dict[str, Any],
+    shot: int,
+    grain_seeds: list[int],
 ) -> dict[str, Any]:
-    """Clean and with-grain film-look summaries of a variant's held-out outputs."""
+    """Clean and with-grain film-look summaries of a variant's held-out outputs, with grain from each
+    of ``profiles`` (name -> profile: the film's, the deficit over the variant's own output)."""
     result = {"clean": _summary(score_sequences(outputs, films))}
-    if profile is not None:
+    for label, profile in profiles.items():
         for seed in grain_seeds:
             grainy = [
                 add_grain(o, profile, GrainSettings(seed=seed), shot=shot, frame=k)
                 for k, o in enumerate(outputs)
             ]
-            result[f"grain_seed{seed}"] = _summary(score_sequences(grainy, films))
+            result[f"{label}_seed{seed}"] = _summary(score_sequences(grainy, films))
     return result
+
+
+def output_grain(g: torch.nn.Module, frames: list[Any], tile: int) -> Any:
+    """The grain profile of ``g``'s output on (up to ``training.grain.MAX_FRAMES`` of) the training
+    ``frames``, measured in the film targets' flat tiles (``tile`` px: the film profile's)."""
+    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=tile))
+    for frame in sample_frames(frames):
+        x, y, _ = read_pair(frame)
+        with torch.no_grad():
+            out = g(torch.from_numpy(x.transpose(2, 0, 1).copy())[None])[0].numpy().transpose(1, 2, 0)
+        acc.add(np.ascontiguousarray(out, dtype=np.float32), reference=y)
+    return acc.result()
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
@@ -173,15 +193,22 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
                 out = g(tx)[0].numpy().transpose(1, 2, 0)
             outs[name].append(np.ascontiguousarray(out[rows, cols], dtype=np.float32))
     shot = index.val[0].shot
-    results = {"bilinear": score_variant(inputs, films, None, shot, [])}
-    for name in variants:
-        results[name] = score_variant(outs[name], films, profile, shot, args.grain_seeds)
+    results = {"bilinear": score_variant(inputs, films, {}, shot, [])}
+    output_rms = {}
+    for name, g in variants.items():
+        own = output_grain(g, list(index.train), profile.tile)
+        output_rms[name] = list(own.rms)
+        deficit = grain_deficit(profile, own) if own.tile == profile.tile else profile
+        results[name] = score_variant(
+            outs[name], films, {"grain": profile, "deficit": deficit}, shot, args.grain_seeds
+        )
     return {
         "seed": seed,
         "held_out_shot": shot,
         "frames": len(films),
         "crop": list(films[0].shape[:2]),
         "profile_rms": list(profile.rms),
+        "output_grain_rms": output_rms,
         "train_seconds": timings,
         "results": results,
     }

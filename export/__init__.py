@@ -191,7 +191,7 @@ def export_model(
         graph = to_fp16(graph)
     provenance = exported_with(opset)
     props = model_metadata(identity, cfg, precision=precision, pads_internally=True, exported_with=provenance)
-    props.update(grain_metadata(chosen))
+    props.update(grain_metadata(chosen, checkpoint.extra))
     props.update(guard_metadata(checkpoint))
     props.update(colour_metadata(checkpoint, chosen))
     info, onnx_report = write_onnx(stamp(graph, props), out_path, frames, references)

@@ -30,8 +30,10 @@ which documents each one), written exactly, plus provenance keys the runtime ign
 =================================  ================================================================
 
 Grain (``grain_metadata``): the run folder's ``grain.json`` (the film's grain profile, written by
-``remaster train``) as ``remaster.grain_profile``, which the render synthesises grain from; a loose
-checkpoint file, or a run without the file (trained before grain profiles), exports without it.
+``remaster train``) less the grain the checkpoint's own output already carries (recorded by ``remaster
+train`` in ``best.safetensors``: ``training.output_grain``) as ``remaster.grain_profile``, which the
+render synthesises grain from; a loose checkpoint file, or a run without the file (trained before grain
+profiles), exports without it.
 
 Guard and generalisation (``guard_metadata``): the checkpoint's record of what the model was trained on
 (``training.colour_init.GUARD_KEY``: the grade of every film shot, which export also writes into the
@@ -64,13 +66,14 @@ from typing import Any
 import onnx
 
 from remaster_core.errors import InputError
-from remaster_core.grain.profile import GRAIN_FILE, profile_to_json, read_profile
+from remaster_core.grain.profile import GRAIN_FILE, GrainProfile, grain_deficit, profile_to_json, read_profile
 from remaster_core.runtime import model as contract
 from remaster_core.runtime.model import Precision, file_sha256
 from training.checkpoint import Checkpoint
 from training.colour_init import GUARD_KEY
 from training.colour_space import checkpoint_colour
 from training.model import PRESETS, GeneratorConfig, receptive_field
+from training.output_grain import OUTPUT_GRAIN_KEY
 
 log = logging.getLogger("remaster.export")
 
@@ -269,11 +272,14 @@ def model_metadata(
     }
 
 
-def grain_metadata(source: CheckpointSource) -> dict[str, str]:
-    """``{remaster.grain_profile: JSON}`` from the run folder's grain profile, or {} when there is none.
+def grain_metadata(source: CheckpointSource, extra: Mapping[str, Any]) -> dict[str, str]:
+    """``{remaster.grain_profile: JSON}``: the grain render synthesises, or {} when the run has no
+    grain profile. The run folder's film profile, less what the checkpoint's output already carries
+    (``training.output_grain``, in the checkpoint's ``extra``: ``grain_deficit``) when it recorded that;
+    the film's whole profile when it did not (a checkpoint from before the record, a step checkpoint).
 
     Raises:
-        InputError: the run's grain.json exists but is not a valid profile (named).
+        InputError: the run's grain.json, or the checkpoint's record, is not a valid profile (named).
     """
     if source.run_dir is None or not (source.run_dir / GRAIN_FILE).is_file():
         log.info(
@@ -281,7 +287,21 @@ def grain_metadata(source: CheckpointSource) -> dict[str, str]:
         )
         return {}
     profile = read_profile(source.run_dir / GRAIN_FILE)
-    return {contract.KEY_GRAIN_PROFILE: profile_to_json(profile)}
+    record = extra.get(OUTPUT_GRAIN_KEY)
+    if record is None:
+        log.info("%s records no output grain: render synthesises the film's whole grain", source.path.name)
+        return {contract.KEY_GRAIN_PROFILE: profile_to_json(profile)}
+    output = GrainProfile.from_dict(record, f"{source.path} extra '{OUTPUT_GRAIN_KEY}'")
+    try:
+        deficit = grain_deficit(profile, output)
+    except InputError as exc:
+        log.warning("%s: %s; render synthesises the film's whole grain", source.path.name, exc)
+        return {contract.KEY_GRAIN_PROFILE: profile_to_json(profile)}
+    log.info(
+        "grain: film RMS %s, the model's output carries %s, render adds %s (R/G/B)",
+        *("/".join(f"{v:.4f}" for v in p.rms) for p in (profile, output, deficit)),
+    )
+    return {contract.KEY_GRAIN_PROFILE: profile_to_json(deficit)}
 
 
 def guard_metadata(checkpoint: Checkpoint) -> dict[str, str]:

@@ -8,7 +8,9 @@ torchrun: ``training.distributed``). The parts, each in its module:
 - ``training.step``: one optimisation step; ``training.stages``: each stage's loss as a value, and
   ``start_gan_stage``; ``training.schedule``: the stage and learning rates of a step;
 - ``training.validation``: the scores and ``best.safetensors``; ``training.colour_init``: a new run's
-  colour path; ``training.run_dir``: the run folder's layout; ``training.distributed``: DDP.
+  colour path; ``training.run_dir``: the run folder's layout; ``training.distributed``: DDP;
+  ``training.grain``: the film's grain profile; ``training.output_grain``: what of it the best weights
+  already reproduce (recorded in ``best.safetensors``, so that export embeds only the deficit).
 
 The run folder::
 
@@ -69,6 +71,7 @@ from typing import Any
 import torch
 
 from remaster_core.errors import RemasterError
+from remaster_core.grain.profile import GrainProfile
 from remaster_core.io.atomic import write_text_atomic
 from training import distributed
 from training.checkpoint import load_checkpoint
@@ -87,6 +90,7 @@ from training.data import (
 from training.grain import write_run_profile
 from training.logs import METRICS_FILE, RunLog, StepProgress, truncate_metrics
 from training.model import count_parameters
+from training.output_grain import record_output_grain
 from training.run_dir import (
     CONFIG_FILE,
     best_checkpoint,
@@ -182,11 +186,13 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
         gan = start_gan_stage(state, cfg, info) if stage_name(state.step, cfg) == "gan" else None
         # Written only now: a resume refused above leaves the run's files as they were, and under DDP
         # every rank has checked the folder (wrap() is collective) before rank 0 writes into it.
+        film_grain: GrainProfile | None = None
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(run_dir / CONFIG_FILE, config_to_toml(cfg))
             truncate_metrics(run_dir / METRICS_FILE, state.step)
-            write_run_profile(index.train, run_dir)  # the film's grain, for export and render
+            # the film's grain, for export and render
+            film_grain = write_run_profile(index.train, run_dir)
             write_run_colour(run_dir, pairs_colour(pairs))  # the working colour space, for export
         autocast: AbstractContextManager[Any] = (
             torch.autocast("cuda", dtype=torch.bfloat16)
@@ -206,6 +212,8 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
             if info.is_main:
                 finalise_best(best_path(run_dir), index, ridge=ridge, seed=cfg.seed)
                 record_in_checkpoint(best_path(run_dir), pairs_colour(pairs))
+                if film_grain is not None:  # what the best weights already carry of it
+                    record_output_grain(best_path(run_dir), index.train, film_grain)
                 _held_out_summary(index, result, best_path(run_dir))
             return result
         finally:

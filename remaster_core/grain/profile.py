@@ -256,20 +256,30 @@ class ProfileAccumulator:
         smaller = self.params.tile > FALLBACK_TILE
         self.fallback = ProfileAccumulator(replace(self.params, tile=FALLBACK_TILE)) if smaller else None
 
-    def add(self, frame: np.ndarray) -> None:
-        """Add one scan frame: float32 (H, W, 3) R'G'B' 0..1."""
+    def add(self, frame: np.ndarray, reference: np.ndarray | None = None) -> None:
+        """Add one scan frame: float32 (H, W, 3) R'G'B' 0..1.
+
+        With ``reference`` (float32 (H, W, 3), e.g. the film frame a model's output ``frame`` stands
+        for), the flat tiles and the levels are the reference's and the residual is ``frame``'s: the
+        same tiles in both pictures, as ``remaster_core.look`` compares them.
+        """
         p, t = self.params, self.params.tile
         rgb = np.ascontiguousarray(frame, dtype=np.float32)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise InputError(f"grain profile: a scan frame must be RGB (H, W, 3), got shape {rgb.shape}")
+        ref = rgb if reference is None else np.ascontiguousarray(reference, dtype=np.float32)
+        if ref.shape != rgb.shape:
+            raise InputError(f"grain profile: reference shape {ref.shape} is not the frame's {rgb.shape}")
         self.frames += 1
         residual, smooth = highpass(rgb, p.smooth_sigma)
+        if reference is not None:
+            smooth = highpass(ref, p.smooth_sigma)[1]
         level = luma(smooth)
         flat = tile_gradient(level, t) < p.flat_gradient
         n = int(np.count_nonzero(flat))
         if self.fallback is not None:
-            if self.flat_tiles + n == 0:
-                self.fallback.add(rgb)  # nothing flat at this size yet: the smaller tiles may be needed
+            if self.flat_tiles + n == 0:  # nothing flat at this size yet: the smaller tiles may be needed
+                self.fallback.add(rgb, reference)
             elif n > 0:
                 self.fallback = None  # this size has flat tiles: the smaller ones never will be
         if n == 0:
@@ -391,6 +401,31 @@ def _positive_definite(corr: np.ndarray) -> np.ndarray:
         if np.linalg.eigvalsh(c).min() > 1e-6:
             return c
     return np.eye(3)
+
+
+def grain_deficit(film: GrainProfile, output: GrainProfile) -> GrainProfile:
+    """The grain to synthesise on a model's output so that output plus grain has the film's: ``film``
+    with each channel's spectrum reduced, ring by ring, by ``output``'s (the grain the model already
+    reproduces, measured on its output in the film's flat tiles, ``ProfileAccumulator.add(output,
+    reference=film)``), never below 0. The level response and the channel correlation stay the
+    film's. Synthesised grain is independent of the output's, so their powers add; the full profile
+    on top of an output that already carries the film's coarse grain doubles it there.
+
+    Raises:
+        InputError: the two were measured on different tiles (their rings differ).
+    """
+    if film.is_zero or output.is_zero:
+        return film
+    if film.tile != output.tile or len(film.spectrum[0]) != len(output.spectrum[0]):
+        raise InputError(
+            f"grain deficit: the film's profile was measured on {film.tile} px tiles and the output's on "
+            f"{output.tile} px: their spectra cannot be compared"
+        )
+    spectrum = tuple(
+        tuple(max(0.0, f - o) for f, o in zip(fc, oc, strict=True))
+        for fc, oc in zip(film.spectrum, output.spectrum, strict=True)
+    )
+    return replace(film, spectrum=spectrum)
 
 
 def estimate_profile(frames: Iterable[np.ndarray], params: LookParams | None = None) -> GrainProfile:

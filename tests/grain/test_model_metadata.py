@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from remaster_core.errors import InputError, ModelError
 from remaster_core.grain import estimate_profile, write_profile
-from remaster_core.grain.profile import GRAIN_FILE, profile_from_json
+from remaster_core.grain.profile import GRAIN_FILE, grain_deficit, profile_from_json
 from remaster_core.runtime import model as contract
 from remaster_core.runtime.model import open_model
 from tests.grain.test_profile import film
@@ -17,19 +18,32 @@ from tests.runtime import StandIn, make_model, metadata
 
 def test_export_takes_the_run_folders_profile(tmp_path: Path) -> None:
     from export.metadata import CheckpointSource, grain_metadata
+    from training.output_grain import OUTPUT_GRAIN_KEY
 
     ckpt = tmp_path / "run" / "checkpoints" / "best.safetensors"
     ckpt.parent.mkdir(parents=True)
     source = CheckpointSource(ckpt, tmp_path / "run", "best checkpoint")
-    assert grain_metadata(source) == {}  # a run trained before grain profiles: no grain
-    assert grain_metadata(CheckpointSource(ckpt, None, "loose file")) == {}
+    assert grain_metadata(source, {}) == {}  # a run trained before grain profiles: no grain
+    assert grain_metadata(CheckpointSource(ckpt, None, "loose file"), {}) == {}
     profile = estimate_profile(film(1))
     write_profile(tmp_path / "run" / GRAIN_FILE, profile)
-    meta = grain_metadata(source)
+    meta = grain_metadata(source, {})  # a checkpoint that records no output grain: the film's whole grain
     assert profile_from_json(meta[contract.KEY_GRAIN_PROFILE], "m") == profile
+    # the checkpoint's output carries some of it: only the rest is embedded
+    carried = replace(profile, spectrum=tuple(tuple(0.5 * v for v in ch) for ch in profile.spectrum))
+    meta = grain_metadata(source, {OUTPUT_GRAIN_KEY: carried.to_dict()})
+    embedded = profile_from_json(meta[contract.KEY_GRAIN_PROFILE], "m")
+    assert embedded == grain_deficit(profile, carried)
+    assert all(abs(e * e - 0.5 * p * p) < 1e-9 for e, p in zip(embedded.rms, profile.rms, strict=True))
+    # measured on other tiles: the film's whole grain (and a warning); a broken record: named
+    other = replace(carried, tile=32, spectrum=((0.0, 1e-5) * 12,) * 3)
+    meta = grain_metadata(source, {OUTPUT_GRAIN_KEY: other.to_dict()})
+    assert profile_from_json(meta[contract.KEY_GRAIN_PROFILE], "m") == profile
+    with pytest.raises(InputError, match=OUTPUT_GRAIN_KEY):
+        grain_metadata(source, {OUTPUT_GRAIN_KEY: {"tile": 3}})
     (tmp_path / "run" / GRAIN_FILE).write_text('{"tile": 3}', encoding="utf-8")
     with pytest.raises(InputError, match=GRAIN_FILE):
-        grain_metadata(source)
+        grain_metadata(source, {})
 
 
 def test_the_runtime_reads_the_profile_and_refuses_a_broken_one(tmp_path: Path) -> None:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from remaster_core.errors import InputError
 from remaster_core.grain import GrainSettings, add_grain, estimate_profile, read_profile, write_profile
-from remaster_core.grain.profile import GrainProfile, profile_from_json, profile_to_json
+from remaster_core.grain.profile import (
+    GrainProfile,
+    ProfileAccumulator,
+    grain_deficit,
+    profile_from_json,
+    profile_to_json,
+)
 from remaster_core.look import score_sequences
+from remaster_core.look.regions import LookParams
 from remaster_core.synth.scenes import GrainParams
 from remaster_core.synth.scenes import add_grain as film_grain
 
@@ -122,6 +130,47 @@ def test_a_scan_with_no_flat_64_px_tile_is_measured_on_32_px_tiles() -> None:
     # the same picture without grain: still nothing to synthesise
     clean = estimate_profile([islands() for _ in range(2)])
     assert clean.is_zero and "no grain" in (clean.reason or "")
+
+
+def test_only_the_grain_an_output_lacks_is_synthesised_on_it() -> None:
+    """An output that already carries the film's coarse grain (a model reproduces what survives in the
+    broadcast): the full profile on top doubles the coarse bands, the deficit does not."""
+    scans = film(6)
+    clean = ramp()
+    # outputs that carry the coarse part of the film's grain
+    outputs = [clean + cv2.GaussianBlur(f - clean, (0, 0), 0.8) for f in scans]
+    acc = ProfileAccumulator()
+    for out, ref in zip(outputs, scans, strict=True):
+        acc.add(out, reference=ref)
+    carried = acc.result()
+    profile = estimate_profile(scans)
+    deficit = grain_deficit(profile, carried)
+    assert all(0 < d < f for d, f in zip(deficit.rms, profile.rms, strict=True))
+    assert deficit.correlation == profile.correlation and deficit.level_gain == profile.level_gain
+
+    def score(p: GrainProfile) -> list[float]:
+        grainy = [add_grain(o, p, GrainSettings(seed=3), shot=0, frame=k) for k, o in enumerate(outputs)]
+        g = score_sequences(grainy, scans).grain
+        return [g.amplitude.ratio, *(b.power.ratio for b in g.bands)]
+
+    with_deficit, with_full = score(deficit), score(profile)
+    assert all(0.8 <= r <= 1.25 for r in with_deficit), with_deficit
+    assert with_full[-1] > 1.5, with_full  # the coarse band: the output's own grain plus as much again
+
+
+def test_a_deficit_needs_one_tile_and_no_grain_stays_no_grain() -> None:
+    scans = film(2)
+    profile = estimate_profile(scans)
+    acc = ProfileAccumulator(LookParams(tile=32))
+    for f in scans:
+        acc.add(f, reference=f)
+    with pytest.raises(InputError, match="64 px tiles and the output's on 32"):
+        grain_deficit(profile, acc.result())
+    assert grain_deficit(profile, profile).is_zero  # an output carrying all of it: nothing to add
+    flat = estimate_profile([ramp()])
+    assert grain_deficit(flat, profile) == flat
+    with pytest.raises(InputError, match="reference shape"):
+        ProfileAccumulator().add(scans[0], reference=scans[0][:10])
 
 
 def test_round_trip_through_json_and_a_file(tmp_path: Path) -> None:

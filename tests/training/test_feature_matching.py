@@ -1,5 +1,5 @@
 """Stage 2 without downloaded weights: D's feature matching as the perceptual term; the run writes the
-film's grain profile (RUN/grain.json)."""
+film's grain profile (RUN/grain.json), and the best weights what of it their output already carries."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ import pytest
 import torch
 
 from remaster_core.grain import read_profile
+from remaster_core.grain.profile import GrainProfile, grain_deficit
+from training.checkpoint import load_checkpoint
 from training.config import TrainConfig
 from training.discriminator import Discriminator, DiscriminatorConfig
 from training.logs import read_metrics
 from training.losses import feature_matching_loss
+from training.output_grain import OUTPUT_GRAIN_KEY
 from training.trainer import train
 
 
@@ -60,3 +63,9 @@ def test_stage_2_runs_without_vgg_weights_on_feature_matching(
     )
     profile = read_profile(tmp_path / "RUN/grain.json")  # the run measured its film's grain
     assert profile.frames >= 1
+    # and what of it the best weights' output already carries, in best.safetensors, on the same tiles
+    best = load_checkpoint(tmp_path / "RUN/checkpoints/best.safetensors")
+    carried = GrainProfile.from_dict(best.extra[OUTPUT_GRAIN_KEY], "best")
+    assert carried.tile == profile.tile and carried.frames >= 1
+    deficit = grain_deficit(profile, carried)  # what export embeds
+    assert all(0.0 <= d <= f for d, f in zip(deficit.rms, profile.rms, strict=True))

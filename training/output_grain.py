@@ -1,0 +1,93 @@
+"""The grain the best weights already reproduce, so that render synthesises only what is missing.
+
+The broadcast is made from the grainy film, so part of the film's grain survives in it (the coarse
+grain above all) and a model trained on the scans reproduces that very grain. Synthesising the film's
+whole profile on top of such an output doubles the grain where it overlaps: measured with
+``bench/grain.py`` (``tiny`` reel seed 2, ``lite``, 300 steps, held-out shot), the stage-1 output
+alone reads a grain amplitude of 1.01 of the film's (octave bands 0.82 / 1.04 / 1.08) and 1.41 with the
+full profile added (2.22 / 2.01 / 1.54); with the deficit added, 1.05 (1.09 / 1.04 / 1.08), and
+33.6 dB against 31.7.
+
+``record_output_grain(best, frames, film)`` runs the best weights (EMA) on up to ``MAX_FRAMES`` of the
+training pairs' inputs, at most ``MAX_SIDE`` px a side (the central part of each frame: plenty of
+tiles, and a 2K scan costs no more than a 1K one), measures the output's grain in the film targets'
+flat tiles (``ProfileAccumulator.add(output, reference=target)``: the tiles ``remaster_core.look``
+compares) at the film profile's tile size, and records the profile in the checkpoint's ``extra``
+under ``OUTPUT_GRAIN_KEY``. ``remaster export`` then embeds ``grain_deficit(film, output)``: the film's
+spectrum less the output's, ring by ring, never below 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from remaster_core.grain.profile import GrainProfile, ProfileAccumulator
+from remaster_core.look.regions import LookParams
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.colour_init import checkpoint_guard, set_grade
+from training.data import PairFrame, read_pair
+from training.grain import sample_frames
+from training.model import build_generator
+
+log = logging.getLogger("remaster.train")
+
+OUTPUT_GRAIN_KEY = "output_grain"
+"""The checkpoint ``extra`` key of the output's grain profile (``GrainProfile.to_dict``)."""
+MAX_FRAMES = 8
+"""The most training frames the output's grain is measured on."""
+MAX_SIDE = 1024
+"""px: the central part of a frame at most this wide and high is run through the model."""
+
+
+def _centre(h: int, w: int) -> tuple[slice, slice]:
+    top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
+    return slice(top, top + min(h, MAX_SIDE)), slice(left, left + min(w, MAX_SIDE))
+
+
+def measure_output_grain(
+    generator: torch.nn.Module, frames: Sequence[PairFrame], film: GrainProfile, count: int = MAX_FRAMES
+) -> GrainProfile:
+    """The grain profile of ``generator``'s output (float32 RGB, its inputs' range) on up to ``count``
+    of ``frames``, in their targets' flat tiles, measured on ``film``'s tile size."""
+    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile))
+    generator.eval()
+    for pair in sample_frames(frames, count):
+        x, y, _ = read_pair(pair)
+        rows, cols = _centre(*x.shape[:2])
+        tx = torch.from_numpy(np.ascontiguousarray(x[rows, cols].transpose(2, 0, 1)))[None]
+        with torch.no_grad():
+            out = generator(tx)[0].float().numpy().transpose(1, 2, 0)
+        acc.add(np.ascontiguousarray(out, dtype=np.float32), reference=y[rows, cols])
+    return acc.result()
+
+
+def record_output_grain(best: Path, frames: Sequence[PairFrame], film: GrainProfile) -> GrainProfile | None:
+    """Measure the best weights' output grain (``measure_output_grain``) and record it in ``best``'s
+    ``extra`` (the weights are unchanged). Returns it, or None (no best file, or no film grain)."""
+    if not best.is_file() or film.is_zero or not frames:
+        return None
+    ckpt = load_checkpoint(best)
+    generator = build_generator(ckpt.generator_config)
+    generator.load_state_dict(ckpt.generator)
+    graded = build_generator(ckpt.generator_config)  # as export makes it: the guard's grade in the path
+    graded.load_state_dict(ckpt.generator)
+    guard = checkpoint_guard(ckpt.extra, str(best))
+    if guard is not None and graded.grade is not None:
+        set_grade([graded], guard.grade)
+    output = measure_output_grain(graded, frames, film)
+    extra = dict(ckpt.extra)
+    extra[OUTPUT_GRAIN_KEY] = output.to_dict()
+    save_checkpoint(best, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
+    share = [o / f if f > 0 else 0.0 for o, f in zip(output.rms, film.rms, strict=True)]
+    log.info(
+        "best.safetensors: its output already carries %s of the film's grain RMS (R, G, B) in the film's "
+        "flat areas; export adds only the rest",
+        "/".join(f"{s:.2f}" for s in share),
+    )
+    return output
