@@ -52,15 +52,21 @@ import numpy as np
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_text_atomic
 from remaster_core.look.grain import noise_power_spectrum
-from remaster_core.look.regions import CHANNELS, LookParams, highpass, luma, tile_gradient, tiles
+from remaster_core.look.regions import (
+    CHANNELS,
+    FALLBACK_TILE,
+    LookParams,
+    highpass,
+    luma,
+    tile_gradient,
+    tiles,
+)
 
 PROFILE_VERSION = 1
 GRAIN_FILE = "grain.json"
 """The profile's file in a training run folder."""
 MIN_TRANSFER = 0.5
 """The smallest high-pass power transfer a ring's residual spectrum is divided by (see the docstring)."""
-FALLBACK_TILE = 32
-"""px: the tile flat regions are looked for at when the scans have no flat tile of ``LookParams.tile``."""
 FIT_BAND = (0.2, 0.45)
 """cycles/px: the rings the grain's fall-off is fitted on to bound the lower ones (``_bound_low_frequencies``)."""
 

@@ -92,6 +92,8 @@ class GrainResult:
         bands: the spectrum per band, finest first.
         levels: the amplitude per signal level, darkest first.
         flat_tiles, tiles: flat tiles and all tiles, all frames together.
+        tile: px, the side of those tiles (``LookParams.tile``, or ``regions.FALLBACK_TILE`` where the
+            reference had no flat tile of that size: ``score_sequences``).
         reason: why nothing could be measured (no flat tile), else None.
     """
 
@@ -101,6 +103,7 @@ class GrainResult:
     levels: tuple[GrainLevel, ...]
     flat_tiles: int
     tiles: int
+    tile: int
     reason: str | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -111,6 +114,7 @@ class GrainResult:
             "levels": [lv.to_dict() for lv in self.levels],
             "flat_tiles": self.flat_tiles,
             "tiles": self.tiles,
+            "tile": self.tile,
             "reason": self.reason,
         }
 
@@ -240,6 +244,7 @@ class GrainAccumulator:
                 ),
                 flat_tiles=0,
                 tiles=self.tiles,
+                tile=p.tile,
                 reason=reason,
             )
         pixels = int(self.level_pixels.sum())
@@ -287,4 +292,5 @@ class GrainAccumulator:
             levels=tuple(levels),
             flat_tiles=self.flat_tiles,
             tiles=self.tiles,
+            tile=p.tile,
         )

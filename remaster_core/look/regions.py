@@ -105,6 +105,13 @@ def highpass(rgb: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return (rgb - smooth).astype(np.float32), smooth
 
 
+FALLBACK_TILE = 32
+"""px: the tile flat regions are looked for at when a picture has no flat tile of ``LookParams.tile``
+(textured all over: the tiny reels' 480x360 frames hold 35 tiles of 64 px); four times as many tiles,
+each fitting between the picture's edges more often, spectral rings ``1/32`` cycle/px apart. Both the
+grain profile (``remaster_core.grain.profile``) and the grain measure (``score_sequences``) use it."""
+
+
 def tiles(image: np.ndarray, tile: int) -> np.ndarray:
     """``image`` (H, W, ...) cut into whole tiles: (rows, cols, tile, tile, ...), a view where possible."""
     rows, cols = image.shape[0] // tile, image.shape[1] // tile

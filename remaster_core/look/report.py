@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from remaster_core.look.detail import DetailAccumulator, DetailResult
 from remaster_core.look.fidelity import SquaredError, ssim
 from remaster_core.look.grain import GrainAccumulator, GrainResult
 from remaster_core.look.ratio import Ratio
-from remaster_core.look.regions import CHANNELS, LookParams, frame_planes
+from remaster_core.look.regions import CHANNELS, FALLBACK_TILE, LookParams, frame_planes
 from remaster_core.look.steadiness import SteadinessAccumulator, SteadinessResult
 
 MISMATCH = "a reference of another size or length than the render"
@@ -132,6 +132,9 @@ def score_sequences(
     squared = SquaredError()
     ssims: list[float] = []
     grain = GrainAccumulator(params)
+    # the grain again at the smaller tile, while the reference has shown no flat tile of the larger
+    small = replace(params, tile=FALLBACK_TILE)
+    fallback = GrainAccumulator(small) if params.tile > FALLBACK_TILE else None
     detail = DetailAccumulator(params)
     steady = SteadinessAccumulator(params)
     shape: tuple[int, ...] | None = None
@@ -147,6 +150,11 @@ def score_sequences(
         ssims.append(ssim(render, reference, whole))
         planes = frame_planes(render, reference, params)
         grain.add(planes)
+        if fallback is not None:
+            if grain.flat_tiles:
+                fallback = None  # this size has flat tiles: the smaller ones are never needed
+            else:
+                fallback.add(frame_planes(render, reference, small))
         detail.add(planes)
         steady.add(render, reference)
     if shape is None:
@@ -164,7 +172,7 @@ def score_sequences(
         width=shape[1],
         height=shape[0],
         fidelity=fidelity,
-        grain=grain.result(),
+        grain=fallback.result() if fallback is not None and fallback.flat_tiles else grain.result(),
         detail=detail.result(),
         steadiness=steady.result(),
         params=params,
@@ -192,7 +200,7 @@ def format_table(report: LookReport, frames: Sequence[int] | None = None) -> str
         f"{'measure':<32}{'render':>12}{'reference':>12}{'ratio':>9}",
         f"{'PSNR dB':<32}{_num(f.psnr_db, '.2f'):>12}" + (f"  ({f.reason})" if f.reason else ""),
         f"{'SSIM':<32}{f.ssim:>12.4f}",
-        _row(f"grain RMS ({g.flat_tiles}/{g.tiles} flat tiles)", g.amplitude, ".5f"),
+        _row(f"grain RMS ({g.flat_tiles}/{g.tiles} flat {g.tile} px tiles)", g.amplitude, ".5f"),
     ]
     if g.reason is None:
         for name, r in zip(CHANNELS, g.channels, strict=True):

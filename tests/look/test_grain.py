@@ -129,3 +129,22 @@ def test_a_picture_with_no_flat_area_says_so() -> None:
     assert grain.flat_tiles == 0 and grain.reason is not None and "no flat region" in grain.reason
     assert grain.amplitude.ratio is None and all(b.power.ratio is None for b in grain.bands)
     json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_a_picture_with_no_flat_64_px_tile_is_measured_on_32_px_tiles() -> None:
+    """Textured all over but for flat 56 px squares (``tests.grain.test_profile.islands``): no 64 px
+    tile is flat, the 32 px tiles inside the squares are; grain twice as strong reads 2 there."""
+    from tests.grain.test_profile import islands
+
+    pic = islands()
+    rng = np.random.default_rng(12)
+    noise = [rng.standard_normal(pic.shape).astype(np.float32) * np.float32(0.01) for _ in range(FRAMES)]
+    report = score_sequences([pic + 2 * n for n in noise], [pic + n for n in noise[::-1]])
+    grain = report.grain
+    assert grain.tile == 32 and grain.flat_tiles > 0 and grain.reason is None
+    assert grain.amplitude.ratio == pytest.approx(2.0, rel=0.05)
+    assert report.to_dict()["grain"]["tile"] == 32  # type: ignore[index]
+    # a picture with flat 64 px tiles keeps them
+    smooth = smooth_picture()
+    a, b = (white_grain(np.random.default_rng(k), 0.01) for k in (13, 14))
+    assert score_sequences([smooth + a], [smooth + b]).grain.tile == 64
