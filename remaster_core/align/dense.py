@@ -71,12 +71,16 @@ class DenseParams:
         prior_weight: pull of the shape of each frame's field towards the shot's (the second
             differences of their difference, relative to the data: ``solve_field``).
         shape_weight: pull of each frame's field towards the shot's on what of their difference no
-            bilinear warp expresses (``prior_pull``), relative to the data. A tenth: where a frame has
-            texture its data outweigh it, where it has none (a flat sky, the frame's edges) the field
-            keeps the shot's shape instead of extrapolating its own flow's noise, which bent the fit
-            frames' fields apart by 0.5-0.7 broadcast px on the dark-sky shots of ``bench/align_cli.py``
-            (every frame masked). On the tuning seeds 3 and 4 of ``bench/align.py``: 0.026 -> 0.024 film
-            px RMS, worst 0.054 -> 0.045 (0.03: 0.025 / 0.049; 1: 0.025 / 0.041).
+            bilinear warp expresses (``prior_pull``), relative to the data: where a frame has texture
+            its data carry it, where it has none (a flat sky, the frame's edges) the field keeps the
+            shot's shape instead of extrapolating its own flow's noise, which bent the fit frames'
+            fields apart by 0.5-0.7 broadcast px on the dark-sky shots of ``bench/align_cli.py`` (every
+            frame masked). Tuning seeds 3 and 4 of ``bench/align.py`` (none: 0.026 film px RMS, worst
+            0.054): 0.03 gives 0.025 / 0.049, 0.1 0.024 / 0.045, 1 0.025 / 0.041, 3 0.029, 10 0.035;
+            ``bench/align_cli.py`` seeds 77-86 on the frames the conform put in place (the alignment's
+            own error): 0.1 gives 0.060 RMS (worst 0.200), 1 0.053 (worst 0.139). 1 puts a frame of
+            the 20-seed corpus of ``tests/align/test_warps.py`` over its bar (seed 110, a textured
+            picture: 0.103 px), so 0.1.
         direct_iterations: Gauss-Newton iterations of the photometric refinement (``direct``).
         direct_cauchy: its Cauchy scale, in robust standard deviations of the residual (0: none).
         direct_pool: its normal equations are summed over blocks of this many working px a side.
