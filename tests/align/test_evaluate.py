@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from remaster_core.align.evaluate import corner_error, mapping_error, registration_error, truth_maps
+from remaster_core.align.evaluate import (
+    corner_error,
+    mapping_error,
+    picture_displacement,
+    registration_error,
+    truth_maps,
+)
 from remaster_core.align.transform import Transform4, resample
 from tests.align import SyntheticShot
 
@@ -33,3 +39,23 @@ def test_registration_error_measures_a_known_misalignment(shot_960: SyntheticSho
     rms, blocks = registration_error(image, reference)
     assert blocks > 100
     assert rms == pytest.approx(shift, abs=0.02 + 0.05 * shift)
+
+
+@pytest.mark.parametrize(("shift", "zoom"), [(0.0, 0.0), (0.2, 0.0), (0.0, 5e-4)])
+def test_picture_displacement_measures_a_shift_and_a_zoom(
+    shot_960: SyntheticShot, shift: float, zoom: float
+) -> None:
+    """A conformed frame shifted by ``shift`` px (x) or magnified by ``1 + zoom`` about its centre."""
+    broadcast = shot_960.broadcast[0]
+    h, w = broadcast.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    moved = resample(broadcast, cx + (xx - cx) * (1 - zoom) - shift, cy + (yy - cy) * (1 - zoom))
+    dx, dy = picture_displacement(moved, resample(broadcast, xx, yy))
+    if zoom == 0:
+        assert dx == pytest.approx(shift, abs=0.02) and dy == pytest.approx(0.0, abs=0.02)
+        return
+    # a pixel moves by zoom times its distance from the centre: over the whole frame an RMS of
+    # zoom * w / sqrt(12) in x; the measure counts the textured 30 %, wherever they lie
+    for got, side in ((dx, w), (dy, h)):
+        assert 0.5 * zoom * side / np.sqrt(12) < got < 1.3 * zoom * side / np.sqrt(12)
