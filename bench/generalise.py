@@ -17,7 +17,11 @@ bilinearly back to the film raster: the input of the model and the *bilinear* ba
 - ``shared`` reels: every shot films one of the same two photographs (a show's sets), with its own
   framing, motion and lighting;
 - ``unrelated`` reels: every shot films another photograph, so the missing shots hold pictures (and
-  colours) no film shot holds.
+  colours) no film shot holds;
+- ``real`` reels: real 24p pictures, the four shots of Debian's opencv-doc ``Megamind.avi`` (one scene,
+  shot and reverse shot; ``tests/real_material.py``, fetched by ``scripts/fetch_real.sh``), ``FRAMES``
+  frames spread over each, the 4:3 middle at ``FILM``; the seed draws the grain, grade and noise, and
+  the last two shots are missing.
 
 The seeds are fixed before any tuning (``SEEDS``); a seed draws the photographs, the cameras, the
 lighting, the grade and the noise.
@@ -40,6 +44,7 @@ missing shot much darker and more saturated than anything in training; NaN pixel
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import platform
@@ -122,15 +127,42 @@ def _light(view: np.ndarray, exposure: float, tint: np.ndarray, saturation: floa
     return np.clip(lit, 0.0, 1.0).astype(np.float32)
 
 
+def _real_shots(clip_frames: Path) -> list[list[np.ndarray]]:
+    """The real clip's shots (``tests.real_material``: Debian's opencv-doc ``Megamind.avi``, its four
+    shots between its hard cuts), ``FRAMES`` frames spread over each, float32 R'G'B' at ``FILM``: the
+    4:3 middle of the 720x480 decode, area-downscaled. Decoded once into ``clip_frames``."""
+    from tests.real_material import MEGAMIND_CUTS, MEGAMIND_FRAMES, decode_clip, real_clip
+
+    pattern = clip_frames / "frame.%06d.png"
+    if len(list(clip_frames.glob("frame.*.png"))) != MEGAMIND_FRAMES:
+        shutil.rmtree(clip_frames, ignore_errors=True)
+        decode_clip(real_clip(), pattern)
+    bounds = [*MEGAMIND_CUTS, MEGAMIND_FRAMES]
+    shots = []
+    for first, end in itertools.pairwise(bounds):
+        picks = np.linspace(first, end - 1, FRAMES).round().astype(int)
+        frames = []
+        for n in picks:
+            bgr = cv2.imread(str(pattern) % n, cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise SystemExit(f"{str(pattern) % n}: not readable (delete {clip_frames} to decode again)")
+            rgb = bgr[:, 40:680, ::-1].astype(np.float32) / 255.0  # the 4:3 middle, 640x480
+            frames.append(cv2.resize(rgb, FILM, interpolation=cv2.INTER_AREA))
+        shots.append(frames)
+    return shots
+
+
 def build_reel(
     kind: str, seed: int, *, per_shot_grade: bool = False, dark_missing: bool = False
 ) -> list[Shot]:
-    """The shots of a ``shared`` or ``unrelated`` reel of ``seed`` (see the module docstring).
+    """The shots of a ``shared``, ``unrelated`` or ``real`` reel of ``seed`` (see the module docstring).
 
     Args:
         per_shot_grade: every shot gets its own broadcast grade (a bad input: no one grade fits).
         dark_missing: the missing shots are lit at x0.4 and 1.6x saturated (a bad input).
     """
+    if kind == "real":
+        return _real_reel(seed)
     rng = np.random.default_rng([seed, 0 if kind == "shared" else 1])
     order = list(rng.permutation(len(PICTURES)))
     if kind == "shared":
@@ -161,6 +193,30 @@ def build_reel(
             films.append(film)
             inputs.append(up)
         shots.append(Shot(s, name, missing, np.stack(films), np.stack(inputs)))
+    return shots
+
+
+def _real_reel(seed: int) -> list[Shot]:
+    """The real clip as a reel (``_real_shots``): its pictures as they are, fresh film grain, and the
+    seed's grade and transfer chain, as the synthetic reels get; its last ``MISSING`` shots missing."""
+    rng = np.random.default_rng([seed, 2])
+    grade = sample_grade(rng)
+    params = sample_degrade_params(rng)
+    grain = GrainParams(amplitude=float(rng.uniform(0.008, 0.014)), size=0.6, colour=0.35)
+    clip = _real_shots(Path(__file__).resolve().parents[1] / ".cache" / "real" / "megamind_frames")
+    shots = []
+    for s, views in enumerate(clip):
+        films, inputs = [], []
+        for view in views:
+            film = add_grain(view, rng, grain)
+            small = cv2.resize(film, BROADCAST, interpolation=cv2.INTER_AREA)
+            broadcast = transfer_chain(apply_grade(small, grade), params, _lf_field(rng, params), rng)
+            inputs.append(
+                cv2.resize(broadcast.astype(np.float32) / 255.0, FILM, interpolation=cv2.INTER_LINEAR)
+            )
+            films.append(film)
+        missing = s >= len(clip) - MISSING
+        shots.append(Shot(s, f"megamind shot {s}", missing, np.stack(films), np.stack(inputs)))
     return shots
 
 
