@@ -24,7 +24,6 @@ clean, and with grain synthesised (``remaster_core.grain``) from the profile of 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
 import shutil
@@ -44,16 +43,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ablation import build_reel, build_synth_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
-from remaster_core.grain.profile import ProfileAccumulator, grain_deficit
+from remaster_core.grain.profile import grain_deficit
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
-from remaster_core.look.regions import LookParams
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
 from training.data import read_pair, scan_pairs
-from training.grain import measure_profile, sample_frames
+from training.grain import measure_profile
 from training.model import build_generator
+from training.output_grain import measure_output_grain
 from training.run_dir import step_checkpoints, step_path
 from training.trainer import train
 
@@ -134,18 +133,6 @@ def score_variant(
     return result
 
 
-def output_grain(g: torch.nn.Module, frames: list[Any], tile: int) -> Any:
-    """The grain profile of ``g``'s output on (up to ``training.grain.MAX_FRAMES`` of) the training
-    ``frames``, measured in the film targets' flat tiles (``tile`` px: the film profile's)."""
-    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=tile))
-    for frame in sample_frames(frames):
-        x, y, _ = read_pair(frame)
-        with torch.no_grad():
-            out = g(torch.from_numpy(x.transpose(2, 0, 1).copy())[None])[0].numpy().transpose(1, 2, 0)
-        acc.add(np.ascontiguousarray(out, dtype=np.float32), reference=y)
-    return acc.result()
-
-
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     work = args.work / f"seed{seed}"
     reel = build_reel(work / "reel", args.preset, seed)
@@ -196,7 +183,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     results = {"bilinear": score_variant(inputs, films, {}, shot, [])}
     output_rms = {}
     for name, g in variants.items():
-        own = output_grain(g, list(index.train), profile.tile)
+        own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
         deficit = grain_deficit(profile, own) if own.tile == profile.tile else profile
         results[name] = score_variant(

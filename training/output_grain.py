@@ -9,11 +9,11 @@ full profile added (2.22 / 2.01 / 1.54); with the deficit added, 1.05 (1.09 / 1.
 33.6 dB against 31.7.
 
 ``record_output_grain(best, frames, film)`` runs the best weights (EMA) on up to ``MAX_FRAMES`` of the
-training pairs' inputs, at most ``MAX_SIDE`` px a side (the central part of each frame: plenty of
-tiles, and a 2K scan costs no more than a 1K one), measures the output's grain in the film targets'
-flat tiles (``ProfileAccumulator.add(output, reference=target)``: the tiles ``remaster_core.look``
-compares) at the film profile's tile size, and records the profile in the checkpoint's ``extra``
-under ``OUTPUT_GRAIN_KEY``. ``remaster export`` then embeds ``grain_deficit(film, output)``: the film's
+training pairs' inputs, at most ``MAX_SIDE`` px a side (the part of each frame with the most flat tiles
+of its target: a 2K scan costs no more than a small one; on the GPU when there is one), measures the
+output's grain in the film targets' flat tiles (``ProfileAccumulator.add(output, reference=target)``:
+the tiles ``remaster_core.look`` compares) at the film profile's tile size, and records the profile in
+the checkpoint's ``extra`` under ``OUTPUT_GRAIN_KEY``. ``remaster export`` then embeds ``grain_deficit(film, output)``: the film's
 spectrum less the output's, ring by ring, never below 0.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from remaster_core.grain.profile import GrainProfile, ProfileAccumulator
-from remaster_core.look.regions import LookParams
+from remaster_core.look.regions import LookParams, highpass, luma, tile_gradient
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.colour_init import checkpoint_guard, set_grade
 from training.data import PairFrame, read_pair
@@ -41,13 +41,28 @@ OUTPUT_GRAIN_KEY = "output_grain"
 """The checkpoint ``extra`` key of the output's grain profile (``GrainProfile.to_dict``)."""
 MAX_FRAMES = 8
 """The most training frames the output's grain is measured on."""
-MAX_SIDE = 1024
-"""px: the central part of a frame at most this wide and high is run through the model."""
+MAX_SIDE = 512
+"""px: the central part of a frame at most this wide and high is run through the model (64 tiles of 64 px
+a frame: 8 frames give enough flat ones, and the paper preset on a CPU stays at seconds a frame)."""
 
 
-def _centre(h: int, w: int) -> tuple[slice, slice]:
-    top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    return slice(top, top + min(h, MAX_SIDE)), slice(left, left + min(w, MAX_SIDE))
+def _window(target: np.ndarray, params: LookParams) -> tuple[slice, slice]:
+    """The part of a frame at most ``MAX_SIDE`` px a side, on the tile grid, that holds the most flat
+    tiles of ``target`` (float32 (H, W, 3)): where the grain can be measured (a sky at the top)."""
+    h, w = target.shape[:2]
+    t = params.tile
+    level = luma(highpass(target, params.smooth_sigma)[1])
+    flat = (tile_gradient(level, t) < params.flat_gradient).astype(np.int64)
+    rows, cols = flat.shape
+    if rows == 0 or cols == 0:  # smaller than a tile: nothing to choose
+        return slice(0, h), slice(0, w)
+    kr, kc = min(rows, max(1, MAX_SIDE // t)), min(cols, max(1, MAX_SIDE // t))
+    sums = np.pad(flat, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    boxes = sums[kr:, kc:] - sums[:-kr, kc:] - sums[kr:, :-kc] + sums[:-kr, :-kc]  # (rows-kr+1, cols-kc+1)
+    r, c = np.unravel_index(int(np.argmax(boxes)), boxes.shape)
+    side_h, side_w = min(h, max(MAX_SIDE, kr * t)), min(w, max(MAX_SIDE, kc * t))
+    top, left = min(int(r) * t, h - side_h), min(int(c) * t, w - side_w)
+    return slice(top, top + side_h), slice(left, left + side_w)
 
 
 def measure_output_grain(
@@ -56,13 +71,14 @@ def measure_output_grain(
     """The grain profile of ``generator``'s output (float32 RGB, its inputs' range) on up to ``count``
     of ``frames``, in their targets' flat tiles, measured on ``film``'s tile size."""
     acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile))
+    device = next(generator.parameters()).device
     generator.eval()
     for pair in sample_frames(frames, count):
         x, y, _ = read_pair(pair)
-        rows, cols = _centre(*x.shape[:2])
-        tx = torch.from_numpy(np.ascontiguousarray(x[rows, cols].transpose(2, 0, 1)))[None]
+        rows, cols = _window(y, acc.params)
+        tx = torch.from_numpy(np.ascontiguousarray(x[rows, cols].transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad():
-            out = generator(tx)[0].float().numpy().transpose(1, 2, 0)
+            out = generator(tx)[0].float().cpu().numpy().transpose(1, 2, 0)
         acc.add(np.ascontiguousarray(out, dtype=np.float32), reference=y[rows, cols])
     return acc.result()
 
@@ -80,7 +96,7 @@ def record_output_grain(best: Path, frames: Sequence[PairFrame], film: GrainProf
     guard = checkpoint_guard(ckpt.extra, str(best))
     if guard is not None and graded.grade is not None:
         set_grade([graded], guard.grade)
-    output = measure_output_grain(graded, frames, film)
+    output = measure_output_grain(graded.to("cuda" if torch.cuda.is_available() else "cpu"), frames, film)
     extra = dict(ckpt.extra)
     extra[OUTPUT_GRAIN_KEY] = output.to_dict()
     save_checkpoint(best, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
