@@ -194,7 +194,8 @@ def flow_pair(
         work, transform, radial: the working raster and the current model.
         params: settings.
         maps: the model's ``prep.work_maps`` if already computed.
-        backward: also compute the backward flow (for ``fb_error``); not needed to refine a model.
+        backward: also compute the backward flow (for ``fb_error``, which weights the samples a field is
+            fitted to); the 5-parameter refinement does without it (its robust fit over many frames).
     """
     film = film_for_flow(film_lum_work, work, transform, params)
     bc = broadcast_on_work(broadcast_lum, work, transform, radial, maps)
