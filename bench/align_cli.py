@@ -7,7 +7,8 @@ Usage (from the repository root)::
     .venv/bin/python bench/align_cli.py --seeds 90-99 --preset small --json out.json
 
 ``bench/align.py`` scores the alignment's accuracy on frames it renders itself (no codec, no
-interlace); this one takes the path a show takes: the broadcast is MPEG-2 (or the preset's codec),
+interlace); this one takes the path a show takes: the broadcast is MPEG-2 (``--codec``: or ProRes,
+near lossless, which leaves the alignment's own error: MPEG-2 displaces some decoded pictures),
 interlaced and telecined, the conform decodes and inverse-telecines it, and ``align`` reads the
 conformed frames. Each reel's telecine warp family cycles through ``FAMILIES`` (``mixed`` first).
 Reported per reel and pooled: shots with film, aligned, rejected (with the reason's first words and
@@ -69,19 +70,20 @@ def _remaster(*args: str) -> float:
     return time.monotonic() - start
 
 
-def run_reel(work: Path, seed: int, preset: str, family: str) -> dict[str, Any]:
+def run_reel(work: Path, seed: int, preset: str, family: str, codec: str) -> dict[str, Any]:
     """One reel through the three verbs; its shots' outcomes."""
-    folder = work / f"{preset}-{seed}-{family}"
+    folder = work / (f"{preset}-{seed}-{family}" + ("" if codec == "mpeg2" else f"-{codec}"))
     reel = folder / "reel"
     times: dict[str, float] = {}
     if not (reel / "truth.json").is_file():
         times["synth"] = _remaster(
             "synth", "--out", str(reel), "--preset", preset, "--seed", str(seed), "--telecine-warp", family,
-            "--force",
+            "--codec", codec, "--force",
         )  # fmt: skip
+    broadcast = json.loads((reel / "truth.json").read_text())["broadcast"]["path"]
     times["conform"] = _remaster(
         "conform",
-        str(reel / "broadcast.mpg"),
+        str(reel / broadcast),
         "--film",
         str(reel / "film"),
         "--out",
@@ -152,13 +154,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-align-cli"), help="reels and outputs")
     parser.add_argument("--seeds", default="77-86", help="reel seeds: 77-86 or 77,80 (default 77-86)")
     parser.add_argument("--preset", default="small")
+    parser.add_argument(
+        "--codec",
+        default="mpeg2",
+        choices=("mpeg2", "prores", "dv"),
+        help="the broadcast's codec (prores: near lossless, so what is measured is the alignment's alone)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     reels = []
     for k, seed in enumerate(seed_list(args.seeds)):
         family = FAMILIES[k % len(FAMILIES)]
-        r = run_reel(args.work, seed, args.preset, family)
+        r = run_reel(args.work, seed, args.preset, family, args.codec)
         reels.append(r)
         for s in r["shots"]:
             why = "" if s["reason"] is None else " (" + " ".join(s["reason"].split()[:8]) + " ...)"
@@ -205,6 +213,7 @@ def main() -> None:
         doc = {
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "preset": args.preset,
+            "codec": args.codec,
             "reels": reels,
             "summary": {
                 "shots": len(shots),
