@@ -35,6 +35,7 @@ area). Lens mismatch is not among them: the field absorbs it. It is eroded by a 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -142,6 +143,9 @@ class FlowPair:
         film_lum, broadcast_lum: float32 (h, w) the film luma (blurred) and the resampled broadcast luma.
         film_normalised: float32 (h, w) ``prep.normalised`` of ``film_lum`` (what ``film`` quantises), or
             None (then computed where needed).
+
+    ``texture_level`` is ``texture_threshold(texture)``, computed once: the flow weights, the mask and the
+    shot's checks all ask for it.
     """
 
     film: np.ndarray
@@ -152,6 +156,10 @@ class FlowPair:
     film_lum: np.ndarray
     broadcast_lum: np.ndarray
     film_normalised: np.ndarray | None = None
+
+    @functools.cached_property
+    def texture_level(self) -> float:
+        return texture_threshold(self.texture)
 
 
 def film_for_flow(
@@ -243,7 +251,7 @@ def texture_threshold(texture: np.ndarray) -> float:
 
 def flow_weights(pair: FlowPair, params: DenseParams) -> np.ndarray:
     """Confidence of each working pixel's flow, float32 (h, w) in 0..1: texture x flow consistency."""
-    t = pair.texture / (pair.texture + np.float32(texture_threshold(pair.texture)))
+    t = pair.texture / (pair.texture + np.float32(pair.texture_level))
     fb = np.float32(1.0) / (1.0 + (pair.fb_error / np.float32(0.5 * params.fb_threshold)) ** 2)
     return (t * fb).astype(np.float32)
 
@@ -565,7 +573,7 @@ def validity_mask(
             mapping (``direct.Warped.disagreement``), or None: textured pixels above
             ``max_disagreement`` show something the other picture does not.
     """
-    textured = pair.texture > texture_threshold(pair.texture)
+    textured = pair.texture > pair.texture_level
     # a flat area's flow is noise whichever way it points, and its pixels match by the photometric
     # checks or not at all: forward-backward disagreement counts on texture only
     bad = textured & (pair.fb_error > params.fb_threshold)

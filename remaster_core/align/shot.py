@@ -355,7 +355,7 @@ def fit_shot(
     coeffs = np.mean(fitted, axis=0)
     departure = max(field_departure(c, coeffs, spline) for c in fitted)
     mismatch = float(
-        np.median([mismatch_share(wp, p.texture, params.dense) for wp, p in zip(warped, pairs, strict=True)])
+        np.median([mismatch_share(wp, p, params.dense) for wp, p in zip(warped, pairs, strict=True)])
     )
     flow_rms = _robust_rms(np.concatenate([to_film_px(r.reshape(-1, 2), transform) for r in resid]), weights)
     flow_rms_bc = _robust_rms(
@@ -419,12 +419,12 @@ def field_departure(coeffs: np.ndarray, reference: np.ndarray, spline: SplineFie
 
 
 def mismatch_share(
-    warped: Warped, texture: np.ndarray, params: DenseParams, disagreement: np.ndarray | None = None
+    warped: Warped, pair: FlowPair, params: DenseParams, disagreement: np.ndarray | None = None
 ) -> float:
-    """Share of the textured pixels inside the broadcast whose local photometric disagreement through
-    the final mapping (``disagreement``, computed when not given) exceeds ``max_disagreement`` (NaN
-    with fewer than 100 such pixels)."""
-    sel = warped.inside & (texture > dense.texture_threshold(texture))
+    """Share of the textured pixels (``pair``'s) inside the broadcast whose local photometric
+    disagreement through the final mapping (``disagreement``, computed when not given) exceeds
+    ``max_disagreement`` (NaN with fewer than 100 such pixels)."""
+    sel = warped.inside & (pair.texture > pair.texture_level)
     if sel.sum() < 100:
         return float("nan")
     if disagreement is None:
@@ -450,9 +450,7 @@ def _grade(pairs: list[FlowPair], params: AlignParams) -> np.ndarray:
     s = params.dense.stride
     film = np.concatenate([p.film_lum[::s, ::s].ravel() for p in pairs])
     bc = np.concatenate([p.broadcast_lum[::s, ::s].ravel() for p in pairs])
-    weight = np.concatenate(
-        [(1.0 / (1.0 + p.texture[::s, ::s] / dense.texture_threshold(p.texture))).ravel() for p in pairs]
-    )
+    weight = np.concatenate([(1.0 / (1.0 + p.texture[::s, ::s] / p.texture_level)).ravel() for p in pairs])
     return dense.fit_grade(film, bc, weight)
 
 
@@ -594,7 +592,7 @@ def align_frame(
     inside = inside_broadcast(map_x, map_y, model.broadcast_size, d.margin)
     disagreement = warped.disagreement(d.disagreement_sigma)
     valid = dense.validity_mask(inside, pair, deviation, photo, d, disagreement)
-    mismatch = mismatch_share(warped, pair.texture, d, disagreement)
+    mismatch = mismatch_share(warped, pair, d, disagreement)
     stats: dict[str, float | None] = {
         "flow_rms_px": _finite(flow_rms),
         "flow_rms_broadcast_px": _finite(flow_rms_bc),
