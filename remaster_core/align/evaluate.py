@@ -139,6 +139,27 @@ def _flow_u8(lum: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((lum - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
 
 
+_BORDER = 8  # px: the measuring flow's patches hang off the raster border
+
+
+def _measuring_flow(
+    ref: np.ndarray, img: np.ndarray, over: np.ndarray, *, iterate: bool = True
+) -> np.ndarray:
+    """DIS flow float32 (H, W, 2) from luma ``ref`` to luma ``img`` (float32 (H, W)), both quantised
+    to 8 bits over ``ref``'s 0.5-99.5 % range on ``over`` (bool (H, W)): patch 8, stride 2, finest scale
+    0 (the measures', finer than the alignment's); with ``iterate``, 25 gradient-descent and 5
+    variational iterations instead of the medium preset's (per-pixel error; an affine fit averages)."""
+    lo, hi = (float(v) for v in np.percentile(ref[over], (0.5, 99.5)))
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setPatchSize(8)
+    dis.setPatchStride(2)
+    dis.setFinestScale(0)
+    if iterate:
+        dis.setGradientDescentIterations(25)
+        dis.setVariationalRefinementIterations(5)
+    return dis.calc(_flow_u8(ref, lo, hi), _flow_u8(img, lo, hi), None)
+
+
 def flow_misalignment(
     written: np.ndarray,
     conformed: np.ndarray,
@@ -166,18 +187,11 @@ def flow_misalignment(
     img = luma(written)
     h, w = ref.shape
     use = np.ones((h, w), bool) if valid is None else valid.copy()
-    m = 8  # patches hang off the raster border
+    m = _BORDER
     use[:m], use[-m:], use[:, :m], use[:, -m:] = False, False, False, False
     if use.sum() < 100:
         return float("nan"), 0
-    lo, hi = (float(v) for v in np.percentile(ref[use], (0.5, 99.5)))
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    dis.setPatchSize(8)
-    dis.setPatchStride(2)
-    dis.setFinestScale(0)
-    dis.setGradientDescentIterations(25)
-    dis.setVariationalRefinementIterations(5)
-    flow = dis.calc(_flow_u8(ref, lo, hi), _flow_u8(img, lo, hi), None)
+    flow = _measuring_flow(ref, img, use)
     texture = gradient_energy(ref, 2.0)
     cut = float(np.percentile(texture[use], 100.0 * (1.0 - textured_share)))
     use &= texture >= cut
@@ -201,16 +215,11 @@ def picture_displacement(picture: np.ndarray, truth: np.ndarray) -> tuple[float,
     shot), an alignment that follows the picture reads that much off: this says how much.
     """
     ref, img = luma(truth), luma(picture)
-    lo, hi = (float(v) for v in np.percentile(ref, (0.5, 99.5)))
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    dis.setPatchSize(8)
-    dis.setPatchStride(2)
-    dis.setFinestScale(0)
-    flow = dis.calc(_flow_u8(ref, lo, hi), _flow_u8(img, lo, hi), None)
-    texture = gradient_energy(ref, 2.0)
-    m = 8  # patches hang off the raster border
+    m = _BORDER
     inner = np.zeros(ref.shape, bool)
     inner[m:-m, m:-m] = True
+    flow = _measuring_flow(ref, img, np.ones(ref.shape, bool), iterate=False)
+    texture = gradient_energy(ref, 2.0)
     use = inner & (texture >= np.percentile(texture[inner], 70.0))
     yy, xx = np.nonzero(use)
     design = np.stack([np.ones(len(xx)), xx, yy], 1).astype(np.float64)
