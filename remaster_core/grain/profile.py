@@ -56,6 +56,7 @@ from remaster_core.look.regions import (
     CHANNELS,
     FALLBACK_TILE,
     LookParams,
+    gaussian,
     highpass,
     luma,
     tile_gradient,
@@ -278,9 +279,7 @@ class ProfileAccumulator:
             raise InputError(f"grain profile: reference shape {ref.shape} is not the frame's {rgb.shape}")
         self.frames += 1
         residual, smooth = highpass(rgb, p.smooth_sigma)
-        if reference is not None:
-            smooth = highpass(ref, p.smooth_sigma)[1]
-        level = luma(smooth)
+        level = luma(smooth if reference is None else gaussian(ref, p.smooth_sigma))
         flat = tile_gradient(level, t) < p.flat_gradient
         n = int(np.count_nonzero(flat))
         if self.fallback is not None:
