@@ -9,13 +9,16 @@ From the runs of ``cadence.group_runs``:
   told for sure without the original: measured on the synthetic reels, the decode woven with the
   other field of its picture is up to 1.4 dB worse than the other one (the first picture of a shot is
   coded poorly), and a plain mean of the two is up to 3.4 dB worse than the better one at a cut (one
-  decode carries the artefacts of a picture that mixes two shots). So when the repeat is confirmed
-  (its pulldown repeat evidence, ``Evidence.pulldown``, says "repeat": the two decodes differ far
-  less than the comparisons beside them, even where a poorly coded decode, the first picture of a
-  fast pan, puts them above the reel's noise floor) the two are merged (``rebuild._mean_field``):
-  averaged where they agree within twice their mean luma difference, elsewhere luma from the less
-  blocky decode and chroma from the woven one. Measured on five reels: at most 0.62 dB below the better decode,
-  on average 0.02 dB above it.
+  decode carries the artefacts of a picture that mixes two shots). So the two are merged
+  (``rebuild._mean_field``): averaged where they agree within twice their mean luma difference,
+  elsewhere luma from the less blocky decode and chroma from the woven one, unless the repeat evidence
+  says the two decodes are two moments (``Evidence.repeat`` at its "not a repeat" limit and the
+  pulldown evidence not saying "repeat": the cadence would then be wrong, and a merge would ghost).
+  The comb score cannot pick the better decode: two fields coded in one picture share its coding and
+  weave cleanly even when that picture was coded poorly (the first picture of a shot). Measured on
+  stress reels 900, 903-906, 909 (546 3-field runs with no marked or damaged field): the merge is on
+  average 0.03 dB above the better decode's weave and at most 0.72 dB below it; weaving the pair that
+  combs less was on average 0.03 dB below it and up to 1.92 dB (a flash shot's first picture).
 - orphan -> rebuilt from its one field.
 - video -> 29.97 frames, resampled to 23.976 by dropping one frame in five: each maximal stretch of
   video frames is cut into groups of five consecutive frames, and in each group the frame that differs
@@ -32,8 +35,13 @@ frame against the changes around it, as ``cuts`` judges output frames). A film r
 holds a damaged field is built otherwise (``FramePlan.build``):
 
 - "copy": a 3-field run whose repeated parity has a clean decode: that decode is woven instead (no merge);
-- "rebuilt": the run's clean field alone, its other lines interpolated (``rebuild.rebuild_orphan``);
-- when every field of the run is damaged (a one-frame flash between two cuts) it is woven as usual.
+- "rebuilt": a 2-field run whose weave shows the damage (``CadenceParams.damage_comb``): its other field
+  alone, its other lines interpolated (``rebuild.rebuild_orphan``). The mark says only that a field's
+  coded picture holds two pictures: an intra codec (ProRes, DV) codes such fields as well as any, and
+  their weave is about 5 dB better than a rebuild. With both fields marked, the one whose picture
+  changes clearly less is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a
+  one-frame flash between two cuts);
+- a 3-field run with no clean decode of one parity is rebuilt from a clean field likewise.
 
 Each recipe carries ``score``: log((comb + eps) / (intra + eps)) of the woven pair (see
 ``fields``), about <= 0 for a clean weave of one film frame, larger when the two fields are
@@ -49,7 +57,7 @@ from typing import Literal
 
 import numpy as np
 
-from remaster_core.conform.cadence import CadenceParams, Run, field_evidence
+from remaster_core.conform.cadence import CadenceParams, Evidence, Run, field_evidence
 from remaster_core.conform.fields import FieldMetrics, shot_changes
 
 FrameKind = Literal["film", "orphan", "video"]
@@ -114,11 +122,45 @@ def comb_scores(metrics: FieldMetrics, params: CadenceParams | None = None) -> n
     return np.log((metrics.comb + eps) / (ref + eps)).astype(np.float32)
 
 
+def _frame_change(metrics: FieldMetrics, field: int) -> float:
+    """The picture change inside the coded frame that holds stream field ``field`` (fields 2k, 2k+1)."""
+    i = field - field % 2
+    return float(metrics.change[i]) if i < metrics.change.shape[0] else 0.0
+
+
+def _damaged_in_pair(
+    run: Run, scores: np.ndarray, damaged: np.ndarray, metrics: FieldMetrics, p: CadenceParams
+) -> int | None:
+    """The field of a 2-field run to leave out, or None to weave both (see ``CadenceParams.damage_comb``)."""
+    a, b = run.fields
+    marked = [f for f in run.fields if damaged[f]]
+    if not marked or a >= scores.shape[0] or float(scores[a]) <= p.damage_comb:
+        return None
+    if len(marked) == 1:
+        return marked[0]
+    ca, cb = _frame_change(metrics, a), _frame_change(metrics, b)
+    if min(ca, cb) > p.damage_change_ratio * max(ca, cb):
+        return None
+    return a if ca > cb else b
+
+
 def _film_plan(
-    run: Run, scores: np.ndarray, repeat: np.ndarray, first_parity: str, threshold: float, damaged: np.ndarray
+    run: Run,
+    scores: np.ndarray,
+    evidence: Evidence,
+    first_parity: str,
+    p: CadenceParams,
+    damaged: np.ndarray,
+    metrics: FieldMetrics,
 ) -> FramePlan:
+    threshold = p.combed_threshold
+    if len(run.fields) == 2:
+        bad = _damaged_in_pair(run, scores, damaged, metrics, p)
+        if bad is not None:
+            keep = run.fields[0] if bad == run.fields[1] else run.fields[1]
+            return FramePlan("film", run.fields, run.phase, keep=keep, build="rebuilt", pattern=run.pattern)
     clean = [f for f in run.fields if not damaged[f]]
-    if clean and len(clean) < len(run.fields):
+    if len(run.fields) == 3 and clean and len(clean) < len(run.fields):
         tops = [f for f in clean if is_top(f, first_parity)]
         bottoms = [f for f in clean if not is_top(f, first_parity)]
         if tops and bottoms:  # a clean decode of each parity: weave those
@@ -138,7 +180,9 @@ def _film_plan(
     copy = None
     if len(run.fields) == 3:
         first = run.fields[0]
-        if first < repeat.shape[0] and float(repeat[first]) <= 0.0:  # a confirmed repeat: merge the two
+        if first < evidence.repeat.shape[0] and (
+            float(evidence.pulldown[first]) <= 0.0 or float(evidence.repeat[first]) < p.clip_not_repeat
+        ):  # not two moments: merge the two decodes
             copy = run.fields[2] if first in (top, bottom) else first
     return FramePlan(
         "film",
@@ -174,7 +218,7 @@ def plan_frames(
     """The output frames, in order, for ``runs`` of a stream measured as ``metrics``."""
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
-    repeat = field_evidence(metrics, p).pulldown
+    evidence = field_evidence(metrics, p)
     damaged = shot_changes(metrics)
     n_fields = metrics.field_count
     stretches: list[list[int]] = []
@@ -191,7 +235,7 @@ def plan_frames(
     plans: list[FramePlan] = []
     for run in runs:
         if run.kind == "film":
-            plans.append(_film_plan(run, scores, repeat, metrics.first_parity, p.combed_threshold, damaged))
+            plans.append(_film_plan(run, scores, evidence, metrics.first_parity, p, damaged, metrics))
         elif run.kind == "orphan":
             plans.append(
                 FramePlan(

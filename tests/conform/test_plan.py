@@ -1,0 +1,71 @@
+"""Frame recipes from hand-made field measures: damaged fields, merges of a repeated field's two decodes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from remaster_core.conform.cadence import Run
+from remaster_core.conform.fields import FieldMetrics
+from remaster_core.conform.plan import FramePlan, plan_frames
+
+# 3:2 from field 0: runs of 3, 2, 3, 2 fields; field i is in coded frame i // 2
+RUNS = [
+    Run((0, 1, 2), "film", 0),
+    Run((3, 4), "film", 3),
+    Run((5, 6, 7), "film", 5),
+    Run((8, 9), "film", 8),
+    Run((10, 11, 12), "film", 0),
+    Run((13, 14), "film", 3),
+]
+N = 15
+
+
+def _metrics(*, change: dict[int, float] | None = None, comb: dict[int, float] | None = None,
+             dup: np.ndarray | None = None) -> FieldMetrics:  # fmt: skip
+    """Moving film: every pair of one film frame weaves at score 0, repeats at the noise floor."""
+    c = np.ones(N - 1, np.float32)
+    for i, v in (comb or {}).items():
+        c[i] = v
+    if dup is None:
+        dup = np.full(N - 2, 9.0, np.float32)
+        dup[[run.fields[0] for run in RUNS if len(run.fields) == 3]] = 0.3
+    ch = np.full(N - 1, 0.02, np.float32)
+    for i, v in (change or {}).items():
+        ch[i] = v
+    return FieldMetrics(comb=c, intra=np.ones(N, np.float32), dup=dup, first_parity="top", change=ch)
+
+
+def _plan_of(plans: list[FramePlan], fields: tuple[int, ...]) -> FramePlan:
+    return next(p for p in plans if p.fields == fields)
+
+
+def test_a_marked_field_that_weaves_cleanly_is_woven_and_one_that_combs_is_left_out() -> None:
+    """Field 3 shares coded frame 1 (fields 2, 3) with the film frame before it, and that frame's
+    picture changes like a cut: the field is marked. An intra codec codes it as well as any and its run
+    weaves cleanly: woven. Where the weave shows the damage (MPEG-2), the run is rebuilt from field 4."""
+    clean_weave = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0})), (3, 4))  # field 3 in frame 1 (2, 3)
+    assert clean_weave.build == "woven" and {clean_weave.top, clean_weave.bottom} == {3, 4}
+
+    combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}, comb={3: 2.0})), (3, 4))
+    assert combed.build == "rebuilt" and combed.keep == 4
+
+
+def test_both_fields_marked_keep_the_one_whose_picture_changes_clearly_less() -> None:
+    """Run (3, 4): field 3 in coded frame 1 (2, 3), field 4 in frame 2 (4, 5); both frames marked."""
+    asymmetric = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.4}, comb={3: 2.0})), (3, 4))
+    assert asymmetric.build == "rebuilt" and asymmetric.keep == 4
+    flash = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.9}, comb={3: 2.0})), (3, 4))
+    assert flash.build == "woven"
+
+
+def test_a_repeat_is_merged_unless_its_two_decodes_are_two_moments() -> None:
+    """A still picture: every field repeats the one two before, so no pulldown contrast confirms the
+    repeat; the two decodes are one picture and are merged. Decodes that differ like two moments (the
+    cadence would be wrong) are not merged."""
+    still = np.full(N - 2, 0.3, np.float32)
+    plans = plan_frames(RUNS, _metrics(dup=still))
+    assert all(p.build == "merged" and p.copy is not None for p in plans if len(p.fields) == 3)
+    apart = still.copy()
+    apart[5] = 60.0
+    plan = _plan_of(plan_frames(RUNS, _metrics(dup=apart)), (5, 6, 7))
+    assert plan.build == "woven" and plan.copy is None
