@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from remaster_core.grain.profile import GrainProfile, ProfileAccumulator
-from remaster_core.look.regions import LookParams, highpass, luma, tile_gradient
+from remaster_core.look.regions import LookParams, flat_tiles, highpass, luma
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.colour_init import checkpoint_guard, set_grade
 from training.data import PairFrame, read_pair
@@ -52,7 +52,7 @@ def _window(target: np.ndarray, params: LookParams) -> tuple[slice, slice]:
     h, w = target.shape[:2]
     t = params.tile
     level = luma(highpass(target, params.smooth_sigma)[1])
-    flat = (tile_gradient(level, t) < params.flat_gradient).astype(np.int64)
+    flat = flat_tiles(level, params).astype(np.int64)
     rows, cols = flat.shape
     if rows == 0 or cols == 0:  # smaller than a tile: nothing to choose
         return slice(0, h), slice(0, w)

@@ -56,10 +56,10 @@ from remaster_core.look.regions import (
     CHANNELS,
     FALLBACK_TILE,
     LookParams,
+    flat_tiles,
     gaussian,
     highpass,
     luma,
-    tile_gradient,
     tiles,
 )
 
@@ -280,7 +280,7 @@ class ProfileAccumulator:
         self.frames += 1
         residual, smooth = highpass(rgb, p.smooth_sigma)
         level = luma(smooth if reference is None else gaussian(ref, p.smooth_sigma))
-        flat = tile_gradient(level, t) < p.flat_gradient
+        flat = flat_tiles(level, p)
         n = int(np.count_nonzero(flat))
         if self.fallback is not None:
             if self.flat_tiles + n == 0:  # nothing flat at this size yet: the smaller tiles may be needed

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from remaster_core.errors import InputError
 from remaster_spec import frame_range as _grammar
 from remaster_spec.frame_range import MAX_FRAME, MAX_FRAMES, format_frame_range
+
+from remaster_core.errors import InputError
 
 __all__ = ["MAX_FRAME", "MAX_FRAMES", "check_frame_numbers", "format_frame_range", "parse_frame_range"]
 

@@ -128,6 +128,13 @@ def tile_gradient(smooth_luma: np.ndarray, tile: int) -> np.ndarray:
     return np.sqrt(energy.mean(axis=(2, 3), dtype=np.float64))
 
 
+def flat_tiles(smooth_luma: np.ndarray, params: LookParams) -> np.ndarray:
+    """bool (rows, cols): the tiles of ``params.tile`` px of ``smooth_luma`` (float32 (H, W), the smoothed
+    reference luma) whose RMS gradient is under ``params.flat_gradient``: where grain is measured. The
+    one flatness rule of the look metric, the grain profile and the output-grain measure."""
+    return tile_gradient(smooth_luma, params.tile) < params.flat_gradient
+
+
 @dataclass(frozen=True)
 class FramePlanes:
     """One render/reference frame pair prepared for the grain and detail measures.
