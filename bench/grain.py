@@ -18,7 +18,9 @@ Each variant's output on every held-out frame is scored against the film (``rema
 grain amplitude and octave bands, detail, steadiness; on the frame's largest fully covered rectangle)
 clean, and with grain synthesised (``remaster_core.grain``) from the profile of the training targets
 (``training.grain.measure_profile``, what ``remaster train`` writes as ``RUN/grain.json``) for each of
-``--grain-seeds``. The bilinear input is scored alike.
+``--grain-seeds``. The bilinear input is scored alike. With ``--deflicker N`` (default 2) every variant is
+also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N`` does
+(``remaster_core.render.deflicker``; "+deflicker").
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import platform
 import shutil
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from remaster_core.grain.profile import grain_deficit
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
+from remaster_core.render.deflicker import DeflickerParams, deflicker_frame
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
 from training.data import read_pair, scan_pairs
@@ -168,27 +172,50 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         variants["stage1_degrained"] = ema_generator(step_path(work / "run_degrained", args.steps))
     profile = measure_profile(index.train)  # what `remaster train` writes to RUN/grain.json
     torch.set_num_threads(1)
-    inputs, films, outs = [], [], {k: [] for k in variants}
+    xs, films, boxes = [], [], []
     for frame in index.val[: args.eval_frames]:
         x, y, m = read_pair(frame)
         rows, cols = inner_box(m)
-        inputs.append(np.ascontiguousarray(x[rows, cols]))
+        xs.append(x)
         films.append(np.ascontiguousarray(y[rows, cols]))
-        tx = torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
+        boxes.append((rows, cols))
+    sets = {"": xs}
+    if args.deflicker:
+        # the render deflickers the broadcast at its own raster; the pairs' inputs are on the film's, so
+        # the low band's sigma is scaled by the film px per broadcast px (display aspect)
+        truth = json.loads((reel / "truth.json").read_text())
+        bw = truth["broadcast"]["size"][0] * float(Fraction(truth["broadcast"]["pixel_aspect"]))
+        params = DeflickerParams(
+            radius=args.deflicker, sigma=DeflickerParams().sigma * truth["film"]["size"][0] / bw
+        )
+        r = params.radius
+        sets["+deflicker"] = [
+            deflicker_frame(xs[max(0, k - r) : k + r + 1], k - max(0, k - r), params) for k in range(len(xs))
+        ]
+    inputs: dict[str, list[np.ndarray]] = {}
+    outs: dict[str, list[np.ndarray]] = {}
+    for suffix, seq in sets.items():
+        inputs[f"bilinear{suffix}"] = [
+            np.ascontiguousarray(x[r, c]) for x, (r, c) in zip(seq, boxes, strict=True)
+        ]
         for name, g in variants.items():
-            with torch.no_grad():
-                out = g(tx)[0].numpy().transpose(1, 2, 0)
-            outs[name].append(np.ascontiguousarray(out[rows, cols], dtype=np.float32))
+            got = outs.setdefault(f"{name}{suffix}", [])
+            for x, (rows, cols) in zip(seq, boxes, strict=True):
+                tx = torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
+                with torch.no_grad():
+                    out = g(tx)[0].numpy().transpose(1, 2, 0)
+                got.append(np.ascontiguousarray(out[rows, cols], dtype=np.float32))
     shot = index.val[0].shot
-    results = {"bilinear": score_variant(inputs, films, {}, shot, [])}
+    results = {name: score_variant(seq, films, {}, shot, []) for name, seq in inputs.items()}
     output_rms = {}
     for name, g in variants.items():
         own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
         deficit = grain_deficit(profile, own) if own.tile == profile.tile else profile
-        results[name] = score_variant(
-            outs[name], films, {"grain": profile, "deficit": deficit}, shot, args.grain_seeds
-        )
+        for suffix in sets:
+            results[f"{name}{suffix}"] = score_variant(
+                outs[f"{name}{suffix}"], films, {"grain": profile, "deficit": deficit}, shot, args.grain_seeds
+            )
     return {
         "seed": seed,
         "held_out_shot": shot,
@@ -218,6 +245,10 @@ def main() -> None:
     parser.add_argument("--grain-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-frames", type=int, default=12)
     parser.add_argument("--degrain-h", type=float, default=4.0)
+    parser.add_argument(
+        "--deflicker", type=int, default=2, metavar="N",
+        help="also score every variant on inputs deflickered over N frames each side (0: not)",
+    )  # fmt: skip
     parser.add_argument(
         "--no-degrained", dest="degrained", action="store_false", help="skip the degrained-targets run"
     )

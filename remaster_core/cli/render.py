@@ -96,6 +96,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--compression", default=None, help="EXR compression (default zip)")
     p.add_argument("--force", action="store_true", help="re-render frames that are already valid")
     p.add_argument(
+        "--deflicker",
+        type=whole_number(0, 8),
+        default=0,
+        metavar="N",
+        help="average the input's low band over N frames each side, following the motion, before the model: "
+        "takes out the tape's slow low-frequency noise and flicker (0: off, the default; 2 is a good start; "
+        "reads N frames beyond each chunk; about 0.07 s a 720x480 frame)",
+    )
+    p.add_argument(
         "--chunk",
         type=whole_number(1, MAX_FRAMES),
         default=None,
@@ -239,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
         broadcast_colorspace=args.broadcast_colorspace,
         output_colorspace=args.output_colorspace,
         ocio_config=args.ocio_config,
+        deflicker=args.deflicker,
     )
     w, h = plan.settings.node.output_size or (0, 0)
     print(

@@ -13,8 +13,9 @@
    hide behind the model's run on another frame:
 
    - read ahead (a thread, up to ``READ_AHEAD`` frames ahead): decode the next input frame, convert it
-     into the model's working space (with ``settings.colour``: ``render.colour``), resample it to the
-     output raster (``node.prepare_frame``);
+     into the model's working space (with ``settings.colour``: ``render.colour``), deflicker it with
+     its neighbours (with ``settings.deflicker``: ``render.deflicker``; the neighbours beyond the chunk's
+     ends are read too), resample it to the output raster (``node.prepare_frame``);
    - this thread: the model, its guard and the mix (``node.model_frame``);
    - write behind (a thread, one frame): the film grain (``node.apply_grain``), the output colour space
      and its tag, the atomic write of the previous frame.
@@ -61,7 +62,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +90,7 @@ from remaster_core.node import (
 )
 from remaster_core.progress import progress
 from remaster_core.render.colour import RenderColour
+from remaster_core.render.deflicker import DeflickerParams, deflicker_frame
 from remaster_core.render.inputs import FrameSource, SourceFrame, open_source
 from remaster_core.render.outputs import (
     OutputSpec,
@@ -118,6 +120,7 @@ class RenderSettings:
         force: re-render valid frames too.
         log_dir: where chunk logs go; None: ``<output folder>/.remaster/logs``.
         colour: the colour steps around the node (``render.colour``), or None: none, no tag.
+        deflicker: the temporal deflicker of the input (``render.deflicker``), or None: off.
     """
 
     input: str
@@ -128,6 +131,7 @@ class RenderSettings:
     force: bool = False
     log_dir: Path | None = None
     colour: RenderColour | None = None
+    deflicker: DeflickerParams | None = None
 
     def log_folder(self) -> Path:
         """The folder of the chunk logs."""
@@ -309,7 +313,10 @@ def _frame_key(
     source: FrameSource,
     frame: int,
     mapping: tuple[Transform4, Radial | None],
+    held: frozenset[int] = frozenset(),
 ) -> str:
+    """The render key of ``frame`` (``outputs.render_key``); ``held``: the frames ``source`` holds (the
+    deflicker's neighbours are looked up in it)."""
     transform, distortion = mapping
     fields = {
         "model_sha256": model_sha,
@@ -322,6 +329,13 @@ def _frame_key(
     colour = settings.colour.key_fields() if settings.colour is not None else None
     if colour is not None:
         fields["colour"] = colour
+    d = settings.deflicker
+    if d is not None and not d.off:  # the frame depends on its neighbours' pixels too
+        fields["deflicker"] = {"radius": d.radius, "sigma": d.sigma, "tau": d.tau, "cut_ratio": d.cut_ratio,
+                               "min_correlation": d.min_correlation}  # fmt: skip
+        fields["neighbours"] = [
+            source.identity(g) for g in deflicker_window(frame, d.radius, held) if g != frame
+        ]
     return render_key(fields)
 
 
@@ -466,11 +480,13 @@ def _check_existing(
 ) -> dict[int, _Plan]:
     """Skip the frames already valid on disk; return the plan of each frame left to render."""
     plans: dict[int, _Plan] = {}
+    d = settings.deflicker
+    held = frozenset(opened.source.available()) if d is not None and not d.off else frozenset()
     for frame in chunk.frames:
         t0 = time.perf_counter()
         try:
             transform, distortion = _frame_mapping(settings, opened.table, opened.source, frame)
-            key = _frame_key(settings, opened.model_sha, opened.source, frame, (transform, distortion))
+            key = _frame_key(settings, opened.model_sha, opened.source, frame, (transform, distortion), held)
             grain = grain_key(opened.table.mapping(frame) if opened.table is not None else None, frame)
         except RemasterError as exc:
             record.failed(frame, str(exc), "input", time.perf_counter() - t0)
@@ -499,18 +515,27 @@ class _Prepared:
 
 
 def _prepare(
-    settings: RenderSettings, source: FrameSource, plans: dict[int, _Plan], sf: SourceFrame, seconds: float
+    settings: RenderSettings,
+    source: FrameSource,
+    plans: dict[int, _Plan],
+    sf: SourceFrame,
+    seconds: float,
+    window: Sequence[np.ndarray | None] | None = None,
 ) -> _Prepared:
     """``render_frame``'s steps before the model for one read frame (the colour step into the working
-    space, then the resample to the output raster); runs in the read-ahead thread."""
+    space, the deflicker with ``window``: the working-space frames around it, ``sf`` in the middle; then the
+    resample to the output raster); runs in the read-ahead thread."""
     t0 = time.perf_counter()
     if sf.error is not None or sf.rgb is None:
         return _Prepared(sf.frame, None, None, sf.error or "no pixels", seconds)
     transform, distortion, _, _ = plans[sf.frame]
     colour = settings.colour
     try:
+        working = colour.to_working(sf.rgb) if colour is not None and window is None else sf.rgb
+        if window is not None and settings.deflicker is not None:
+            working = deflicker_frame(window, len(window) // 2, settings.deflicker)
         resampled = prepare_frame(
-            colour.to_working(sf.rgb) if colour is not None else sf.rgb,
+            working,
             settings.node,
             transform=transform,
             distortion=distortion,
@@ -522,14 +547,56 @@ def _prepare(
     return _Prepared(sf.frame, sf.meta, resampled, None, seconds + time.perf_counter() - t0)
 
 
+def deflicker_window(frame: int, radius: int, held: frozenset[int]) -> list[int]:
+    """The input frames within ``radius`` of ``frame`` that the input holds (``held``; ``frame`` included),
+    in order. A frame's deflicker reads these whatever chunk it is in, so chunking does not change it."""
+    return [g for g in range(frame - radius, frame + radius + 1) if g in held]
+
+
 def _read_and_prepare(
     settings: RenderSettings, source: FrameSource, plans: dict[int, _Plan], frames: list[int]
 ) -> Iterator[_Prepared]:
-    """The frames read and prepared in order (``_prepare``), each with its seconds."""
-    t0 = time.perf_counter()
-    for sf in source.read(frames):
-        yield _prepare(settings, source, plans, sf, time.perf_counter() - t0)
+    """The frames read and prepared in order (``_prepare``), each with its seconds. With a deflicker,
+    the frames within its radius are read too (beyond the chunk's ends where the input has them) and
+    each frame is prepared once its last neighbour is read."""
+    d = settings.deflicker
+    if d is None or d.off:
         t0 = time.perf_counter()
+        for sf in source.read(frames):
+            yield _prepare(settings, source, plans, sf, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+        return
+    r = d.radius
+    held = frozenset(source.available())
+    wanted = sorted({g for f in frames for g in deflicker_window(f, r, held)} | set(frames))
+    colour = settings.colour
+    read: dict[int, SourceFrame] = {}
+    working: dict[int, np.ndarray | None] = {}
+    todo = sorted(frames)
+    t0 = time.perf_counter()
+
+    def emit(frame: int) -> _Prepared:
+        sf = read.get(frame) or SourceFrame(frame, None, None, "not read")
+        window = [working.get(g) for g in range(frame - r, frame + r + 1)]
+        return _prepare(settings, source, plans, sf, time.perf_counter() - t0, window)
+
+    for sf in source.read(wanted):
+        read[sf.frame] = sf
+        rgb = sf.rgb if sf.error is None else None
+        try:
+            working[sf.frame] = colour.to_working(rgb) if colour is not None and rgb is not None else rgb
+        except RemasterError as exc:
+            read[sf.frame] = SourceFrame(sf.frame, None, None, str(exc))
+            working[sf.frame] = None
+        while todo and todo[0] + r <= sf.frame:
+            yield emit(todo.pop(0))
+            t0 = time.perf_counter()
+        keep_from = (todo[0] - r) if todo else sf.frame + 1
+        for g in [g for g in working if g < keep_from]:
+            del working[g]
+            read.pop(g, None)
+    while todo:
+        yield emit(todo.pop(0))
 
 
 def _render(

@@ -31,6 +31,7 @@ from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.node import NodeParams, read_align, region_of_definition
 from remaster_core.render.chunk import Chunk, ChunkResult, FrameFailure, RenderSettings, render_chunk
 from remaster_core.render.colour import render_colour
+from remaster_core.render.deflicker import DeflickerParams
 from remaster_core.render.inputs import FrameSource, SequenceSource, open_source
 from remaster_core.render.outputs import OutputSpec, output_spec
 from remaster_core.runtime.model import open_model
@@ -157,6 +158,7 @@ def plan_job(
     broadcast_colorspace: str | None = None,
     output_colorspace: str | None = None,
     ocio_config: str | None = None,
+    deflicker: int = 0,
 ) -> JobPlan:
     """Check the job and fix what every chunk must agree on (see the module docstring).
 
@@ -173,6 +175,7 @@ def plan_job(
         chunk_size: frames per chunk; None: one chunk.
         broadcast_colorspace, output_colorspace, ocio_config: the input's and the output's OCIO colour
             spaces and the config (``render.colour.render_colour``; the working space is the model's).
+        deflicker: frames each side the input's low band is averaged over (``render.deflicker``); 0: off.
 
     Raises:
         InputError: bad output pattern, input, frame range (or a negative frame of a conform or video) or
@@ -218,6 +221,7 @@ def plan_job(
         force=force,
         log_dir=Path(log_dir).absolute() if log_dir is not None else None,
         colour=colour,
+        deflicker=DeflickerParams(radius=deflicker) if deflicker else None,
     )
     return JobPlan(
         settings,

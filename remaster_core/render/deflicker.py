@@ -1,0 +1,145 @@
+"""Temporal deflicker of the broadcast before the model: its low band averaged over neighbouring frames.
+
+A tape transfer carries noise that is low in spatial frequency and slow in time (the synthetic
+broadcasts model it as an AR(1) field, lag-1 correlation 0.85-0.95, 2.5-4 8-bit code values) and the
+coding adds its own per-frame noise. The model cannot tell either from the picture on one frame (its
+trunk may not move the local mean: ``training.model.mean_bound``), so it passes them on, and the
+render flickers and boils where the film is steady (``remaster_core.look.steadiness``). The film's
+picture, though, is the same from one frame to the next once its motion is followed, and the noise
+is not. So each frame's low band (a Gaussian of ``DeflickerParams.sigma`` px at the input raster) is
+replaced by a weighted mean of the low bands of its neighbours within ``radius`` frames, each warped
+onto it by optical flow (DIS on the low-passed luma, at most ``FLOW_WIDTH`` px wide):
+
+    out = frame - low(frame) + sum_k w_k * warp_k(low(frame_k)) / sum_k w_k      (w = 1 for the frame itself)
+
+Per pixel, ``w_k = exp(-(d / (tau * s))^2 / 2)`` where ``d`` is the warped neighbour's difference from the
+frame's own low band (largest over R'G'B') and ``s`` the noise level: the smallest median ``d`` over the
+window's neighbours (the likeliest same-shot, well-followed one). A neighbour whose warped low band does
+not correlate with the frame's (normalised cross-correlation of luma under ``min_correlation``: another
+shot, a flash, flow that failed) or whose median ``d`` is more than ``cut_ratio`` times ``s`` is left out
+whole. Occlusions and motion the flow misses get small weights; a frame with no usable neighbour comes
+out unchanged. What is above the low band (detail, grain) is the frame's own.
+
+Measured (``bench/grain.py``'s tiny reels, held-out shot, bilinear input and a 300-step lite model): see
+docs/training.md, "Steadiness".
+
+Each frame's output depends only on the input frames within ``radius`` of it, so a render in chunks
+reads up to ``radius`` frames beyond each chunk and gives the same frames as one chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from remaster_core.errors import InputError
+
+FLOW_WIDTH = 360
+"""px: the low bands' luma is downscaled to at most this wide for the flow (they hold no finer detail)."""
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class DeflickerParams:
+    """Attributes:
+    radius: frames each side averaged with a frame (0: off).
+    sigma: px at the input raster, the Gaussian whose band is averaged over time.
+    tau: a neighbour's pixel keeps weight exp(-1/2) at ``tau`` times the noise level.
+    cut_ratio: a neighbour whose median difference exceeds this times the noise level is left out.
+    min_correlation: a neighbour whose warped low luma correlates less than this is left out.
+    """
+
+    radius: int = 2
+    sigma: float = 1.5
+    tau: float = 3.0
+    cut_ratio: float = 4.0
+    min_correlation: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.radius, int) and 0 <= self.radius <= 8):
+            raise InputError(
+                f"deflicker radius must be a whole number of frames from 0 to 8, got {self.radius!r}"
+            )
+        if not (np.isfinite(self.sigma) and self.sigma > 0):
+            raise InputError(f"deflicker sigma must be > 0 px, got {self.sigma!r}")
+
+    @property
+    def off(self) -> bool:
+        return self.radius == 0
+
+
+def _low(frame: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(frame, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _flow_luma(low: np.ndarray, scale: float) -> np.ndarray:
+    y = np.ascontiguousarray(low @ _LUMA)
+    if scale < 1.0:
+        y = cv2.resize(y, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / den if den > 0 else 0.0
+
+
+def deflicker_frame(window: Sequence[np.ndarray | None], centre: int, params: DeflickerParams) -> np.ndarray:
+    """The frame ``window[centre]`` with its low band averaged over the other frames of ``window``.
+
+    Args:
+        window: float32 (H, W, 3) frames in time order, the same size (None: a frame that could not be
+            read, left out); any colour space in which noise adds (the render's working space).
+        centre: index of the frame to deflicker in ``window``.
+        params: the settings (``radius`` is the caller's: every frame of ``window`` is used).
+
+    Returns:
+        float32 (H, W, 3), a new array (the frame itself, copied, when no neighbour is usable).
+    """
+    frame = window[centre]
+    if frame is None:
+        raise ValueError("the centre frame of a deflicker window must be present")
+    frame = np.asarray(frame, np.float32)
+    h, w = frame.shape[:2]
+    others = [k for k, f in enumerate(window) if k != centre and f is not None and f.shape == frame.shape]
+    if not others:
+        return frame.copy()
+    scale = min(1.0, FLOW_WIDTH / w)
+    low_c = _low(frame, params.sigma)
+    luma_c = _flow_luma(low_c, scale)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    warped: list[np.ndarray] = []
+    diffs: list[np.ndarray] = []
+    medians: list[float] = []
+    for k in others:
+        low_k = _low(np.asarray(window[k], np.float32), params.sigma)
+        flow = dis.calc(luma_c, _flow_luma(low_k, scale), None)
+        if scale < 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / np.float32(scale)
+        moved = cv2.remap(
+            low_k, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        if _correlation(moved @ _LUMA, low_c @ _LUMA) < params.min_correlation:
+            continue
+        d = np.abs(moved - low_c).max(axis=2)
+        warped.append(moved)
+        diffs.append(d)
+        medians.append(float(np.median(d)))
+    if not warped:
+        return frame.copy()
+    noise = max(min(medians), 1e-5)
+    acc = low_c.copy()
+    total = np.ones((h, w), np.float32)
+    for moved, d, med in zip(warped, diffs, medians, strict=True):
+        if med > params.cut_ratio * noise:
+            continue
+        weight = np.exp(-0.5 * np.square(d / np.float32(params.tau * noise))).astype(np.float32)
+        acc += weight[..., None] * moved
+        total += weight
+    return frame - low_c + acc / total[..., None]

@@ -1,0 +1,144 @@
+"""The temporal deflicker: slow low-frequency noise averaged away along the motion, detail and cuts kept,
+and through ``remaster render --deflicker``: the same frames whatever the chunking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from remaster_core.errors import InputError
+from remaster_core.render.deflicker import DeflickerParams, deflicker_frame
+from tests.render import pixels, run_cli, write_sequence
+from tests.runtime import StandIn, make_model, metadata
+
+H, W = 120, 160
+
+
+def _picture(seed: int, width: int = W + 40) -> np.ndarray:
+    """float32 (H, width, 3): a textured picture, detail at every scale, 0.2..0.8."""
+    rng = np.random.default_rng(seed)
+    base = np.zeros((H, width, 3), np.float32)
+    for sigma, amp in ((8.0, 0.15), (3.0, 0.06), (1.0, 0.03)):
+        base += (
+            cv2.GaussianBlur(rng.normal(0, 1, (H, width, 3)).astype(np.float32), (0, 0), sigma) * amp * sigma
+        )
+    return np.clip(0.5 + base, 0.2, 0.8)
+
+
+def _lf_noise(n: int, seed: int, amplitude: float = 0.012, rho: float = 0.9) -> list[np.ndarray]:
+    """``n`` (H, W, 3) fields of AR(1) noise on a 16 px grid, upsampled: the tape noise the synth models."""
+    rng = np.random.default_rng(seed)
+    grid = (H // 16 + 2, W // 16 + 2, 3)
+    state = rng.standard_normal(grid).astype(np.float32)
+    out = []
+    for _ in range(n):
+        state = rho * state + np.sqrt(1 - rho**2) * rng.standard_normal(grid).astype(np.float32)
+        out.append(
+            (cv2.resize(state, (W + 32, H + 32), interpolation=cv2.INTER_CUBIC)[:H, :W] * amplitude).astype(
+                np.float32
+            )
+        )
+    return out
+
+
+def _pan(picture: np.ndarray, n: int, speed: float) -> list[np.ndarray]:
+    """``n`` (H, W, 3) frames of ``picture`` panning ``speed`` px a frame."""
+    frames = []
+    for k in range(n):
+        m = np.float32([[1, 0, speed * k], [0, 1, 0]])
+        frames.append(
+            cv2.warpAffine(picture, m, (picture.shape[1], H), flags=cv2.INTER_CUBIC)[:, 20 : 20 + W]
+        )
+    return frames
+
+
+def _low(frame: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(frame, (0, 0), 4.0)
+
+
+def _run(frames: list[np.ndarray], params: DeflickerParams) -> list[np.ndarray]:
+    r = params.radius
+    return [
+        deflicker_frame(frames[max(0, k - r) : k + r + 1], k - max(0, k - r), params)
+        for k in range(len(frames))
+    ]
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a[8:-8, 8:-8] - b[8:-8, 8:-8]) ** 2)))
+
+
+@pytest.mark.parametrize("speed", [0.0, 2.5])
+def test_slow_low_frequency_noise_is_averaged_away_along_the_motion(speed: float) -> None:
+    """A still and a panning picture under AR(1) tape noise: the noise's frame-to-frame change falls
+    by more than half, the picture gets no further from the clean one (the noise is slow: five frames
+    share most of it), its detail is the frame's own."""
+    clean = _pan(_picture(1), 9, speed)
+    noisy = [c + n for c, n in zip(clean, _lf_noise(9, 2), strict=True)]
+    out = _run(noisy, DeflickerParams(radius=2))
+    inner = range(2, 7)
+
+    def change(seq: list[np.ndarray]) -> float:
+        steps = [(_low(seq[k + 1] - clean[k + 1]) - _low(seq[k] - clean[k]))[8:-8, 12:-12] for k in inner]
+        return float(np.mean([np.sqrt(np.mean(d**2)) for d in steps]))
+
+    assert change(out) < 0.5 * change(noisy)
+    for k in inner:
+        assert _psnr(out[k], clean[k]) > _psnr(noisy[k], clean[k])
+        detail = out[k] - cv2.GaussianBlur(out[k], (0, 0), 1.0)
+        truth = clean[k] - cv2.GaussianBlur(clean[k], (0, 0), 1.0)
+        assert np.sqrt(np.mean((detail - truth)[8:-8, 8:-8] ** 2)) < 0.1 * np.sqrt(np.mean(truth**2))
+
+
+def test_a_cut_is_not_averaged_across() -> None:
+    """Frames 0-2 of one picture and 3-4 of another: the last frame before the cut comes out as it does
+    from its own shot's frames alone, and a one-frame window gives the frame back."""
+    noise = _lf_noise(5, 3)
+    a, b = _pan(_picture(4), 3, 1.0), _pan(_picture(5), 2, 1.0)
+    frames = [f + n for f, n in zip(a + b, noise, strict=True)]
+    params = DeflickerParams(radius=2)
+    across = deflicker_frame(frames, 2, params)
+    alone = deflicker_frame(frames[:3], 2, params)
+    assert np.abs(across - alone).max() < 1e-6
+    assert np.array_equal(deflicker_frame([frames[2]], 0, params), frames[2])
+    unread = deflicker_frame([None, frames[1], frames[2]], 1, params)  # a neighbour that could not be read
+    assert np.array_equal(unread, deflicker_frame(frames[1:3], 0, params))
+    with pytest.raises(ValueError):
+        deflicker_frame([frames[1], None, frames[2]], 1, params)
+
+
+def test_bad_settings_are_named() -> None:
+    with pytest.raises(InputError, match="radius"):
+        DeflickerParams(radius=-1)
+    with pytest.raises(InputError, match="sigma"):
+        DeflickerParams(sigma=0.0)
+    assert DeflickerParams(radius=0).off
+
+
+def test_render_deflicker_gives_the_same_frames_whatever_the_chunking(tmp_path: Path) -> None:
+    net = StandIn(s=2, width=8, convs=2, seed=1)
+    (tmp_path / "m").mkdir()
+    model, _ = make_model(tmp_path / "m", "m.onnx", net=net, props=metadata(net.s, net.receptive_field))
+    frames = list(range(1, 8))
+    plates = write_sequence(tmp_path / "in", frames, (80, 60))
+
+    def render(out: str, *args: str) -> dict[int, np.ndarray]:
+        proc = run_cli(plates, "--model", str(model), "--out", str(tmp_path / out / "o.####.exr"),
+                       "--format", "160x120", "--bit-depth", "float", *args)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return {f: pixels(tmp_path / out / f"o.{f:04d}.exr") for f in frames}
+
+    whole = render("whole", "--deflicker", "2")
+    chunks = render("chunks", "--deflicker", "2", "--chunk", "3")
+    plain = render("plain")
+    for f in frames:
+        assert np.array_equal(whole[f], chunks[f]), f
+    assert any(not np.array_equal(whole[f], plain[f]) for f in frames)
+    proc = run_cli(plates, "--model", str(model), "--out", str(tmp_path / "part" / "o.####.exr"), "--format",
+                   "160x120", "--bit-depth", "float", "--deflicker", "2", "--frames", "3-5")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for f in (3, 4, 5):  # its neighbours outside the frames asked for are read all the same
+        assert np.array_equal(pixels(tmp_path / "part" / f"o.{f:04d}.exr"), whole[f]), f
