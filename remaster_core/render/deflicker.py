@@ -20,8 +20,11 @@ shot, a flash, flow that failed) or whose median ``d`` is more than ``cut_ratio`
 whole. Occlusions and motion the flow misses get small weights; a frame with no usable neighbour comes
 out unchanged. What is above the low band (detail, grain) is the frame's own.
 
-Measured (``bench/grain.py``'s tiny reels, held-out shot, bilinear input and a 300-step lite model): see
-docs/training.md, "Steadiness".
+The sigma (2.5 px) is chosen by measurement on ``bench/grain.py``'s tuning seeds 1-3 (held-out shot, a
+300-step lite model, with the grain deficit synthesised): 1.5 px steadies more but averages away the
+film's coarse grain that the broadcast carries and the model reproduces (seed 2's middle octave band
+0.75 of the film's), 4 px keeps the grain and steadies less (seed 3: 1.31). Figures in
+docs/training.md ("Steadiness").
 
 Each frame's output depends only on the input frames within ``radius`` of it, so a render in chunks
 reads up to ``radius`` frames beyond each chunk and gives the same frames as one chunk.
@@ -53,7 +56,7 @@ class DeflickerParams:
     """
 
     radius: int = 2
-    sigma: float = 1.5
+    sigma: float = 2.5
     tau: float = 3.0
     cut_ratio: float = 4.0
     min_correlation: float = 0.9
