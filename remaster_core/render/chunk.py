@@ -531,9 +531,10 @@ def _prepare(
     transform, distortion, _, _ = plans[sf.frame]
     colour = settings.colour
     try:
-        working = colour.to_working(sf.rgb) if colour is not None and window is None else sf.rgb
-        if window is not None and settings.deflicker is not None:
+        if window is not None and settings.deflicker is not None:  # the window is in the working space
             working = deflicker_frame(window, len(window) // 2, settings.deflicker)
+        else:
+            working = colour.to_working(sf.rgb) if colour is not None else sf.rgb
         resampled = prepare_frame(
             working,
             settings.node,
