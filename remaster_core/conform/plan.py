@@ -41,7 +41,9 @@ holds a damaged field is built otherwise (``FramePlan.build``):
   their weave is about 5 dB better than a rebuild. With both fields marked, the one whose picture
   changes clearly less is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a
   one-frame flash between two cuts);
-- a 3-field run with no clean decode of one parity is rebuilt from a clean field likewise.
+- a 3-field run with a marked decode that weaves with the run's middle field above ``damage_comb``:
+  the other decode is woven ("copy", no merge); with no clean decode of one parity it is rebuilt from
+  a clean field likewise.
 
 Each recipe carries ``score``: log((comb + eps) / (intra + eps)) of the woven pair (see
 ``fields``), about <= 0 for a clean weave of one film frame, larger when the two fields are
@@ -58,7 +60,7 @@ from typing import Literal
 import numpy as np
 
 from remaster_core.conform.cadence import CadenceParams, Evidence, Run, field_evidence
-from remaster_core.conform.fields import FieldMetrics, shot_changes
+from remaster_core.conform.fields import SHOT_CHANGE_WEAK, FieldMetrics, shot_changes
 
 FrameKind = Literal["film", "orphan", "video"]
 FrameBuild = Literal["woven", "merged", "copy", "rebuilt", "orphan", "deinterlaced"]
@@ -128,6 +130,12 @@ def _frame_change(metrics: FieldMetrics, field: int) -> float:
     return float(metrics.change[i]) if i < metrics.change.shape[0] else 0.0
 
 
+def _weave_combs(field: int, run: Run, scores: np.ndarray, p: CadenceParams) -> bool:
+    """Whether ``field`` weaves with its neighbour in ``run`` above ``CadenceParams.damage_comb``."""
+    a = field if field + 1 in run.fields else field - 1
+    return 0 <= a < scores.shape[0] and float(scores[a]) > p.damage_comb
+
+
 def _damaged_in_pair(
     run: Run, scores: np.ndarray, damaged: np.ndarray, metrics: FieldMetrics, p: CadenceParams
 ) -> int | None:
@@ -159,7 +167,7 @@ def _film_plan(
         if bad is not None:
             keep = run.fields[0] if bad == run.fields[1] else run.fields[1]
             return FramePlan("film", run.fields, run.phase, keep=keep, build="rebuilt", pattern=run.pattern)
-    clean = [f for f in run.fields if not damaged[f]]
+    clean = [f for f in run.fields if not (damaged[f] and _weave_combs(f, run, scores, p))]
     if len(run.fields) == 3 and clean and len(clean) < len(run.fields):
         tops = [f for f in clean if is_top(f, first_parity)]
         bottoms = [f for f in clean if not is_top(f, first_parity)]
@@ -219,7 +227,7 @@ def plan_frames(
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
     evidence = field_evidence(metrics, p)
-    damaged = shot_changes(metrics)
+    damaged = shot_changes(metrics, SHOT_CHANGE_WEAK)
     n_fields = metrics.field_count
     stretches: list[list[int]] = []
     prev_video_end = -10

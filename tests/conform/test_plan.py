@@ -69,3 +69,16 @@ def test_a_repeat_is_merged_unless_its_two_decodes_are_two_moments() -> None:
     apart[5] = 60.0
     plan = _plan_of(plan_frames(RUNS, _metrics(dup=apart)), (5, 6, 7))
     assert plan.build == "woven" and plan.copy is None
+
+
+def test_a_weakly_marked_decode_that_combs_is_not_merged() -> None:
+    """Run (5, 6, 7): decode 5 shares coded frame 2 (4, 5) with the film frame before it; that frame's
+    picture changes by 0.25, under the cadence's mark (a cut into a fade's dark first frame) but far above
+    the changes around it. Where decode 5 weaves badly with field 6, the other decode (7) is woven alone;
+    where it weaves cleanly, the two are merged as usual."""
+    combed = _plan_of(plan_frames(RUNS, _metrics(change={4: 0.25}, comb={5: 2.0})), (5, 6, 7))
+    assert combed.build == "copy" and {combed.top, combed.bottom} == {6, 7} and combed.copy is None
+    clean = _plan_of(plan_frames(RUNS, _metrics(change={4: 0.25})), (5, 6, 7))
+    assert clean.build == "merged" and clean.copy is not None
+    ignored = _plan_of(plan_frames(RUNS, _metrics(change={4: 0.1}, comb={5: 2.0})), (5, 6, 7))
+    assert ignored.build != "copy"
