@@ -240,6 +240,21 @@ def _config_diff(expected: GeneratorConfig, found: GeneratorConfig) -> str:
     return ", ".join(f"{k}: expected {a[k]!r}, checkpoint has {b[k]!r}" for k in a if a[k] != b[k])
 
 
+def add_to_extra(path: str | Path, updates: Mapping[str, Any], ckpt: Checkpoint | None = None) -> None:
+    """Write the generator checkpoint ``path`` again with ``updates`` merged into its ``extra``: its
+    generator weights, step and stage unchanged (a discriminator, optimizers and extra tensors are not
+    kept: for ``best.safetensors``, which records the weights and what the run learnt about them).
+
+    Args:
+        ckpt: ``path`` as already loaded, or None (it is read).
+    """
+    ckpt = ckpt if ckpt is not None else load_checkpoint(path)
+    generator = build_generator(ckpt.generator_config)
+    generator.load_state_dict(ckpt.generator)
+    extra = {**ckpt.extra, **updates}
+    save_checkpoint(path, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
+
+
 def load_checkpoint(path: str | Path, *, expect_config: GeneratorConfig | None = None) -> Checkpoint:
     """Read and verify a checkpoint written by ``save_checkpoint`` (CPU tensors).
 

@@ -57,7 +57,7 @@ from remaster_core.grade import (
 )
 from remaster_core.grade_fit import TERMS, ColourFit, fit_colour
 from remaster_core.guard import Guard, coverage_of
-from training.checkpoint import load_checkpoint, save_checkpoint
+from training.checkpoint import add_to_extra, load_checkpoint
 from training.config import TrainConfig
 from training.data import PairFrame, PairsIndex, ValidationSample
 from training.model import Generator, build_generator
@@ -271,9 +271,7 @@ def finalise_best(best: Path, index: PairsIndex, *, ridge: float, seed: int) -> 
     if not best.is_file():
         return None
     ckpt = load_checkpoint(best)
-    generator = build_generator(ckpt.generator_config)
-    generator.load_state_dict(ckpt.generator)
-    if generator.grade is None:
+    if not ckpt.generator_config.grade_path:
         return None
     try:
         sample = pixel_sample(list(index.train) + list(index.val), seed=seed)
@@ -281,9 +279,7 @@ def finalise_best(best: Path, index: PairsIndex, *, ridge: float, seed: int) -> 
         log.warning("no grade of all the film shots (%s): best.safetensors records no guard", exc)
         return None
     guard = Guard(fit_grade(sample, ridge=ridge), coverage_of(sample))
-    extra = dict(ckpt.extra)
-    extra[GUARD_KEY] = guard.to_dict()
-    save_checkpoint(best, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
+    add_to_extra(best, {GUARD_KEY: guard.to_dict()}, ckpt)
     log.info(
         "best.safetensors: grade of every aligned shot (%d pixels, RMS residual %.4f); training coverage "
         "%.1f%% of the colour histogram, targets %s..%s",

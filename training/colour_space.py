@@ -24,7 +24,7 @@ from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.manifests._fields import Where
 from remaster_core.manifests.align import FILENAME, ColourSpaces, read_align
-from training.checkpoint import load_checkpoint, save_checkpoint
+from training.checkpoint import add_to_extra
 
 log = logging.getLogger("remaster.train")
 
@@ -63,14 +63,7 @@ def record_in_checkpoint(best: Path, colour: dict[str, Any] | None) -> None:
     """Add ``colour`` to ``best.safetensors``' ``extra`` (weights unchanged); nothing without either."""
     if colour is None or not best.is_file():
         return
-    ckpt = load_checkpoint(best)
-    extra = dict(ckpt.extra)
-    extra[COLOUR_KEY] = colour
-    from training.model import build_generator
-
-    generator = build_generator(ckpt.generator_config)
-    generator.load_state_dict(ckpt.generator)
-    save_checkpoint(best, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
+    add_to_extra(best, {COLOUR_KEY: colour})
     log.info("best.safetensors: working colour space %r", colour.get("working"))
 
 

@@ -28,12 +28,11 @@ import numpy as np
 import torch
 
 from remaster_core.grain.profile import GrainProfile, ProfileAccumulator
-from remaster_core.look.regions import LookParams, flat_tiles, highpass, luma
-from training.checkpoint import load_checkpoint, save_checkpoint
-from training.colour_init import checkpoint_guard, set_grade
+from remaster_core.look.regions import LookParams, flat_tiles, gaussian, luma
+from training.checkpoint import add_to_extra
+from training.colour_init import deployable_generator
 from training.data import PairFrame, read_pair
 from training.grain import sample_frames
-from training.model import build_generator
 
 log = logging.getLogger("remaster.train")
 
@@ -51,7 +50,7 @@ def _window(target: np.ndarray, params: LookParams) -> tuple[slice, slice]:
     tiles of ``target`` (float32 (H, W, 3)): where the grain can be measured (a sky at the top)."""
     h, w = target.shape[:2]
     t = params.tile
-    level = luma(highpass(target, params.smooth_sigma)[1])
+    level = luma(gaussian(target, params.smooth_sigma))
     flat = flat_tiles(level, params).astype(np.int64)
     rows, cols = flat.shape
     if rows == 0 or cols == 0:  # smaller than a tile: nothing to choose
@@ -83,23 +82,17 @@ def measure_output_grain(
     return acc.result()
 
 
-def record_output_grain(best: Path, frames: Sequence[PairFrame], film: GrainProfile) -> GrainProfile | None:
-    """Measure the best weights' output grain (``measure_output_grain``) and record it in ``best``'s
-    ``extra`` (the weights are unchanged). Returns it, or None (no best file, or no film grain)."""
+def record_output_grain(
+    best: Path, frames: Sequence[PairFrame], film: GrainProfile, device: torch.device | None = None
+) -> GrainProfile | None:
+    """Measure the best weights' output grain (``measure_output_grain``, on ``device``: the run's, default
+    the CPU) and record it in ``best``'s ``extra`` (the weights are unchanged). Returns it, or None (no
+    best file, or no film grain)."""
     if not best.is_file() or film.is_zero or not frames:
         return None
-    ckpt = load_checkpoint(best)
-    generator = build_generator(ckpt.generator_config)
-    generator.load_state_dict(ckpt.generator)
-    graded = build_generator(ckpt.generator_config)  # as export makes it: the guard's grade in the path
-    graded.load_state_dict(ckpt.generator)
-    guard = checkpoint_guard(ckpt.extra, str(best))
-    if guard is not None and graded.grade is not None:
-        set_grade([graded], guard.grade)
-    output = measure_output_grain(graded.to("cuda" if torch.cuda.is_available() else "cpu"), frames, film)
-    extra = dict(ckpt.extra)
-    extra[OUTPUT_GRAIN_KEY] = output.to_dict()
-    save_checkpoint(best, generator=generator, step=ckpt.step, stage=ckpt.stage, extra=extra)
+    graded, _ = deployable_generator(best)  # as export makes it: the guard's grade in the path
+    output = measure_output_grain(graded.to(device or torch.device("cpu")), frames, film)
+    add_to_extra(best, {OUTPUT_GRAIN_KEY: output.to_dict()})
     share = [o / f if f > 0 else 0.0 for o, f in zip(output.rms, film.rms, strict=True)]
     log.info(
         "best.safetensors: its output already carries %s of the film's grain RMS (R, G, B) in the film's "

@@ -213,7 +213,7 @@ def train(cfg: TrainConfig, pairs: str | Path, run_dir: str | Path, *, resume: b
                 finalise_best(best_path(run_dir), index, ridge=ridge, seed=cfg.seed)
                 record_in_checkpoint(best_path(run_dir), pairs_colour(pairs))
                 if film_grain is not None:  # what the best weights already carry of it
-                    record_output_grain(best_path(run_dir), index.train, film_grain)
+                    record_output_grain(best_path(run_dir), index.train, film_grain, info.device)
                 _held_out_summary(index, result, best_path(run_dir))
             return result
         finally:
