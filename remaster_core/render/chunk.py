@@ -426,12 +426,14 @@ class _Recorder:
 
 @dataclass
 class _Opened:
-    """What a chunk opened before its first frame."""
+    """What a chunk opened before its first frame; ``held``: the frames the input holds, where the
+    deflicker looks its neighbours up (empty without a deflicker)."""
 
     source: FrameSource
     table: AlignTable | None
     model_sha: str
     size: tuple[int, int]
+    held: frozenset[int] = frozenset()
 
 
 def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened | None:
@@ -468,7 +470,9 @@ def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened 
     for path in remove_stale_temps(settings.output, chunk.frames):
         record.log.write("cleanup", removed=str(path))
     size = region_of_definition(node, source.size, source.pixel_aspect)
-    return _Opened(source, table, model_sha, size)
+    d = settings.deflicker
+    held = frozenset(source.available()) if d is not None and not d.off else frozenset()
+    return _Opened(source, table, model_sha, size, held)
 
 
 _Plan = tuple[Transform4, Radial | None, str, tuple[int, int]]
@@ -480,13 +484,13 @@ def _check_existing(
 ) -> dict[int, _Plan]:
     """Skip the frames already valid on disk; return the plan of each frame left to render."""
     plans: dict[int, _Plan] = {}
-    d = settings.deflicker
-    held = frozenset(opened.source.available()) if d is not None and not d.off else frozenset()
     for frame in chunk.frames:
         t0 = time.perf_counter()
         try:
             transform, distortion = _frame_mapping(settings, opened.table, opened.source, frame)
-            key = _frame_key(settings, opened.model_sha, opened.source, frame, (transform, distortion), held)
+            key = _frame_key(
+                settings, opened.model_sha, opened.source, frame, (transform, distortion), opened.held
+            )
             grain = grain_key(opened.table.mapping(frame) if opened.table is not None else None, frame)
         except RemasterError as exc:
             record.failed(frame, str(exc), "input", time.perf_counter() - t0)
@@ -555,11 +559,15 @@ def deflicker_window(frame: int, radius: int, held: frozenset[int]) -> list[int]
 
 
 def _read_and_prepare(
-    settings: RenderSettings, source: FrameSource, plans: dict[int, _Plan], frames: list[int]
+    settings: RenderSettings,
+    source: FrameSource,
+    plans: dict[int, _Plan],
+    frames: list[int],
+    held: frozenset[int] = frozenset(),
 ) -> Iterator[_Prepared]:
     """The frames read and prepared in order (``_prepare``), each with its seconds. With a deflicker,
-    the frames within its radius are read too (beyond the chunk's ends where the input has them) and
-    each frame is prepared once its last neighbour is read."""
+    the frames within its radius that the input holds (``held``) are read too (beyond the chunk's ends)
+    and each frame is prepared once its last neighbour is read."""
     d = settings.deflicker
     if d is None or d.off:
         t0 = time.perf_counter()
@@ -568,7 +576,6 @@ def _read_and_prepare(
             t0 = time.perf_counter()
         return
     r = d.radius
-    held = frozenset(source.available())
     wanted = sorted({g for f in frames for g in deflicker_window(f, r, held)} | set(frames))
     colour = settings.colour
     read: dict[int, SourceFrame] = {}
@@ -651,7 +658,7 @@ def _render(
             return
         record.rendered(frame, render_seconds + write_seconds, path, guards.pop(frame, None))
 
-    reader = prefetch(_read_and_prepare(settings, source, plans, todo), depth=READ_AHEAD)
+    reader = prefetch(_read_and_prepare(settings, source, plans, todo, opened.held), depth=READ_AHEAD)
     frames_in: Iterator[_Prepared] = reader
     if show_progress:
         frames_in = progress(reader, total=len(todo), desc=f"render {chunk.first}-{chunk.last}", unit="frame")

@@ -78,8 +78,8 @@ def _low(frame: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(frame, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
-def _flow_luma(low: np.ndarray, scale: float) -> np.ndarray:
-    y = np.ascontiguousarray(low @ _LUMA)
+def _flow_luma(y: np.ndarray, scale: float) -> np.ndarray:
+    """uint8 luma ``y`` (float32 (H, W), 0..1) for the flow, downscaled by ``scale``."""
     if scale < 1.0:
         y = cv2.resize(y, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -114,7 +114,8 @@ def deflicker_frame(window: Sequence[np.ndarray | None], centre: int, params: De
         return frame.copy()
     scale = min(1.0, FLOW_WIDTH / w)
     low_c = _low(frame, params.sigma)
-    luma_c = _flow_luma(low_c, scale)
+    y_c = np.ascontiguousarray(low_c @ _LUMA)
+    luma_c = _flow_luma(y_c, scale)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     warped: list[np.ndarray] = []
@@ -122,13 +123,13 @@ def deflicker_frame(window: Sequence[np.ndarray | None], centre: int, params: De
     medians: list[float] = []
     for k in others:
         low_k = _low(np.asarray(window[k], np.float32), params.sigma)
-        flow = dis.calc(luma_c, _flow_luma(low_k, scale), None)
+        flow = dis.calc(luma_c, _flow_luma(np.ascontiguousarray(low_k @ _LUMA), scale), None)
         if scale < 1.0:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / np.float32(scale)
         moved = cv2.remap(
             low_k, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        if _correlation(moved @ _LUMA, low_c @ _LUMA) < params.min_correlation:
+        if _correlation(moved @ _LUMA, y_c) < params.min_correlation:
             continue
         d = np.abs(moved - low_c).max(axis=2)
         warped.append(moved)
