@@ -86,7 +86,17 @@ class DenseParams:
         direct_cauchy: its Cauchy scale, in robust standard deviations of the residual (0: none).
         direct_pool: its normal equations are summed over blocks of this many working px a side.
         disagreement_sigma: window (working px) of the local photometric disagreement (``direct``).
-        max_disagreement: a textured pixel whose local disagreement exceeds this does not match (mask).
+        max_disagreement: a judged pixel (``judged_texture``) whose local disagreement exceeds this
+            does not match (the mask; the share of such pixels is the shot's and frame's mismatch).
+        judged_texture: the photometric disagreement is evidence only where the film's structure is at
+            least this many times ``texture_level``. That level is capped at a quarter of the 90th
+            percentile (``texture_threshold``: a picture textured all over has no quiet 5 %), and on a
+            frame that is mostly a dark sky under thin towers the cap falls below the sky's own noise
+            floor; there film grain, coding noise and faint detail the codec wiped disagree as unrelated
+            pictures do. On the rocket shots of ``bench/align_cli.py`` (MPEG-2, seeds 302 and 304)
+            10-16 % of the pixels over the level alone disagreed, speckles over the sky, and the shot or
+            a frame was rejected as "differing in part"; over twice the level 0.6-1.2 %. A quarter of
+            the picture replaced by another photograph (``tests/align``) reads 16-18 % either way.
         cauchy: Cauchy loss scale of the robust fits, in broadcast px.
         cauchy_start: the field fit's first reweighting uses this scale, shrinking geometrically to
             ``cauchy`` (a warp the model misses leaves px-sized residuals everywhere at first).
@@ -119,6 +129,7 @@ class DenseParams:
     direct_pool: int = 8
     disagreement_sigma: float = 6.0
     max_disagreement: float = 0.6
+    judged_texture: float = 2.0
     cauchy: float = 0.5
     cauchy_start: float = 3.0
     margin: float = 1.0
@@ -247,6 +258,12 @@ def texture_threshold(texture: np.ndarray) -> float:
     p5, p90 = np.percentile(texture[::2, ::2], [_QUIET_PERCENTILE, 90.0])  # a quarter of the pixels: plenty
     noise = min(_NOISE_SPREAD * float(p5), _NOISE_CAP * float(p90))
     return max(0.05 * float(p90), noise, 1e-7)
+
+
+def judged(pair: FlowPair, params: DenseParams) -> np.ndarray:
+    """bool (h, w): where the film's structure is strong enough for the pictures' photometric
+    disagreement to count (``params.judged_texture`` times the texture level)."""
+    return pair.texture > np.float32(params.judged_texture * pair.texture_level)
 
 
 def flow_weights(pair: FlowPair, params: DenseParams) -> np.ndarray:
@@ -570,7 +587,7 @@ def validity_mask(
         photo_diff: float32 (h, w) absolute local-mean difference of the grade-matched pictures, or None.
         params: settings.
         disagreement: float32 (h, w) local photometric disagreement of the pictures through the final
-            mapping (``direct.Warped.disagreement``), or None: textured pixels above
+            mapping (``direct.Warped.disagreement``), or None: judged pixels (``judged``) above
             ``max_disagreement`` show something the other picture does not.
     """
     textured = pair.texture > pair.texture_level
@@ -581,7 +598,7 @@ def validity_mask(
     if photo_diff is not None:
         bad |= photo_diff > params.photo_threshold
     if disagreement is not None:
-        bad |= textured & (disagreement > params.max_disagreement)
+        bad |= judged(pair, params) & (disagreement > params.max_disagreement)
     h, w = inside.shape
     if bad.shape != (h, w):
         bad = cv2.resize(bad.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)

@@ -108,8 +108,8 @@ class AlignParams:
             fraction of a px, and the direct step (``direct``) on each fit frame finishes it.
         min_similarity: normalised cross-correlation of the aligned, normalised pictures (through the
             final mapping, inside the broadcast) below which they are taken not to match (another shot).
-        max_mismatch: share of the textured picture (inside the broadcast) whose local photometric
-            disagreement after the dense step exceeds ``dense.max_disagreement``, above which the
+        max_mismatch: share of the judged picture (``dense.judged``, inside the broadcast) whose local
+            photometric disagreement after the dense step exceeds ``dense.max_disagreement``, above which the
             pictures differ in part (a replaced or retouched picture, a title): the shot when the fit
             frames' median exceeds it, a frame (all-zero mask) when its own does.
         max_field_departure: how far (broadcast px RMS, over the field's control points) a frame's
@@ -421,10 +421,10 @@ def field_departure(coeffs: np.ndarray, reference: np.ndarray, spline: SplineFie
 def mismatch_share(
     warped: Warped, pair: FlowPair, params: DenseParams, disagreement: np.ndarray | None = None
 ) -> float:
-    """Share of the textured pixels (``pair``'s) inside the broadcast whose local photometric
-    disagreement through the final mapping (``disagreement``, computed when not given) exceeds
-    ``max_disagreement`` (NaN with fewer than 100 such pixels)."""
-    sel = warped.inside & (pair.texture > pair.texture_level)
+    """Share of the judged pixels (``dense.judged``: structure well above the noise) inside the broadcast
+    whose local photometric disagreement through the final mapping (``disagreement``, computed when not
+    given) exceeds ``max_disagreement`` (NaN with fewer than 100 such pixels)."""
+    sel = warped.inside & dense.judged(pair, params)
     if sel.sum() < 100:
         return float("nan")
     if disagreement is None:

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from remaster_core.align.dense import FlowPair
+from remaster_core.align.direct import Warped
 from remaster_core.align.evaluate import corner_error, mapping_error
 from remaster_core.align.shot import (
     AlignmentFailure,
@@ -16,6 +18,7 @@ from remaster_core.align.shot import (
     align_frame,
     fit_frame_indices,
     fit_shot,
+    mismatch_share,
 )
 from remaster_core.synth.geometry import BROADCAST_PAR
 from remaster_core.synth.scenes import load_picture
@@ -93,6 +96,37 @@ def test_pictures_that_differ_in_part_are_rejected_after_the_dense_step(shot_960
         patched.append(b)
     with pytest.raises(AlignmentFailure, match=r"the pictures differ in part: .* % of the textured picture"):
         fit_shot(shot_960.film[:3], patched, BROADCAST_PAR, PARAMS)
+
+
+def test_noise_near_the_texture_level_is_not_a_mismatch_but_a_replaced_part_is() -> None:
+    """A dark sky over most of the frame, thin towers (under a tenth of it): the texture level is capped at a
+    quarter of the 90th percentile and a quarter of the sky passes it on noise alone. Those pixels
+    disagree (each picture's grain and coding noise, or faint detail the codec wiped), which once read
+    as "the pictures differ in part" (the rocket shots of bench/align_cli.py); they count for nothing
+    now. A replaced quarter (towers included) still counts."""
+    rng = np.random.default_rng(5)
+    h, w = 270, 360
+    # structure-tensor energy as on such a frame: the sky's spread (5th percentile half its median),
+    # towers far above it, and some structure (the rocket, the lattice's finer parts) at five times the sky
+    texture = (np.exp(rng.normal(0.0, 0.45, (h, w))) * 3.7e-6).astype(np.float32)
+    towers = np.zeros((h, w), bool)
+    for x0 in (40, 150, 260):
+        towers[:, x0 : x0 + 9] = True
+    texture[towers] = 1e-3
+    texture[h // 2 :, 60:132] = 2e-5
+    zeros = np.zeros((h, w), np.float32)
+    pair = FlowPair(np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8), np.zeros((h, w, 2), np.float32),
+                    zeros, texture, zeros, zeros)  # fmt: skip
+    warped = Warped(zeros, zeros, np.ones((h, w), bool), zeros)
+    d = PARAMS.dense
+    # the structure matches, the sky's noise does not
+    disagreement = np.where(texture >= 2e-5, 0.05, 1.0).astype(np.float32)
+    textured = texture > pair.texture_level
+    assert np.mean(disagreement[textured] > d.max_disagreement) > PARAMS.max_mismatch  # what was rejected
+    assert mismatch_share(warped, pair, d, disagreement) < 0.7 * PARAMS.max_mismatch
+    replaced = disagreement.copy()
+    replaced[:, 240:330] = 1.0  # a quarter of the picture, one tower in it
+    assert mismatch_share(warped, pair, d, replaced) > PARAMS.max_mismatch
 
 
 def test_fit_frames_avoid_the_shot_ends() -> None:
