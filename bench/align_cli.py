@@ -23,6 +23,11 @@ geometry for the truth's: where a frame rebuilt from one field sits a few tenths
 measures that displacement (conformed frame against the synth's pre-telecine frame) and the pairs are
 also pooled by it (``CONFORM_SHIFT``). Reels are built once into ``--work`` and reused; conform and
 align run anew.
+
+Seeds: 77-86 are tuned on; 301-310 were held out until session 10 looked at their rocket shot; 311-320
+were fixed before session 10's change and run once, then seed 312's rocket shot was looked at (docs/architecture.md,
+section 8, has the figures).
+The next held-out set must be new seeds, fixed before anything is tuned on them.
 """
 
 from __future__ import annotations
