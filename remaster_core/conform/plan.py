@@ -35,15 +35,24 @@ frame against the changes around it, as ``cuts`` judges output frames). A film r
 holds a damaged field is built otherwise (``FramePlan.build``):
 
 - "copy": a 3-field run whose repeated parity has a clean decode: that decode is woven instead (no merge);
-- "rebuilt": a 2-field run whose weave shows the damage (``CadenceParams.damage_comb``): its other field
-  alone, its other lines interpolated (``rebuild.rebuild_orphan``). The mark says only that a field's
-  coded picture holds two pictures: an intra codec (ProRes, DV) codes such fields as well as any, and
-  their weave is about 5 dB better than a rebuild. With both fields marked, the one whose picture
-  changes clearly less is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a
-  one-frame flash between two cuts);
-- a 3-field run with a marked decode that weaves with the run's middle field above ``damage_comb``:
-  the other decode is woven ("copy", no merge); with no clean decode of one parity it is rebuilt from
-  a clean field likewise.
+- "rebuilt": a 2-field run with a marked field, built from its other field alone, its other lines
+  interpolated (``rebuild.rebuild_orphan``). How a marked field was coded depends on the codec. An inter
+  codec (MPEG-2, H.264: ``VideoInfo.intra_only`` False) damages it whatever its weave shows: the
+  picture that mixes two shots is predicted from neither, and where its two pictures are a moving shot
+  and a fade's dark frame the weave does not comb while the field is still coded worse (stress seed
+  963, 24p 50: woven 35.7 dB, rebuilt from the clean field 37.3). So a strongly marked field
+  (``fields.SHOT_CHANGE_MIN``) whose coded frame is the one that holds the change
+  (``isolated_changes``: the coded frames on either side change less than half as much,
+  ``CadenceParams.damage_isolation``) is left out; other marks (a weak one, down to
+  ``SHOT_CHANGE_WEAK``, or a change spread over neighbouring coded frames: a fast dissolve, where both
+  fields are of one shot and the weave is the better frame, stress seeds 905 and 940) only where the
+  weave combs above ``CadenceParams.damage_comb``. An intra codec (ProRes, DV) codes such fields as
+  well as any, and their weave is about 5 dB better than a rebuild: any mark is left out only where the
+  weave combs. With both fields left out by these rules, the one whose picture changes clearly less
+  is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a one-frame flash between two
+  cuts);
+- a 3-field run with a decode left out by the same rules: the other decode is woven ("copy", no
+  merge); with no clean decode of one parity it is rebuilt from a clean field likewise.
 
 Each recipe carries ``score``: log((comb + eps) / (intra + eps)) of the woven pair (see
 ``fields``), about <= 0 for a clean weave of one film frame, larger when the two fields are
@@ -60,7 +69,7 @@ from typing import Literal
 import numpy as np
 
 from remaster_core.conform.cadence import CadenceParams, Evidence, Run, field_evidence
-from remaster_core.conform.fields import SHOT_CHANGE_WEAK, FieldMetrics, shot_changes
+from remaster_core.conform.fields import SHOT_CHANGE_MIN, SHOT_CHANGE_WEAK, FieldMetrics, shot_changes
 
 FrameKind = Literal["film", "orphan", "video"]
 FrameBuild = Literal["woven", "merged", "copy", "rebuilt", "orphan", "deinterlaced"]
@@ -136,16 +145,54 @@ def _weave_combs(field: int, run: Run, scores: np.ndarray, p: CadenceParams) -> 
     return 0 <= a < scores.shape[0] and float(scores[a]) > p.damage_comb
 
 
+def isolated_changes(metrics: FieldMetrics, ratio: float) -> np.ndarray:
+    """(N,) bool: field i's coded frame changes more than the coded frames on either side of it by
+    ``1 / ratio`` or more (``FieldMetrics.change``): one coded frame holds a cut; a dissolve or a
+    fast pan raises its neighbours too."""
+    n = metrics.field_count
+    out = np.zeros(n, bool)
+    change = metrics.change
+    for i in range(0, min(n - 1, change.shape[0]), 2):
+        around = [float(change[j]) for j in (i - 2, i + 2) if 0 <= j < change.shape[0]]
+        if not around or max(around) < ratio * float(change[i]):
+            out[i] = out[i + 1] = True
+    return out
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The shot-change marks of a stream's fields (``fields.shot_changes``) and how the codec takes them.
+
+    Attributes:
+        weak, strong: (N,) bool, marked at ``SHOT_CHANGE_WEAK`` and at ``SHOT_CHANGE_MIN``.
+        isolated: (N,) bool, ``isolated_changes`` at ``CadenceParams.damage_isolation``.
+        intra_only: the codec codes each picture on its own (``VideoInfo.intra_only``).
+    """
+
+    weak: np.ndarray
+    strong: np.ndarray
+    isolated: np.ndarray
+    intra_only: bool
+
+    def left_out(self, field: int, run: Run, scores: np.ndarray, p: CadenceParams) -> bool:
+        """Whether ``field`` of ``run`` is too damaged to weave (see the module docstring)."""
+        if not self.weak[field]:
+            return False
+        if self.strong[field] and self.isolated[field] and not self.intra_only:
+            return True
+        return _weave_combs(field, run, scores, p)
+
+
 def _damaged_in_pair(
-    run: Run, scores: np.ndarray, damaged: np.ndarray, metrics: FieldMetrics, p: CadenceParams
+    run: Run, scores: np.ndarray, marks: Marks, metrics: FieldMetrics, p: CadenceParams
 ) -> int | None:
-    """The field of a 2-field run to leave out, or None to weave both (see ``CadenceParams.damage_comb``)."""
+    """The field of a 2-field run to leave out, or None to weave both (see the module docstring)."""
     a, b = run.fields
-    marked = [f for f in run.fields if damaged[f]]
-    if not marked or a >= scores.shape[0] or float(scores[a]) <= p.damage_comb:
+    bad = [f for f in run.fields if marks.left_out(f, run, scores, p)]
+    if not bad:
         return None
-    if len(marked) == 1:
-        return marked[0]
+    if len(bad) == 1:
+        return bad[0]
     ca, cb = _frame_change(metrics, a), _frame_change(metrics, b)
     if min(ca, cb) > p.damage_change_ratio * max(ca, cb):
         return None
@@ -158,16 +205,16 @@ def _film_plan(
     evidence: Evidence,
     first_parity: str,
     p: CadenceParams,
-    damaged: np.ndarray,
+    marks: Marks,
     metrics: FieldMetrics,
 ) -> FramePlan:
     threshold = p.combed_threshold
     if len(run.fields) == 2:
-        bad = _damaged_in_pair(run, scores, damaged, metrics, p)
+        bad = _damaged_in_pair(run, scores, marks, metrics, p)
         if bad is not None:
             keep = run.fields[0] if bad == run.fields[1] else run.fields[1]
             return FramePlan("film", run.fields, run.phase, keep=keep, build="rebuilt", pattern=run.pattern)
-    clean = [f for f in run.fields if not (damaged[f] and _weave_combs(f, run, scores, p))]
+    clean = [f for f in run.fields if not marks.left_out(f, run, scores, p)]
     if len(run.fields) == 3 and clean and len(clean) < len(run.fields):
         tops = [f for f in clean if is_top(f, first_parity)]
         bottoms = [f for f in clean if not is_top(f, first_parity)]
@@ -221,13 +268,20 @@ def _video_drops(stretch: list[int], dup: np.ndarray) -> set[int]:
 
 
 def plan_frames(
-    runs: list[Run], metrics: FieldMetrics, params: CadenceParams | None = None
+    runs: list[Run], metrics: FieldMetrics, params: CadenceParams | None = None, *, intra_only: bool = False
 ) -> list[FramePlan]:
-    """The output frames, in order, for ``runs`` of a stream measured as ``metrics``."""
+    """The output frames, in order, for ``runs`` of a stream measured as ``metrics``; ``intra_only``: the
+    codec codes each picture on its own (``VideoInfo.intra_only``: a marked field is left out only
+    where its weave combs)."""
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
     evidence = field_evidence(metrics, p)
-    damaged = shot_changes(metrics, SHOT_CHANGE_WEAK)
+    marks = Marks(
+        shot_changes(metrics, SHOT_CHANGE_WEAK),
+        shot_changes(metrics, SHOT_CHANGE_MIN),
+        isolated_changes(metrics, p.damage_isolation),
+        intra_only,
+    )
     n_fields = metrics.field_count
     stretches: list[list[int]] = []
     prev_video_end = -10
@@ -243,7 +297,7 @@ def plan_frames(
     plans: list[FramePlan] = []
     for run in runs:
         if run.kind == "film":
-            plans.append(_film_plan(run, scores, evidence, metrics.first_parity, p, damaged, metrics))
+            plans.append(_film_plan(run, scores, evidence, metrics.first_parity, p, marks, metrics))
         elif run.kind == "orphan":
             plans.append(
                 FramePlan(

@@ -85,6 +85,9 @@ class VideoInfo:
         bit_depth: bits per code value (8 or 10 usually).
         chroma_subsampling: (horizontal, vertical) factors: (2, 2) 4:2:0, (2, 1) 4:2:2, (4, 1) 4:1:1, (1, 1) 4:4:4.
         frame_count_exact: whether ``frame_count`` is exact.
+        intra_only: the codec codes every picture on its own (ProRes, DV, DNxHD, MJPEG: FFmpeg's
+            ``AV_CODEC_PROP_INTRA_ONLY``); False for inter codecs (MPEG-2, H.264), which predict
+            pictures from each other.
     """
 
     path: Path
@@ -101,6 +104,7 @@ class VideoInfo:
     bit_depth: int
     chroma_subsampling: tuple[int, int]
     frame_count_exact: bool = True
+    intra_only: bool = False
 
 
 @dataclass
@@ -253,6 +257,7 @@ def _info(path: Path, container: av.container.InputContainer, *, count_frames: b
         bit_depth=bit_depth,
         chroma_subsampling=subsampling,
         frame_count_exact=exact,
+        intra_only=bool(cc.codec.intra_only),
     )
 
 

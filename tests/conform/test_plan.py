@@ -39,15 +39,30 @@ def _plan_of(plans: list[FramePlan], fields: tuple[int, ...]) -> FramePlan:
     return next(p for p in plans if p.fields == fields)
 
 
-def test_a_marked_field_that_weaves_cleanly_is_woven_and_one_that_combs_is_left_out() -> None:
+def test_an_intra_codec_weaves_a_marked_field_unless_the_weave_combs() -> None:
     """Field 3 shares coded frame 1 (fields 2, 3) with the film frame before it, and that frame's
-    picture changes like a cut: the field is marked. An intra codec codes it as well as any and its run
-    weaves cleanly: woven. Where the weave shows the damage (MPEG-2), the run is rebuilt from field 4."""
-    clean_weave = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0})), (3, 4))  # field 3 in frame 1 (2, 3)
+    picture changes like a cut: the field is marked. An intra codec (ProRes) codes it as well as any
+    and its run weaves cleanly: woven. Where the weave shows damage, the run is rebuilt from field 4."""
+    clean_weave = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}), intra_only=True), (3, 4))
     assert clean_weave.build == "woven" and {clean_weave.top, clean_weave.bottom} == {3, 4}
 
-    combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}, comb={3: 2.0})), (3, 4))
+    combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}, comb={3: 2.0}), intra_only=True), (3, 4))
     assert combed.build == "rebuilt" and combed.keep == 4
+
+
+def test_an_inter_codec_leaves_a_strongly_marked_field_out_even_where_the_weave_is_clean() -> None:
+    """MPEG-2 codes the picture that mixes two shots worse whatever its weave shows (a moving shot and
+    a fade's dark frame weave cleanly): a strong mark in the one coded frame that changes is left out;
+    a weak one, or one whose neighbours change too, only where it combs."""
+    strong = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0})), (3, 4))
+    assert strong.build == "rebuilt" and strong.keep == 4
+    weak = _plan_of(plan_frames(RUNS, _metrics(change={2: 0.25})), (3, 4))
+    assert weak.build == "woven"
+    weak_combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 0.25}, comb={3: 2.0})), (3, 4))
+    assert weak_combed.build == "rebuilt" and weak_combed.keep == 4
+    # a fast dissolve: the next coded frame changes nearly as much; one shot, so the clean weave stands
+    dissolve = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0, 4: 0.7})), (3, 4))
+    assert dissolve.build == "woven"
 
 
 def test_both_fields_marked_keep_the_one_whose_picture_changes_clearly_less() -> None:
@@ -56,6 +71,9 @@ def test_both_fields_marked_keep_the_one_whose_picture_changes_clearly_less() ->
     assert asymmetric.build == "rebuilt" and asymmetric.keep == 4
     flash = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.9}, comb={3: 2.0})), (3, 4))
     assert flash.build == "woven"
+    # an intra codec whose weave is clean weaves either way
+    clean = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.4}), intra_only=True), (3, 4))
+    assert clean.build == "woven"
 
 
 def test_a_repeat_is_merged_unless_its_two_decodes_are_two_moments() -> None:
