@@ -330,7 +330,7 @@ def analyse(
     track = track_cadence(
         field_evidence(metrics, p), allowed=allowed_states(override_list, metrics.field_count), params=p
     )
-    plans = plan_frames(group_runs(track), metrics, p, intra_only=info.intra_only)
+    plans = plan_frames(group_runs(track), metrics, p, fields_coded_apart=info.fields_coded_apart)
     return Analysis(info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error)
 
 

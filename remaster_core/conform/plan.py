@@ -36,19 +36,19 @@ holds a damaged field is built otherwise (``FramePlan.build``):
 
 - "copy": a 3-field run whose repeated parity has a clean decode: that decode is woven instead (no merge);
 - "rebuilt": a 2-field run with a marked field, built from its other field alone, its other lines
-  interpolated (``rebuild.rebuild_orphan``). How a marked field was coded depends on the codec. An inter
-  codec (MPEG-2, H.264: ``VideoInfo.intra_only`` False) damages it whatever its weave shows: the
-  picture that mixes two shots is predicted from neither, and where its two pictures are a moving shot
-  and a fade's dark frame the weave does not comb while the field is still coded worse (stress seed
-  963, 24p 50: woven 35.7 dB, rebuilt from the clean field 37.3). So a strongly marked field
+  interpolated (``rebuild.rebuild_orphan``). How a marked field was coded depends on the codec. One
+  that codes a frame's two fields together (MPEG-2, H.264, DV: ``VideoInfo.fields_coded_apart``
+  False) damages it whatever its weave shows: where the frame's two pictures are a moving shot and a
+  fade's dark frame the weave does not comb while the field is still coded worse (stress seed 963,
+  24p 50: woven 35.7 dB, rebuilt from the clean field 37.3; DV, seed 985, 24p 116: 42.9 and 44.3). So a strongly marked field
   (``fields.SHOT_CHANGE_MIN``) whose coded frame is the one that holds the change
   (``isolated_changes``: the coded frames on either side change less than half as much,
   ``CadenceParams.damage_isolation``) is left out; other marks (a weak one, down to
   ``SHOT_CHANGE_WEAK``, or a change spread over neighbouring coded frames: a fast dissolve, where both
   fields are of one shot and the weave is the better frame, stress seeds 905 and 940) only where the
-  weave combs above ``CadenceParams.damage_comb``. An intra codec (ProRes, DV) codes such fields as
-  well as any, and their weave is about 5 dB better than a rebuild: any mark is left out only where the
-  weave combs. With both fields left out by these rules, the one whose picture changes clearly less
+  weave combs above ``CadenceParams.damage_comb``. A codec that codes the fields apart (ProRes) codes
+  such fields as well as any, and their weave is about 5 dB better than a rebuild: any mark is left out
+  only where the weave combs. With both fields left out by these rules, the one whose picture changes clearly less
   is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a one-frame flash between two
   cuts);
 - a 3-field run with a decode left out by the same rules: the other decode is woven ("copy", no
@@ -166,19 +166,19 @@ class Marks:
     Attributes:
         weak, strong: (N,) bool, marked at ``SHOT_CHANGE_WEAK`` and at ``SHOT_CHANGE_MIN``.
         isolated: (N,) bool, ``isolated_changes`` at ``CadenceParams.damage_isolation``.
-        intra_only: the codec codes each picture on its own (``VideoInfo.intra_only``).
+        fields_coded_apart: the codec codes a frame's two fields as two pictures (``VideoInfo``).
     """
 
     weak: np.ndarray
     strong: np.ndarray
     isolated: np.ndarray
-    intra_only: bool
+    fields_coded_apart: bool
 
     def left_out(self, field: int, run: Run, scores: np.ndarray, p: CadenceParams) -> bool:
         """Whether ``field`` of ``run`` is too damaged to weave (see the module docstring)."""
         if not self.weak[field]:
             return False
-        if self.strong[field] and self.isolated[field] and not self.intra_only:
+        if self.strong[field] and self.isolated[field] and not self.fields_coded_apart:
             return True
         return _weave_combs(field, run, scores, p)
 
@@ -268,11 +268,15 @@ def _video_drops(stretch: list[int], dup: np.ndarray) -> set[int]:
 
 
 def plan_frames(
-    runs: list[Run], metrics: FieldMetrics, params: CadenceParams | None = None, *, intra_only: bool = False
+    runs: list[Run],
+    metrics: FieldMetrics,
+    params: CadenceParams | None = None,
+    *,
+    fields_coded_apart: bool = False,
 ) -> list[FramePlan]:
-    """The output frames, in order, for ``runs`` of a stream measured as ``metrics``; ``intra_only``: the
-    codec codes each picture on its own (``VideoInfo.intra_only``: a marked field is left out only
-    where its weave combs)."""
+    """The output frames, in order, for ``runs`` of a stream measured as ``metrics``;
+    ``fields_coded_apart``: the codec codes a frame's two fields as two pictures
+    (``VideoInfo.fields_coded_apart``: a marked field is left out only where its weave combs)."""
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
     evidence = field_evidence(metrics, p)
@@ -280,7 +284,7 @@ def plan_frames(
         shot_changes(metrics, SHOT_CHANGE_WEAK),
         shot_changes(metrics, SHOT_CHANGE_MIN),
         isolated_changes(metrics, p.damage_isolation),
-        intra_only,
+        fields_coded_apart,
     )
     n_fields = metrics.field_count
     stretches: list[list[int]] = []

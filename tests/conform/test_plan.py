@@ -39,19 +39,20 @@ def _plan_of(plans: list[FramePlan], fields: tuple[int, ...]) -> FramePlan:
     return next(p for p in plans if p.fields == fields)
 
 
-def test_an_intra_codec_weaves_a_marked_field_unless_the_weave_combs() -> None:
+def test_a_codec_that_codes_the_fields_apart_weaves_a_marked_field_unless_the_weave_combs() -> None:
     """Field 3 shares coded frame 1 (fields 2, 3) with the film frame before it, and that frame's
-    picture changes like a cut: the field is marked. An intra codec (ProRes) codes it as well as any
+    picture changes like a cut: the field is marked. ProRes (fields coded apart) codes it as well as any
     and its run weaves cleanly: woven. Where the weave shows damage, the run is rebuilt from field 4."""
-    clean_weave = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}), intra_only=True), (3, 4))
+    apart = {"fields_coded_apart": True}
+    clean_weave = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}), **apart), (3, 4))
     assert clean_weave.build == "woven" and {clean_weave.top, clean_weave.bottom} == {3, 4}
 
-    combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}, comb={3: 2.0}), intra_only=True), (3, 4))
+    combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0}, comb={3: 2.0}), **apart), (3, 4))
     assert combed.build == "rebuilt" and combed.keep == 4
 
 
-def test_an_inter_codec_leaves_a_strongly_marked_field_out_even_where_the_weave_is_clean() -> None:
-    """MPEG-2 codes the picture that mixes two shots worse whatever its weave shows (a moving shot and
+def test_a_codec_that_codes_the_fields_together_leaves_a_strong_mark_out_even_where_it_weaves() -> None:
+    """MPEG-2 (or DV) codes the picture that mixes two shots worse whatever its weave shows (a moving shot and
     a fade's dark frame weave cleanly): a strong mark in the one coded frame that changes is left out;
     a weak one, or one whose neighbours change too, only where it combs."""
     strong = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0})), (3, 4))
@@ -71,8 +72,8 @@ def test_both_fields_marked_keep_the_one_whose_picture_changes_clearly_less() ->
     assert asymmetric.build == "rebuilt" and asymmetric.keep == 4
     flash = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.9}, comb={3: 2.0})), (3, 4))
     assert flash.build == "woven"
-    # an intra codec whose weave is clean weaves either way
-    clean = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.4}), intra_only=True), (3, 4))
+    # fields coded apart, a clean weave: woven either way
+    clean = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.4}), fields_coded_apart=True), (3, 4))
     assert clean.build == "woven"
 
 

@@ -155,7 +155,7 @@ def test_probe_interlaced_ntsc_mpeg2(media: dict[str, Path]) -> None:
     assert info.pixel_aspect == Fraction(8, 9)
     assert (info.matrix, info.range) == ("bt601", "limited")
     assert (info.pix_fmt, info.bit_depth, info.chroma_subsampling) == ("yuv420p", 8, (2, 2))
-    assert not info.intra_only  # pictures predicted from each other
+    assert not info.fields_coded_apart  # frame pictures: the two fields coded together
     assert probe_video(str(media["mpeg2_bff"])).field_order == "bff"
 
 
@@ -182,7 +182,7 @@ def test_probe_dv_prores_h264(media: dict[str, Path]) -> None:
         (2, 1),
     )
     assert (prores.height, prores.frame_count, prores.matrix) == (486, 3, "bt601")
-    assert dv.intra_only and prores.intra_only
+    assert prores.fields_coded_apart and not dv.fields_coded_apart
     hd = probe_video(media["bars_h264"])
     assert (hd.codec, hd.width, hd.height, hd.matrix, hd.fps) == (
         "h264",
