@@ -170,11 +170,10 @@ class CadenceParams:
             coded picture changes less (``FieldMetrics.change``),
             by this ratio or more, is kept (the other picture holds the cut); otherwise the run is
             woven (a one-frame flash between two cuts: both pictures hold a cut).
-        damage_isolation: a strongly marked field of a codec that codes the fields together (MPEG-2,
-            DV) is left out whatever its weave shows
-            where its coded frame's change is more than 1 / this times that of the coded frames on
-            either side (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of
-            it either side); a fast dissolve raises its neighbours (seeds 905, 940: 0.53-0.70).
+        damage_isolation: a marked field is left out of its weave (by the rules of ``plan``) only where
+            its coded frame's change is more than 1 / this times that of the coded frames on either side
+            (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either
+            side); a fast dissolve raises its neighbours (seeds 905, 940, 982: 0.53-0.70).
     """
 
     break_penalty: float = 8.0

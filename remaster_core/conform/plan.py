@@ -43,12 +43,13 @@ holds a damaged field is built otherwise (``FramePlan.build``):
   24p 50: woven 35.7 dB, rebuilt from the clean field 37.3; DV, seed 985, 24p 116: 42.9 and 44.3). So a strongly marked field
   (``fields.SHOT_CHANGE_MIN``) whose coded frame is the one that holds the change
   (``isolated_changes``: the coded frames on either side change less than half as much,
-  ``CadenceParams.damage_isolation``) is left out; other marks (a weak one, down to
-  ``SHOT_CHANGE_WEAK``, or a change spread over neighbouring coded frames: a fast dissolve, where both
-  fields are of one shot and the weave is the better frame, stress seeds 905 and 940) only where the
-  weave combs above ``CadenceParams.damage_comb``. A codec that codes the fields apart (ProRes) codes
-  such fields as well as any, and their weave is about 5 dB better than a rebuild: any mark is left out
-  only where the weave combs. With both fields left out by these rules, the one whose picture changes clearly less
+  ``CadenceParams.damage_isolation``) is left out; a weak mark (down to ``SHOT_CHANGE_WEAK``) only where
+  the weave combs above ``CadenceParams.damage_comb``. A codec that codes the fields apart (ProRes)
+  codes such fields as well as any, and their weave is about 5 dB better than a rebuild: any mark is
+  left out only where the weave combs. A mark whose change is spread over the neighbouring coded
+  frames is never left out: that is a fast dissolve or pan, both fields are of one shot, and the weave
+  is the better frame even where it combs a little (stress seeds 905 and 940, 24p 197 and 164: 1.1 dB
+  lost by a rebuild; seed 982, 24p 98, a weak mark that combed: 1.04 dB). With both fields left out by these rules, the one whose picture changes clearly less
   is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a one-frame flash between two
   cuts);
 - a 3-field run with a decode left out by the same rules: the other decode is woven ("copy", no
@@ -176,9 +177,9 @@ class Marks:
 
     def left_out(self, field: int, run: Run, scores: np.ndarray, p: CadenceParams) -> bool:
         """Whether ``field`` of ``run`` is too damaged to weave (see the module docstring)."""
-        if not self.weak[field]:
+        if not (self.weak[field] and self.isolated[field]):
             return False
-        if self.strong[field] and self.isolated[field] and not self.fields_coded_apart:
+        if self.strong[field] and not self.fields_coded_apart:
             return True
         return _weave_combs(field, run, scores, p)
 

@@ -54,16 +54,19 @@ def test_a_codec_that_codes_the_fields_apart_weaves_a_marked_field_unless_the_we
 def test_a_codec_that_codes_the_fields_together_leaves_a_strong_mark_out_even_where_it_weaves() -> None:
     """MPEG-2 (or DV) codes the picture that mixes two shots worse whatever its weave shows (a moving shot and
     a fade's dark frame weave cleanly): a strong mark in the one coded frame that changes is left out;
-    a weak one, or one whose neighbours change too, only where it combs."""
+    a weak one only where it combs; one whose neighbouring coded frames change too, never."""
     strong = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0})), (3, 4))
     assert strong.build == "rebuilt" and strong.keep == 4
     weak = _plan_of(plan_frames(RUNS, _metrics(change={2: 0.25})), (3, 4))
     assert weak.build == "woven"
     weak_combed = _plan_of(plan_frames(RUNS, _metrics(change={2: 0.25}, comb={3: 2.0})), (3, 4))
     assert weak_combed.build == "rebuilt" and weak_combed.keep == 4
-    # a fast dissolve: the next coded frame changes nearly as much; one shot, so the clean weave stands
+    # a fast dissolve: the next coded frame changes nearly as much; one shot, so the weave stands, and
+    # stands even where it combs (stress seed 982: a weakly marked field inside a dissolve)
     dissolve = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.0, 4: 0.7})), (3, 4))
     assert dissolve.build == "woven"
+    weak_dissolve = _plan_of(plan_frames(RUNS, _metrics(change={2: 0.25, 4: 0.15}, comb={3: 2.0})), (3, 4))
+    assert weak_dissolve.build == "woven"
 
 
 def test_both_fields_marked_keep_the_one_whose_picture_changes_clearly_less() -> None:
