@@ -159,17 +159,17 @@ class CadenceParams:
             synthetic reels: a film frame's two fields may sit in two coded pictures with unrelated
             coding noise); a frame mixing two shots scores 2 and more.
         damage_comb: weave comb log-ratio above which a field that ``fields.shot_changes`` marks is
-            left out of its weave (``plan``) where the mark alone does not: any mark where the codec codes
-            the fields apart (ProRes), a weak mark otherwise. The mark only says that the field's coded
-            frame holds two pictures; whether ProRes damaged it shows in its weave. Measured on stress reels
-            900-909: ProRes weaves such runs at -0.9..0.06 and the weave is 5 dB better than the
+            left out of its weave (``plan``) where the mark alone does not: any mark where the codec
+            codes the fields apart (ProRes), a weak mark otherwise. The mark only says that the field's
+            coded frame holds two pictures; whether ProRes damaged it shows in its weave. Measured on
+            stress reels 900-909: ProRes weaves such runs at -0.9..0.06 and the weave is 5 dB better than the
             rebuild; MPEG-2 runs whose marked field is damaged enough to matter (the rebuild 1.2-6.3 dB
             better) score 0.30-1.19, and some (a moving shot cut into a fade's dark frame) weave cleanly
             while the rebuild is still 1.6 dB better: there strong marks are left out alone.
         damage_change_ratio: when both fields of a 2-field run are to be left out, the field whose
-            coded picture changes less (``FieldMetrics.change``),
-            by this ratio or more, is kept (the other picture holds the cut); otherwise the run is
-            woven (a one-frame flash between two cuts: both pictures hold a cut).
+            coded picture changes less (``FieldMetrics.change``), by this ratio or more, is kept (the
+            other picture holds the cut); otherwise the run is woven (a one-frame flash between two
+            cuts: both pictures hold a cut).
         damage_isolation: a marked field is left out of its weave (by the rules of ``plan``) only where
             its coded frame's change is more than 1 / this times that of the coded frames on either side
             (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either

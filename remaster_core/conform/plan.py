@@ -40,18 +40,18 @@ holds a damaged field is built otherwise (``FramePlan.build``):
   that codes a frame's two fields together (MPEG-2, H.264, DV: ``VideoInfo.fields_coded_apart``
   False) damages it whatever its weave shows: where the frame's two pictures are a moving shot and a
   fade's dark frame the weave does not comb while the field is still coded worse (stress seed 963,
-  24p 50: woven 35.7 dB, rebuilt from the clean field 37.3; DV, seed 985, 24p 116: 42.9 and 44.3). So a strongly marked field
-  (``fields.SHOT_CHANGE_MIN``) whose coded frame is the one that holds the change
-  (``isolated_changes``: the coded frames on either side change less than half as much,
-  ``CadenceParams.damage_isolation``) is left out; a weak mark (down to ``SHOT_CHANGE_WEAK``) only where
-  the weave combs above ``CadenceParams.damage_comb``. A codec that codes the fields apart (ProRes)
+  24p 50: woven 35.7 dB, rebuilt from the clean field 37.3; DV, seed 985, 24p 116: 42.9 and 44.3).
+  So a strongly marked field (``fields.SHOT_CHANGE_MIN``) whose coded frame is the one that holds the
+  change (``isolated_changes``: the coded frames on either side change less than half as much,
+  ``CadenceParams.damage_isolation``) is left out; a weak mark (down to ``SHOT_CHANGE_WEAK``) only
+  where the weave combs above ``CadenceParams.damage_comb``. A codec that codes the fields apart (ProRes)
   codes such fields as well as any, and their weave is about 5 dB better than a rebuild: any mark is
   left out only where the weave combs. A mark whose change is spread over the neighbouring coded
   frames is never left out: that is a fast dissolve or pan, both fields are of one shot, and the weave
   is the better frame even where it combs a little (stress seeds 905 and 940, 24p 197 and 164: 1.1 dB
-  lost by a rebuild; seed 982, 24p 98, a weak mark that combed: 1.04 dB). With both fields left out by these rules, the one whose picture changes clearly less
-  is kept (``CadenceParams.damage_change_ratio``), else the run is woven (a one-frame flash between two
-  cuts);
+  lost by a rebuild; seed 982, 24p 98, a weak mark that combed: 1.04 dB). With both fields left out
+  by these rules, the one whose picture changes clearly less is kept
+  (``CadenceParams.damage_change_ratio``), else the run is woven (a one-frame flash between two cuts);
 - a 3-field run with a decode left out by the same rules: the other decode is woven ("copy", no
   merge); with no clean decode of one parity it is rebuilt from a clean field likewise.
 
