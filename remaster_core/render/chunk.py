@@ -64,7 +64,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -331,8 +331,7 @@ def _frame_key(
         fields["colour"] = colour
     d = settings.deflicker
     if d is not None and not d.off:  # the frame depends on its neighbours' pixels too
-        fields["deflicker"] = {"radius": d.radius, "sigma": d.sigma, "tau": d.tau, "cut_ratio": d.cut_ratio,
-                               "min_correlation": d.min_correlation}  # fmt: skip
+        fields["deflicker"] = asdict(d)
         fields["neighbours"] = [
             source.identity(g) for g in deflicker_window(frame, d.radius, held) if g != frame
         ]

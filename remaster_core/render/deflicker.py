@@ -39,10 +39,10 @@ import cv2
 import numpy as np
 
 from remaster_core.errors import InputError
+from remaster_core.look.regions import gaussian, luma
 
 FLOW_WIDTH = 360
 """px: the low bands' luma is downscaled to at most this wide for the flow (they hold no finer detail)."""
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,6 @@ class DeflickerParams:
     @property
     def off(self) -> bool:
         return self.radius == 0
-
-
-def _low(frame: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(frame, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def _flow_luma(y: np.ndarray, scale: float) -> np.ndarray:
@@ -113,8 +109,8 @@ def deflicker_frame(window: Sequence[np.ndarray | None], centre: int, params: De
     if not others:
         return frame.copy()
     scale = min(1.0, FLOW_WIDTH / w)
-    low_c = _low(frame, params.sigma)
-    y_c = np.ascontiguousarray(low_c @ _LUMA)
+    low_c = gaussian(frame, params.sigma)
+    y_c = luma(low_c)
     luma_c = _flow_luma(y_c, scale)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -122,14 +118,14 @@ def deflicker_frame(window: Sequence[np.ndarray | None], centre: int, params: De
     diffs: list[np.ndarray] = []
     medians: list[float] = []
     for k in others:
-        low_k = _low(np.asarray(window[k], np.float32), params.sigma)
-        flow = dis.calc(luma_c, _flow_luma(np.ascontiguousarray(low_k @ _LUMA), scale), None)
+        low_k = gaussian(np.asarray(window[k], np.float32), params.sigma)
+        flow = dis.calc(luma_c, _flow_luma(luma(low_k), scale), None)
         if scale < 1.0:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / np.float32(scale)
         moved = cv2.remap(
             low_k, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        if _correlation(moved @ _LUMA, y_c) < params.min_correlation:
+        if _correlation(luma(moved), y_c) < params.min_correlation:
             continue
         d = np.abs(moved - low_c).max(axis=2)
         warped.append(moved)
