@@ -20,7 +20,9 @@ clean, and with grain synthesised (``remaster_core.grain``) from the profile of 
 (``training.grain.measure_profile``, what ``remaster train`` writes as ``RUN/grain.json``) for each of
 ``--grain-seeds``. The bilinear input is scored alike. With ``--deflicker N`` (default 2) every variant is
 also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N`` does
-(``remaster_core.render.deflicker``; "+deflicker").
+(``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
+raster, default the render's). The grain is measured on motion-compensated frame differences
+(``remaster_core.look.grain_sample``), the profile and the output's grain alike.
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         truth = json.loads((reel / "truth.json").read_text())
         bw = truth["broadcast"]["size"][0] * float(Fraction(truth["broadcast"]["pixel_aspect"]))
         params = DeflickerParams(
-            radius=args.deflicker, sigma=DeflickerParams().sigma * truth["film"]["size"][0] / bw
+            radius=args.deflicker, sigma=args.deflicker_sigma * truth["film"]["size"][0] / bw
         )
         r = params.radius
         sets["+deflicker"] = [
@@ -248,6 +250,10 @@ def main() -> None:
     parser.add_argument(
         "--deflicker", type=int, default=2, metavar="N",
         help="also score every variant on inputs deflickered over N frames each side (0: not)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--deflicker-sigma", type=float, default=DeflickerParams().sigma, metavar="PX",
+        help="the deflicker's low band, px at the broadcast raster (default: remaster render's)",
     )  # fmt: skip
     parser.add_argument(
         "--no-degrained", dest="degrained", action="store_false", help="skip the degrained-targets run"

@@ -1,9 +1,10 @@
 """The run's grain profile: the training film's grain, measured once from the pairs' targets.
 
-``write_run_profile(frames, run_dir)`` measures ``remaster_core.grain.estimate_profile`` on the film
-frames (targets) of the training pairs, at most ``MAX_FRAMES`` of them spread evenly over the training
-shots (the grain of a stock is the same in every shot: a few dozen frames measure it to a percent), and
-writes ``RUN/grain.json``. ``remaster export`` puts it into the model's metadata; the render then
+``write_run_profile(frames, run_dir)`` measures the grain (``remaster_core.grain.ProfileAccumulator``) of
+the film frames (targets) of the training pairs, at most ``MAX_FRAMES`` of them spread evenly over the
+training shots (the grain of a stock is the same in every shot: a few dozen frames measure it to a
+percent), each on its motion-compensated difference with the frame before it in its shot, and writes
+``RUN/grain.json``. ``remaster export`` puts it into the model's metadata; the render then
 synthesises that grain on the model's output (``remaster_core.grain.synthesis``).
 
 Why the model trains on the scans as they are, not on degrained targets: measured with
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from remaster_core.grain.profile import GRAIN_FILE, GrainProfile, ProfileAccumulator, write_profile
 from remaster_core.io.images import read_image
@@ -35,11 +36,18 @@ MAX_FRAMES = 32
 
 
 class _Pair(Protocol):
-    shot: int
-    target: Path
+    @property
+    def shot(self) -> int: ...
+    @property
+    def frame(self) -> int: ...
+    @property
+    def target(self) -> Path: ...
 
 
-def sample_frames(frames: Sequence[_Pair], count: int = MAX_FRAMES) -> list[_Pair]:
+P = TypeVar("P", bound=_Pair)
+
+
+def sample_frames(frames: Sequence[P], count: int = MAX_FRAMES) -> list[P]:
     """Up to ``count`` of ``frames``, spread evenly over the list (first and last included)."""
     if len(frames) <= count:
         return list(frames)
@@ -47,16 +55,27 @@ def sample_frames(frames: Sequence[_Pair], count: int = MAX_FRAMES) -> list[_Pai
     return [frames[round(i * step)] for i in range(count)]
 
 
+def predecessors(frames: Sequence[P]) -> dict[tuple[int, int], P]:
+    """(shot, frame) -> the pair of that shot's frame ``frame - 1``, where there is one."""
+    by_key = {(f.shot, f.frame): f for f in frames}
+    return {key: by_key[(key[0], key[1] - 1)] for key in by_key if (key[0], key[1] - 1) in by_key}
+
+
 def measure_profile(frames: Sequence[_Pair], count: int = MAX_FRAMES) -> GrainProfile:
-    """The grain profile of the targets of (up to ``count`` of) ``frames``.
+    """The grain profile of the targets of (up to ``count`` of) ``frames``, each measured with the target
+    of the frame before it in its shot where there is one (``ProfileAccumulator.add``'s ``previous``:
+    the picture's own structure cancels in their difference).
 
     Raises:
         InputError: a target that cannot be read (named).
     """
     acc = ProfileAccumulator()
+    before = predecessors(frames)
     for pair in sample_frames(frames, count):
         rgb, _ = read_image(pair.target)
-        acc.add(rgb)
+        prior = before.get((pair.shot, pair.frame))
+        previous = read_image(prior.target)[0] if prior is not None else None
+        acc.add(rgb, previous=previous)
     return acc.result()
 
 

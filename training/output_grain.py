@@ -9,7 +9,8 @@ full profile added (2.22 / 2.01 / 1.54); with the deficit added, 1.05 (1.09 / 1.
 33.6 dB against 31.7.
 
 ``record_output_grain(best, frames, film)`` runs the best weights (EMA) on up to ``MAX_FRAMES`` of the
-training pairs' inputs, at most ``MAX_SIDE`` px a side (the part of each frame with the most flat tiles
+training pairs' inputs and on the frame before each in its shot (the grain is measured on their
+motion-compensated difference, as the film's profile is), at most ``MAX_SIDE`` px a side (the part of each frame with the most flat tiles
 of its target: a 2K scan costs no more than a small one; on the GPU when there is one), measures the
 output's grain in the film targets' flat tiles (``ProfileAccumulator.add(output, reference=target)``:
 the tiles ``remaster_core.look`` compares) at the film profile's tile size, and records the profile in
@@ -32,7 +33,7 @@ from remaster_core.look.regions import LookParams, flat_tiles, gaussian, luma
 from training.checkpoint import add_to_extra
 from training.colour_init import deployable_generator
 from training.data import PairFrame, read_pair
-from training.grain import sample_frames
+from training.grain import predecessors, sample_frames
 
 log = logging.getLogger("remaster.train")
 
@@ -68,17 +69,32 @@ def measure_output_grain(
     generator: torch.nn.Module, frames: Sequence[PairFrame], film: GrainProfile, count: int = MAX_FRAMES
 ) -> GrainProfile:
     """The grain profile of ``generator``'s output (float32 RGB, its inputs' range) on up to ``count``
-    of ``frames``, in their targets' flat tiles, measured on ``film``'s tile size."""
+    of ``frames``, in their targets' flat tiles, measured on ``film``'s tile size; each output with the
+    output of the frame before it in its shot where there is one (their motion-compensated difference,
+    the targets' motion: how the film's profile was measured, ``training.grain.measure_profile``)."""
     acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile))
     device = next(generator.parameters()).device
     generator.eval()
+    before = predecessors(frames)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        tx = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(device)
+        with torch.no_grad():
+            out = generator(tx)[0].float().cpu().numpy().transpose(1, 2, 0)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
     for pair in sample_frames(frames, count):
         x, y, _ = read_pair(pair)
         rows, cols = _window(y, acc.params)
-        tx = torch.from_numpy(np.ascontiguousarray(x[rows, cols].transpose(2, 0, 1)))[None].to(device)
-        with torch.no_grad():
-            out = generator(tx)[0].float().cpu().numpy().transpose(1, 2, 0)
-        acc.add(np.ascontiguousarray(out, dtype=np.float32), reference=y[rows, cols])
+        prior = before.get((pair.shot, pair.frame))
+        if prior is None:
+            acc.add(run(x[rows, cols]), reference=y[rows, cols])
+            continue
+        px, py, _ = read_pair(prior)
+        acc.add(
+            run(x[rows, cols]), reference=y[rows, cols],
+            previous=run(px[rows, cols]), previous_reference=py[rows, cols],
+        )  # fmt: skip
     return acc.result()
 
 

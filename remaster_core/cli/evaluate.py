@@ -34,7 +34,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Compare a render with its reference frame by frame (same size and length, paired in order). "
             "Besides PSNR and SSIM, which reward softness: grain (noise power spectrum in octave bands and "
-            "RMS per signal level, in the reference's flat areas), detail (high-frequency energy in its "
+            "RMS per signal level, in the reference's flat areas, on the difference of consecutive frames "
+            "after motion compensation, where the picture cancels and the grain stays), detail (high-frequency energy in its "
             "textured areas, grain taken out) and steadiness (frame-to-frame change after motion "
             "compensation with the reference's optical flow), each as a render/reference ratio (1 is the "
             "film's look). Prints a table; --out writes the report as JSON."

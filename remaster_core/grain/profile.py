@@ -1,8 +1,11 @@
 """A film stock's grain, measured from scans: its spectrum and level response per channel.
 
-``estimate_profile(frames)`` measures the grain of film scans where ``remaster_core.look`` measures it
-(the same ``LookParams``): the high-pass residual (``frame - GaussianBlur(frame, smooth_sigma)``) in the
-scan's flat tiles. From it, per channel R, G, B:
+``estimate_profile(frames)`` measures the grain of film scans where and as ``remaster_core.look``
+measures it (the same ``LookParams``): the high-pass residual (``frame - GaussianBlur(frame,
+smooth_sigma)``) in the scan's flat tiles, of the motion-compensated difference of a frame and the one
+before it in its shot wherever two are given (the picture's fine structure cancels and the grain of one
+frame is read back: ``remaster_core.look.grain_sample``), of single frames otherwise. From it, per
+channel R, G, B:
 
 - **spectrum**: the grain's noise power spectral density (code value^2 per (cycle/px)^2, white noise of
   variance s^2 reads s^2 everywhere) as a function of the radial frequency, sampled at ``k / tile``
@@ -51,7 +54,9 @@ import numpy as np
 
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_text_atomic
-from remaster_core.look.grain import noise_power_spectrum
+from remaster_core.look.grain import noise_power_spectrum, variance_scale
+from remaster_core.look.grain_sample import GrainSample, difference_sample, single_frame_sample
+from remaster_core.look.motion import motion_between
 from remaster_core.look.regions import (
     CHANNELS,
     FALLBACK_TILE,
@@ -60,7 +65,6 @@ from remaster_core.look.regions import (
     gaussian,
     highpass,
     luma,
-    tiles,
 )
 
 PROFILE_VERSION = 1
@@ -84,6 +88,8 @@ class GrainProfile:
         level_gain: per level bin, per channel, the RMS there over the RMS of all flat pixels; > 0.
         correlation: 3x3 correlation of the channels (symmetric, unit diagonal, positive definite).
         frames: scan frames measured; flat_tiles: flat tiles they had.
+        temporal: measured on motion-compensated frame differences (the picture's own structure
+            cancelled), else on single frames.
         reason: why the profile is zero when nothing could be measured, else None.
     """
 
@@ -95,6 +101,7 @@ class GrainProfile:
     correlation: tuple[tuple[float, ...], ...]
     frames: int = 0
     flat_tiles: int = 0
+    temporal: bool = False
     reason: str | None = None
     version: int = field(default=PROFILE_VERSION)
 
@@ -157,6 +164,7 @@ class GrainProfile:
             "rms": dict(zip(CHANNELS, self.rms, strict=True)),
             "frames": self.frames,
             "flat_tiles": self.flat_tiles,
+            "temporal": self.temporal,
             "reason": self.reason,
         }
 
@@ -180,6 +188,7 @@ class GrainProfile:
                 correlation=tuple(tuple(r) for r in data["correlation"]),
                 frames=int(data.get("frames", 0)),
                 flat_tiles=int(data.get("flat_tiles", 0)),
+                temporal=bool(data.get("temporal", False)),
                 reason=data.get("reason"),
                 version=int(data.get("version", -1)),
             )
@@ -244,74 +253,48 @@ def highpass_transfer(tile: int, sigma: float) -> np.ndarray:
 
 
 @dataclass
-class ProfileAccumulator:
-    """Pools the grain statistics of scan frames; ``result()`` gives the ``GrainProfile``."""
+class _Stats:
+    """The pooled statistics of one way of sampling (single frames or frame differences) at one tile size."""
 
-    params: LookParams = field(default_factory=LookParams)
-    frames: int = 0
+    params: LookParams
+    temporal: bool
     flat_tiles: int = 0
     psd: np.ndarray | None = None  # (T, T, 3) summed residual PSD
     cross: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))  # sums of r_i r_j
     level_sq: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
     level_pixels: np.ndarray = field(init=False)  # (bins,)
-    fallback: ProfileAccumulator | None = field(init=False)  # the same at FALLBACK_TILE, while needed
 
     def __post_init__(self) -> None:
         bins = len(self.params.level_edges) - 1
         self.level_sq = np.zeros((bins, 3))
         self.level_pixels = np.zeros(bins, np.int64)
-        smaller = self.params.tile > FALLBACK_TILE
-        self.fallback = ProfileAccumulator(replace(self.params, tile=FALLBACK_TILE)) if smaller else None
 
-    def add(self, frame: np.ndarray, reference: np.ndarray | None = None) -> None:
-        """Add one scan frame: float32 (H, W, 3) R'G'B' 0..1.
-
-        With ``reference`` (float32 (H, W, 3), e.g. the film frame a model's output ``frame`` stands
-        for), the flat tiles and the levels are the reference's and the residual is ``frame``'s: the
-        same tiles in both pictures, as ``remaster_core.look`` compares them.
-        """
-        p, t = self.params, self.params.tile
-        rgb = np.ascontiguousarray(frame, dtype=np.float32)
-        if rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise InputError(f"grain profile: a scan frame must be RGB (H, W, 3), got shape {rgb.shape}")
-        ref = rgb if reference is None else np.ascontiguousarray(reference, dtype=np.float32)
-        if ref.shape != rgb.shape:
-            raise InputError(f"grain profile: reference shape {ref.shape} is not the frame's {rgb.shape}")
-        self.frames += 1
-        residual, smooth = highpass(rgb, p.smooth_sigma)
-        level = luma(smooth if reference is None else gaussian(ref, p.smooth_sigma))
-        flat = flat_tiles(level, p)
-        n = int(np.count_nonzero(flat))
-        if self.fallback is not None:
-            if self.flat_tiles + n == 0:  # nothing flat at this size yet: the smaller tiles may be needed
-                self.fallback.add(rgb, reference)
-            elif n > 0:
-                self.fallback = None  # this size has flat tiles: the smaller ones never will be
+    def add(self, sample: GrainSample) -> None:
+        n = sample.count
         if n == 0:
             return
         self.flat_tiles += n
-        res = tiles(residual, t)[flat]  # (n, t, t, 3)
-        psd = noise_power_spectrum(res)
+        (res,) = sample.residuals  # (n, t, t, 3)
+        psd = noise_power_spectrum(res, sample.divisor)
         self.psd = psd if self.psd is None else self.psd + psd
-        flat_res = res.reshape(-1, 3).astype(np.float64)
+        scale = np.sqrt(variance_scale(res, sample.divisor))[:, None, None, :]  # one frame's grain
+        flat_res = (res.astype(np.float64) * scale).reshape(-1, 3)
         self.cross += flat_res.T @ flat_res
-        bins = np.digitize(tiles(level, t)[flat].ravel(), np.asarray(p.level_edges[1:-1], np.float32))
+        p = self.params
+        bins = np.digitize(sample.level.ravel(), np.asarray(p.level_edges[1:-1], np.float32))
         nbins = len(p.level_edges) - 1
         self.level_pixels += np.bincount(bins, minlength=nbins)
         sq = flat_res**2
         for c in range(3):
             self.level_sq[:, c] += np.bincount(bins, weights=sq[:, c], minlength=nbins)
 
-    def result(self) -> GrainProfile:
-        """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
+    def result(self, frames: int) -> GrainProfile:
         p = self.params
-        if (self.psd is None or self.flat_tiles == 0) and self.fallback is not None:
-            return self.fallback.result()
         if self.psd is None or self.flat_tiles == 0:
             return zero_profile(
-                f"no flat region in {self.frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
+                f"no flat region in {frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
                 f"{p.flat_gradient} code values/px, so the grain could not be told from the picture",
-                p, self.frames,
+                p, frames,
             )  # fmt: skip
         pixels = int(self.level_pixels.sum())
         residual_rms = np.sqrt(np.diag(self.cross) / pixels)
@@ -320,7 +303,7 @@ class ProfileAccumulator:
             return zero_profile(
                 f"no grain: the scans' residual RMS in flat regions is {residual_rms.max():.2g} code values, below "
                 f"{p.grain_floor} (a digital source, or grain removed)",
-                p, self.frames,
+                p, frames,
             )  # fmt: skip
         spectrum = _radial_grain_spectrum(self.psd / self.flat_tiles, p)
         spectrum[:, ~has_grain] = 0.0
@@ -337,9 +320,95 @@ class ProfileAccumulator:
             level_edges=p.level_edges,
             level_gain=tuple(tuple(b) for b in gains),
             correlation=tuple(tuple(r) for r in _positive_definite(corr)),
-            frames=self.frames,
+            frames=frames,
             flat_tiles=self.flat_tiles,
+            temporal=self.temporal,
         )
+
+
+class ProfileAccumulator:
+    """Pools the grain statistics of scan frames (``add``); ``result()`` gives the ``GrainProfile``.
+
+    Each frame is sampled on its own (``look.grain_sample.single_frame_sample``) and, when the frame
+    before it in its shot is given, on their motion-compensated difference (``difference_sample``),
+    where the picture's own fine structure cancels; the result is measured on the differences wherever
+    they had a flat tile, on single frames otherwise. Tiles are ``params.tile`` px, or
+    ``FALLBACK_TILE`` px while the scans have shown no flat tile of that size.
+    """
+
+    def __init__(self, params: LookParams | None = None) -> None:
+        self.params = params or LookParams()
+        self.sizes = [self.params]
+        if self.params.tile > FALLBACK_TILE:
+            self.sizes.append(replace(self.params, tile=FALLBACK_TILE))
+        self.single = [_Stats(p, temporal=False) for p in self.sizes]
+        self.difference = [_Stats(p, temporal=True) for p in self.sizes]
+        self.frames = 0
+
+    def add(
+        self,
+        frame: np.ndarray,
+        reference: np.ndarray | None = None,
+        *,
+        previous: np.ndarray | None = None,
+        previous_reference: np.ndarray | None = None,
+    ) -> None:
+        """Add one scan frame: float32 (H, W, 3) R'G'B' 0..1.
+
+        With ``reference`` (float32 (H, W, 3), e.g. the film frame a model's output ``frame`` stands
+        for), the flat tiles, the levels and the motion are the reference's and the residual is
+        ``frame``'s: the same tiles in both pictures, as ``remaster_core.look`` compares them. With
+        ``previous`` (the frame before ``frame`` in its shot; and ``previous_reference``, the one before
+        ``reference``, when a reference is given) the pair's difference is measured too.
+        """
+        p = self.params
+        rgb = _rgb(frame, "a scan frame")
+        ref = rgb if reference is None else _rgb(reference, "a reference")
+        if ref.shape != rgb.shape:
+            raise InputError(f"grain profile: reference shape {ref.shape} is not the frame's {rgb.shape}")
+        self.frames += 1
+        residual, smooth = highpass(rgb, p.smooth_sigma)
+        level = luma(smooth if reference is None else gaussian(ref, p.smooth_sigma))
+        pair = None
+        if previous is not None:
+            prev = _rgb(previous, "the previous frame")
+            if (reference is None) != (previous_reference is None):
+                raise InputError(
+                    "grain profile: give the previous frame's reference with the frame's, or neither"
+                )
+            prev_ref = (
+                prev if previous_reference is None else _rgb(previous_reference, "the previous reference")
+            )
+            if prev.shape != rgb.shape or prev_ref.shape != rgb.shape:
+                raise InputError(
+                    f"grain profile: the previous frame {prev.shape} or its reference {prev_ref.shape} is not the "
+                    f"frame's shape {rgb.shape}"
+                )
+            motion = motion_between(prev_ref, ref, p)
+            pair = (prev, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
+        for k, size in enumerate(self.sizes):
+            if k > 0 and self.single[0].flat_tiles:
+                break  # the main size has flat tiles: the smaller ones are never needed
+            flat = flat_tiles(level, size)
+            self.single[k].add(single_frame_sample((residual,), level, flat, size.tile))
+            if pair is not None:
+                prev, prev_level, motion = pair
+                self.difference[k].add(
+                    difference_sample((prev,), (rgb,), level, flat, prev_level, motion, size)
+                )
+
+    def result(self) -> GrainProfile:
+        """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
+        k = 1 if len(self.sizes) > 1 and not self.single[0].flat_tiles and self.single[1].flat_tiles else 0
+        chosen = self.difference[k] if self.difference[k].flat_tiles else self.single[k]
+        return chosen.result(self.frames)
+
+
+def _rgb(frame: np.ndarray, what: str) -> np.ndarray:
+    rgb = np.ascontiguousarray(frame, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"grain profile: {what} must be RGB (H, W, 3), got shape {rgb.shape}")
+    return rgb
 
 
 def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams) -> np.ndarray:
@@ -433,11 +502,20 @@ def grain_deficit(film: GrainProfile, output: GrainProfile) -> GrainProfile:
     return replace(film, spectrum=spectrum)
 
 
-def estimate_profile(frames: Iterable[np.ndarray], params: LookParams | None = None) -> GrainProfile:
-    """The grain profile of film scan frames (float32 (H, W, 3) R'G'B' 0..1; see the module docstring)."""
+def estimate_profile(
+    frames: Iterable[np.ndarray], params: LookParams | None = None, *, consecutive: bool = False
+) -> GrainProfile:
+    """The grain profile of film scan frames (float32 (H, W, 3) R'G'B' 0..1; see the module docstring).
+
+    ``consecutive``: the frames are consecutive frames of one shot, so each is also measured on its
+    motion-compensated difference with the one before (the picture's structure cancels); otherwise
+    each frame alone.
+    """
     acc = ProfileAccumulator(params or LookParams())
+    previous = None
     for frame in frames:
-        acc.add(frame)
+        acc.add(frame, previous=previous)
+        previous = frame if consecutive else None
     return acc.result()
 
 

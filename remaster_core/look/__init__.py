@@ -10,6 +10,9 @@ Modules, one job each:
 - ``fidelity``: PSNR and SSIM over a mask (the project's one implementation; the demo uses it);
 - ``regions``: the settings (``LookParams``), the high-pass residual, flat and textured tiles;
 - ``grain``: noise power spectrum in octave bands, and RMS against signal level, per channel;
+- ``grain_sample``: the tiles grain is measured on: of one frame, or of a motion-compensated frame
+  difference (the picture cancels, the grain stays);
+- ``motion``: the reference's motion between consecutive frames (flow, trust, global affine);
 - ``detail``: high-frequency energy in textured regions, each picture's own grain taken out;
 - ``steadiness``: frame-to-frame change after motion compensation by the reference's optical flow;
 - ``ratio``: a ratio that is a finite number or None with the reason;

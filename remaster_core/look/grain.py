@@ -1,7 +1,9 @@
 """Grain: does the render carry noise like the film's, in amount, texture and per signal level?
 
-Measured on the high-pass residual (``regions.highpass``) in the reference's flat tiles
-(``regions.FramePlanes``), where what remains is grain, the same tiles in both pictures:
+Measured on the high-pass residual (``regions.highpass``) in the reference's flat tiles, where what
+remains is grain, the same tiles in both pictures; wherever a sequence allows, on the residual of
+motion-compensated frame differences, which cancels the picture's own fine structure and keeps the
+grain, rescaled to read as one frame's (``look.grain_sample``), else on single frames:
 
 - **spectrum** (the grain's texture: fine and sharp, or clumpy): the noise power spectrum of each
   channel, averaged over every flat tile of every frame (tile mean removed, 2-D Hann window,
@@ -25,12 +27,14 @@ RMS below ``LookParams.grain_floor``) gives ratios of None with the reason, and 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from remaster_core.look.grain_sample import GrainSample, difference_sample, single_frame_sample
+from remaster_core.look.motion import Motion
 from remaster_core.look.ratio import Ratio, ratio_of, unmeasured
-from remaster_core.look.regions import CHANNELS, FramePlanes, LookParams, tiles
+from remaster_core.look.regions import CHANNELS, FALLBACK_TILE, FramePlanes, LookParams, frame_planes
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class GrainResult:
         flat_tiles, tiles: flat tiles and all tiles, all frames together.
         tile: px, the side of those tiles (``LookParams.tile``, or ``regions.FALLBACK_TILE`` where the
             reference had no flat tile of that size: ``score_sequences``).
+        temporal: measured on motion-compensated frame differences (``look.grain_sample``), else on
+            single frames (a sequence of one frame, or no flat tile the motion tracks).
         reason: why nothing could be measured (no flat tile), else None.
     """
 
@@ -104,6 +110,7 @@ class GrainResult:
     flat_tiles: int
     tiles: int
     tile: int
+    temporal: bool = False
     reason: str | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -115,6 +122,7 @@ class GrainResult:
             "flat_tiles": self.flat_tiles,
             "tiles": self.tiles,
             "tile": self.tile,
+            "measured_on": "frame differences" if self.temporal else "single frames",
             "reason": self.reason,
         }
 
@@ -131,19 +139,39 @@ def _radius(tile: int) -> np.ndarray:
     return np.hypot(f[:, None], f[None, :])
 
 
-def noise_power_spectrum(residual_tiles: np.ndarray) -> np.ndarray:
-    """Summed power spectral density of tiles: float64 (T, T, C) from float (N, T, T, C) residual tiles.
+def tile_power(residual_tiles: np.ndarray, divisor: np.ndarray | None = None) -> np.ndarray:
+    """Power spectral density of each tile: float64 (N, T, T, C) from float (N, T, T, C) residual tiles.
 
     Each tile's mean is removed and a 2-D Hann window applied; the PSD is ``|FFT|^2 / sum(window^2)``
-    (code value^2 per (cycle/px)^2, frequencies in ``numpy.fft.fftfreq`` order), summed over the N tiles.
+    (code value^2 per (cycle/px)^2, frequencies in ``numpy.fft.fftfreq`` order). With ``divisor``
+    (float64 (N, T, T), a frame difference's ``1 + T(f)``: ``look.grain_sample``), each tile's PSD is
+    divided by it, reading as one frame's grain.
     """
     tile = residual_tiles.shape[1]
     win = _hann2d(tile)
     x = residual_tiles.astype(np.float64)
     x = (x - x.mean(axis=(1, 2), keepdims=True)) * win
     spectrum = np.fft.fft2(x, axes=(1, 2))
-    power = spectrum.real**2 + spectrum.imag**2
-    return power.sum(axis=0) / float(np.sum(win**2))
+    power = (spectrum.real**2 + spectrum.imag**2) / float(np.sum(win**2))
+    return power if divisor is None else power / divisor[..., None]
+
+
+def noise_power_spectrum(residual_tiles: np.ndarray, divisor: np.ndarray | None = None) -> np.ndarray:
+    """Summed power spectral density of tiles: float64 (T, T, C), the sum over the N tiles of ``tile_power``."""
+    return tile_power(residual_tiles, divisor).sum(axis=0)
+
+
+def variance_scale(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> np.ndarray:
+    """Per tile and channel, float64 (N, C): what a residual pixel's square is multiplied by to read as one
+    frame's grain (1 for a single frame; for a frame difference its PSD's total after ``divisor`` over
+    before, so the amplitude and the level response follow the spectrum)."""
+    n, c = residual_tiles.shape[0], residual_tiles.shape[-1]
+    if divisor is None:
+        return np.ones((n, c))
+    power = tile_power(residual_tiles)
+    before = power.sum(axis=(1, 2))
+    after = (power / divisor[..., None]).sum(axis=(1, 2))
+    return np.divide(after, before, out=np.ones_like(before), where=before > 0)
 
 
 def band_power(psd: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -159,11 +187,19 @@ def band_share(tile: int, low: float, high: float) -> float:
     return float(np.count_nonzero(inside)) / float(tile * tile)
 
 
+def _scaled_squares(residual_tiles: np.ndarray, scale: np.ndarray, per_tile: int) -> np.ndarray:
+    """float64 (n * t * t, C): each pixel's squared residual times its tile's ``variance_scale``."""
+    sq = residual_tiles.reshape(-1, residual_tiles.shape[-1]).astype(np.float64) ** 2
+    return sq * np.repeat(scale, per_tile, axis=0)
+
+
 @dataclass
 class GrainAccumulator:
-    """Pools the grain statistics of frame pairs; ``result()`` gives the ``GrainResult``."""
+    """Pools the grain statistics of render/reference samples, all single frames or all frame differences
+    (``temporal``); ``result()`` gives the ``GrainResult``."""
 
     params: LookParams
+    temporal: bool = False
     tiles: int = 0
     flat_tiles: int = 0
     psd_render: np.ndarray | None = None
@@ -178,26 +214,25 @@ class GrainAccumulator:
         self.level_sq_reference = np.zeros((bins, 3))
         self.level_pixels = np.zeros(bins, np.int64)
 
-    def add(self, planes: FramePlanes) -> None:
-        """Add one frame pair's flat tiles."""
-        t = self.params.tile
-        self.tiles += planes.flat.size
-        n = int(np.count_nonzero(planes.flat))
+    def add(self, sample: GrainSample) -> None:
+        """Add one frame's (or frame difference's) flat tiles: ``sample.residuals`` = (render, reference)."""
+        self.tiles += sample.tiles
+        n = sample.count
         if n == 0:
             return
         self.flat_tiles += n
-        render = tiles(planes.render_residual, t)[planes.flat]  # (n, t, t, 3)
-        reference = tiles(planes.reference_residual, t)[planes.flat]
-        level = tiles(planes.reference_level, t)[planes.flat]  # (n, t, t)
-        psd_r, psd_f = noise_power_spectrum(render), noise_power_spectrum(reference)
+        render, reference = sample.residuals  # (n, t, t, 3)
+        psd_r = noise_power_spectrum(render, sample.divisor)
+        psd_f = noise_power_spectrum(reference, sample.divisor)
         self.psd_render = psd_r if self.psd_render is None else self.psd_render + psd_r
         self.psd_reference = psd_f if self.psd_reference is None else self.psd_reference + psd_f
         inner_edges = np.asarray(self.params.level_edges[1:-1], np.float32)
-        bins = np.digitize(level.ravel(), inner_edges)  # 0 .. len(edges) - 2; outside 0..1 -> end bins
+        bins = np.digitize(sample.level.ravel(), inner_edges)  # 0 .. len(edges) - 2; outside 0..1 -> end bins
         nbins = len(self.params.level_edges) - 1
         self.level_pixels += np.bincount(bins, minlength=nbins)
-        r2 = render.reshape(-1, 3).astype(np.float64) ** 2
-        f2 = reference.reshape(-1, 3).astype(np.float64) ** 2
+        per_tile = sample.level.shape[1] * sample.level.shape[2]
+        r2 = _scaled_squares(render, variance_scale(render, sample.divisor), per_tile)
+        f2 = _scaled_squares(reference, variance_scale(reference, sample.divisor), per_tile)
         for c in range(3):
             self.level_sq_render[:, c] += np.bincount(bins, weights=r2[:, c], minlength=nbins)
             self.level_sq_reference[:, c] += np.bincount(bins, weights=f2[:, c], minlength=nbins)
@@ -245,6 +280,7 @@ class GrainAccumulator:
                 flat_tiles=0,
                 tiles=self.tiles,
                 tile=p.tile,
+                temporal=self.temporal,
                 reason=reason,
             )
         pixels = int(self.level_pixels.sum())
@@ -293,4 +329,56 @@ class GrainAccumulator:
             flat_tiles=self.flat_tiles,
             tiles=self.tiles,
             tile=p.tile,
+            temporal=self.temporal,
         )
+
+
+class GrainMeter:
+    """The grain of a render sequence against its reference, fed frame by frame in order (``add``).
+
+    Measured on motion-compensated frame differences where the reference's motion tracks flat tiles
+    (``look.grain_sample``), else on single frames (one frame, or nothing tracked); on ``params.tile``
+    px tiles, or on ``regions.FALLBACK_TILE`` px ones while the reference has shown no flat tile of
+    that size (a picture textured all over).
+    """
+
+    def __init__(self, params: LookParams) -> None:
+        self.sizes = [params]
+        if params.tile > FALLBACK_TILE:
+            self.sizes.append(replace(params, tile=FALLBACK_TILE))
+        self.single = [GrainAccumulator(p) for p in self.sizes]
+        self.difference = [GrainAccumulator(p, temporal=True) for p in self.sizes]
+        self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def add(
+        self, render: np.ndarray, reference: np.ndarray, planes: FramePlanes, motion: Motion | None
+    ) -> None:
+        """Add the next frame pair (float32 (H, W, 3), 0..1), its ``regions.frame_planes`` at
+        ``params.tile`` and the reference's motion onto it from the frame before (None for the first)."""
+        previous, self._previous = self._previous, (render, reference, planes.reference_level)
+        for k, p in enumerate(self.sizes):
+            if k > 0 and self.single[0].flat_tiles:
+                break  # the main size has flat tiles: the smaller ones are never needed
+            pl = planes if k == 0 else frame_planes(render, reference, p)
+            residuals = (pl.render_residual, pl.reference_residual)
+            self.single[k].add(single_frame_sample(residuals, pl.reference_level, pl.flat, p.tile))
+            if previous is not None and motion is not None:
+                prev_render, prev_reference, prev_level = previous
+                self.difference[k].add(
+                    difference_sample(
+                        (prev_render, prev_reference),
+                        (render, reference),
+                        pl.reference_level,
+                        pl.flat,
+                        prev_level,
+                        motion,
+                        p,
+                    )
+                )
+
+    def result(self) -> GrainResult:
+        """Frame differences where they had flat tiles, else single frames; the smaller tiles only where
+        the main size had no flat tile and they have."""
+        k = 1 if len(self.sizes) > 1 and not self.single[0].flat_tiles and self.single[1].flat_tiles else 0
+        chosen = self.difference[k] if self.difference[k].flat_tiles else self.single[k]
+        return chosen.result()

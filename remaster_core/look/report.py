@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from remaster_core.errors import InputError
 from remaster_core.look.detail import DetailAccumulator, DetailResult
 from remaster_core.look.fidelity import SquaredError, ssim
-from remaster_core.look.grain import GrainAccumulator, GrainResult
+from remaster_core.look.grain import GrainMeter, GrainResult
+from remaster_core.look.motion import MotionTracker
 from remaster_core.look.ratio import Ratio
-from remaster_core.look.regions import CHANNELS, FALLBACK_TILE, LookParams, frame_planes
+from remaster_core.look.regions import CHANNELS, LookParams, frame_planes
 from remaster_core.look.steadiness import SteadinessAccumulator, SteadinessResult
 
 MISMATCH = "a reference of another size or length than the render"
@@ -131,12 +132,10 @@ def score_sequences(
     params = params or LookParams()
     squared = SquaredError()
     ssims: list[float] = []
-    grain = GrainAccumulator(params)
-    # the grain again at the smaller tile, while the reference has shown no flat tile of the larger
-    small = replace(params, tile=FALLBACK_TILE)
-    fallback = GrainAccumulator(small) if params.tile > FALLBACK_TILE else None
+    grain = GrainMeter(params)
     detail = DetailAccumulator(params)
     steady = SteadinessAccumulator(params)
+    tracker = MotionTracker(params)
     shape: tuple[int, ...] | None = None
     for render, reference in _pairs(renders, references, params.tile):
         if shape is not None and render.shape != shape:
@@ -149,14 +148,10 @@ def score_sequences(
         squared.add(render, reference, whole)
         ssims.append(ssim(render, reference, whole))
         planes = frame_planes(render, reference, params)
-        grain.add(planes)
-        if fallback is not None:
-            if grain.flat_tiles:
-                fallback = None  # this size has flat tiles: the smaller ones are never needed
-            else:
-                fallback.add(frame_planes(render, reference, small))
+        motion = tracker.next(reference)
+        grain.add(render, reference, planes, motion)
         detail.add(planes)
-        steady.add(render, reference)
+        steady.add(render, reference, motion)
     if shape is None:
         raise InputError("no frames to score: the render and the reference are both empty")
     psnr = squared.psnr()
@@ -172,7 +167,7 @@ def score_sequences(
         width=shape[1],
         height=shape[0],
         fidelity=fidelity,
-        grain=fallback.result() if fallback is not None and fallback.flat_tiles else grain.result(),
+        grain=grain.result(),
         detail=detail.result(),
         steadiness=steady.result(),
         params=params,
@@ -201,6 +196,7 @@ def format_table(report: LookReport, frames: Sequence[int] | None = None) -> str
         f"{'PSNR dB':<32}{_num(f.psnr_db, '.2f'):>12}" + (f"  ({f.reason})" if f.reason else ""),
         f"{'SSIM':<32}{f.ssim:>12.4f}",
         _row(f"grain RMS ({g.flat_tiles}/{g.tiles} flat {g.tile} px tiles)", g.amplitude, ".5f"),
+        f"  measured on {'frame differences (motion compensated)' if g.temporal else 'single frames'}",
     ]
     if g.reason is None:
         for name, r in zip(CHANNELS, g.channels, strict=True):

@@ -6,8 +6,8 @@ stays), frame t is motion-compensated onto frame t+1 and what is left is the cha
 
     change = low(frame[t+1]) - warp(low(frame[t]), flow)
 
-The flow is DIS optical flow (OpenCV, medium preset) computed on the REFERENCE pair's low-passed luma
-(8-bit) only and applied to both sequences, so the render is judged on the film's own motion: a render that flickers
+The flow is the REFERENCE's (``look.motion``: DIS optical flow on its low-passed luma), applied to
+both sequences, so the render is judged on the film's own motion: a render that flickers
 (global gain wobble), boils (texture re-invented each frame) or crawls (detail that slides over the
 picture) changes where the film does not. Pixels whose flow fails the forward-backward check (more
 than ``LookParams.fb_threshold`` px apart: occlusions, uncovered edges) or that come from outside the
@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from remaster_core.look.motion import Motion
 from remaster_core.look.ratio import Ratio, ratio_of, unmeasured
-from remaster_core.look.regions import LookParams, gaussian, luma
+from remaster_core.look.regions import LookParams, gaussian
 
 
 @dataclass(frozen=True)
@@ -63,32 +63,9 @@ class SteadinessResult:
         }
 
 
-def _u8(plane: np.ndarray) -> np.ndarray:
-    return np.clip(plane * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
-def compensation(
-    previous: np.ndarray, current: np.ndarray, fb_threshold: float, dis: cv2.DISOpticalFlow
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each pixel of ``current`` was in ``previous`` (uint8 (H, W) luma), and whether to trust it.
-
-    Returns:
-        (map_x, map_y, valid): float32 (H, W) sampling maps into ``previous`` for ``cv2.remap``, and bool
-        (H, W): inside the frame and forward-backward consistent within ``fb_threshold`` px.
-    """
-    back = dis.calc(current, previous, None)  # current(x) ~ previous(x + back(x))
-    fwd = dis.calc(previous, current, None)  # previous(y) ~ current(y + fwd(y))
-    h, w = current.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    map_x, map_y = xx + back[..., 0], yy + back[..., 1]
-    there = cv2.remap(fwd, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    fb = np.hypot(back[..., 0] + there[..., 0], back[..., 1] + there[..., 1])
-    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-    return map_x, map_y, inside & (fb <= fb_threshold)
-
-
 class SteadinessAccumulator:
-    """Takes the frame pairs of two sequences in order (``add``); ``result()`` gives the ``SteadinessResult``."""
+    """Takes the frames of two sequences in order, with the reference's motion (``add``); ``result()``
+    gives the ``SteadinessResult``."""
 
     def __init__(self, params: LookParams) -> None:
         self.params = params
@@ -99,28 +76,25 @@ class SteadinessAccumulator:
         self._sq_reference = 0.0
         self._count = 0
         self._worst: tuple[int, float] | None = None
-        self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None
 
-    def add(self, render: np.ndarray, reference: np.ndarray) -> None:
-        """Add the next frame of each sequence (float32 (H, W, 3), 0..1, same size)."""
+    def add(self, render: np.ndarray, reference: np.ndarray, motion: Motion | None) -> None:
+        """Add the next frame of each sequence (float32 (H, W, 3), 0..1, same size) and the reference's
+        motion onto it from the frame before (``motion.MotionTracker``; None for the first frame)."""
         p = self.params
         low_render = gaussian(render, p.steady_sigma)
         low_reference = gaussian(reference, p.steady_sigma)
-        grey = _u8(luma(low_reference))  # the flow follows what is compared, not the grain
-        previous, self._previous = self._previous, (low_render, low_reference, grey)
+        previous, self._previous = self._previous, (low_render, low_reference)
         self.frames += 1
-        if previous is None:
+        if previous is None or motion is None:
             return
-        prev_render, prev_reference, prev_grey = previous
-        map_x, map_y, valid = compensation(prev_grey, grey, p.fb_threshold, self._dis)
-        if np.count_nonzero(valid) < p.min_valid * valid.size:
+        if motion.valid_share < p.min_valid:
             self.skipped += 1
             return
+        valid = motion.valid
         sq = []
-        for low, prev in ((low_render, prev_render), (low_reference, prev_reference)):
-            warped = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            diff = (low - warped)[valid].astype(np.float64)
+        for low, prev in zip((low_render, low_reference), previous, strict=True):
+            diff = (low - motion.warp(prev))[valid].astype(np.float64)
             sq.append(float(np.sum(diff * diff)))
         n = 3 * int(np.count_nonzero(valid))
         self._sq_render += sq[0]

@@ -204,3 +204,34 @@ def test_a_file_that_is_not_a_profile_names_itself(tmp_path: Path) -> None:
         read_profile(bad)
     with pytest.raises(InputError, match="no grain profile there"):
         read_profile(tmp_path / "missing.json")
+
+
+def test_consecutive_scans_of_a_star_field_give_the_grain_not_the_stars() -> None:
+    """Fine structure that leaves every tile flat (a star field, ``tests.look.test_grain_sample``) is
+    counted as grain by single frames; consecutive frames cancel it in their difference and give back
+    the grain the flat ramp alone gives, and synthesis from that profile matches the film's grain."""
+    from tests.look.test_grain_sample import stars
+
+    sky = stars(max(H, W))[:H, :W, None]
+    scans = [f + sky for f in film(4)]
+    grain_only = estimate_profile(film(4))
+    over_frames = estimate_profile(scans, consecutive=True)
+    alone = estimate_profile(scans)
+    assert over_frames.temporal and not alone.temporal
+    assert over_frames.to_dict()["temporal"] is True
+    assert GrainProfile.from_dict(over_frames.to_dict()).temporal
+    for got, truth, inflated in zip(over_frames.rms, grain_only.rms, alone.rms, strict=True):
+        assert got == pytest.approx(truth, rel=0.05)
+        assert inflated > 1.2 * truth
+    report = score_sequences([f + sky for f in synthesise(over_frames)], scans)
+    assert report.grain.temporal and 0.9 <= report.grain.amplitude.ratio <= 1.1  # type: ignore[operator]
+    for band in report.grain.bands:
+        assert 0.8 <= band.power.ratio <= 1.25, band  # type: ignore[operator]
+
+
+def test_the_previous_frame_needs_its_reference_and_the_same_shape() -> None:
+    scans = film(2)
+    with pytest.raises(InputError, match="previous frame's reference"):
+        ProfileAccumulator().add(scans[1], reference=scans[1], previous=scans[0])
+    with pytest.raises(InputError, match="not the frame's shape"):
+        ProfileAccumulator().add(scans[1], previous=scans[0][:100])

@@ -40,7 +40,10 @@ def test_white_grain_amplitude_and_every_band_follow_the_sigma_ratio() -> None:
     grain = _grain(
         [white_grain(rng, 0.03) for _ in range(FRAMES)], [white_grain(rng, 0.02) for _ in range(FRAMES)]
     )
-    assert grain.reason is None and grain.flat_tiles == grain.tiles == FRAMES * 36
+    # measured on the differences of consecutive frames: the first frame has none; a tile at the border
+    # is left out where the (sub-pixel) motion brings it from outside the frame
+    assert grain.reason is None and grain.temporal and grain.tiles == (FRAMES - 1) * 36
+    assert (FRAMES - 1) * 16 <= grain.flat_tiles <= grain.tiles
     assert grain.amplitude.ratio == pytest.approx(1.5, rel=0.02)
     for channel in grain.channels:
         assert channel.ratio == pytest.approx(1.5, rel=0.02)

@@ -22,3 +22,20 @@ def test_the_window_goes_where_the_target_is_flat() -> None:
     small = target[:300, :400]
     assert _window(small, LookParams()) == (slice(0, 300), slice(0, 400))
     assert _window(target[:40, :40], LookParams()) == (slice(0, 40), slice(0, 40))
+
+
+def test_each_sampled_frame_is_measured_with_the_one_before_it_in_its_shot() -> None:
+    from dataclasses import dataclass
+    from pathlib import Path
+
+    from training.grain import predecessors
+
+    @dataclass(frozen=True)
+    class Pair:
+        shot: int
+        frame: int
+        target: Path
+
+    frames = [Pair(0, 10, Path("a")), Pair(0, 11, Path("b")), Pair(0, 13, Path("c")), Pair(2, 14, Path("d"))]
+    before = predecessors(frames)
+    assert before == {(0, 11): frames[0]}  # 13 follows a gap, 10 and 14 begin their shots
