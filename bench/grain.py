@@ -152,6 +152,9 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "runtime.device": "cpu", "runtime.tensorboard": False, "validation.every": args.steps,
         "checkpoint.every": args.steps, "checkpoint.keep_last": 3,
     }  # fmt: skip
+    for item in args.set:
+        key, _, value = item.partition("=")
+        base[key] = json.loads(value)
     runs = {"scans": (pairs, args.steps + args.gan_steps)}
     if degrained is not None:
         runs["degrained"] = (degrained, args.steps)
@@ -254,6 +257,10 @@ def main() -> None:
     parser.add_argument(
         "--deflicker-sigma", type=float, default=DeflickerParams().sigma, metavar="PX",
         help="the deflicker's low band, px at the broadcast raster (default: remaster render's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=JSON",
+        help="a training setting for every run, e.g. stages.fft_weight=100 (repeatable)",
     )  # fmt: skip
     parser.add_argument(
         "--no-degrained", dest="degrained", action="store_false", help="skip the degrained-targets run"

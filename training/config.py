@@ -279,7 +279,9 @@ class StagesSection:
     ``perceptual_weight`` * VGG19 (``training.losses.PAPER_WEIGHTS``: 1.0, 3.0, 0.5). Without them it is
     ``feature_matching_weight`` * the L1 between D's features of G(x) and of the film
     (``training.losses.feature_matching_loss``), which needs no pretrained network: stage 2 runs on any
-    machine."""
+    machine. The adversarial and perceptual weights are the paper's, read against its loss's scale:
+    with the FFT-L1 both terms are divided by ``sqrt(H W)`` of the crop (``training.stages.paper_scale``,
+    which gives the measurement)."""
 
     loss: str = "fft"
     gan_start_step: int = 500_000

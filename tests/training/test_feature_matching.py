@@ -58,8 +58,10 @@ def test_stage_2_runs_without_vgg_weights_on_feature_matching(
     assert [r["stage"] for r in lines] == ["fft", "fft", "gan", "gan"]
     assert all(math.isfinite(r[k]) for r in lines[2:] for k in ("adversarial", "feature_matching", "loss_d"))
     assert all("perceptual" not in r or r["perceptual"] is None for r in lines)
+    scale = 1.0 / cfg.data.crop_size  # the paper's weights against its loss's scale: 1 / sqrt(H W)
     assert lines[2]["loss"] == pytest.approx(
-        lines[2]["fft"] + 3.0 * lines[2]["adversarial"] + 1.0 * lines[2]["feature_matching"], rel=1e-5
+        lines[2]["fft"] + scale * (3.0 * lines[2]["adversarial"] + 1.0 * lines[2]["feature_matching"]),
+        rel=1e-5,
     )
     profile = read_profile(tmp_path / "RUN/grain.json")  # the run measured its film's grain
     assert profile.frames >= 1

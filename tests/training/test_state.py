@@ -5,6 +5,7 @@ and a run resumed exactly at the GAN switch (its checkpoint holds no D yet) cont
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from training.data import scan_pairs
 from training.discriminator import build_discriminator
 from training.logs import read_metrics
 from training.losses import fft_l1_loss
-from training.stages import GanStage, gan_loss, stage1_loss
+from training.stages import GanStage, gan_loss, paper_scale, stage1_loss
 from training.state import EMA_PREFIX, GENERATOR, RunRecord, StepRecord, TrainState
 from training.trainer import train
 from training.vgg import VGG19Features
@@ -111,7 +112,10 @@ def test_the_stages_losses_are_values(tiny_config: Callable[..., TrainConfig]) -
     gan = gan_loss(out, y, m, cfg.stages, GanStage(d, d, VGG19Features.random(0)))
     assert list(gan.terms()) == ["loss", "fft", "adversarial", "perceptual"]
     assert gan.adversarial is not None and gan.perceptual is not None
-    weighted = 1.0 * gan.reconstruction + 3.0 * gan.adversarial + 0.5 * gan.perceptual
+    # the paper's weights, read against the paper's (unnormalised) FFT: divided by sqrt(H W)
+    scale = 1.0 / math.sqrt(out.shape[-2] * out.shape[-1])
+    assert paper_scale(out, cfg.stages) == pytest.approx(1.0 / scale)
+    weighted = 1.0 * gan.reconstruction + scale * (3.0 * gan.adversarial + 0.5 * gan.perceptual)
     torch.testing.assert_close(gan.total, weighted)
     gan.total.backward()
     assert out.grad is not None and all(p.grad is None for p in d.parameters())  # G's loss leaves D alone

@@ -179,8 +179,9 @@ def test_gan_stage_trains_d_and_resumes(
     assert all(
         math.isfinite(r[k]) for r in lines[2:] for k in ("adversarial", "perceptual", "loss_d", "grad_norm_d")
     )
+    scale = 1.0 / cfg.data.crop_size  # the paper's weights against its loss's scale: 1 / sqrt(H W)
     assert lines[2]["loss"] == pytest.approx(
-        lines[2]["fft"] + 3.0 * lines[2]["adversarial"] + 0.5 * lines[2]["perceptual"], rel=1e-5
+        lines[2]["fft"] + scale * (3.0 * lines[2]["adversarial"] + 0.5 * lines[2]["perceptual"]), rel=1e-5
     )
     ckpt = load_checkpoint(tmp_path / "RUN/checkpoints/step_00000004.safetensors")
     assert (
