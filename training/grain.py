@@ -11,7 +11,8 @@ Why the model trains on the scans as they are, not on degrained targets: measure
 ``bench/grain.py`` (``tiny`` reel seed 1, ``lite``, 300 steps, held-out shot 3 against its film): on the
 scans 27.57 dB and a detail ratio of 0.74; on targets degrained with non-local means 26.42 dB and 0.52.
 The reconstruction loss already averages the unpredictable grain out of the output (its flat regions
-keep 0.65 of the film's residual, mostly the picture's fine structure), while a degrainer also takes
+kept 0.65 of the film's single-frame residual, mostly the picture's fine structure; on frame
+differences, seed 1's output reads 0.48 of the film's grain), while a degrainer also takes
 fine detail out of the targets, which the model then learns to leave out. The grain then comes from
 synthesis on the scans' own profile either way.
 

@@ -3,10 +3,10 @@
 The broadcast is made from the grainy film, so part of the film's grain survives in it (the coarse
 grain above all) and a model trained on the scans reproduces that very grain. Synthesising the film's
 whole profile on top of such an output doubles the grain where it overlaps: measured with
-``bench/grain.py`` (``tiny`` reel seed 2, ``lite``, 300 steps, held-out shot), the stage-1 output
-alone reads a grain amplitude of 1.01 of the film's (octave bands 0.82 / 1.04 / 1.08) and 1.41 with the
-full profile added (2.22 / 2.01 / 1.54); with the deficit added, 1.05 (1.09 / 1.04 / 1.08), and
-33.6 dB against 31.7.
+``bench/grain.py`` (``tiny`` reel seed 2, ``lite``, 300 steps, held-out shot; grain on frame
+differences), the stage-1 output alone reads a grain amplitude of 1.03 of the film's (octave bands
+0.93 / 1.18 / 1.18) and 1.41 with the full profile added (1.96 / 2.01 / 1.96); with the deficit added,
+1.05 (1.03 / 1.18 / 1.18), and 33.7 dB against 32.7.
 
 ``record_output_grain(best, frames, film)`` runs the best weights (EMA) on up to ``MAX_FRAMES`` of the
 training pairs' inputs and on the frame before each in its shot (the grain is measured on their
