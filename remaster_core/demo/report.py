@@ -355,8 +355,9 @@ def _look_table(p: _Page, ev: ShotEvaluation, k: int) -> str:
         )
     note = (
         "<p class='note'>Film look (remaster evaluate's measures, whole frames): each column is the render's "
-        "measure over the hidden film's. Grain: the high-pass residual in the film's flat regions, its RMS "
-        "and its power per octave band; detail: high-frequency energy in textured regions, each picture's own "
+        "measure over the hidden film's. Grain: the high-pass residual in the film's flat regions, taken on "
+        "the difference of consecutive frames after motion compensation (the picture cancels, the grain "
+        "stays), its RMS and its power per octave band; detail: high-frequency energy in textured regions, each picture's own "
         "grain taken out; steadiness: frame-to-frame change after motion compensation. 1 is the film; ours "
         "with grain adds the grain the render synthesises from the model's grain profile.</p>"
     )
