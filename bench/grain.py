@@ -48,11 +48,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ablation import build_reel, build_synth_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
-from remaster_core.grain.profile import grain_deficit
+from remaster_core.grain.profile import grain_deficit, ring_frequencies
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
-from remaster_core.render.deflicker import DeflickerParams, deflicker_frame
+from remaster_core.render.deflicker import DeflickerParams, deflicker_frame, passed_power
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
 from training.data import read_pair, scan_pairs
@@ -216,8 +216,11 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     for name, g in variants.items():
         own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
-        deficit = grain_deficit(profile, own) if own.tile == profile.tile else profile
         for suffix in sets:
+            # as `remaster render` does: a deflickered input carries less of the grain the model
+            # reproduces, and the deficit takes that in (the deflicker ran at this raster: scale 1)
+            passed = passed_power(ring_frequencies(profile), params, 1.0) if suffix else None
+            deficit = grain_deficit(profile, own, passed) if own.tile == profile.tile else profile
             results[f"{name}{suffix}"] = score_variant(
                 outs[f"{name}{suffix}"], films, {"grain": profile, "deficit": deficit}, shot, args.grain_seeds
             )

@@ -275,7 +275,9 @@ def model_metadata(
 def grain_metadata(source: CheckpointSource, extra: Mapping[str, Any]) -> dict[str, str]:
     """``{remaster.grain_profile: JSON}``: the grain render synthesises, or {} when the run has no
     grain profile. The run folder's film profile, less what the checkpoint's output already carries
-    (``training.output_grain``, in the checkpoint's ``extra``: ``grain_deficit``) when it recorded that;
+    (``training.output_grain``, in the checkpoint's ``extra``: ``grain_deficit``) when it recorded that,
+    with both profiles beside it (``remaster.film_grain``, ``remaster.output_grain``: a render that
+    deflickers its input takes some of the output's grain away, and synthesises it back from them);
     the film's whole profile when it did not (a checkpoint from before the record, a step checkpoint).
 
     Raises:
@@ -301,7 +303,11 @@ def grain_metadata(source: CheckpointSource, extra: Mapping[str, Any]) -> dict[s
         "grain: film RMS %s, the model's output carries %s, render adds %s (R/G/B)",
         *("/".join(f"{v:.4f}" for v in p.rms) for p in (profile, output, deficit)),
     )
-    return {contract.KEY_GRAIN_PROFILE: profile_to_json(deficit)}
+    return {
+        contract.KEY_GRAIN_PROFILE: profile_to_json(deficit),
+        contract.KEY_FILM_GRAIN: profile_to_json(profile),
+        contract.KEY_OUTPUT_GRAIN: profile_to_json(output),
+    }
 
 
 def guard_metadata(checkpoint: Checkpoint) -> dict[str, str]:

@@ -14,7 +14,12 @@ channel R, G, B:
   1-D transfer of the very Gaussian kernel OpenCV applies); it is divided by ``H`` where ``H >=
   MIN_TRANSFER`` (above about 1/11 cycle/px at the default 3 px), and the rings below take the value of
   the lowest measured ring (grain is flat or falling towards low frequencies; what a flat tile's residual
-  holds there is mostly the picture's own fine structure, which dividing by a small ``H`` would blow up). The grain's variance is the spectrum's integral over the unit square.
+  holds there is mostly the picture's own fine structure, which dividing by a small ``H`` would blow up).
+  A profile measured on single frames also has its rings below ``FIT_BAND`` bounded by the grain's
+  fitted fall-off (``_bound_low_frequencies``: the picture's structure rises there); one measured on
+  frame differences, where the structure has cancelled, keeps them as measured (on ``bench/grain.py``'s
+  seeds the bound had held the coarse octave band of the synthesised grain at about 0.8 of the
+  film's). The grain's variance is the spectrum's integral over the unit square.
 - **level response**: the residual RMS per signal level (``level_edges``, luma of the smoothed scan) over
   the RMS of every flat pixel: a gain per level bin and channel, 1 where the grain is average. Bins with
   fewer than ``min_level_pixels`` flat pixels take the gain of the nearest measured bin.
@@ -305,7 +310,7 @@ class _Stats:
                 f"{p.grain_floor} (a digital source, or grain removed)",
                 p, frames,
             )  # fmt: skip
-        spectrum = _radial_grain_spectrum(self.psd / self.flat_tiles, p)
+        spectrum = _radial_grain_spectrum(self.psd / self.flat_tiles, p, bound=not self.temporal)
         spectrum[:, ~has_grain] = 0.0
         gains = _level_gains(self.level_sq, self.level_pixels, p.min_level_pixels)
         scale = np.sqrt(np.outer(np.diag(self.cross), np.diag(self.cross)))
@@ -411,7 +416,7 @@ def _rgb(frame: np.ndarray, what: str) -> np.ndarray:
     return rgb
 
 
-def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams) -> np.ndarray:
+def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams, bound: bool = True) -> np.ndarray:
     """(rings, 3) grain PSD per ring from a residual PSD (T, T, 3) (see the module docstring)."""
     t = p.tile
     transfer = highpass_transfer(t, p.smooth_sigma)
@@ -430,10 +435,10 @@ def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams) -> np.ndarra
     for k in range(first + 1, rings):  # a ring with no sample (none at these sizes): its inner neighbour's
         if not have[k]:
             out[k] = out[k - 1]
-    return _bound_low_frequencies(out, t)
+    return _bound_low_frequencies(out, t) if bound else out
 
 
-def _bound_low_frequencies(spectrum: np.ndarray, tile: int) -> np.ndarray:
+def _bound_low_frequencies(spectrum: np.ndarray, tile: int) -> np.ndarray:  # single-frame profiles only
     """The rings below ``FIT_BAND`` bounded by the Gaussian fall-off ``a exp(-b f^2)`` fitted (least squares
     on the log) to the rings inside it, per channel: grain's spectrum is flat or falling with frequency,
     while the picture's own structure left in flat tiles rises towards low frequencies and would otherwise
@@ -477,13 +482,22 @@ def _positive_definite(corr: np.ndarray) -> np.ndarray:
     return np.eye(3)
 
 
-def grain_deficit(film: GrainProfile, output: GrainProfile) -> GrainProfile:
+def ring_frequencies(profile: GrainProfile) -> np.ndarray:
+    """float64 (rings,): the radial frequency (cycles/px) of each ring of ``profile``'s spectrum."""
+    return np.arange(len(profile.spectrum[0]), dtype=np.float64) / profile.tile
+
+
+def grain_deficit(film: GrainProfile, output: GrainProfile, passed: np.ndarray | None = None) -> GrainProfile:
     """The grain to synthesise on a model's output so that output plus grain has the film's: ``film``
     with each channel's spectrum reduced, ring by ring, by ``output``'s (the grain the model already
     reproduces, measured on its output in the film's flat tiles, ``ProfileAccumulator.add(output,
     reference=film)``), never below 0. The level response and the channel correlation stay the
     film's. Synthesised grain is independent of the output's, so their powers add; the full profile
     on top of an output that already carries the film's coarse grain doubles it there.
+
+    ``passed`` (float64 (rings,), 0..1, at ``ring_frequencies``): the share of the output's grain power
+    that survives a step before the model (a deflicker's averaging of the input's low band over frames:
+    ``render.deflicker.passed_power``); the deficit is then ``film - passed * output``.
 
     Raises:
         InputError: the two were measured on different tiles (their rings differ).
@@ -495,8 +509,11 @@ def grain_deficit(film: GrainProfile, output: GrainProfile) -> GrainProfile:
             f"grain deficit: the film's profile was measured on {film.tile} px tiles and the output's on "
             f"{output.tile} px: their spectra cannot be compared"
         )
+    share = np.ones(len(film.spectrum[0])) if passed is None else np.asarray(passed, np.float64)
+    if share.shape != (len(film.spectrum[0]),):
+        raise InputError(f"grain deficit: {share.shape} passed shares for {len(film.spectrum[0])} rings")
     spectrum = tuple(
-        tuple(max(0.0, f - o) for f, o in zip(fc, oc, strict=True))
+        tuple(max(0.0, f - float(k) * o) for f, o, k in zip(fc, oc, share, strict=True))
         for fc, oc in zip(film.spectrum, output.spectrum, strict=True)
     )
     return replace(film, spectrum=spectrum)

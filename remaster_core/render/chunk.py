@@ -57,6 +57,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import queue
 import socket
@@ -73,6 +74,7 @@ import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4
 from remaster_core.errors import EXIT_BAD_INPUT, EXIT_MODEL, EXIT_OK, EXIT_PARTIAL, ModelError, RemasterError
+from remaster_core.grain.profile import GrainProfile, grain_deficit, ring_frequencies
 from remaster_core.guard import GuardReport
 from remaster_core.io.images import ImageMeta
 from remaster_core.io.sequence import format_frame_range
@@ -90,7 +92,7 @@ from remaster_core.node import (
 )
 from remaster_core.progress import progress
 from remaster_core.render.colour import RenderColour
-from remaster_core.render.deflicker import DeflickerParams, deflicker_frame
+from remaster_core.render.deflicker import DeflickerParams, deflicker_frame, passed_power
 from remaster_core.render.inputs import FrameSource, SourceFrame, open_source
 from remaster_core.render.outputs import (
     OutputSpec,
@@ -100,7 +102,7 @@ from remaster_core.render.outputs import (
     render_key,
     write_frame,
 )
-from remaster_core.runtime.model import file_sha256
+from remaster_core.runtime.model import ModelInfo, file_sha256
 
 log = logging.getLogger("remaster.render")
 
@@ -606,6 +608,23 @@ def _read_and_prepare(
         yield emit(todo.pop(0))
 
 
+def frame_grain(
+    info: ModelInfo | None, deflicker: DeflickerParams | None, transform: Transform4
+) -> GrainProfile | None:
+    """The grain profile a frame's output gets: the model's (``ModelInfo.grain``: the film's grain less
+    what its output carries), or, when the input is deflickered and the model carries the film's and
+    its output's profiles, the film's less what of the output's grain survives the deflicker at this
+    frame's scale (``deflicker.passed_power``: the deflicker averages the input's low band over frames,
+    and the coarse grain the model reproduces from it with it). None: no model, or no grain."""
+    if info is None:
+        return None
+    if deflicker is None or deflicker.off or info.film_grain is None or info.output_grain is None:
+        return info.grain
+    scale = 1.0 / math.sqrt(abs(transform.sx * transform.sy))  # output px per input px
+    passed = passed_power(ring_frequencies(info.film_grain), deflicker, scale)
+    return grain_deficit(info.film_grain, info.output_grain, passed)
+
+
 def _render(
     settings: RenderSettings,
     chunk: Chunk,
@@ -624,7 +643,16 @@ def _render(
     pending: list[tuple[int, float, Future[tuple[Path | None, float, str | None]]]] = []
     guards: dict[int, GuardReport] = {}
     engine = engine_for(node) if node.mix > 0 else None
-    grain_profile = engine.info.grain if engine is not None else None
+    grains: dict[tuple[float, float], GrainProfile | None] = {}
+
+    def grain_of(frame: int) -> GrainProfile | None:
+        transform = plans[frame][0]
+        key = (transform.sx, transform.sy)
+        if key not in grains:
+            grains[key] = frame_grain(
+                engine.info if engine is not None else None, settings.deflicker, transform
+            )
+        return grains[key]
 
     def finish_and_write(
         frame: int, mixed: np.ndarray, meta: ImageMeta
@@ -635,7 +663,7 @@ def _render(
         shot, in_shot = plans[frame][3]
         colour = settings.colour
         try:
-            out = apply_grain(mixed, node, grain_profile, shot=shot, frame=in_shot)
+            out = apply_grain(mixed, node, grain_of(frame), shot=shot, frame=in_shot)
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
         except RemasterError as exc:

@@ -24,7 +24,9 @@ The sigma (2.5 px) is chosen by measurement on ``bench/grain.py``'s tuning seeds
 300-step lite model, with the grain deficit synthesised): 1.5 px steadies more but averages away the
 film's coarse grain that the broadcast carries and the model reproduces (seed 2's middle octave band
 0.75 of the film's), 4 px keeps the grain and steadies less (seed 3: 1.31). Figures in
-docs/training.md ("Steadiness").
+docs/training.md ("Steadiness"). Measured since on motion-compensated frame differences, 2.5 px takes
+most of the coarse grain too; the render synthesises it back (``render.chunk.frame_grain`` with
+``passed_power``: the share of new-every-frame grain the deflicker leaves).
 
 Each frame's output depends only on the input frames within ``radius`` of it, so a render in chunks
 reads up to ``radius`` frames beyond each chunk and gives the same frames as one chunk.
@@ -72,6 +74,24 @@ class DeflickerParams:
     @property
     def off(self) -> bool:
         return self.radius == 0
+
+
+def passed_power(frequencies: np.ndarray, params: DeflickerParams, scale: float) -> np.ndarray:
+    """The share of noise new in every frame (film grain the model reproduces) that the deflicker
+    leaves, at ``frequencies`` (float64, cycles per output px), every neighbour used at equal weight.
+
+    The frame's low band (transfer ``G``) is replaced by the mean of ``2 r + 1`` frames' low bands, so
+    the frame keeps ``1 - (1 - k) G`` of its own noise and gets ``k G`` of each neighbour's: power
+    ``(1 - (1 - k) G)^2 + k (1 - k) G^2`` with ``k = 1 / (2 r + 1)``, ``G = exp(-2 pi^2 (sigma scale)^2 f^2)``
+    (``scale``: output px per input px; the deflicker runs at the input raster). 1 when it is off.
+    Neighbours left out (cuts, occlusions) or weighed down leave more than this.
+    """
+    f = np.asarray(frequencies, np.float64)
+    if params.off:
+        return np.ones_like(f)
+    k = 1.0 / (2 * params.radius + 1)
+    g = np.exp(-2.0 * np.pi**2 * (params.sigma * scale) ** 2 * f**2)
+    return (1.0 - (1.0 - k) * g) ** 2 + k * (1.0 - k) * g**2
 
 
 def _flow_luma(y: np.ndarray, scale: float) -> np.ndarray:

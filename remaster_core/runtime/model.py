@@ -34,6 +34,10 @@ onnxruntime accepts.
                                the runtime recomputes it and refuses a model whose weights changed.
 ``remaster.grain_profile``     optional, the film's grain (``remaster_core.grain.profile``, JSON) the
                                render synthesises on the output; absent: no grain is added.
+``remaster.film_grain``,       optional, both or neither: the training film's whole grain and what
+``remaster.output_grain``      the model's own output carries of it (profiles, JSON); the render
+                               synthesises from them when a deflicker changes what the output
+                               carries (``grain_profile`` is the film's less the output's).
 ``remaster.guard``             optional, JSON ``{"grade": ..., "coverage": ...}``: the model's own
                                closed-form grade and what it was trained on
                                (``remaster_core.guard.Guard``); when present the node guards every
@@ -90,6 +94,8 @@ KEY_PRECISION = "remaster.precision"
 KEY_PADS_INTERNALLY = "remaster.pads_internally"
 KEY_SHA256_WEIGHTS = "remaster.sha256_weights"
 KEY_GRAIN_PROFILE = "remaster.grain_profile"
+KEY_FILM_GRAIN = "remaster.film_grain"
+KEY_OUTPUT_GRAIN = "remaster.output_grain"
 KEY_GUARD = "remaster.guard"
 KEY_HELD_OUT = "remaster.held_out"
 KEY_WORKING_COLORSPACE = "remaster.colorspace"
@@ -166,6 +172,8 @@ class ModelInfo:
         opset: the default-domain opset the graph was exported with.
         input_name, output_name: the graph's input and output names.
         grain: the film's grain profile (``remaster.grain_profile``), or None when the model has none.
+        film_grain, output_grain: the film's whole grain and its output's own (``remaster.film_grain``,
+            ``remaster.output_grain``), both or neither (None).
         guard: the model's grade and training coverage (``remaster.guard``), or None (an older model:
             its output is not guarded).
         held_out: its training run's held-out figures (``remaster.held_out``), or None.
@@ -184,6 +192,8 @@ class ModelInfo:
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME
     grain: GrainProfile | None = None
+    film_grain: GrainProfile | None = None
+    output_grain: GrainProfile | None = None
     guard: Guard | None = None
     held_out: Mapping[str, Any] | None = None
     working_colorspace: str | None = None
@@ -447,6 +457,13 @@ def open_model(
         convention = meta_convention
         _check_space_to_depth(label, model, convention)
         grain = _grain_profile(label, props)
+        film_grain = _grain_profile(label, props, KEY_FILM_GRAIN)
+        output_grain = _grain_profile(label, props, KEY_OUTPUT_GRAIN)
+        if (film_grain is None) != (output_grain is None):
+            raise ModelError(
+                f"{label}: the metadata holds one of {KEY_FILM_GRAIN} and {KEY_OUTPUT_GRAIN} without the other; "
+                "the metadata was edited or the export is broken: re-export"
+            )
         guard, held_out = _guard(label, props)
     elif convention is None:
         raise ModelError(
@@ -459,7 +476,7 @@ def open_model(
         input_name, output_name, graph_precision = _check_io(p, sha, model, strict_names=False)
         _check_space_to_depth(label, model, convention)
     if not ours:
-        grain = None
+        grain = film_grain = output_grain = None
         guard, held_out = None, None
     info = ModelInfo(
         path=p,
@@ -473,6 +490,8 @@ def open_model(
         input_name=input_name,
         output_name=output_name,
         grain=grain,
+        film_grain=film_grain,
+        output_grain=output_grain,
         guard=guard,
         held_out=held_out,
         working_colorspace=(props.get(KEY_WORKING_COLORSPACE) or None) if ours else None,
@@ -481,13 +500,14 @@ def open_model(
     return info, model
 
 
-def _grain_profile(label: str, props: Mapping[str, str]) -> GrainProfile | None:
-    """The model's grain profile (``remaster.grain_profile``), None without one; ModelError if broken."""
-    text = props.get(KEY_GRAIN_PROFILE)
+def _grain_profile(label: str, props: Mapping[str, str], key: str = KEY_GRAIN_PROFILE) -> GrainProfile | None:
+    """The model's grain profile under ``key`` (``remaster.grain_profile``), None without one; ModelError
+    if broken."""
+    text = props.get(key)
     if text is None:
         return None
     try:
-        return profile_from_json(text, f"metadata {KEY_GRAIN_PROFILE}")
+        return profile_from_json(text, f"metadata {key}")
     except InputError as exc:
         raise ModelError(
             f"{label}: {exc}; the metadata was edited or the export is broken: re-export"

@@ -34,6 +34,9 @@ def test_export_takes_the_run_folders_profile(tmp_path: Path) -> None:
     meta = grain_metadata(source, {OUTPUT_GRAIN_KEY: carried.to_dict()})
     embedded = profile_from_json(meta[contract.KEY_GRAIN_PROFILE], "m")
     assert embedded == grain_deficit(profile, carried)
+    # with both profiles beside it, for a render whose deflicker takes some of the output's grain
+    assert profile_from_json(meta[contract.KEY_FILM_GRAIN], "m") == profile
+    assert profile_from_json(meta[contract.KEY_OUTPUT_GRAIN], "m") == carried
     assert all(abs(e * e - 0.5 * p * p) < 1e-9 for e, p in zip(embedded.rms, profile.rms, strict=True))
     # measured on other tiles: the film's whole grain (and a warning); a broken record: named
     other = replace(carried, tile=32, spectrum=((0.0, 1e-5) * 12,) * 3)
@@ -60,3 +63,22 @@ def test_the_runtime_reads_the_profile_and_refuses_a_broken_one(tmp_path: Path) 
     broken, _ = make_model(tmp_path, "broken.onnx", net=net, props=bad)
     with pytest.raises(ModelError, match="remaster.grain_profile.*re-export"):
         open_model(broken)
+
+
+def test_the_film_and_output_profiles_come_both_or_not_at_all(tmp_path: Path) -> None:
+    from remaster_core.grain.profile import profile_to_json
+
+    net = StandIn()
+    profile = estimate_profile(film(1))
+    half = replace(profile, spectrum=tuple(tuple(0.5 * v for v in ch) for ch in profile.spectrum))
+    both = {
+        contract.KEY_FILM_GRAIN: profile_to_json(profile),
+        contract.KEY_OUTPUT_GRAIN: profile_to_json(half),
+    }
+    path, _ = make_model(tmp_path, "both.onnx", net=net, props=metadata(net.s, net.receptive_field, **both))
+    info = open_model(path)[0]
+    assert info.film_grain == profile and info.output_grain == half
+    one = {contract.KEY_FILM_GRAIN: profile_to_json(profile)}
+    lone, _ = make_model(tmp_path, "one.onnx", net=net, props=metadata(net.s, net.receptive_field, **one))
+    with pytest.raises(ModelError, match="without the other.*re-export"):
+        open_model(lone)

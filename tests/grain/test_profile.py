@@ -235,3 +235,16 @@ def test_the_previous_frame_needs_its_reference_and_the_same_shape() -> None:
         ProfileAccumulator().add(scans[1], reference=scans[1], previous=scans[0])
     with pytest.raises(InputError, match="not the frame's shape"):
         ProfileAccumulator().add(scans[1], previous=scans[0][:100])
+
+
+def test_a_deficit_takes_only_the_share_of_the_output_that_survives() -> None:
+    from remaster_core.grain.profile import ring_frequencies
+
+    profile = estimate_profile(film(2))
+    half = grain_deficit(profile, profile, np.full(len(profile.spectrum[0]), 0.5))
+    for got, full in zip(half.spectrum, profile.spectrum, strict=True):
+        assert np.allclose(got, 0.5 * np.asarray(full))
+    assert grain_deficit(profile, profile).is_zero  # all of it survives: nothing to add
+    assert ring_frequencies(profile)[1] == pytest.approx(1 / profile.tile)
+    with pytest.raises(InputError, match="passed shares"):
+        grain_deficit(profile, profile, np.ones(3))

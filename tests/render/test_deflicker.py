@@ -142,3 +142,65 @@ def test_render_deflicker_gives_the_same_frames_whatever_the_chunking(tmp_path: 
     assert proc.returncode == 0, proc.stderr
     for f in (3, 4, 5):  # its neighbours outside the frames asked for are read all the same
         assert np.array_equal(pixels(tmp_path / "part" / f"o.{f:04d}.exr"), whole[f]), f
+
+
+def test_the_share_of_new_grain_it_leaves_is_what_passed_power_says() -> None:
+    """Independent white grain on a still picture, deflickered over 2 frames each side: the share of the
+    grain's power left per band is ``passed_power``'s where the grain is (from 1/16 cycle/px up: within
+    10 %); lower down, where the weights fall below 1, it leaves more, never less."""
+    from remaster_core.render.deflicker import passed_power
+
+    pic = _picture(3)[:, :W]
+    rng = np.random.default_rng(0)
+    params = DeflickerParams(radius=2)
+    win = np.outer(np.hanning(H), np.hanning(W))[..., None]
+    power_in = power_out = np.zeros((H, W))
+    for _ in range(4):
+        noise = [rng.normal(0, 0.02, (H, W, 3)).astype(np.float32) for _ in range(5)]
+        out = _run([pic + n for n in noise], params)[2] - pic
+        power_out = power_out + (np.abs(np.fft.fft2(out * win, axes=(0, 1))) ** 2).mean(-1)
+        power_in = power_in + (np.abs(np.fft.fft2(noise[2] * win, axes=(0, 1))) ** 2).mean(-1)
+    radius = np.hypot(np.fft.fftfreq(H)[:, None], np.fft.fftfreq(W)[None, :])
+    for lo, hi in ((0.01, 0.03), (0.03, 0.06), (0.06, 0.12), (0.12, 0.25), (0.25, 0.5)):
+        band = (radius > lo) & (radius <= hi)
+        measured = power_out[band].sum() / power_in[band].sum()
+        predicted = float(passed_power(radius[band], params, 1.0).mean())
+        if lo >= 0.06:
+            assert measured == pytest.approx(predicted, rel=0.1), (lo, hi)
+        else:
+            assert predicted * 0.95 <= measured <= 2.0 * predicted, (lo, hi)
+    assert passed_power(np.array([0.0, 0.3]), DeflickerParams(radius=0), 1.0) == pytest.approx([1.0, 1.0])
+
+
+def test_a_deflickered_render_synthesises_back_the_grain_the_deflicker_takes() -> None:
+    """With the model's film and output profiles, the grain of a deflickered frame is the film's less the
+    output's share that survives (at the frame's scale); without a deflicker, or without the two
+    profiles, the model's own deficit."""
+    from types import SimpleNamespace
+
+    from remaster_core.align.transform import Transform4
+    from remaster_core.grain import estimate_profile
+    from remaster_core.grain.profile import grain_deficit, ring_frequencies
+    from remaster_core.render.chunk import frame_grain
+    from remaster_core.render.deflicker import passed_power
+    from tests.grain.test_profile import film
+
+    profile = estimate_profile(film(2))
+    output = grain_deficit(profile, profile, np.full(len(profile.spectrum[0]), 0.5))  # half the film's
+    deficit = grain_deficit(profile, output)
+    info = SimpleNamespace(grain=deficit, film_grain=profile, output_grain=output)
+    half = Transform4(0.0, 0.0, 0.5, 0.5)  # two output px per input px
+    params = DeflickerParams(radius=2)
+    assert frame_grain(info, None, half) is deficit  # type: ignore[arg-type]
+    assert frame_grain(info, DeflickerParams(radius=0), half) is deficit  # type: ignore[arg-type]
+    assert (
+        frame_grain(SimpleNamespace(grain=deficit, film_grain=None, output_grain=None), params, half)
+        is deficit
+    )  # type: ignore[arg-type]
+    got = frame_grain(info, params, half)  # type: ignore[arg-type]
+    assert got is not None
+    passed = passed_power(ring_frequencies(profile), params, 2.0)
+    expected = np.maximum(0.0, np.asarray(profile.spectrum) - passed * np.asarray(output.spectrum))
+    assert np.allclose(got.spectrum, expected)
+    assert all(g > d for g, d in zip(got.rms, deficit.rms, strict=True))  # more than the plain deficit
+    assert frame_grain(None, params, half) is None
