@@ -119,9 +119,29 @@ def test_bad_settings_are_named() -> None:
 
 
 def test_render_deflicker_gives_the_same_frames_whatever_the_chunking(tmp_path: Path) -> None:
+    """With grain too: a model that carries the film's and its output's grain profiles, whose render
+    synthesises back the grain the deflicker takes (more than the plain deficit)."""
+    from remaster_core.grain import estimate_profile
+    from remaster_core.grain.profile import grain_deficit, profile_to_json
+    from remaster_core.runtime import model as contract
+    from tests.grain.test_profile import film
+
+    profile = estimate_profile(film(2))
+    output = grain_deficit(profile, profile, np.full(len(profile.spectrum[0]), 0.5))
+    grain = {contract.KEY_GRAIN_PROFILE: profile_to_json(grain_deficit(profile, output))}
+    both = {
+        **grain,
+        contract.KEY_FILM_GRAIN: profile_to_json(profile),
+        contract.KEY_OUTPUT_GRAIN: profile_to_json(output),
+    }
     net = StandIn(s=2, width=8, convs=2, seed=1)
     (tmp_path / "m").mkdir()
-    model, _ = make_model(tmp_path / "m", "m.onnx", net=net, props=metadata(net.s, net.receptive_field))
+    model, _ = make_model(
+        tmp_path / "m", "m.onnx", net=net, props=metadata(net.s, net.receptive_field, **both)
+    )
+    deficit_only, _ = make_model(
+        tmp_path / "m", "d.onnx", net=net, props=metadata(net.s, net.receptive_field, **grain)
+    )
     frames = list(range(1, 8))
     plates = write_sequence(tmp_path / "in", frames, (80, 60))
 
@@ -137,6 +157,13 @@ def test_render_deflicker_gives_the_same_frames_whatever_the_chunking(tmp_path: 
     for f in frames:
         assert np.array_equal(whole[f], chunks[f]), f
     assert any(not np.array_equal(whole[f], plain[f]) for f in frames)
+    both_model, model = model, deficit_only  # the same render with the deficit alone: less grain
+    less = render("less", "--deflicker", "2")
+    clean = render("clean", "--deflicker", "2", "--grain-amount", "0")
+    more_rms = np.sqrt(np.mean([(whole[f] - clean[f]) ** 2 for f in frames]))
+    less_rms = np.sqrt(np.mean([(less[f] - clean[f]) ** 2 for f in frames]))
+    assert more_rms > 1.01 * less_rms > 0  # the coarse rings (this film grain is mostly fine: 1.4 % more)
+    model = both_model
     proc = run_cli(plates, "--model", str(model), "--out", str(tmp_path / "part" / "o.####.exr"), "--format",
                    "160x120", "--bit-depth", "float", "--deflicker", "2", "--frames", "3-5")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
