@@ -26,7 +26,9 @@ the fade's dark first frame) counts with its luma term alone. A cut is also the 
 fade's brighter second frame), unless it and the larger one, both picture changes or both
 changes of exposure, make a *flash*: two cuts one or two frames apart (a shot of 1-2 frames) are
 both kept when the short shot differs from both sides, i.e. when the two scores together reach ``flash_ratio`` times the distance
-from the frame before the first cut to the frame after the short shot. A transition frame at one cut
+from the frame before the first cut to the frame after the short shot, or their standardised luma
+changes reach ``flash_ratio`` times that across (exposure-blind: a dark flash into the dark first
+frame of a fade from black, whose histograms hardly differ). A transition frame at one cut
 (a blend of the two shots) lies between them, so its two scores add up to about that distance; a
 flash adds up to about twice it (or far more, when the flash interrupts one shot). Frame 0 starts
 the first shot; the leader -> first shot boundary is an ordinary cut.
@@ -149,9 +151,14 @@ def detect_cuts(thumbs: np.ndarray, params: CutParams | None = None) -> tuple[li
         return bool(picture[u]), float(scores[u])
 
     def flash(a: int, b: int) -> bool:
-        """Frames a..b-1 (a < b) are a short shot of their own: cuts at a and at b."""
+        """Frames a..b-1 (a < b) are a short shot of their own: cuts at a and at b. Judged on the whole
+        score, and on the standardised picture alone (exposure-blind: a flash into the dark first frame
+        of a fade from black, whose histogram is the flash's, not the shot's)."""
         across = _distance(features[a - 1], features[b])
-        return float(scores[a] + scores[b]) >= p.flash_ratio * across
+        if float(scores[a] + scores[b]) >= p.flash_ratio * across:
+            return True
+        apart = _structure(features[a - 1], features[b])
+        return float(structure[a] + structure[b]) >= p.flash_ratio * apart
 
     cuts = [0]
     for t in range(1, n):

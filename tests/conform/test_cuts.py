@@ -86,3 +86,20 @@ def test_cut_into_a_fade_is_found_at_its_dark_first_frame() -> None:
     cuts, scores = detect_cuts(np.stack([frame_thumbnail(f) for f in frames]))
     assert scores[11] > scores[10]
     assert cuts == [0, 10]
+
+
+def test_a_dark_flash_shot_into_a_fade_from_black_keeps_both_cuts() -> None:
+    """Thumbnails of held-out stress reel 960's conformed frames 80-100 (``data/``, uint8, made by
+    ``frame_thumbnail``; loaded without pickle): a frozen shot, a two-frame flash of the Hubble deep
+    field (frames 91-92) and a fade from black (93 on). The fade's dark first frame has nearly the
+    flash's histogram, so the two cuts' scores add up to less than ``flash_ratio`` times the distance
+    across the flash; on the standardised picture alone (exposure-blind) the flash differs from both
+    sides, and both cuts are kept."""
+    from pathlib import Path
+
+    with np.load(
+        Path(__file__).parent / "data" / "stress960_flash_into_fade.npz", allow_pickle=False
+    ) as data:
+        thumbs = data["thumbnails"]
+    cuts, _ = detect_cuts(thumbs)
+    assert cuts == [0, 11, 13]
