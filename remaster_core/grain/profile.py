@@ -59,12 +59,17 @@ import numpy as np
 
 from remaster_core.errors import InputError
 from remaster_core.io.atomic import write_text_atomic
-from remaster_core.look.grain import noise_power_spectrum, variance_scale
-from remaster_core.look.grain_sample import GrainSample, difference_sample, single_frame_sample
+from remaster_core.look.grain import grain_power
+from remaster_core.look.grain_sample import (
+    GrainSample,
+    chosen,
+    difference_sample,
+    single_frame_sample,
+    tile_sizes,
+)
 from remaster_core.look.motion import motion_between
 from remaster_core.look.regions import (
     CHANNELS,
-    FALLBACK_TILE,
     LookParams,
     flat_tiles,
     gaussian,
@@ -280,9 +285,9 @@ class _Stats:
             return
         self.flat_tiles += n
         (res,) = sample.residuals  # (n, t, t, 3)
-        psd = noise_power_spectrum(res, sample.divisor)
+        psd, pixel_scale = grain_power(res, sample.divisor)
         self.psd = psd if self.psd is None else self.psd + psd
-        scale = np.sqrt(variance_scale(res, sample.divisor))[:, None, None, :]  # one frame's grain
+        scale = np.sqrt(pixel_scale)[:, None, None, :]  # one frame's grain
         flat_res = (res.astype(np.float64) * scale).reshape(-1, 3)
         self.cross += flat_res.T @ flat_res
         p = self.params
@@ -343,9 +348,7 @@ class ProfileAccumulator:
 
     def __init__(self, params: LookParams | None = None) -> None:
         self.params = params or LookParams()
-        self.sizes = [self.params]
-        if self.params.tile > FALLBACK_TILE:
-            self.sizes.append(replace(self.params, tile=FALLBACK_TILE))
+        self.sizes = tile_sizes(self.params)
         self.single = [_Stats(p, temporal=False) for p in self.sizes]
         self.difference = [_Stats(p, temporal=True) for p in self.sizes]
         self.frames = 0
@@ -404,9 +407,7 @@ class ProfileAccumulator:
 
     def result(self) -> GrainProfile:
         """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
-        k = 1 if len(self.sizes) > 1 and not self.single[0].flat_tiles and self.single[1].flat_tiles else 0
-        chosen = self.difference[k] if self.difference[k].flat_tiles else self.single[k]
-        return chosen.result(self.frames)
+        return chosen(self.single, self.difference).result(self.frames)
 
 
 def _rgb(frame: np.ndarray, what: str) -> np.ndarray:

@@ -27,14 +27,20 @@ RMS below ``LookParams.grain_floor``) gives ratios of None with the reason, and 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from remaster_core.look.grain_sample import GrainSample, difference_sample, single_frame_sample
+from remaster_core.look.grain_sample import (
+    GrainSample,
+    chosen,
+    difference_sample,
+    single_frame_sample,
+    tile_sizes,
+)
 from remaster_core.look.motion import Motion
 from remaster_core.look.ratio import Ratio, ratio_of, unmeasured
-from remaster_core.look.regions import CHANNELS, FALLBACK_TILE, FramePlanes, LookParams, frame_planes
+from remaster_core.look.regions import CHANNELS, FramePlanes, LookParams, flat_tiles
 
 
 @dataclass(frozen=True)
@@ -139,39 +145,37 @@ def _radius(tile: int) -> np.ndarray:
     return np.hypot(f[:, None], f[None, :])
 
 
-def tile_power(residual_tiles: np.ndarray, divisor: np.ndarray | None = None) -> np.ndarray:
+def tile_power(residual_tiles: np.ndarray) -> np.ndarray:
     """Power spectral density of each tile: float64 (N, T, T, C) from float (N, T, T, C) residual tiles.
 
     Each tile's mean is removed and a 2-D Hann window applied; the PSD is ``|FFT|^2 / sum(window^2)``
-    (code value^2 per (cycle/px)^2, frequencies in ``numpy.fft.fftfreq`` order). With ``divisor``
-    (float64 (N, T, T), a frame difference's ``1 + T(f)``: ``look.grain_sample``), each tile's PSD is
-    divided by it, reading as one frame's grain.
+    (code value^2 per (cycle/px)^2, frequencies in ``numpy.fft.fftfreq`` order).
     """
     tile = residual_tiles.shape[1]
     win = _hann2d(tile)
     x = residual_tiles.astype(np.float64)
     x = (x - x.mean(axis=(1, 2), keepdims=True)) * win
     spectrum = np.fft.fft2(x, axes=(1, 2))
-    power = (spectrum.real**2 + spectrum.imag**2) / float(np.sum(win**2))
-    return power if divisor is None else power / divisor[..., None]
+    return (spectrum.real**2 + spectrum.imag**2) / float(np.sum(win**2))
 
 
-def noise_power_spectrum(residual_tiles: np.ndarray, divisor: np.ndarray | None = None) -> np.ndarray:
-    """Summed power spectral density of tiles: float64 (T, T, C), the sum over the N tiles of ``tile_power``."""
-    return tile_power(residual_tiles, divisor).sum(axis=0)
+def grain_power(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The spectrum and the pixel scale of N residual tiles (float (N, T, T, C)), read as one frame's grain.
 
-
-def variance_scale(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> np.ndarray:
-    """Per tile and channel, float64 (N, C): what a residual pixel's square is multiplied by to read as one
-    frame's grain (1 for a single frame; for a frame difference its PSD's total after ``divisor`` over
-    before, so the amplitude and the level response follow the spectrum)."""
-    n, c = residual_tiles.shape[0], residual_tiles.shape[-1]
-    if divisor is None:
-        return np.ones((n, c))
+    Returns:
+        (psd, scale): float64 (T, T, C), the sum over the tiles of ``tile_power``, each divided by
+        ``divisor`` (float64 (N, T, T), a frame difference's ``1 + T(f)``: ``look.grain_sample``; None
+        for a single frame); and float64 (N, C), what a residual pixel's square is multiplied by (1 for
+        a single frame; for a difference its tile's PSD total after ``divisor`` over before, so the
+        amplitude and the level response follow the spectrum).
+    """
     power = tile_power(residual_tiles)
+    if divisor is None:
+        return power.sum(axis=0), np.ones((power.shape[0], power.shape[-1]))
+    corrected = power / divisor[..., None]
     before = power.sum(axis=(1, 2))
-    after = (power / divisor[..., None]).sum(axis=(1, 2))
-    return np.divide(after, before, out=np.ones_like(before), where=before > 0)
+    after = corrected.sum(axis=(1, 2))
+    return corrected.sum(axis=0), np.divide(after, before, out=np.ones_like(before), where=before > 0)
 
 
 def band_power(psd: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -188,7 +192,7 @@ def band_share(tile: int, low: float, high: float) -> float:
 
 
 def _scaled_squares(residual_tiles: np.ndarray, scale: np.ndarray, per_tile: int) -> np.ndarray:
-    """float64 (n * t * t, C): each pixel's squared residual times its tile's ``variance_scale``."""
+    """float64 (n * t * t, C): each pixel's squared residual times its tile's scale (``grain_power``)."""
     sq = residual_tiles.reshape(-1, residual_tiles.shape[-1]).astype(np.float64) ** 2
     return sq * np.repeat(scale, per_tile, axis=0)
 
@@ -222,8 +226,8 @@ class GrainAccumulator:
             return
         self.flat_tiles += n
         render, reference = sample.residuals  # (n, t, t, 3)
-        psd_r = noise_power_spectrum(render, sample.divisor)
-        psd_f = noise_power_spectrum(reference, sample.divisor)
+        psd_r, scale_r = grain_power(render, sample.divisor)
+        psd_f, scale_f = grain_power(reference, sample.divisor)
         self.psd_render = psd_r if self.psd_render is None else self.psd_render + psd_r
         self.psd_reference = psd_f if self.psd_reference is None else self.psd_reference + psd_f
         inner_edges = np.asarray(self.params.level_edges[1:-1], np.float32)
@@ -231,8 +235,8 @@ class GrainAccumulator:
         nbins = len(self.params.level_edges) - 1
         self.level_pixels += np.bincount(bins, minlength=nbins)
         per_tile = sample.level.shape[1] * sample.level.shape[2]
-        r2 = _scaled_squares(render, variance_scale(render, sample.divisor), per_tile)
-        f2 = _scaled_squares(reference, variance_scale(reference, sample.divisor), per_tile)
+        r2 = _scaled_squares(render, scale_r, per_tile)
+        f2 = _scaled_squares(reference, scale_f, per_tile)
         for c in range(3):
             self.level_sq_render[:, c] += np.bincount(bins, weights=r2[:, c], minlength=nbins)
             self.level_sq_reference[:, c] += np.bincount(bins, weights=f2[:, c], minlength=nbins)
@@ -343,9 +347,7 @@ class GrainMeter:
     """
 
     def __init__(self, params: LookParams) -> None:
-        self.sizes = [params]
-        if params.tile > FALLBACK_TILE:
-            self.sizes.append(replace(params, tile=FALLBACK_TILE))
+        self.sizes = tile_sizes(params)
         self.single = [GrainAccumulator(p) for p in self.sizes]
         self.difference = [GrainAccumulator(p, temporal=True) for p in self.sizes]
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -356,29 +358,21 @@ class GrainMeter:
         """Add the next frame pair (float32 (H, W, 3), 0..1), its ``regions.frame_planes`` at
         ``params.tile`` and the reference's motion onto it from the frame before (None for the first)."""
         previous, self._previous = self._previous, (render, reference, planes.reference_level)
+        residuals = (planes.render_residual, planes.reference_residual)
+        level = planes.reference_level
         for k, p in enumerate(self.sizes):
             if k > 0 and self.single[0].flat_tiles:
                 break  # the main size has flat tiles: the smaller ones are never needed
-            pl = planes if k == 0 else frame_planes(render, reference, p)
-            residuals = (pl.render_residual, pl.reference_residual)
-            self.single[k].add(single_frame_sample(residuals, pl.reference_level, pl.flat, p.tile))
+            flat = planes.flat if k == 0 else flat_tiles(level, p)
+            self.single[k].add(single_frame_sample(residuals, level, flat, p.tile))
             if previous is not None and motion is not None:
                 prev_render, prev_reference, prev_level = previous
                 self.difference[k].add(
                     difference_sample(
-                        (prev_render, prev_reference),
-                        (render, reference),
-                        pl.reference_level,
-                        pl.flat,
-                        prev_level,
-                        motion,
-                        p,
+                        (prev_render, prev_reference), (render, reference), level, flat, prev_level, motion, p
                     )
                 )
 
     def result(self) -> GrainResult:
-        """Frame differences where they had flat tiles, else single frames; the smaller tiles only where
-        the main size had no flat tile and they have."""
-        k = 1 if len(self.sizes) > 1 and not self.single[0].flat_tiles and self.single[1].flat_tiles else 0
-        chosen = self.difference[k] if self.difference[k].flat_tiles else self.single[k]
-        return chosen.result()
+        """The grain measures of what ``grain_sample.chosen`` picks."""
+        return chosen(self.single, self.difference).result()

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
 
 from remaster_core.look.motion import Motion
-from remaster_core.look.regions import LookParams, highpass, tile_gradient, tiles
+from remaster_core.look.regions import FALLBACK_TILE, LookParams, highpass, tile_gradient, tiles
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,27 @@ class GrainSample:
     def count(self) -> int:
         """n, the flat tiles."""
         return int(self.level.shape[0])
+
+
+def tile_sizes(params: LookParams) -> list[LookParams]:
+    """The settings grain is looked for at: ``params`` (its tile), then ``FALLBACK_TILE`` px tiles where
+    those are smaller (used only while the reference has shown no flat tile of the first size)."""
+    return [params, replace(params, tile=FALLBACK_TILE)] if params.tile > FALLBACK_TILE else [params]
+
+
+class _Pooled(Protocol):
+    flat_tiles: int
+
+
+P = TypeVar("P", bound=_Pooled)
+
+
+def chosen(single: Sequence[P], difference: Sequence[P]) -> P:
+    """Of the statistics pooled per size of ``tile_sizes`` (single frames, frame differences): the
+    frame differences where they had flat tiles, else the single frames; the smaller tiles only where
+    the first size had no flat tile and they have."""
+    k = 1 if len(single) > 1 and not single[0].flat_tiles and single[1].flat_tiles else 0
+    return difference[k] if difference[k].flat_tiles else single[k]
 
 
 def single_frame_sample(
