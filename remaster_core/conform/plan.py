@@ -55,6 +55,12 @@ holds a damaged field is built otherwise (``FramePlan.build``):
 - a 3-field run with a decode left out by the same rules: the other decode is woven ("copy", no
   merge); with no clean decode of one parity it is rebuilt from a clean field likewise.
 
+The marks judge a coded frame by its picture change against its neighbours', so a shot that changes
+fast right after a cut (a fade from black, a fast pan) hides which coded frame holds the cut. Once
+the cuts are found on the built frames, ``fields_across_cuts`` names the fields coded with a field
+across a cut and ``without_fields`` rebuilds the frames on either side without them (the conform's
+second look, ``pipeline.beside_cuts``; not for a codec that codes the fields apart).
+
 Each recipe carries ``score``: log((comb + eps) / (intra + eps)) of the woven pair (see
 ``fields``), about <= 0 for a clean weave of one film frame, larger when the two fields are
 different moments. ``combed`` flags woven frames above ``CadenceParams.combed_threshold`` (they
@@ -326,3 +332,67 @@ def plan_frames(
                 )
             )
     return plans
+
+
+def fields_across_cuts(frames: list[tuple[int, ...]], cuts: list[int]) -> set[int]:
+    """Stream fields coded in one broadcast frame with a field of another shot, from the cut list.
+
+    Args:
+        frames: each output frame's fields (``FramePlan.fields``), in output order.
+        cuts: output indices of the first frame of every shot but the first.
+
+    Returns:
+        For each cut k, the last field of frame k-1 and the first of frame k where the two are the
+        fields of one broadcast frame (2j and 2j+1): the cut falls inside that coded frame.
+    """
+    out: set[int] = set()
+    for k in cuts:
+        if not 0 < k < len(frames) or not frames[k - 1] or not frames[k]:
+            continue
+        a, b = max(frames[k - 1]), min(frames[k])
+        if b == a + 1 and a % 2 == 0:
+            out |= {a, b}
+    return out
+
+
+def without_fields(
+    plan: FramePlan, damaged: set[int], metrics: FieldMetrics, params: CadenceParams | None = None
+) -> FramePlan | None:
+    """``plan`` (a film frame beside a cut) built again without the ``damaged`` fields it uses, or None
+    where it uses none of them, is not film, or has no other field.
+
+    The shot-change marks (``Marks``) judge a field from the picture change inside its coded frame; a
+    shot that changes fast (a fade from black, a fast pan) raises that change in its own coded frames
+    too, so a field of the cut's coded frame can be woven (its mark not isolated) or the wrong field
+    of a 2-field run kept (its partner's frame changed more). The cut list (``cuts``, on the built
+    frames) says which coded frame holds the cut: a field in it is damaged wherever the codec codes
+    a frame's fields together, and the frame is built from the run's other fields: the other
+    parity's clean decode woven ("copy"), else its clean field rebuilt ("rebuilt"). A weave is given
+    up for a rebuild only where it combs above ``CadenceParams.damage_comb``: the cut list also
+    places a cut inside a fast dissolve, whose coded frame holds two blends of the same two shots
+    and weaves cleanly (stress seed 945, DV, 24p 64: the rebuild 1.7 dB below the weave; seed 948,
+    MPEG-2, 24p 96, a hard cut into a fast pan: the weave combs at 0.49, the rebuild 1.2 dB above it).
+    """
+    if plan.kind != "film":
+        return None
+    used = {f for f in (plan.top, plan.bottom, plan.copy, plan.keep) if f is not None}
+    if not used & damaged:
+        return None
+    clean = [f for f in plan.fields if f not in damaged]
+    if not clean:
+        return None
+    p = params or CadenceParams()
+    tops = [f for f in clean if is_top(f, metrics.first_parity)]
+    bottoms = [f for f in clean if not is_top(f, metrics.first_parity)]
+    if tops and bottoms:
+        top, bottom = tops[0], bottoms[0]
+        scores = comb_scores(metrics, p)
+        a = min(top, bottom)
+        score = float(scores[a]) if abs(top - bottom) == 1 and a < scores.shape[0] else 0.0
+        return FramePlan(
+            "film", plan.fields, plan.phase, top=top, bottom=bottom, score=score,
+            combed=score > p.combed_threshold, build="copy", pattern=plan.pattern,
+        )  # fmt: skip
+    if plan.keep is None and (plan.score is None or plan.score <= p.damage_comb):
+        return None  # a clean weave stays: the "cut" may be a step of a dissolve (see above)
+    return FramePlan("film", plan.fields, plan.phase, keep=clean[0], build="rebuilt", pattern=plan.pattern)

@@ -6,7 +6,7 @@ import numpy as np
 
 from remaster_core.conform.cadence import Run
 from remaster_core.conform.fields import FieldMetrics
-from remaster_core.conform.plan import FramePlan, plan_frames
+from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, without_fields
 
 # 3:2 from field 0: runs of 3, 2, 3, 2 fields; field i is in coded frame i // 2
 RUNS = [
@@ -78,6 +78,47 @@ def test_both_fields_marked_keep_the_one_whose_picture_changes_clearly_less() ->
     # fields coded apart, a clean weave: woven either way
     clean = _plan_of(plan_frames(RUNS, _metrics(change={2: 1.2, 4: 0.4}), fields_coded_apart=True), (3, 4))
     assert clean.build == "woven"
+
+
+def test_the_cut_list_names_the_fields_coded_with_another_shot() -> None:
+    """A cut between output frames whose fields meet inside one coded frame (2j, 2j+1) damages both;
+    one between coded frames damages none."""
+    frames = [run.fields for run in RUNS]
+    assert fields_across_cuts(frames, [1]) == {2, 3}  # (0 1 2) | (3 4): coded frame 1 holds 2 and 3
+    assert fields_across_cuts(frames, [2]) == {4, 5}  # (3 4) | (5 6 7): coded frame 2 holds 4 and 5
+    assert fields_across_cuts(frames, [3]) == set()  # (5 6 7) | (8 9): 7 | 8 meet across frames 3, 4
+    assert fields_across_cuts(frames, [0, 6, 99]) == set()  # no frame before the first, none after
+
+
+def test_a_frame_beside_a_cut_is_built_without_the_cut_fields() -> None:
+    """The marks can keep the wrong field of a 2-field run (the next coded frame changes more: a fade
+    from black) or weave a damaged one (a fast pan after the cut: the mark is not isolated); the cut
+    list puts it right: the 2-field run is rebuilt from its field of the shot's own coded frame, the
+    3-field run before the cut woven from its clean decodes."""
+    metrics = _metrics(change={2: 0.5, 4: 1.5})  # the cut in coded frame 1, a fade from black in 2
+    plans = plan_frames(RUNS, metrics)
+    wrong = _plan_of(plans, (3, 4))
+    assert wrong.build == "rebuilt" and wrong.keep == 3  # field 4's coded frame changed more
+    damaged = fields_across_cuts([p.fields for p in plans], [1])
+    after = without_fields(wrong, damaged, metrics)
+    assert after is not None and after.build == "rebuilt" and after.keep == 4
+    before = without_fields(_plan_of(plans, (0, 1, 2)), damaged, metrics)
+    assert before is not None and before.build == "copy" and {before.top, before.bottom} == {0, 1}
+    assert not before.combed
+    assert without_fields(_plan_of(plans, (5, 6, 7)), damaged, metrics) is None  # uses none of them
+    orphan = FramePlan("orphan", (3,), 3, keep=3, build="orphan")
+    assert without_fields(orphan, {3}, metrics) is None
+
+    # a fast pan after a hard cut: neither mark is isolated, the damaged field combs in the weave
+    pan = _metrics(change={2: 1.3, 4: 0.9}, comb={3: 2.0})
+    woven = _plan_of(plan_frames(RUNS, pan), (3, 4))
+    assert woven.build == "woven"
+    fixed = without_fields(woven, {2, 3}, pan)
+    assert fixed is not None and fixed.build == "rebuilt" and fixed.keep == 4
+    # the cut list's "cut" inside a fast dissolve: two blends of the same shots weave cleanly and stay
+    dissolve = _metrics(change={2: 1.3, 4: 0.9})
+    clean = _plan_of(plan_frames(RUNS, dissolve), (3, 4))
+    assert clean.build == "woven" and without_fields(clean, {2, 3}, dissolve) is None
 
 
 def test_a_repeat_is_merged_unless_its_two_decodes_are_two_moments() -> None:
