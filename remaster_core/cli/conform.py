@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     summary = (
         f"{m.frame_count} frames at 23.976 from {m.source_frame_count} broadcast frames, "
         f"{len(m.cuts)} cuts ({len(m.shots)} shots), {len(m.orphans or ())} orphans, "
-        f"{len(m.video_frames or ())} video, {len(m.combed or ())} combed"
+        f"{len(m.video_frames or ())} video, {len(m.combed or ())} combed, "
+        f"{len(m.uncertain_cadence or ())} on little cadence evidence"
     )
     if m.offset_match is not None:
         summary += f"; offset {m.offset}" if m.offset is not None else "; offset: no match"

@@ -170,6 +170,12 @@ class CadenceParams:
             coded picture changes less (``FieldMetrics.change``), by this ratio or more, is kept (the
             other picture holds the cut); otherwise the run is woven (a one-frame flash between two
             cuts: both pictures hold a cut).
+        uncertain_margin: a frame whose fields' ``decision_margins`` fall below this (a quarter of a
+            break) is listed as decided on little evidence (``conform.json`` ``uncertain_cadence``):
+            another phase, or a break a few fields away, explains its fields about as well. A list to
+            look at, not a verdict: on the 60 looked-at stress reels, 18 list 2-36 such fields
+            (video edges, frozen or still stretches around an edit), and the decision was right on
+            all of them but one (seed 966, an edit inside a still shot with grain).
         damage_isolation: a marked field is left out of its weave (by the rules of ``plan``) only where
             its coded frame's change is more than 1 / this times that of the coded frames on either side
             (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either
@@ -196,6 +202,7 @@ class CadenceParams:
     damage_comb: float = 0.2
     damage_change_ratio: float = 0.5
     damage_isolation: float = 0.5
+    uncertain_margin: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -404,6 +411,94 @@ def _structures(params: CadenceParams) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return natural, sign, brk
 
 
+@dataclass(frozen=True)
+class _Costs:
+    """The terms of the decision (``track_cadence``'s module docstring), for N fields: ``natural``,
+    ``sign``, ``brk`` (STATES x STATES, ``_structures``), ``emit`` and ``rep_nat`` (N x STATES: every
+    field's own evidence, inf where its parity or the overrides rule a state out; the pulldown repeat
+    paid on the natural transition into a state), ``comb`` (N-1,) and ``start`` (STATES,): field 0's
+    cost of each state."""
+
+    n: int
+    natural: np.ndarray
+    sign: np.ndarray
+    brk: np.ndarray
+    emit: np.ndarray
+    rep_nat: np.ndarray
+    comb: np.ndarray
+    start: np.ndarray
+
+    def step(self, i: int) -> np.ndarray:
+        """(STATES, STATES) cost of moving from field i-1's state (rows) into field i's (columns), field
+        i's own evidence included: the cheaper of the natural transition and a break (even i only)."""
+        ec = self.comb[i - 1] if i - 1 < self.comb.shape[0] else 0.0
+        cost = self.natural + ec * self.sign + self.rep_nat[i][None, :]
+        if i % 2 == 0:
+            cost = np.minimum(cost, self.brk - ec)
+        return cost + self.emit[i][None, :]
+
+
+def _costs(evidence: Evidence, allowed: np.ndarray | None, p: CadenceParams) -> _Costs:
+    n = evidence.comb.shape[0] + 1 if evidence.comb.shape[0] or evidence.repeat.shape[0] else 0
+    if allowed is not None:
+        n = max(n, allowed.shape[0])
+    natural, sign, brk = _structures(p)
+    emit = np.zeros((n, STATES))
+    rep = evidence.repeat.astype(np.float64)
+    pull = evidence.pulldown.astype(np.float64)
+    emit[: rep.shape[0]] = -rep[:, None]
+    # a 3-field run's repeat, paid on the natural transition that keeps the run going (module docstring)
+    rep_nat = np.zeros((n, STATES))
+    for s, k, r in _film_states():
+        if _REPEAT[s]:
+            lag = 1 if r % 2 else 2
+            rep_nat[lag : lag + rep.shape[0], PATTERN_BASE[k] + (r + lag) % PHASES] = 2.0 * pull[: n - lag]
+    emit[0::2, _ODD] = np.inf  # even fields (a frame's first) sit at even phases
+    emit[1::2, _EVEN] = np.inf
+    if allowed is not None:
+        emit[~allowed[:n]] = np.inf
+    start = emit[0].copy() if n else np.zeros(STATES)
+    start[VIDEO + 1 :] += p.pattern_penalty  # 3:2 is the common pulldown: 2:3:3:2 needs evidence
+    return _Costs(n, natural, sign, brk, emit, rep_nat, evidence.comb.astype(np.float64), start)
+
+
+def decision_margins(
+    evidence: Evidence,
+    track: CadenceTrack,
+    *,
+    allowed: np.ndarray | None = None,
+    params: CadenceParams | None = None,
+) -> np.ndarray:
+    """(N,) float64 >= 0: for each field, how much more the cheapest decision that puts it in any other
+    state costs than ``track`` (inf where no other state is possible).
+
+    Min-sum forward and backward passes over the costs ``track_cadence`` weighs: the cheapest path
+    through state s at field i costs forward[i, s] + backward[i, s]. A small margin says the evidence
+    hardly tells this field's phase from another: a cadence break placed inside a still or frozen
+    stretch (an edit after the telecine), whose fields nothing tells apart, can sit at any of several
+    fields for about the same cost. Nothing in the decision changes; ``conform`` reports such frames.
+    """
+    p = params or CadenceParams()
+    costs = _costs(evidence, allowed, p)
+    n = costs.n
+    if n == 0:
+        return np.zeros(0)
+    forward = np.empty((n, STATES))
+    forward[0] = costs.start
+    for i in range(1, n):
+        forward[i] = np.min(forward[i - 1][:, None] + costs.step(i), axis=0)
+    backward = np.zeros((n, STATES))
+    for i in range(n - 1, 0, -1):
+        backward[i - 1] = np.min(costs.step(i) + backward[i][None, :], axis=1)
+    through = forward + backward
+    chosen = through[np.arange(n), track.state.astype(np.int64)]
+    other = through.copy()
+    other[np.arange(n), track.state.astype(np.int64)] = np.inf
+    with np.errstate(invalid="ignore"):
+        margin = np.min(other, axis=1) - chosen
+    return np.where(np.isnan(margin), np.inf, np.maximum(margin, 0.0))
+
+
 def track_cadence(
     evidence: Evidence, *, allowed: np.ndarray | None = None, params: CadenceParams | None = None
 ) -> CadenceTrack:
@@ -424,32 +519,17 @@ def track_cadence(
         ValueError: ``allowed`` leaves no possible path.
     """
     p = params or CadenceParams()
-    n = evidence.comb.shape[0] + 1 if evidence.comb.shape[0] or evidence.repeat.shape[0] else 0
-    if allowed is not None:
-        n = max(n, allowed.shape[0])
+    costs = _costs(evidence, allowed, p)
+    n = costs.n
     if n == 0:
         return CadenceTrack(np.zeros(0, np.int8), np.zeros(0, bool), 0.0)
-    natural, sign, brk = _structures(p)
-    emit = np.zeros((n, STATES))
-    rep = evidence.repeat.astype(np.float64)
-    pull = evidence.pulldown.astype(np.float64)
-    emit[: rep.shape[0]] = -rep[:, None]
-    # a 3-field run's repeat, paid on the natural transition that keeps the run going (module docstring)
-    rep_nat = np.zeros((n, STATES))
-    for s, k, r in _film_states():
-        if _REPEAT[s]:
-            lag = 1 if r % 2 else 2
-            rep_nat[lag : lag + rep.shape[0], PATTERN_BASE[k] + (r + lag) % PHASES] = 2.0 * pull[: n - lag]
-    emit[0::2, _ODD] = np.inf  # even fields (a frame's first) sit at even phases
-    emit[1::2, _EVEN] = np.inf
-    if allowed is not None:
-        emit[~allowed[:n]] = np.inf
-    comb = evidence.comb.astype(np.float64)
+    natural, sign, brk, emit, rep_nat, comb = (
+        costs.natural, costs.sign, costs.brk, costs.emit, costs.rep_nat, costs.comb
+    )  # fmt: skip
     back = np.zeros((n, STATES), dtype=np.int8)
     via_break = np.zeros((n, STATES), dtype=bool)
     cols = np.arange(STATES)
-    score = emit[0].copy()
-    score[VIDEO + 1 :] += p.pattern_penalty  # 3:2 is the common pulldown: 2:3:3:2 needs evidence
+    score = costs.start.copy()
     for i in range(1, n):
         ec = comb[i - 1] if i - 1 < comb.shape[0] else 0.0
         nat = score[:, None] + natural + ec * sign + rep_nat[i][None, :]

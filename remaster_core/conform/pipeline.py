@@ -67,6 +67,7 @@ from remaster_core.conform import timecode as timecode_mod
 from remaster_core.conform.cadence import (
     CadenceParams,
     CadenceTrack,
+    decision_margins,
     field_evidence,
     group_runs,
     track_cadence,
@@ -288,20 +289,22 @@ def _has_pulldown(metrics: FieldMetrics, params: CadenceParams) -> bool:
     return float(np.mean(within[:n][moving[:n]] > 0.5)) > 0.25
 
 
-def _plan_record(index: int, plan: FramePlan) -> FrameRecord:
+def _plan_record(index: int, plan: FramePlan, margins: np.ndarray | None = None) -> FrameRecord:
     fields = tuple(plan.fields)
     pulldown = plan.pattern if plan.pattern not in (None, "3:2") else None  # absent: 3:2
+    least = min(float(margins[f]) for f in fields) if margins is not None and fields else None
+    margin = round(least, 2) if least is not None and np.isfinite(least) else None
     if plan.kind == "film" and plan.build != "rebuilt":
         assert plan.top is not None and plan.bottom is not None
         weave = Weave(plan.top, plan.bottom, plan.copy)
         return FrameRecord(
             index, plan.kind, fields, plan.phase, weave, round(float(plan.score or 0.0), 4), plan.combed,
-            built=plan.build, pulldown=pulldown,
+            built=plan.build, pulldown=pulldown, cadence_margin=margin,
         )  # fmt: skip
     temporal = tuple(f for f in (plan.before, plan.after) if f is not None) if plan.kind == "video" else None
     return FrameRecord(
         index, plan.kind, fields, plan.phase, keep=plan.keep, temporal=temporal, built=plan.build,
-        pulldown=pulldown,
+        pulldown=pulldown, cadence_margin=margin,
     )  # fmt: skip
 
 
@@ -330,6 +333,7 @@ class Analysis:
         plans: one recipe per output frame (empty for "progressive24").
         frames_decoded: broadcast frames that decoded (all of them unless ``decode_error``).
         decode_error: the error that stopped decoding early (a truncated or corrupt file), or None.
+        margins: (N,) float64, each field's ``cadence.decision_margins`` (None for "progressive24").
     """
 
     info: VideoInfo
@@ -340,6 +344,7 @@ class Analysis:
     plans: list[FramePlan]
     frames_decoded: int
     decode_error: str | None
+    margins: np.ndarray | None = None
 
 
 def analyse(
@@ -373,11 +378,12 @@ def analyse(
             "there is nothing to inverse-telecine, and conform does not convert frame rates. Give the "
             "interlaced broadcast, or convert the rate with a standards converter"
         )
-    track = track_cadence(
-        field_evidence(metrics, p), allowed=allowed_states(override_list, metrics.field_count), params=p
-    )
+    evidence = field_evidence(metrics, p)
+    allowed = allowed_states(override_list, metrics.field_count)
+    track = track_cadence(evidence, allowed=allowed, params=p)
+    margins = decision_margins(evidence, track, allowed=allowed, params=p)
     plans = plan_frames(group_runs(track), metrics, p, fields_coded_apart=info.fields_coded_apart)
-    return Analysis(info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error)
+    return Analysis(info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error, margins)
 
 
 def conform(
@@ -489,7 +495,7 @@ def conform(
         else:
             recipes = frame_recipes(analysis, to_rgb=False)
             for plan, make in progress(recipes, total=len(plans), desc="conform: frames", unit="frame"):
-                emit(make, _plan_record(len(records), plan))
+                emit(make, _plan_record(len(records), plan, analysis.margins))
         while pending:
             collect(pending.popleft())
 
@@ -507,7 +513,7 @@ def conform(
         for k, make in rebuild_recipes(analysis, fixes):
             rebuilt.append(k)
             plans[k] = fixes[k]
-            records[k] = _plan_record(k, fixes[k])
+            records[k] = _plan_record(k, fixes[k], analysis.margins)
             target = out / FRAME_PATTERN.format(ext=ext).replace("%06d", f"{k:06d}")
             meta = timecode_mod.stamp(frame_meta, tc, k, records[k].used_fields())
             done = _finish_frame(make, info, target, meta, ext == "png")
@@ -541,7 +547,15 @@ def conform(
         overrides,
         image_format,
         clipped / pixels if pixels else 0.0,
+        (params or CadenceParams()).uncertain_margin,
     )
+    if conform_manifest.uncertain_cadence:
+        log.info(
+            "%d frame(s) whose cadence rests on little evidence (a still or frozen stretch with an edit in "
+            "it, the edge of a video stretch): %s; conform.json lists them under uncertain_cadence; where "
+            "one mixes two film frames, correct it with an override file",
+            len(conform_manifest.uncertain_cadence), _spans(conform_manifest.uncertain_cadence),
+        )  # fmt: skip
     shots = [editorial.Shot(s.first, s.last) for s in conform_manifest.shots]
     timeline = editorial.shots_timeline(
         shots,
@@ -614,6 +628,17 @@ def _finish_frame(
     return _Finished(thumb, clipped, rgb.size if count_clipped else 0)
 
 
+def _spans(frames: tuple[int, ...]) -> str:
+    """Sorted frame indices as ranges: (3, 4, 5, 9) -> "3-5, 9"."""
+    spans: list[list[int]] = []
+    for f in frames:
+        if spans and f == spans[-1][1] + 1:
+            spans[-1][1] = f
+        else:
+            spans.append([f, f])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
 def _break_frames(records: list[FrameRecord], track: CadenceTrack | None) -> list[int]:
     """Output frames whose fields follow a cadence break (or the start or end of a video stretch)."""
     if track is None:
@@ -637,6 +662,7 @@ def _manifest(
     overrides: str | Path | None,
     image_format: str,
     clipped_fraction: float,
+    uncertain_margin: float,
 ) -> ConformManifest:
     n = len(records)
     bounds = [(c, (cut_list[k + 1] - 1) if k + 1 < len(cut_list) else n - 1) for k, c in enumerate(cut_list)]
@@ -689,6 +715,9 @@ def _manifest(
         combed=tuple(r.index for r in records if r.combed),
         video_frames=tuple(r.index for r in records if r.kind == "video"),
         cadence_breaks=tuple(int(i) for i in np.nonzero(track.broken)[0]) if track is not None else (),
+        uncertain_cadence=tuple(
+            r.index for r in records if r.cadence_margin is not None and r.cadence_margin < uncertain_margin
+        ),
         overrides=None if overrides is None else str(overrides),
         decode_error=seen.error,
         offset=None if offset_result is None else offset_result.offset,

@@ -55,6 +55,7 @@ def _summary(m: ConformManifest) -> str:
         ("combed (check these)", _listed(m.combed)),
         ("video-originated frames", f"{len(m.video_frames or ())}"),
         ("cadence breaks (fields)", _listed(m.cadence_breaks)),
+        ("cadence on little evidence (check these)", _listed(m.uncertain_cadence)),
         ("decode error", m.decode_error or "none"),
     ]
     if m.offset_match is not None:

@@ -14,6 +14,8 @@ only ``frames_pattern``, ``frame_count`` and ``shots``, the rest is checked when
     shots               {first, last (inclusive), film_first (film index at ``first``, or null),
                         match_score[, z]}: in range, not overlapping
     orphans, combed, video_frames, cadence_breaks   output frame (field for breaks) indices
+    uncertain_cadence   output frames whose cadence was decided on little evidence (optional): another
+                        phase explains their fields about as well (``FrameRecord.cadence_margin``)
     overrides, decode_error   the override file used, the error that stopped decoding (or null)
     offset, offset_match, film   with a film scan only: the temporal offset and the film sequence
     timecode            {source_start, source_rate, drop_frame, origin, record_start, record_rate}: the
@@ -112,6 +114,10 @@ class FrameRecord:
             frame of 2:3:3:2 pulldown (phases of its own cycle ``At Ab Bt Bb Bt Cb Ct Cb Dt Db``);
             absent means 3:2.
         comb, combed: the weave's comb score and whether it combs (film).
+        cadence_margin: how much more (cost units of ``conform.cadence``) the cheapest decision that
+            gives any of the frame's fields another phase costs (optional; absent for progressive
+            input or where no other phase is possible): small in a still or frozen stretch that holds
+            an edit made after the telecine, whose fields nothing tells apart.
         built: how the frame was built (optional, ``BUILDS``): "woven" (``weave``), "merged" (``weave``
             with the other decode of its repeated field merged in), "copy" (``weave`` of the clean decode
             of a repeated field, its other decode being damaged), "rebuilt" (a film frame rebuilt from
@@ -130,6 +136,7 @@ class FrameRecord:
     temporal: tuple[int, ...] | None = None
     built: str | None = None
     pulldown: str | None = None
+    cadence_margin: float | None = None
 
     def used_fields(self) -> list[int]:
         """The fields whose pixels the frame shows (the woven pair, or the kept field, else all)."""
@@ -155,7 +162,7 @@ class FrameRecord:
                 d["temporal"] = None if self.temporal is None else list(self.temporal)
         if self.kind == "film":
             with_optional(d, keep=self.keep)
-        return with_optional(d, built=self.built, pulldown=self.pulldown)
+        return with_optional(d, built=self.built, pulldown=self.pulldown, cadence_margin=self.cadence_margin)
 
     @classmethod
     def from_dict(cls, d: Any, where: Where, index: int, fields_hi: int) -> FrameRecord:
@@ -173,6 +180,7 @@ class FrameRecord:
         comb, combed, keep, phase = d.get("comb"), d.get("combed"), d.get("keep"), d.get("phase")
         built = optional(where.at("built"), d.get("built"), lambda w, v: one_of(w, v, BUILDS))
         pulldown = optional(where.at("pulldown"), d.get("pulldown"), lambda w, v: one_of(w, v, PULLDOWNS))
+        margin = optional(where.at("cadence_margin"), d.get("cadence_margin"), lambda w, v: number(w, v, 0.0))
         return cls(
             index,
             kind,
@@ -185,6 +193,7 @@ class FrameRecord:
             None if temporal is None else int_list(where.at("temporal"), temporal, 0, fields_hi),
             built,
             pulldown,
+            margin,
         )
 
 
@@ -364,6 +373,7 @@ class ConformManifest:
     combed: tuple[int, ...] | None = None
     video_frames: tuple[int, ...] | None = None
     cadence_breaks: tuple[int, ...] | None = None
+    uncertain_cadence: tuple[int, ...] | None = None
     overrides: str | None = None
     decode_error: str | None = None
     offset: int | None = None
@@ -421,6 +431,7 @@ class ConformManifest:
             ("combed", None if self.combed is None else list(self.combed)),
             ("video_frames", None if self.video_frames is None else list(self.video_frames)),
             ("cadence_breaks", None if self.cadence_breaks is None else list(self.cadence_breaks)),
+            ("uncertain_cadence", None if self.uncertain_cadence is None else list(self.uncertain_cadence)),
             ("timecode", None if self.timecode is None else self.timecode.to_dict()),
             ("editorial", None if self.editorial is None else dict(self.editorial)),
             ("cuts_file", self.cuts_file),
@@ -510,6 +521,7 @@ class ConformManifest:
                 d.get("cadence_breaks"),
                 lambda w, v: int_list(w, v, 0, 2 * MAX_FRAMES),
             ),
+            uncertain_cadence=frame_list("uncertain_cadence"),
             overrides=text("overrides"),
             decode_error=text("decode_error"),
             offset=optional(top.at("offset"), d.get("offset"), lambda w, v: integer(w, v, -_ANY, _ANY)),

@@ -8,7 +8,9 @@ import numpy as np
 from remaster_core.conform.cadence import (
     PHASES,
     VIDEO,
+    CadenceParams,
     CadenceTrack,
+    decision_margins,
     field_evidence,
     group_runs,
     track_cadence,
@@ -78,6 +80,29 @@ def test_edit_across_the_cycle_breaks_cadence_and_leaves_orphans() -> None:
     orphans = [sources[r.fields[0]] for r in runs if r.kind == "orphan"]
     assert orphans == [a_src[25], b_src[6]]
     assert track.broken[26]
+
+
+def test_margins_flag_an_edit_inside_a_frozen_stretch_and_nothing_else() -> None:
+    """An edit made after the telecine inside a frozen picture (every field the same but for coding
+    noise) cannot be placed: the cheapest decisions that break a few fields earlier or later cost about
+    the same, so the fields there have small margins. The moving film either side, and an edit between
+    moving shots, are decided clearly."""
+    small = CadenceParams().uncertain_margin
+    fields = _telecine(_frames(20, 4))[0][:26] + _telecine(_frames(20, 5), first=100)[0][6:]
+    evidence = field_evidence(measure_fields(fields, "top"))
+    track = track_cadence(evidence)
+    margins = decision_margins(evidence, track)
+    assert margins.shape == (len(fields),) and (margins >= small).all()
+
+    frozen = _frames(1, 9)[0]
+    piece_a, _ = _telecine(_frames(12, 10) + [frozen] * 10)
+    piece_b, _ = _telecine([frozen] * 10 + _frames(12, 11), phase=1)
+    fields = piece_a[:50] + piece_b[7:]  # the edit: at field 50, inside the frozen picture
+    evidence = field_evidence(measure_fields(fields, "top"))
+    track = track_cadence(evidence)
+    margins = decision_margins(evidence, track)
+    assert (margins[44:56] < small).any()  # around the edit
+    assert (margins[:24] >= small).all() and (margins[-24:] >= small).all()  # the moving film
 
 
 def test_video_stretch_is_found() -> None:
