@@ -75,7 +75,7 @@ from remaster_core.conform.cadence import (
 from remaster_core.conform.fields import FieldMetrics, decision_luma, measure_fields
 from remaster_core.conform.offset import OffsetResult, find_offset
 from remaster_core.conform.overrides import allowed_states, read_overrides
-from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, without_fields
+from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, rewoven, without_fields
 from remaster_core.conform.rebuild import deinterlace_video, rebuild_orphan, weave_film, weave_film_planes
 from remaster_core.conform.report import write_report
 from remaster_core.errors import InputError, MediaError
@@ -229,22 +229,34 @@ def _recipe(
     return partial(deinterlace_video, buffer[plan.keep], before, after, info)
 
 
-def beside_cuts(analysis: Analysis, plans: list[FramePlan], cut_list: list[int]) -> dict[int, FramePlan]:
+def beside_cuts(
+    analysis: Analysis, plans: list[FramePlan], cut_list: list[int], params: CadenceParams | None = None
+) -> dict[int, FramePlan]:
     """Output frames beside a cut to build again, and how: where the cut falls inside a broadcast frame
     and the codec codes a frame's two fields together, the frames on either side are built without
     that frame's fields (``plan.fields_across_cuts``, ``plan.without_fields``; measured on stress reels
     948 and 960: a cut into a fast pan or a fade from black, whose own coded frames change as much as
     the cut's, had its damaged field woven or kept, 1.2 and 2.4 dB below the clean field's rebuild).
-    A codec that codes the fields apart (ProRes) codes such fields well: nothing is changed there."""
+    A frame the marks rebuilt from one field with no cut at it or the next frame is woven again where
+    its weave is clean (``plan.rewoven``: the end of a dissolve, stress reel 1020, 24p 91, 1.1 dB; the
+    first picture of a shot, beside a cut between broadcast frames, may be coded poorly and stays as
+    the marks built it). A codec
+    that codes the fields apart (ProRes) codes such fields well: nothing is changed there."""
     if analysis.metrics is None or analysis.info.fields_coded_apart:
         return {}
+    metrics = analysis.metrics
     damaged = fields_across_cuts([p.fields for p in plans], cut_list)
+    beside = {j for k in cut_list for j in (k - 1, k)}
+    evidence = field_evidence(metrics, params) if any(p.build == "rebuilt" for p in plans) else None
     fixes: dict[int, FramePlan] = {}
     for k, plan in enumerate(plans):
+        better = None
         if damaged & set(plan.fields):
-            better = without_fields(plan, damaged, analysis.metrics)
-            if better is not None:
-                fixes[k] = better
+            better = without_fields(plan, damaged, metrics, params)
+        elif k not in beside and evidence is not None:
+            better = rewoven(plan, metrics, evidence, params)
+        if better is not None:
+            fixes[k] = better
     return fixes
 
 
@@ -506,7 +518,7 @@ def conform(
         added, removed = editorial.compare_cuts(cut_list[1:], given)
         log.info("cuts from %s: %d (adds %s, removes %s of the detected)", cuts, len(given), added, removed)
         cut_list = [0, *given]
-    fixes = beside_cuts(analysis, plans, cut_list[1:]) if kind != "progressive24" else {}
+    fixes = beside_cuts(analysis, plans, cut_list[1:], params) if kind != "progressive24" else {}
     if fixes:
         plans = list(plans)
         rebuilt = []
@@ -520,7 +532,8 @@ def conform(
             thumb_arr[k] = done.thumb
             clipped += done.clipped - clipped_of[k]
         log.info(
-            "%d frame(s) beside a cut inside a broadcast frame built again without that frame's fields: %s",
+            "%d frame(s) built again by the cut list (beside a cut inside a broadcast frame, without its "
+            "fields; or marked as a cut where none is, woven): %s",
             len(rebuilt), ", ".join(str(k) for k in rebuilt),
         )  # fmt: skip
     offset_result: OffsetResult | None = None

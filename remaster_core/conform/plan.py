@@ -59,7 +59,9 @@ The marks judge a coded frame by its picture change against its neighbours', so 
 fast right after a cut (a fade from black, a fast pan) hides which coded frame holds the cut. Once
 the cuts are found on the built frames, ``fields_across_cuts`` names the fields coded with a field
 across a cut and ``without_fields`` rebuilds the frames on either side without them (the conform's
-second look, ``pipeline.beside_cuts``; not for a codec that codes the fields apart).
+second look, ``pipeline.beside_cuts``; not for a codec that codes the fields apart). The same look
+weaves again (``rewoven``) a frame the marks rebuilt from one field where no cut is found and the
+weave is clean: a big step at the end of a soft transition.
 
 Each recipe carries ``score``: log((comb + eps) / (intra + eps)) of the woven pair (see
 ``fields``), about <= 0 for a clean weave of one film frame, larger when the two fields are
@@ -234,6 +236,14 @@ def _film_plan(
                 combed=score > threshold, build="copy", pattern=run.pattern,
             )  # fmt: skip
         return FramePlan("film", run.fields, run.phase, keep=clean[0], build="rebuilt", pattern=run.pattern)
+    return _weave_plan(run, scores, evidence, first_parity, p)
+
+
+def _weave_plan(
+    run: Run, scores: np.ndarray, evidence: Evidence, first_parity: str, p: CadenceParams
+) -> FramePlan:
+    """A film run woven from all its fields: the pair that combs less, the repeat's decodes merged."""
+    threshold = p.combed_threshold
     pairs = [(a, a + 1) for a in run.fields[:-1]]
     best = min(pairs, key=lambda ab: float(scores[ab[0]]) if ab[0] < scores.shape[0] else 0.0)
     a, b = best
@@ -396,3 +406,23 @@ def without_fields(
     if plan.keep is None and (plan.score is None or plan.score <= p.damage_comb):
         return None  # a clean weave stays: the "cut" may be a step of a dissolve (see above)
     return FramePlan("film", plan.fields, plan.phase, keep=clean[0], build="rebuilt", pattern=plan.pattern)
+
+
+def rewoven(
+    plan: FramePlan, metrics: FieldMetrics, evidence: Evidence, params: CadenceParams | None = None
+) -> FramePlan | None:
+    """``plan`` woven from all its fields again, or None: for a film frame the shot-change marks
+    rebuilt from one field (``Marks``) that the cut list puts inside a shot (the caller's judgement:
+    no cut at the frame or the next, ``pipeline.beside_cuts``), where the weave is clean (combs at most
+    ``CadenceParams.damage_comb``). The marks read a big step of a soft transition (the last step of
+    a dissolve into a still picture) as a cut: stress seed 1020, DV, 24p 91, rebuilt from one field
+    1.1 dB below the weave of its two clean fields. ``evidence``: ``field_evidence(metrics)``.
+    """
+    if plan.kind != "film" or plan.build != "rebuilt":
+        return None
+    p = params or CadenceParams()
+    run = Run(plan.fields, "film", plan.phase, plan.pattern)
+    woven = _weave_plan(run, comb_scores(metrics, p), evidence, metrics.first_parity, p)
+    if woven.score is None or woven.score > p.damage_comb:
+        return None
+    return woven

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from remaster_core.conform.cadence import Run
+from remaster_core.conform.cadence import Run, field_evidence
 from remaster_core.conform.fields import FieldMetrics
-from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, without_fields
+from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, rewoven, without_fields
 
 # 3:2 from field 0: runs of 3, 2, 3, 2 fields; field i is in coded frame i // 2
 RUNS = [
@@ -119,6 +119,21 @@ def test_a_frame_beside_a_cut_is_built_without_the_cut_fields() -> None:
     dissolve = _metrics(change={2: 1.3, 4: 0.9})
     clean = _plan_of(plan_frames(RUNS, dissolve), (3, 4))
     assert clean.build == "woven" and without_fields(clean, {2, 3}, dissolve) is None
+
+
+def test_a_frame_the_marks_rebuilt_inside_a_shot_is_woven_again_where_its_weave_is_clean() -> None:
+    """The last big step of a dissolve into a still picture changes its coded frame like a cut (a strong,
+    isolated mark): field 3 is left out and (3, 4) rebuilt from field 4. Where the cut list finds no
+    cut there and the weave is clean, the frame is woven again; where the weave combs, it stays."""
+    metrics = _metrics(change={2: 1.0})
+    marked = _plan_of(plan_frames(RUNS, metrics), (3, 4))
+    assert marked.build == "rebuilt" and marked.keep == 4
+    again = rewoven(marked, metrics, field_evidence(metrics))
+    assert again is not None and again.build == "woven" and {again.top, again.bottom} == {3, 4}
+    combs = _metrics(change={2: 1.0}, comb={3: 2.0})
+    assert rewoven(_plan_of(plan_frames(RUNS, combs), (3, 4)), combs, field_evidence(combs)) is None
+    woven = _plan_of(plan_frames(RUNS, metrics), (5, 6, 7))
+    assert rewoven(woven, metrics, field_evidence(metrics)) is None  # nothing left out
 
 
 def test_a_repeat_is_merged_unless_its_two_decodes_are_two_moments() -> None:
