@@ -9,9 +9,10 @@ second decode costs less than keeping an episode's fields in memory):
 3. build: decode again and build each output frame (``rebuild``): R'G'B' -> ``DIR/frames``; keep a
    thumbnail per frame;
 4. cuts on the thumbnails (``cuts``), or an editor's cut list (``editorial.read_cuts``); the frames
-   beside a cut that falls inside a broadcast frame are built again without that frame's two fields
-   (``beside_cuts``: a third, partial decode up to the last of them); with a film sequence, the
-   temporal offset (``offset``);
+   beside a cut that falls inside a broadcast frame are built again without that frame's two fields,
+   and a frame the shot-change marks rebuilt from one field where no cut is found is woven again where
+   its weave is clean (``beside_cuts``: a third, partial decode up to the last of them); with a film
+   sequence, the temporal offset (``offset``);
 5. ``DIR/conform.json``, ``DIR/report.html`` (``report``) and the shots as ``DIR/editorial/shots.otio``
    and ``shots.edl`` (``editorial``).
 
@@ -240,8 +241,8 @@ def beside_cuts(
     A frame the marks rebuilt from one field with no cut at it or the next frame is woven again where
     its weave is clean (``plan.rewoven``: the end of a dissolve, stress reel 1020, 24p 91, 1.1 dB; the
     first picture of a shot, beside a cut between broadcast frames, may be coded poorly and stays as
-    the marks built it). A codec
-    that codes the fields apart (ProRes) codes such fields well: nothing is changed there."""
+    the marks built it). A codec that codes the fields apart (ProRes) codes such fields well: nothing
+    is changed there."""
     if analysis.metrics is None or analysis.info.fields_coded_apart:
         return {}
     metrics = analysis.metrics
