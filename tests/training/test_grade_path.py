@@ -119,3 +119,31 @@ def test_the_box_lowpass_is_the_edge_replicated_box_mean() -> None:
     assert float((low - pooled).abs().max()) < 1e-6
     # the corner pixel: its window is the corner value 9 times, the top row's next 2 values 3 times each...
     assert abs(float(low[1, 2, 0, 0]) - float(padded[1, 2, 0:5, 0:5].mean())) < 1e-6
+
+
+def test_an_exported_mean_lock_is_one_average_pool(tmp_path: Path) -> None:
+    """Exported, the box mean is an ``AveragePool`` (OpenVINO's CPU plugin does not finish compiling the
+    two long depthwise convolutions in bf16), and the exported graph gives what the module gives."""
+    import onnx
+    import onnxruntime as ort
+
+    net = build_generator(SMALL).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            if not p.abs().sum():
+                p.normal_(0.0, 0.01)
+    path = tmp_path / "g.onnx"
+    x = torch.rand(1, 3, 40, 44)
+    torch.onnx.export(net, (x,), str(path), input_names=["input"], output_names=["output"], opset_version=17,
+                      dynamo=False)  # fmt: skip
+    nodes = onnx.load(str(path)).graph.node
+    pools = [n for n in nodes if n.op_type == "AveragePool"]
+    kernels = [
+        list(a.ints) for n in nodes if n.op_type == "Conv" for a in n.attribute if a.name == "kernel_shape"
+    ]
+    assert len(pools) == 1 and [1, 9] not in kernels and [9, 1] not in kernels
+    out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[
+        0
+    ]
+    with torch.no_grad():
+        assert float(np.abs(out - net(x).numpy()).max()) < 1e-5
