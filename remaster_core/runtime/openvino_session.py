@@ -88,6 +88,28 @@ def compile_config(precision: Precision, threads: int | None) -> dict[str, str]:
     return config
 
 
+LONG_DEPTHWISE = 9
+"""A grouped convolution with a kernel side of this many taps or more (``stalls_in_low_precision``)."""
+
+
+def stalls_in_low_precision(graph: bytes) -> bool:
+    """Whether the ONNX ``graph`` holds a grouped (depthwise) convolution with a kernel side of
+    ``LONG_DEPTHWISE`` taps or more: OpenVINO's CPU plugin does not finish compiling one in bf16
+    (models exported before the mean lock's box mean became one ``AveragePool``: 17-tap depthwise
+    convolutions; 20 minutes on one core for the paper preset, stopped; OpenVINO 2025.4 and 2026.4)."""
+    import onnx
+
+    for node in onnx.load_from_string(graph).graph.node:
+        if node.op_type != "Conv":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        group = attrs["group"].i if "group" in attrs else 1
+        kernel = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else []
+        if group > 1 and kernel and max(kernel) >= LONG_DEPTHWISE:
+            return True
+    return False
+
+
 class OpenVinoSession:
     """A float32 ONNX graph compiled by OpenVINO for the CPU, per input shape, with a disk cache.
 
@@ -119,6 +141,14 @@ class OpenVinoSession:
         self._model: Any = None
         self.precision = precision
         self.config = compile_config(precision, threads)
+        if precision != "fp32" and stalls_in_low_precision(graph):
+            log.warning(
+                "%s: the model holds long depthwise convolutions (exported before the mean lock became an "
+                "average pool), which OpenVINO does not finish compiling in %s: it runs in fp32. Export it "
+                "again with this version for %s",
+                label, precision, precision,
+            )  # fmt: skip
+            self.config = compile_config("fp32", threads)
         self.cache_root = cache_root
         self._sha = model_sha256
         self._label = label

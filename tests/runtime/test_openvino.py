@@ -151,6 +151,32 @@ def test_bf16_within_its_bound(models: dict, tmp_path: Path) -> None:
     assert engine.stats.fp32_redone == 0
 
 
+class _LongDepthwise(StandIn):
+    """A stand-in with a 17-tap depthwise box after its body, as models exported before the mean lock's
+    box became an average pool held."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        row = torch.full((3, 1, 1, 17), 1.0 / 17)
+        box = torch.nn.functional.conv2d(
+            torch.nn.functional.pad(y, (8, 8, 0, 0), mode="replicate"), row, groups=3
+        )
+        return y - 0.1 * box
+
+
+def test_a_model_with_long_depthwise_convolutions_runs_bf16_in_fp32(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bf16 asked of a graph whose compile would not finish in bf16: a warning, and fp32 arithmetic."""
+    path, _ = make_model(tmp_path, "box.onnx", net=_LongDepthwise(s=2, width=8, convs=1))
+    with caplog.at_level(logging.WARNING, logger="remaster"):
+        engine = _ov(path, tmp_path, precision="bf16")
+        out = engine.run(_frames(1, 32, 48))
+    assert out.shape == (1, 32, 48, 3) and np.isfinite(out).all()
+    assert engine.describe()["precision"]["arithmetic"] == "fp32"
+    assert "long depthwise convolutions" in caplog.text
+
+
 def test_bf16_frame_with_nan_is_redone_in_fp32(
     models: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
