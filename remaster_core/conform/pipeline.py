@@ -76,7 +76,14 @@ from remaster_core.conform.cadence import (
 from remaster_core.conform.fields import FieldMetrics, decision_luma, measure_fields
 from remaster_core.conform.offset import OffsetResult, find_offset
 from remaster_core.conform.overrides import allowed_states, read_overrides
-from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, rewoven, without_fields
+from remaster_core.conform.plan import (
+    FramePlan,
+    comb_scores,
+    fields_across_cuts,
+    plan_frames,
+    rewoven,
+    without_fields,
+)
 from remaster_core.conform.rebuild import deinterlace_video, rebuild_orphan, weave_film, weave_film_planes
 from remaster_core.conform.report import write_report
 from remaster_core.errors import InputError, MediaError
@@ -248,14 +255,15 @@ def beside_cuts(
     metrics = analysis.metrics
     damaged = fields_across_cuts([p.fields for p in plans], cut_list)
     beside = {j for k in cut_list for j in (k - 1, k)}
-    evidence = field_evidence(metrics, params) if any(p.build == "rebuilt" for p in plans) else None
+    scores = comb_scores(metrics, params)
+    evidence = field_evidence(metrics, params)
     fixes: dict[int, FramePlan] = {}
     for k, plan in enumerate(plans):
         better = None
         if damaged & set(plan.fields):
-            better = without_fields(plan, damaged, metrics, params)
-        elif k not in beside and evidence is not None:
-            better = rewoven(plan, metrics, evidence, params)
+            better = without_fields(plan, damaged, scores, metrics.first_parity, params)
+        elif k not in beside:
+            better = rewoven(plan, scores, evidence, metrics.first_parity, params)
         if better is not None:
             fixes[k] = better
     return fixes
@@ -465,18 +473,15 @@ def conform(
     frames_dir.mkdir(parents=True, exist_ok=True)
     thumbs: list[np.ndarray] = []
     records: list[FrameRecord] = []
-    clipped = 0
     pixels = 0
+    clipped_of: list[int] = []  # samples clipped in each output frame (PNG)
     pending: deque[Future[_Finished]] = deque()
 
-    clipped_of: list[int] = []
-
     def collect(fut: Future[_Finished]) -> None:
-        nonlocal clipped, pixels
+        nonlocal pixels
         done = fut.result()
         thumbs.append(done.thumb)
         clipped_of.append(done.clipped)
-        clipped += done.clipped
         pixels += done.pixels
 
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
@@ -531,7 +536,7 @@ def conform(
             meta = timecode_mod.stamp(frame_meta, tc, k, records[k].used_fields())
             done = _finish_frame(make, info, target, meta, ext == "png")
             thumb_arr[k] = done.thumb
-            clipped += done.clipped - clipped_of[k]
+            clipped_of[k] = done.clipped
         log.info(
             "%d frame(s) built again by the cut list (beside a cut inside a broadcast frame, without its "
             "fields; or marked as a cut where none is, woven): %s",
@@ -560,7 +565,7 @@ def conform(
         seen,
         overrides,
         image_format,
-        clipped / pixels if pixels else 0.0,
+        sum(clipped_of) / pixels if pixels else 0.0,
         (params or CadenceParams()).uncertain_margin,
     )
     if conform_manifest.uncertain_cadence:

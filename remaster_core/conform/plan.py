@@ -217,7 +217,6 @@ def _film_plan(
     marks: Marks,
     metrics: FieldMetrics,
 ) -> FramePlan:
-    threshold = p.combed_threshold
     if len(run.fields) == 2:
         bad = _damaged_in_pair(run, scores, marks, metrics, p)
         if bad is not None:
@@ -225,18 +224,26 @@ def _film_plan(
             return FramePlan("film", run.fields, run.phase, keep=keep, build="rebuilt", pattern=run.pattern)
     clean = [f for f in run.fields if not marks.left_out(f, run, scores, p)]
     if len(run.fields) == 3 and clean and len(clean) < len(run.fields):
-        tops = [f for f in clean if is_top(f, first_parity)]
-        bottoms = [f for f in clean if not is_top(f, first_parity)]
-        if tops and bottoms:  # a clean decode of each parity: weave those
-            top, bottom = tops[0], bottoms[0]
-            a = min(top, bottom)
-            score = float(scores[a]) if abs(top - bottom) == 1 and a < scores.shape[0] else 0.0
-            return FramePlan(
-                "film", run.fields, run.phase, top=top, bottom=bottom, score=score,
-                combed=score > threshold, build="copy", pattern=run.pattern,
-            )  # fmt: skip
-        return FramePlan("film", run.fields, run.phase, keep=clean[0], build="rebuilt", pattern=run.pattern)
+        return _from_clean(run, clean, scores, first_parity, p)
     return _weave_plan(run, scores, evidence, first_parity, p)
+
+
+def _from_clean(
+    run: Run, clean: list[int], scores: np.ndarray, first_parity: str, p: CadenceParams
+) -> FramePlan:
+    """A film run built from its ``clean`` fields only (the others damaged): a clean decode of each
+    parity woven ("copy"), else the first clean field rebuilt ("rebuilt")."""
+    tops = [f for f in clean if is_top(f, first_parity)]
+    bottoms = [f for f in clean if not is_top(f, first_parity)]
+    if tops and bottoms:
+        top, bottom = tops[0], bottoms[0]
+        a = min(top, bottom)
+        score = float(scores[a]) if abs(top - bottom) == 1 and a < scores.shape[0] else 0.0
+        return FramePlan(
+            "film", run.fields, run.phase, top=top, bottom=bottom, score=score,
+            combed=score > p.combed_threshold, build="copy", pattern=run.pattern,
+        )  # fmt: skip
+    return FramePlan("film", run.fields, run.phase, keep=clean[0], build="rebuilt", pattern=run.pattern)
 
 
 def _weave_plan(
@@ -366,7 +373,11 @@ def fields_across_cuts(frames: list[tuple[int, ...]], cuts: list[int]) -> set[in
 
 
 def without_fields(
-    plan: FramePlan, damaged: set[int], metrics: FieldMetrics, params: CadenceParams | None = None
+    plan: FramePlan,
+    damaged: set[int],
+    scores: np.ndarray,
+    first_parity: str,
+    params: CadenceParams | None = None,
 ) -> FramePlan | None:
     """``plan`` (a film frame beside a cut) built again without the ``damaged`` fields it uses, or None
     where it uses none of them, is not film, or has no other field.
@@ -374,7 +385,8 @@ def without_fields(
     The shot-change marks (``Marks``) judge a field from the picture change inside its coded frame; a
     shot that changes fast (a fade from black, a fast pan) raises that change in its own coded frames
     too, so a field of the cut's coded frame can be woven (its mark not isolated) or the wrong field
-    of a 2-field run kept (its partner's frame changed more). The cut list (``cuts``, on the built
+    of a 2-field run kept (its partner's frame changed more). ``scores``: ``comb_scores`` of the
+    stream's metrics, whose field 0 has parity ``first_parity``. The cut list (``cuts``, on the built
     frames) says which coded frame holds the cut: a field in it is damaged wherever the codec codes
     a frame's fields together, and the frame is built from the run's other fields: the other
     parity's clean decode woven ("copy"), else its clean field rebuilt ("rebuilt"). A weave is given
@@ -392,37 +404,32 @@ def without_fields(
     if not clean:
         return None
     p = params or CadenceParams()
-    tops = [f for f in clean if is_top(f, metrics.first_parity)]
-    bottoms = [f for f in clean if not is_top(f, metrics.first_parity)]
-    if tops and bottoms:
-        top, bottom = tops[0], bottoms[0]
-        scores = comb_scores(metrics, p)
-        a = min(top, bottom)
-        score = float(scores[a]) if abs(top - bottom) == 1 and a < scores.shape[0] else 0.0
-        return FramePlan(
-            "film", plan.fields, plan.phase, top=top, bottom=bottom, score=score,
-            combed=score > p.combed_threshold, build="copy", pattern=plan.pattern,
-        )  # fmt: skip
-    if plan.keep is None and (plan.score is None or plan.score <= p.damage_comb):
+    built = _from_clean(Run(plan.fields, "film", plan.phase, plan.pattern), clean, scores, first_parity, p)
+    if built.build == "rebuilt" and plan.keep is None and (plan.score is None or plan.score <= p.damage_comb):
         return None  # a clean weave stays: the "cut" may be a step of a dissolve (see above)
-    return FramePlan("film", plan.fields, plan.phase, keep=clean[0], build="rebuilt", pattern=plan.pattern)
+    return built
 
 
 def rewoven(
-    plan: FramePlan, metrics: FieldMetrics, evidence: Evidence, params: CadenceParams | None = None
+    plan: FramePlan,
+    scores: np.ndarray,
+    evidence: Evidence,
+    first_parity: str,
+    params: CadenceParams | None = None,
 ) -> FramePlan | None:
     """``plan`` woven from all its fields again, or None: for a film frame the shot-change marks
     rebuilt from one field (``Marks``) that the cut list puts inside a shot (the caller's judgement:
     no cut at the frame or the next, ``pipeline.beside_cuts``), where the weave is clean (combs at most
     ``CadenceParams.damage_comb``). The marks read a big step of a soft transition (the last step of
     a dissolve into a still picture) as a cut: stress seed 1020, DV, 24p 91, rebuilt from one field
-    1.1 dB below the weave of its two clean fields. ``evidence``: ``field_evidence(metrics)``.
+    1.1 dB below the weave of its two clean fields. ``scores``, ``evidence``: ``comb_scores`` and
+    ``field_evidence`` of the stream's metrics.
     """
     if plan.kind != "film" or plan.build != "rebuilt":
         return None
     p = params or CadenceParams()
     run = Run(plan.fields, "film", plan.phase, plan.pattern)
-    woven = _weave_plan(run, comb_scores(metrics, p), evidence, metrics.first_parity, p)
+    woven = _weave_plan(run, scores, evidence, first_parity, p)
     if woven.score is None or woven.score > p.damage_comb:
         return None
     return woven

@@ -6,7 +6,14 @@ import numpy as np
 
 from remaster_core.conform.cadence import Run, field_evidence
 from remaster_core.conform.fields import FieldMetrics
-from remaster_core.conform.plan import FramePlan, fields_across_cuts, plan_frames, rewoven, without_fields
+from remaster_core.conform.plan import (
+    FramePlan,
+    comb_scores,
+    fields_across_cuts,
+    plan_frames,
+    rewoven,
+    without_fields,
+)
 
 # 3:2 from field 0: runs of 3, 2, 3, 2 fields; field i is in coded frame i // 2
 RUNS = [
@@ -100,25 +107,27 @@ def test_a_frame_beside_a_cut_is_built_without_the_cut_fields() -> None:
     wrong = _plan_of(plans, (3, 4))
     assert wrong.build == "rebuilt" and wrong.keep == 3  # field 4's coded frame changed more
     damaged = fields_across_cuts([p.fields for p in plans], [1])
-    after = without_fields(wrong, damaged, metrics)
+    after = without_fields(wrong, damaged, comb_scores(metrics), "top")
     assert after is not None and after.build == "rebuilt" and after.keep == 4
-    before = without_fields(_plan_of(plans, (0, 1, 2)), damaged, metrics)
+    before = without_fields(_plan_of(plans, (0, 1, 2)), damaged, comb_scores(metrics), "top")
     assert before is not None and before.build == "copy" and {before.top, before.bottom} == {0, 1}
     assert not before.combed
-    assert without_fields(_plan_of(plans, (5, 6, 7)), damaged, metrics) is None  # uses none of them
+    assert (
+        without_fields(_plan_of(plans, (5, 6, 7)), damaged, comb_scores(metrics), "top") is None
+    )  # uses none of them
     orphan = FramePlan("orphan", (3,), 3, keep=3, build="orphan")
-    assert without_fields(orphan, {3}, metrics) is None
+    assert without_fields(orphan, {3}, comb_scores(metrics), "top") is None
 
     # a fast pan after a hard cut: neither mark is isolated, the damaged field combs in the weave
     pan = _metrics(change={2: 1.3, 4: 0.9}, comb={3: 2.0})
     woven = _plan_of(plan_frames(RUNS, pan), (3, 4))
     assert woven.build == "woven"
-    fixed = without_fields(woven, {2, 3}, pan)
+    fixed = without_fields(woven, {2, 3}, comb_scores(pan), "top")
     assert fixed is not None and fixed.build == "rebuilt" and fixed.keep == 4
     # the cut list's "cut" inside a fast dissolve: two blends of the same shots weave cleanly and stay
     dissolve = _metrics(change={2: 1.3, 4: 0.9})
     clean = _plan_of(plan_frames(RUNS, dissolve), (3, 4))
-    assert clean.build == "woven" and without_fields(clean, {2, 3}, dissolve) is None
+    assert clean.build == "woven" and without_fields(clean, {2, 3}, comb_scores(dissolve), "top") is None
 
 
 def test_a_frame_the_marks_rebuilt_inside_a_shot_is_woven_again_where_its_weave_is_clean() -> None:
@@ -128,12 +137,15 @@ def test_a_frame_the_marks_rebuilt_inside_a_shot_is_woven_again_where_its_weave_
     metrics = _metrics(change={2: 1.0})
     marked = _plan_of(plan_frames(RUNS, metrics), (3, 4))
     assert marked.build == "rebuilt" and marked.keep == 4
-    again = rewoven(marked, metrics, field_evidence(metrics))
+    again = rewoven(marked, comb_scores(metrics), field_evidence(metrics), "top")
     assert again is not None and again.build == "woven" and {again.top, again.bottom} == {3, 4}
     combs = _metrics(change={2: 1.0}, comb={3: 2.0})
-    assert rewoven(_plan_of(plan_frames(RUNS, combs), (3, 4)), combs, field_evidence(combs)) is None
+    assert (
+        rewoven(_plan_of(plan_frames(RUNS, combs), (3, 4)), comb_scores(combs), field_evidence(combs), "top")
+        is None
+    )
     woven = _plan_of(plan_frames(RUNS, metrics), (5, 6, 7))
-    assert rewoven(woven, metrics, field_evidence(metrics)) is None  # nothing left out
+    assert rewoven(woven, comb_scores(metrics), field_evidence(metrics), "top") is None  # nothing left out
 
 
 def test_a_repeat_is_merged_unless_its_two_decodes_are_two_moments() -> None:
