@@ -1,23 +1,26 @@
-"""Grain synthesis cost per frame: ``remaster_core.grain.add_grain`` against the pixel-domain way of doing
-the same thing, in the same run, with the same profile.
+"""Grain synthesis cost per frame: ``remaster_core.grain.add_grain`` against the two ways the render did
+the same thing before, in the same run, with the same profile.
 
     .venv/bin/python bench/grain_synthesis.py [--sizes 720x480 1440x1080] [--repeats 5]
                                               [--out bench/results/grain_synthesis.json]
 
-The baseline (``pixel_domain_grain``, the render's grain until 2026-12) draws three planes of white
+Baselines: ``pixel_domain_grain`` (the render's grain until early 2026-12) draws three planes of white
 noise with numpy's Philox generator, mixes them, transforms them forward (``rfft2``), filters, transforms
-back, and blurs the level on all three channels. ``add_grain`` draws the noise's spectrum directly with
-SFC64 (one FFT instead of two) and blurs the level on luma (see its module docstring). Both run on one
-thread (``OMP_NUM_THREADS=1`` is set before numpy loads; numpy's FFT is single-threaded anyway), best of
-``--repeats``, on a mid-grey picture with the profile of the synthetic reels' film grain. The two are
-different draws of the same grain: the table also gives each one's RMS per channel against the
-profile's and the ratio of their power in three octave bands (should be 1 within sampling noise).
-About 20 s on two cores.
+back, and blurs the level on all three channels; ``numpy_spectrum_grain`` (until late 2026-12) draws the
+noise's half spectrum directly as float32 normals with SFC64 (one FFT instead of two), inverts it with
+numpy's ``irfft2`` and reads the level gain with three ``np.interp``. ``add_grain`` draws uniform 16-bit
+numbers in OpenCV's packed spectrum layout, inverts with ``cv2.idft`` and reads the level gain from a
+table (see its module docstring). All run on one thread (``OMP_NUM_THREADS=1`` is set before numpy
+loads, ``cv2.setNumThreads(1)``), best of ``--repeats``, on a mid-grey picture with the profile of the
+synthetic reels' film grain. They are different draws of the same grain: the table also gives each
+one's RMS per channel against the profile's and the ratio of its power to ours in three octave bands
+(should be 1 within sampling noise). About 20 s on two cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import sys
@@ -29,11 +32,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import cv2
 import numpy as np
 
 from remaster_core.grain import GrainSettings, add_grain, estimate_profile
 from remaster_core.grain.profile import GrainProfile
-from remaster_core.grain.synthesis import GRAIN_STREAM, _filters, _mixing
+from remaster_core.grain.synthesis import GRAIN_STREAM, _mixing
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.look.regions import gaussian, luma
 from remaster_core.synth.scenes import GrainParams
@@ -42,20 +46,63 @@ from remaster_core.synth.scenes import add_grain as film_grain
 RESULTS = ROOT / "bench" / "results" / "grain_synthesis.json"
 
 
+@functools.lru_cache(maxsize=2)
+def half_filters(profile: GrainProfile, height: int, width: int) -> np.ndarray:
+    """float32 (3, H, W // 2 + 1): the profile's amplitude on numpy's half spectrum, scaled to its variance
+    (the baselines' filters, computed once per size like ours)."""
+    rings = np.arange(len(profile.spectrum[0]), dtype=np.float64)
+    radius = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :]) * profile.tile
+    full = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]) * profile.tile
+    weights = np.full(width // 2 + 1, 2.0)
+    weights[0] = 1.0
+    if width % 2 == 0:
+        weights[-1] = 1.0
+    out = np.empty((3, height, width // 2 + 1), np.float32)
+    for c, ch in enumerate(profile.spectrum):
+        s = np.asarray(ch, np.float64)
+        psd = np.interp(radius, rings, s, right=0.0)
+        got = float((psd * weights).sum() / (height * width))
+        target = float(np.interp(full, rings, s, right=0.0).mean())
+        out[c] = np.sqrt(psd * (target / got if got > 0 else 0.0))
+    return out
+
+
+def _interp_gain(profile: GrainProfile, level: np.ndarray) -> np.ndarray:
+    edges = np.asarray(profile.level_edges)
+    centres, gains = (edges[:-1] + edges[1:]) / 2, np.asarray(profile.level_gain)
+    return np.stack([np.interp(level, centres, gains[:, c]) for c in range(3)], -1).astype(np.float32)
+
+
 def pixel_domain_grain(picture: np.ndarray, profile: GrainProfile, seed: int, frame: int) -> np.ndarray:
-    """The baseline: float32 (H, W, 3) ``picture`` plus grain made from pixel-domain white noise."""
+    """The first baseline: float32 (H, W, 3) ``picture`` plus grain made from pixel-domain white noise."""
     h, w = picture.shape[:2]
     rng = np.random.Generator(np.random.Philox(np.random.SeedSequence([GRAIN_STREAM, seed, frame])))
     noise = rng.standard_normal((3, h, w), dtype=np.float32)
     mixed = np.einsum("ij,jhw->ihw", _mixing(profile), noise, optimize=False)
     spectrum = np.fft.rfft2(mixed, axes=(1, 2))
-    spectrum *= _filters(profile, h, w, 1.0)
+    spectrum *= half_filters(profile, h, w)
     field = np.moveaxis(np.fft.irfft2(spectrum, s=(h, w), axes=(1, 2)), 0, -1).astype(np.float32)
-    level = luma(gaussian(picture, profile.smooth_sigma))
-    edges = np.asarray(profile.level_edges)
-    centres, gains = (edges[:-1] + edges[1:]) / 2, np.asarray(profile.level_gain)
-    gain = np.stack([np.interp(level, centres, gains[:, c]) for c in range(3)], -1).astype(np.float32)
-    return picture + field * gain
+    return picture + field * _interp_gain(profile, luma(gaussian(picture, profile.smooth_sigma)))
+
+
+def numpy_spectrum_grain(picture: np.ndarray, profile: GrainProfile, seed: int, frame: int) -> np.ndarray:
+    """The second baseline: float32 (H, W, 3) ``picture`` plus grain drawn as float32 normals on numpy's
+    half spectrum, inverted by ``irfft2``."""
+    h, w = picture.shape[:2]
+    rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence([GRAIN_STREAM, seed, frame])))
+    parts = rng.standard_normal((3, h, w // 2 + 1, 2), dtype=np.float32)
+    parts *= np.float32(np.sqrt(h * w / 2.0))
+    parts[:, :, 0] *= np.float32(np.sqrt(2.0))
+    if w % 2 == 0:
+        parts[:, :, -1] *= np.float32(np.sqrt(2.0))
+    spectrum = parts.view(np.complex64)[..., 0]
+    mixed = np.einsum("ij,jhw->ihw", _mixing(profile).astype(np.complex64), spectrum, optimize=False)
+    mixed *= half_filters(profile, h, w)
+    field = np.fft.irfft2(mixed, s=(h, w), axes=(1, 2)).astype(np.float32, copy=False).transpose(1, 2, 0)
+    gain = _interp_gain(profile, gaussian(luma(picture), profile.smooth_sigma))
+    gain *= field
+    gain += picture
+    return gain
 
 
 def best_seconds(fn: Callable[[int], np.ndarray], repeats: int) -> float:
@@ -77,23 +124,25 @@ def band_power(grain: np.ndarray) -> list[float]:
     return [float(power[(r >= lo) & (r < 2 * lo)].mean()) for lo in (0.125, 0.25, 0.5)]
 
 
+BASELINES = {"numpy_spectrum": numpy_spectrum_grain, "pixel_domain": pixel_domain_grain}
+
+
 def measure(size: tuple[int, int], profile: GrainProfile, repeats: int) -> dict[str, object]:
     w, h = size
     picture = np.full((h, w, 3), 0.4, np.float32)
     ours = best_seconds(lambda k: add_grain(picture, profile, GrainSettings(), shot=0, frame=k), repeats)
-    base = best_seconds(lambda k: pixel_domain_grain(picture, profile, 0, k), repeats)
     a = add_grain(picture, profile, GrainSettings(), shot=0, frame=1) - picture
-    b = pixel_domain_grain(picture, profile, 0, 1) - picture
-    return {
-        "size": f"{w}x{h}",
-        "ours_s": ours,
-        "pixel_domain_s": base,
-        "speedup": base / ours,
-        "rms_ours": [float(v) for v in a.reshape(-1, 3).std(axis=0)],
-        "rms_pixel_domain": [float(v) for v in b.reshape(-1, 3).std(axis=0)],
-        "rms_profile": list(profile.rms),
-        "band_power_ratio": [x / y for x, y in zip(band_power(a), band_power(b), strict=True)],
-    }
+    row: dict[str, object] = {"size": f"{w}x{h}", "ours_s": ours, "rms_profile": list(profile.rms)}
+    row["rms_ours"] = [float(v) for v in a.reshape(-1, 3).std(axis=0)]
+    for name, fn in BASELINES.items():
+        row[f"{name}_s"] = best_seconds(lambda k, fn=fn: fn(picture, profile, 0, k), repeats)  # type: ignore[misc]
+        row[f"speedup_vs_{name}"] = row[f"{name}_s"] / ours  # type: ignore[operator]
+        b = fn(picture, profile, 0, 1) - picture
+        row[f"rms_{name}"] = [float(v) for v in b.reshape(-1, 3).std(axis=0)]
+        row[f"band_power_{name}_over_ours"] = [
+            x / y for x, y in zip(band_power(b), band_power(a), strict=True)
+        ]
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,15 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     profile = estimate_profile(
         [film_grain(ramp, np.random.default_rng([7, k]), GrainParams()) for k in range(4)]
     )
+    cv2.setNumThreads(1)
     rows = [measure(tuple(int(v) for v in s.split("x")), profile, args.repeats) for s in args.sizes]  # type: ignore[arg-type]
-    print(
-        f"{'size':>10} {'ours ms':>8} {'pixel-domain ms':>16} {'speed-up':>9}  {'RMS ours / profile':>22}  band power ours/base"
-    )
+    print(f"{'size':>10} {'way':>15} {'ms':>7} {'ours x':>7}  {'RMS / profile':>18}  band power / ours")
     for r in rows:
-        rms = "/".join(f"{o / p:.3f}" for o, p in zip(r["rms_ours"], r["rms_profile"], strict=True))  # type: ignore[call-overload]
-        bands = " ".join(f"{v:.3f}" for v in r["band_power_ratio"])  # type: ignore[attr-defined]
-        print(f"{r['size']:>10} {r['ours_s'] * 1e3:8.1f} {r['pixel_domain_s'] * 1e3:16.1f} "  # type: ignore[operator]
-              f"{r['speedup']:8.2f}x  {rms:>22}  {bands}")  # fmt: skip
+        for name in ["ours", *BASELINES]:
+            rms = "/".join(f"{o / p:.3f}" for o, p in zip(r[f"rms_{name}"], r["rms_profile"], strict=True))  # type: ignore[call-overload]
+            speed = "" if name == "ours" else f"{r[f'speedup_vs_{name}']:6.2f}x"
+            bands = "" if name == "ours" else " ".join(f"{v:.3f}" for v in r[f"band_power_{name}_over_ours"])  # type: ignore[attr-defined]
+            print(f"{r['size']:>10} {name:>15} {r[f'{name}_s'] * 1e3:7.1f} {speed:>7}  {rms:>18}  {bands}")  # type: ignore[operator]
     write_json_atomic(args.out, {
         "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
         "numpy": np.__version__, "threads": os.environ.get("OMP_NUM_THREADS"), "results": rows,

@@ -2,30 +2,34 @@
 
 ``add_grain(picture, profile, settings, shot=, frame=)``:
 
-1. **white noise, drawn as its spectrum**: the real 2-D FFT (``rfft2``, (3, H, W // 2 + 1)) of three
-   planes of unit-variance white noise is itself white and Gaussian, so it is drawn directly, without a
-   forward FFT: real and imaginary parts float32 standard normals times ``sqrt(H * W / 2)`` (the
-   columns ``kx = 0`` and ``kx = W / 2``, whose imaginary halves ``irfft2`` folds away, times a further
-   ``sqrt(2)``, so that every frequency keeps the power of real white noise). The numbers come from
-   numpy's SFC64 generator keyed by ``SeedSequence([GRAIN_STREAM, seed, shot, frame])`` (signed numbers
-   offset by 2^63): the same key gives the same noise on any machine, in any order, whatever was drawn
-   before; the render's chunking cannot change it;
+1. **white noise, drawn as its spectrum**: the spectrum of a plane of white noise is itself white, so it
+   is drawn directly (no forward transform), in OpenCV's packed layout for the spectrum of a real (H, W)
+   plane (CCS: the real and imaginary parts of the half spectrum laid out in an (H, W) real array, see
+   ``ccs_frequencies``): three float32 planes (3, H, W) of independent zero-mean, unit-variance numbers.
+   The numbers are uniform (16-bit integers read from numpy's SFC64 generator keyed by
+   ``SeedSequence([GRAIN_STREAM, seed, shot, frame])``, signed numbers offset by 2^63, little-endian),
+   not normal: every grain pixel is a weighted sum of thousands of them, so the grain is Gaussian all
+   the same (central limit; the test measures its kurtosis) and only their variance matters, which is
+   exact. The same key gives the same noise on any machine, in any order, whatever was drawn before;
+   the render's chunking cannot change it;
 2. **colour**: mixed by the Cholesky factor of the profile's channel correlation (a linear map, so it is
    the same in either domain: each plane stays of unit variance, the three correlate as the film's dye
    layers do);
 3. **texture**: each channel's spectrum multiplied by the amplitude ``sqrt(S_c(size * |f|))`` of its
    profile spectrum ``S_c`` (radial, interpolated linearly between rings, 0 beyond the last), scaled so
    that its variance is the profile's whatever ``size`` is (``size`` 2 gives grain twice as coarse, of
-   the same RMS), then one inverse FFT over the WHOLE frame (circular: grain has no edges). Grain is
-   generated for the whole frame, never per tile, so it cannot depend on the engine's tiling;
+   the same RMS), and by the factor that gives each packed number the power a frequency of real white
+   noise has; then one inverse FFT over the WHOLE frame (``cv2.idft``, circular: grain has no edges).
+   Grain is generated for the whole frame, never per tile, so it cannot depend on the engine's tiling;
 4. **level**: multiplied per pixel and channel by the profile's level gain at the luma of ``picture``
-   blurred by the profile's ``smooth_sigma`` (linear between bin centres, flat beyond the end ones),
-   and by ``amount``; then added to ``picture``.
+   blurred by the profile's ``smooth_sigma`` (linear between bin centres, flat beyond the end ones; read
+   from a 256-entry table over the centres' span: within 1/510 of that span of the level), and by
+   ``amount``; then added to ``picture``.
 
-Cost (1440x1080, one core of the project's 2-core machine, ``bench/grain_synthesis.py``): drawing the
-spectrum instead of transforming drawn noise saves one of the two FFTs, SFC64 draws normals about 3x faster
-than Philox, and the level is blurred on luma alone (blur and luma are both linear: the same numbers to
-float rounding) instead of on three channels.
+Cost (``bench/grain_synthesis.py``, one thread, against the numpy version this replaced): OpenCV's inverse
+transform of the packed layout is about 3x faster than numpy's ``irfft2``; uniform 16-bit numbers cost a
+fifth of float32 normals; the level gain is one table look-up for the three channels instead of three
+``np.interp`` in float64.
 
 ``amount`` 0, or a profile that ``is_zero`` (scans without grain), returns ``picture`` itself, untouched
 (the clean output bit for bit). Nothing is clipped (the file writer clips to its format).
@@ -36,6 +40,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from remaster_core.errors import InputError
@@ -71,49 +76,73 @@ class GrainSettings:
         return self.amount == 0.0
 
 
-def white_spectrum(height: int, width: int, *, shot: int, frame: int, seed: int) -> np.ndarray:
-    """complex64 (3, H, W // 2 + 1): the ``rfft2`` of three planes of unit-variance white noise, keyed by
-    (shot, frame, seed) (step 1 of the docstring): ``irfft2`` of it has variance 1 at every pixel."""
+_UNIFORM_STD = float(np.sqrt((65536.0**2 - 1.0) / 12.0))
+"""The standard deviation of a uniform 16-bit integer (its mean is -0.5)."""
+_LEVEL_TABLE = 256
+"""Entries of the level-gain table (step 4 of the docstring)."""
+
+
+def white_ccs(height: int, width: int, *, shot: int, frame: int, seed: int) -> np.ndarray:
+    """float32 (3, H, W): the spectra of three planes of white noise in OpenCV's packed layout, each number
+    independent, of mean 0 and variance 1, keyed by (shot, frame, seed) (step 1 of the docstring).
+    ``white_gain`` turns them into the power of real white noise."""
     key = np.random.SeedSequence(
         [GRAIN_STREAM, int(seed) + _OFFSET, int(shot) + _OFFSET, int(frame) + _OFFSET]
     )
-    rng = np.random.Generator(np.random.SFC64(key))
-    half = width // 2 + 1
-    parts = rng.standard_normal((3, height, half, 2), dtype=np.float32)
-    parts *= np.float32(np.sqrt(height * width / 2.0))
-    parts[:, :, 0] *= np.float32(np.sqrt(2.0))  # irfft2 keeps only the real half of these columns
-    if width % 2 == 0:
-        parts[:, :, -1] *= np.float32(np.sqrt(2.0))
-    return parts.view(np.complex64)[..., 0]
+    count = 3 * height * width
+    raw = np.random.SFC64(key).random_raw((count + 3) // 4)
+    planes = raw.astype("<u8", copy=False).view("<i2")[:count].reshape(3, height, width).astype(np.float32)
+    planes += np.float32(0.5)
+    planes *= np.float32(1.0 / _UNIFORM_STD)
+    return planes
 
 
-@functools.lru_cache(maxsize=2)  # a 4K filter set is ~100 MB
-def _filters(profile: GrainProfile, height: int, width: int, size: float) -> np.ndarray:
-    """float32 (3, H, W // 2 + 1) FFT amplitudes of the three channels (step 3 of the docstring)."""
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.rfftfreq(width)[None, :]
-    radius = np.hypot(fy, fx) * profile.tile  # in rings
+def ccs_frequencies(height: int, width: int) -> np.ndarray:
+    """float64 (H, W): |f| (cycles a pixel) of each number of OpenCV's packed spectrum of a real (H, W)
+    plane (CCS). Columns 1.. hold kx = (column + 1) // 2, real part then imaginary, with ky = the row
+    (``fftfreq``); column 0, and the last column when W is even (kx = W / 2), hold a real plane's packed
+    column spectrum: ky = (row + 1) // 2."""
+    kx = (np.arange(width) + 1) // 2
+    fx = kx / width
+    radius = np.hypot(np.fft.fftfreq(height)[:, None], fx[None, :])
+    packed_fy = ((np.arange(height) + 1) // 2) / height
+    for column in [0] + ([width - 1] if width % 2 == 0 else []):
+        radius[:, column] = np.hypot(packed_fy, fx[column])
+    return radius
+
+
+def white_gain(height: int, width: int) -> np.ndarray:
+    """float64 (H, W): what turns ``white_ccs``'s unit-variance numbers into the packed spectrum of real
+    white noise of variance 1 under ``cv2.idft`` without scaling: ``sqrt(H W / 2) / (H W)``, ``sqrt(2)``
+    more where the frequency is its own conjugate (DC and the Nyquist ones: real numbers in any real
+    plane's spectrum)."""
+    gain = np.full((height, width), np.sqrt(height * width / 2.0) / (height * width))
+    for r in [0] + ([height - 1] if height % 2 == 0 else []):
+        for c in [0] + ([width - 1] if width % 2 == 0 else []):
+            gain[r, c] *= np.sqrt(2.0)
+    return gain
+
+
+@functools.lru_cache(maxsize=2)  # a 4K set is ~100 MB
+def _ccs_amplitudes(profile: GrainProfile, height: int, width: int, size: float) -> np.ndarray:
+    """float32 (3, H, W): what multiplies each channel's packed unit-variance noise (step 3 of the
+    docstring): the profile's amplitude at each number's frequency, scaled to the profile's variance at
+    this ``size``, times ``white_gain`` (each packed number then carries the power of a real white plane's
+    frequency)."""
     rings = np.arange(len(profile.spectrum[0]), dtype=np.float64)
-    out = np.empty((3, height, width // 2 + 1), np.float32)
     full = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]) * profile.tile
+    packed = ccs_frequencies(height, width) * profile.tile
+    unit = white_gain(height, width)
+    out = np.empty((3, height, width), np.float32)
     for c, ch in enumerate(profile.spectrum):
         s = np.asarray(ch, np.float64)
         target = float(np.interp(full, rings, s, right=0.0).mean())  # the profile's variance on this grid
-        psd = np.interp(radius * size, rings, s, right=0.0)
-        got = _rfft_mean(psd, width)
+        got = float(np.interp(full * size, rings, s, right=0.0).mean())
         scale = np.sqrt(target / got) if got > 0 else 0.0
-        out[c] = (np.sqrt(psd) * scale).astype(np.float32)
+        amplitude = np.sqrt(np.interp(packed * size, rings, s, right=0.0)) * scale
+        out[c] = (amplitude * unit).astype(np.float32)
     out.flags.writeable = False
     return out
-
-
-def _rfft_mean(half: np.ndarray, width: int) -> float:
-    """The mean over the full (H, W) spectrum of a real signal's spectrum given by its half (H, W//2+1)."""
-    weights = np.full(half.shape[1], 2.0)
-    weights[0] = 1.0
-    if width % 2 == 0:
-        weights[-1] = 1.0
-    return float((half * weights[None, :]).sum() / (half.shape[0] * width))
 
 
 @functools.lru_cache(maxsize=4)
@@ -123,25 +152,44 @@ def _mixing(profile: GrainProfile) -> np.ndarray:
 
 def grain_field(profile: GrainProfile, height: int, width: int, *, shot: int, frame: int, seed: int,
                 size: float = 1.0) -> np.ndarray:  # fmt: skip
-    """float32 (H, W, 3): grain of the profile's spectrum and correlation at level gain 1 (steps 1-3 of
-    the module docstring); a view of planar (3, H, W) memory (the inverse FFT's layout)."""
-    spectrum = white_spectrum(height, width, shot=shot, frame=frame, seed=seed)
-    mixed = np.einsum("ij,jhw->ihw", _mixing(profile).astype(np.complex64), spectrum, optimize=False)
-    mixed *= _filters(profile, height, width, float(size))
-    field = np.fft.irfft2(mixed, s=(height, width), axes=(1, 2)).astype(np.float32, copy=False)
-    return field.transpose(1, 2, 0)
+    """float32 (H, W, 3), C-contiguous: grain of the profile's spectrum and correlation at level gain 1
+    (steps 1-3 of the module docstring)."""
+    noise = white_ccs(height, width, shot=shot, frame=frame, seed=seed)
+    mixing = _mixing(profile)
+    amplitudes = _ccs_amplitudes(profile, height, width, float(size))
+    planes = []
+    mixed = np.empty((height, width), np.float32)
+    for i in range(3):  # the Cholesky factor is lower-triangular
+        np.multiply(noise[0], mixing[i, 0], out=mixed)
+        for j in range(1, i + 1):
+            mixed += noise[j] * mixing[i, j]
+        mixed *= amplitudes[i]
+        planes.append(cv2.idft(mixed, flags=cv2.DFT_REAL_OUTPUT))
+    return cv2.merge(planes)
+
+
+@functools.lru_cache(maxsize=4)
+def _level_table(profile: GrainProfile) -> tuple[np.ndarray, float, float]:
+    """(float32 (256, 1, 3) gains, the level at entry 0, entries per unit of level): the profile's level
+    gain per channel, linear between bin centres, sampled over the centres' span (step 4)."""
+    edges = np.asarray(profile.level_edges, np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    gains = np.asarray(profile.level_gain, np.float64)
+    span = float(centres[-1] - centres[0])
+    if span <= 0:  # one bin: a constant gain
+        span = 1.0
+    grid = centres[0] + np.arange(_LEVEL_TABLE) * (span / (_LEVEL_TABLE - 1))
+    table = np.stack([np.interp(grid, centres, gains[:, c]) for c in range(3)], -1).astype(np.float32)
+    return table.reshape(_LEVEL_TABLE, 1, 3), float(centres[0]), (_LEVEL_TABLE - 1) / span
 
 
 def level_gain(profile: GrainProfile, picture: np.ndarray) -> np.ndarray:
     """float32 (H, W, 3): the profile's level gain at each pixel of ``picture`` (step 4)."""
     level = gaussian(luma(np.asarray(picture, np.float32)), profile.smooth_sigma)
-    edges = np.asarray(profile.level_edges)
-    centres = (edges[:-1] + edges[1:]) / 2
-    gains = np.asarray(profile.level_gain)
-    out = np.empty(picture.shape, np.float32)
-    for c in range(3):
-        out[..., c] = np.interp(level, centres, gains[:, c])
-    return out
+    table, start, per_unit = _level_table(profile)
+    np.maximum(level, np.float32(start), out=level)  # convertScaleAbs takes |x|: nothing below the start
+    index = cv2.convertScaleAbs(level, alpha=per_unit, beta=-start * per_unit)  # rounded, saturated
+    return cv2.LUT(cv2.merge([index, index, index]), table)
 
 
 def add_grain(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from remaster_core.errors import InputError
 from remaster_core.grain import GrainSettings, add_grain, estimate_profile
-from remaster_core.grain.synthesis import grain_field, white_spectrum
+from remaster_core.grain.synthesis import ccs_frequencies, grain_field, white_ccs, white_gain
 from remaster_core.look import score_sequences
 from tests.grain.test_profile import film, ramp
 
@@ -81,15 +82,47 @@ def test_the_field_has_the_profiles_rms_in_every_channel_at_even_and_odd_widths(
     assert np.allclose(fields.reshape(-1, 3).std(axis=0), profile.rms, rtol=0.05)
 
 
-@pytest.mark.parametrize("width", [32, 31])
-def test_the_drawn_spectrum_is_the_spectrum_of_real_white_noise_at_every_frequency(width: int) -> None:
-    """Every column of the half spectrum (the ``kx = 0`` and Nyquist ones too) keeps the power of real
-    white noise of variance 1: |X|^2 averages H * W."""
-    height = 32
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (32, 31), (31, 32), (31, 31)])
+def test_the_drawn_spectrum_is_the_spectrum_of_real_white_noise_at_every_frequency(
+    height: int, width: int
+) -> None:
+    """Every row and column of frequencies of the packed spectrum (DC, the ``kx = 0`` and Nyquist ones
+    too) keeps the power of real white noise of variance 1: |X|^2 averages H * W."""
+    gain = white_gain(height, width).astype(np.float32)
     planes = np.stack([
-        np.fft.irfft2(white_spectrum(height, width, shot=0, frame=k, seed=0), s=(height, width), axes=(1, 2))
+        cv2.idft(plane * gain, flags=cv2.DFT_REAL_OUTPUT)
         for k in range(60)
+        for plane in white_ccs(height, width, shot=0, frame=k, seed=0)
     ])  # fmt: skip
     assert planes.var() == pytest.approx(1.0, rel=0.03)
-    power = (np.abs(np.fft.rfft2(planes, axes=(2, 3))) ** 2).mean(axis=(0, 1, 2)) / (height * width)
-    assert np.all(np.abs(power - 1.0) < 0.12), power
+    power = (np.abs(np.fft.fft2(planes)) ** 2).mean(axis=0) / (height * width)
+    for along in (0, 1):  # each column's power averaged over its rows, and each row's over its columns
+        assert np.all(np.abs(power.mean(axis=along) - 1.0) < 0.12), power.mean(axis=along)
+    own_conjugates = [
+        (r, c) for r in {0, height // 2 * (1 - height % 2)} for c in {0, width // 2 * (1 - width % 2)}
+    ]
+    assert abs(np.mean([power[p] for p in own_conjugates]) - 1.0) < 0.25  # DC, Nyquists: real numbers
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (32, 31), (31, 32), (31, 33), (48, 64)])
+def test_the_packed_layout_puts_each_number_at_its_frequency(height: int, width: int) -> None:
+    """A radial filter applied to OpenCV's packed spectrum at ``ccs_frequencies`` is numpy's on the half
+    spectrum."""
+    x = np.random.default_rng(0).standard_normal((height, width)).astype(np.float32)
+
+    def filt(f: np.ndarray) -> np.ndarray:
+        return np.exp(-((8 * f) ** 2)) + 0.3 * f
+
+    packed = cv2.idft(cv2.dft(x) * filt(ccs_frequencies(height, width)).astype(np.float32),
+                      flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)  # fmt: skip
+    half = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
+    reference = np.fft.irfft2(np.fft.rfft2(x) * filt(half), s=(height, width))
+    assert np.abs(packed - reference).max() < 1e-5
+
+
+def test_the_grain_is_gaussian_though_the_drawn_numbers_are_uniform(profile) -> None:  # type: ignore[no-untyped-def]
+    field = grain_field(profile, 256, 256, shot=0, frame=0, seed=0)
+    centred = field - field.mean(axis=(0, 1))
+    excess_kurtosis = (centred**4).mean(axis=(0, 1)) / (centred**2).mean(axis=(0, 1)) ** 2 - 3
+    assert np.all(np.abs(excess_kurtosis) < 0.05), excess_kurtosis
+    assert field.flags.c_contiguous
