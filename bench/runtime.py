@@ -48,6 +48,9 @@ shared machine hits them alike.
   how much another core's work slows the model's cores, i.e. whether the render's read-ahead and
   write-behind threads can overlap the model for free on this machine (on a VM whose vCPUs share
   physical cores they cannot: see docs/runtime.md);
+- stages (with ``--e2e``): the CPU milliseconds of each step of a rendered frame (``bench_stages``: read,
+  resample, the engine on the last ``--e2e-backends`` backend, grain, and the EXR write with zip, piz and
+  no compression), each also as a share of the engine's: where the end-to-end CPU ratio goes;
 - memory (``--memory``): a 3840x2160 frame through the ``lite`` engine with ``memory_mb=256`` in a child
   process: peak RSS growth against the engine's estimate; with ``paper`` benched, the tile the engine
   picks for it at 4K;
@@ -431,6 +434,74 @@ def bench_end_to_end(
     return rows
 
 
+STAGE_COMPRESSIONS = ("zip", "piz", "none")
+"""The EXR compressions the stage breakdown writes with (zip: the render's default)."""
+
+
+def _cpu_ms(fn: Callable[[], Any], repeat: int) -> float:
+    """Median process CPU milliseconds (all threads) of ``fn()`` over ``repeat`` calls after one warm-up."""
+    fn()
+    spent = []
+    for _ in range(repeat):
+        started = time.process_time()
+        fn()
+        spent.append(time.process_time() - started)
+    return 1000 * statistics.median(spent)
+
+
+def bench_stages(
+    path: Path, sizes: list[tuple[int, int]], backend: Backend, threads: int, repeat: int, folder: Path
+) -> list[dict[str, Any]]:
+    """What each step of a rendered frame costs in CPU milliseconds (the process's, all threads: the work
+    a render adds to the model on a machine with no idle core), per output size (``stage_row``)."""
+    render = _bench_render()
+    src = Path(render.write_inputs(folder / "in", 1, make_frame).replace("%06d", "000000"))
+    return [stage_row(path, size, backend, threads, repeat, src, folder) for size in sizes]
+
+
+def stage_row(
+    path: Path, size: tuple[int, int], backend: Backend, threads: int, repeat: int, src: Path, folder: Path
+) -> dict[str, Any]:
+    """CPU milliseconds of reading ``src`` (a 720x480 half EXR broadcast frame), resampling it to ``size``,
+    the engine (``backend``), the grain (``bench_grain_profile``), and writing the half EXR output with
+    each of ``STAGE_COMPRESSIONS`` (OpenEXR's own cost: the render only hands it the pixels); each also
+    as a share of the engine's."""
+    from remaster_core.grain.synthesis import GrainSettings, add_grain
+    from remaster_core.io.images import read_image, write_image
+    from remaster_core.node import engine_for, prepare_frame
+
+    node = NodeParams(
+        model=path,
+        output_size=size,
+        provider=backend.provider,  # type: ignore[arg-type]
+        precision=backend.precision,  # type: ignore[arg-type]
+        threads=threads,
+    )
+    profile = bench_grain_profile()
+    rgb, meta = read_image(src)
+    resampled = prepare_frame(rgb, node, pixel_aspect=meta.pixel_aspect)
+    engine = engine_for(node)
+    out = engine.run(resampled)
+    ms = {
+        "read": _cpu_ms(lambda: read_image(src), repeat),
+        "resample": _cpu_ms(lambda: prepare_frame(rgb, node, pixel_aspect=meta.pixel_aspect), repeat),
+        "engine": _cpu_ms(lambda: engine.run(resampled), repeat),
+        "grain": _cpu_ms(lambda: add_grain(out, profile, GrainSettings(), shot=0, frame=1), repeat),
+    }
+    for compression in STAGE_COMPRESSIONS:
+        target = folder / f"stage-{size[0]}x{size[1]}-{compression}.exr"
+        ms[f"write_{compression}"] = _cpu_ms(
+            lambda t=target, c=compression: write_image(t, out, compression=c), repeat
+        )
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "backend": backend.name,
+        "threads": threads,
+        "cpu_ms": {k: round(v, 2) for k, v in ms.items()},
+        "share_of_engine": {k: round(v / ms["engine"], 3) for k, v in ms.items() if k != "engine"},
+    }
+
+
 def _ratio(value: float | None) -> str:
     """``value`` as ``1.23x``, or ``-`` when not measured."""
     return "-" if value is None else f"{value:.2f}x"
@@ -591,6 +662,16 @@ def print_tables(result: dict[str, Any]) -> None:
                 f" {r['cpu_ratio']:9.2f} {r['main_thread_cpu_ratio']:8.2f}"
                 f" {_ratio(r['neighbour_slowdown']):>9}  {r['ratio_per_round']} ({r['load_average_1min']})"
             )
+    if result.get("stages"):
+        names = ["read", "resample", "engine", "grain", *(f"write_{c}" for c in STAGE_COMPRESSIONS)]
+        print("CPU ms a frame, each step (share of the engine's):")
+        print(f"{'size':>9} {'backend':>10} " + " ".join(f"{n:>14}" for n in names))
+        for r in result["stages"]:
+            cells = [
+                f"{r['cpu_ms'][n]:6.1f}" + ("" if n == "engine" else f" ({r['share_of_engine'][n]:4.2f})")
+                for n in names
+            ]
+            print(f"{r['size']:>9} {r['backend']:>10} " + " ".join(f"{c:>14}" for c in cells))
     for key in ("memory_4k", "paper_4k_estimate", "gpu"):
         if result.get(key):
             print(f"{key}: {json.dumps(result[key])}")
@@ -669,6 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     e2e: list[dict[str, Any]] = []
     memory: dict[str, Any] | None = None
     paper: dict[str, Any] | None = None
+    stages: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         folder = Path(tmp)
         peaks = matmul_peaks(args.threads) if presets else {}
@@ -707,6 +789,10 @@ def main(argv: list[str] | None = None) -> int:
                     folder / f"e2e-{preset}{'-grain' if grain else ''}",
                     grain=grain,
                 )
+        e2e_presets = [p for p in args.e2e.split(",") if p]
+        if e2e_presets and e2e_backends:
+            path = paths.get(e2e_presets[0]) or export_preset(e2e_presets[0], folder / "stages.onnx")[0]
+            stages = bench_stages(path, sizes, e2e_backends[-1], args.threads, 5, folder / "stages")
         if args.memory:
             memory = bench_memory(
                 paths.get("lite") or export_preset("lite", folder / "lite.onnx")[0], 256, args.threads
@@ -739,6 +825,7 @@ def main(argv: list[str] | None = None) -> int:
         "peaks_gflops": peaks,
         "rows": rows,
         "end_to_end": e2e,
+        "stages": stages,
         "memory_4k": memory,
         "paper_4k_estimate": paper,
         "gpu": gpu,
