@@ -35,6 +35,10 @@ class GeneratorConfig:
             that the trunk cannot move the local mean colour far from the grade; 0: no lock.
         mean_bound: how far (code values) the trunk may move that local mean: the low-passed residual
             goes through ``mean_bound * tanh(. / mean_bound)``; 0: not at all (removed).
+        wide_lock, wide_bound: the same, once more, over a wider box (after ``mean_lock``): the room
+            ``mean_bound`` leaves at 17 px is for the broadcast's low-frequency noise, which averages
+            out over a wide box, where a colour cast of the trunk's (a correction learned against
+            the training shots' grade, or a palette it never saw) does not. 0: no wide lock.
     """
 
     width: int
@@ -48,14 +52,18 @@ class GeneratorConfig:
     grade_path: bool = False
     mean_lock: int = 0
     mean_bound: float = 0.0
+    wide_lock: int = 0
+    wide_bound: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("mean_lock",):
+        for name in ("mean_lock", "wide_lock"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"GeneratorConfig.{name} must be an int >= 0, got {value!r}")
-        if not (isinstance(self.mean_bound, int | float) and 0.0 <= float(self.mean_bound) <= 1.0):
-            raise ValueError(f"GeneratorConfig.mean_bound must be in 0..1, got {self.mean_bound!r}")
+        for name in ("mean_bound", "wide_bound"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= float(value) <= 1.0):
+                raise ValueError(f"GeneratorConfig.{name} must be in 0..1, got {value!r}")
         if self.grade_path and self.in_channels != 3:
             raise ValueError("GeneratorConfig.grade_path needs in_channels = 3 (an RGB grade)")
         for name in ("width", "growth", "dense_layers", "num_dcus", "space_to_depth", "in_channels"):
@@ -99,18 +107,19 @@ class GeneratorConfig:
 #
 # Both carry the grade in the fixed closed-form path (``grade_path``) and keep the
 # trunk's 17 px local mean within 0.04 of it (``mean_lock``, ``mean_bound``: room for the broadcast's
-# low-frequency noise, 2.5-4 code values, not for a new grade), instead of the trainable quadratic
-# colour path, which
+# low-frequency noise, 2.5-4 8-bit code values of std, not for a new grade) and its 65 px mean within
+# 0.01 (``wide_lock``, ``wide_bound``: that noise averages out over 65 px, a colour cast does not),
+# instead of the trainable quadratic colour path, which
 # bent to the training palettes and extrapolated wildly outside them (docs/training.md, "The grade").
 # fmt: off
 PRESETS: dict[str, GeneratorConfig] = {
     "paper": GeneratorConfig(
         width=160, growth=40, dense_layers=8, num_dcus=13, space_to_depth=2, colour_path=False,
-        grade_path=True, mean_lock=17, mean_bound=0.04,
+        grade_path=True, mean_lock=17, mean_bound=0.04, wide_lock=65, wide_bound=0.01,
     ),
     "lite": GeneratorConfig(
         width=32, growth=16, dense_layers=4, num_dcus=3, space_to_depth=4, colour_path=False,
-        grade_path=True, mean_lock=17, mean_bound=0.04,
+        grade_path=True, mean_lock=17, mean_bound=0.04, wide_lock=65, wide_bound=0.01,
     ),
 }
 # fmt: on

@@ -14,8 +14,8 @@ key and the file::
     steps = 2000                 # optimiser steps in all
     seed = 0
     [model]      preset = "lite"; width, growth, dense_layers, num_dcus, space_to_depth, colour_path,
-                 grade_path, mean_lock, mean_bound, discriminator_channels (override the preset's
-                 architecture); colour_init = "fit"|"zero"; grade_ridge
+                 grade_path, mean_lock, mean_bound, wide_lock, wide_bound, discriminator_channels
+                 (override the preset's architecture); colour_init = "fit"|"zero"; grade_ridge
     [data]       crop_size, batch_size (global, over all processes), workers, val_shots = [4],
                  val_fraction, hflip, min_valid, cache, cache_dir
     [optim]      lr, betas = [0.9, 0.99], weight_decay, schedule = "constant"|"cosine"|"step",
@@ -146,6 +146,8 @@ class ModelSection:
     grade_path: bool | None = None
     mean_lock: int | None = None
     mean_bound: float | None = None
+    wide_lock: int | None = None
+    wide_bound: float | None = None
     discriminator_channels: int | None = None
     colour_init: str = "fit"
     grade_ridge: float | None = None
@@ -174,7 +176,7 @@ class ModelSection:
         """The preset's ``GeneratorConfig`` with the overrides applied."""
         names = (
             "width", "growth", "dense_layers", "num_dcus", "space_to_depth", "colour_path", "grade_path",
-            "mean_lock", "mean_bound",
+            "mean_lock", "mean_bound", "wide_lock", "wide_bound",
         )  # fmt: skip
         changes = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         return replace(PRESETS[self.preset], **changes)
@@ -444,6 +446,8 @@ LIMITS: dict[str, float] = {
     "model.space_to_depth": 16,
     "model.mean_lock": 1024,
     "model.mean_bound": 1.0,
+    "model.wide_lock": 1024,
+    "model.wide_bound": 1.0,
     "model.discriminator_channels": 1024,
     "model.grade_ridge": 1e6,
     "data.crop_size": 16384,

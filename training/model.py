@@ -7,7 +7,8 @@ already resampled bilinearly to the output raster)::
       --3x3 conv--> f                                                 (N, width, H/s, W/s)
       --DCU x num_dcus--> 3x3 conv --> + f   (global residual over the trunk, as ProSR)
       --3x3 conv (zero-initialised)--> pixel_shuffle(s) --> crop to H, W    residual r (N, 3, H, W)
-    G(x) = grade(x) + r - box_k(r) + b * tanh(box_k(r) / b) [+ colour(x)]
+    r' = r - box_k(r) + b * tanh(box_k(r) / b)          (the mean lock)
+    G(x) = grade(x) + r' - box_K(r') + B * tanh(box_K(r') / B) [+ colour(x)]   (the wide lock)
 
 ``grade(x)`` (``GradePath``, when ``grade_path``; else ``x``) is the fixed global grade: a quadratic
 colour correction with a prior towards an affine one, fitted in closed form on the training pairs
@@ -17,8 +18,12 @@ colour correction with a prior towards an affine one, fitted in closed form on t
 a bound in code values: by construction the trunk cannot move the local mean colour more than ``b`` away
 from the grade (``b`` = 0: not at all), so it learns what a grade cannot (blur, chroma loss, noise,
 detail, and low-frequency noise up to ``b``), and a colour the trunk never saw keeps the grade's mean
-within ``b``. The lock adds ``k // 2`` pixels to the receptive field. docs/training.md ("The grade") has the
-measurements behind both.
+within ``b``. The wide lock (``wide_lock`` = K, ``wide_bound`` = B; off when K <= 1) does the same over a
+wider box with a tighter bound: the room ``b`` leaves is for the broadcast's low-frequency noise, which
+averages out over K pixels, where a colour cast of the trunk's does not (a correction it learned against
+the training shots' grade, which the all-shots grade it ships with no longer needs, or a palette it
+never saw). Each lock adds ``k // 2`` pixels to the receptive field. docs/training.md ("The grade") has
+the measurements behind them.
 
 A dense compression unit (DCU, ProSR's ``DenseResidualBlock``) is ``dense_layers`` dense layers, each
 1x1 conv (to 4*growth, bias) -> ReLU -> 3x3 conv (to growth, bias, reflection padding) whose output is
@@ -182,8 +187,8 @@ def box_lowpass(r: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     one thread, loaded 2-core AMD EPYC); the graph exports to ONNX as two depthwise ``Conv`` nodes
     (``channels`` is a Python int so that their kernel shapes are fixed in a traced graph).
 
-    Exported to ONNX (or traced), the mean is one ``AveragePool`` instead (a scripted TorchScript graph
-    for Nuke keeps the convolutions): OpenVINO's
+    Exported to ONNX (or traced), the mean is two ``AveragePool`` nodes instead (1 x size, then size x
+    1; a scripted TorchScript graph for Nuke keeps the convolutions): OpenVINO's
     CPU plugin does not finish compiling the two long depthwise convolutions in bf16 (over 20 minutes
     for the paper preset, over 45 s for the box alone at 64 x 64, OpenVINO 2025.4 and 2026.4, where
     the pool compiles at once); the two forms agree within 1e-6."""
@@ -192,10 +197,19 @@ def box_lowpass(r: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     if torch.jit.is_scripting():
         pass  # a scripted graph keeps the convolutions: TorchScript compiles this branch alone
     elif torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
-        return F.avg_pool2d(padded, size, stride=1)
+        return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
     row = torch.full((channels, 1, 1, size), 1.0 / size, dtype=r.dtype, device=r.device)
     column = torch.full((channels, 1, size, 1), 1.0 / size, dtype=r.dtype, device=r.device)
     return F.conv2d(F.conv2d(padded, row, groups=channels), column, groups=channels)
+
+
+def bound_mean(r: torch.Tensor, size: int, bound: float, channels: int) -> torch.Tensor:
+    """``r - box(r) + bound * tanh(box(r) / bound)`` (``box``: ``box_lowpass`` of ``size``): (N, C, H, W)
+    ``r`` with its ``size`` px local mean kept within ``bound`` (0: removed); the same shape."""
+    low = box_lowpass(r, size, channels)
+    if bound > 0:
+        return r - low + bound * torch.tanh(low / bound)
+    return r - low
 
 
 class Generator(nn.Module):
@@ -226,6 +240,8 @@ class Generator(nn.Module):
         self.channels = cfg.in_channels
         self.mean_lock = cfg.mean_lock
         self.mean_bound = float(cfg.mean_bound)
+        self.wide_lock = cfg.wide_lock
+        self.wide_bound = float(cfg.wide_bound)
         self.colour: nn.Conv2d | None = None
         if cfg.colour_path:
             self.colour = nn.Conv2d(cfg.in_channels + cfg.in_channels**2, cfg.in_channels, 1)
@@ -244,10 +260,9 @@ class Generator(nn.Module):
         trunk = self.trunk_conv(self.trunk(features)) + features
         residual = F.pixel_shuffle(self.tail(trunk), s)[:, :, :h, :w]
         if self.mean_lock > 1:
-            low = box_lowpass(residual, self.mean_lock, self.channels)
-            residual = residual - low
-            if self.mean_bound > 0:
-                residual = residual + self.mean_bound * torch.tanh(low / self.mean_bound)
+            residual = bound_mean(residual, self.mean_lock, self.mean_bound, self.channels)
+        if self.wide_lock > 1:
+            residual = bound_mean(residual, self.wide_lock, self.wide_bound, self.channels)
         out = (self.grade(x) if self.grade is not None else x) + residual
         if self.colour is not None:
             out = out + self.colour(quadratic_colour_features(x))
@@ -270,13 +285,14 @@ def receptive_field(cfg: GeneratorConfig) -> int:
     The trunk has ``3 + num_dcus * dense_layers`` 3x3 convs (head, one per dense layer, trunk conv,
     tail), each reaching one trunk pixel = ``s`` input pixels further; the pixel-unshuffle block adds up
     to ``s - 1`` pixels within a block. So an output pixel depends on inputs at most
-    ``s * (n3x3 + 1) - 1`` pixels away (the colour and grade paths are per pixel); the mean lock's box
-    adds ``mean_lock // 2``. A tile whose border has at least
+    ``s * (n3x3 + 1) - 1`` pixels away (the colour and grade paths are per pixel); the mean locks' boxes
+    add ``mean_lock // 2`` and ``wide_lock // 2``. A tile whose border has at least
     this many pixels of real context on each side (and whose origin is a multiple of ``s``) produces the
     same interior as the whole frame.
     """
     n3x3 = 3 + cfg.num_dcus * cfg.dense_layers
-    return cfg.space_to_depth * (n3x3 + 1) - 1 + (cfg.mean_lock // 2 if cfg.mean_lock > 1 else 0)
+    locks = sum(k // 2 for k in (cfg.mean_lock, cfg.wide_lock) if k > 1)
+    return cfg.space_to_depth * (n3x3 + 1) - 1 + locks
 
 
 def min_input_size(cfg: GeneratorConfig) -> int:

@@ -21,8 +21,15 @@ from training.model import PRESETS, build_generator
 from training.trainer import train
 
 # the quadratic colour path (the presets carry the fixed grade path instead since issue 17)
-QUADRATIC_LITE = dataclasses.replace(PRESETS["lite"], colour_path=True, grade_path=False, mean_lock=0)
-QUADRATIC = {"model__colour_path": True, "model__grade_path": False, "model__mean_lock": 0}
+QUADRATIC_LITE = dataclasses.replace(
+    PRESETS["lite"], colour_path=True, grade_path=False, mean_lock=0, wide_lock=0
+)
+QUADRATIC = {
+    "model__colour_path": True,
+    "model__grade_path": False,
+    "model__mean_lock": 0,
+    "model__wide_lock": 0,
+}
 
 
 def _random_fit(seed: int) -> ColourFit:

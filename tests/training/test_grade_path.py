@@ -18,7 +18,14 @@ from tests.training.conftest import make_pairs
 from training.checkpoint import load_checkpoint
 from training.colour_init import GUARD_KEY, deployable_generator
 from training.config import TrainConfig
-from training.model import PRESETS, GeneratorConfig, box_lowpass, build_generator, count_parameters
+from training.model import (
+    PRESETS,
+    GeneratorConfig,
+    bound_mean,
+    box_lowpass,
+    build_generator,
+    count_parameters,
+)
 from training.trainer import train
 
 SMALL = GeneratorConfig(width=8, growth=4, dense_layers=2, num_dcus=1, space_to_depth=2, colour_path=False,
@@ -69,9 +76,37 @@ def test_the_mean_lock_keeps_the_trunk_off_the_local_mean() -> None:
     assert float(moved.abs().max()) <= 0.02 + 1e-6
 
 
+def test_the_wide_lock_keeps_a_broad_cast_within_its_bound_and_passes_low_frequency_noise() -> None:
+    """A trunk whose output shifts the whole picture (a cast) moves G by at most the wide bound; a
+    mottle on the scale of the broadcast's low-frequency noise (cells of 8 px, mean 0 over the wide box)
+    passes the wide lock nearly whole."""
+    cfg = dataclasses.replace(SMALL, mean_bound=0.04, wide_lock=33, wide_bound=0.01)
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 96, 96)
+    cast = build_generator(cfg).eval()
+    with torch.no_grad():
+        cast.tail.bias.add_(1.0)
+        moved = cast(x) - cast.grade(x)  # type: ignore[misc]
+    assert float(moved.abs().max()) <= 0.01 + 1e-6
+    narrow, wide = build_generator(dataclasses.replace(cfg, wide_lock=0)).eval(), build_generator(cfg).eval()
+    mottle = torch.from_numpy(np.kron(np.random.default_rng(1).choice([-0.02, 0.02], (1, 3, 12, 12)),
+                                      np.ones((8, 8)))).float()  # fmt: skip
+    mottle -= mottle.mean(dim=(2, 3), keepdim=True)
+    with torch.no_grad():
+        for model in (narrow, wide):
+            model.tail.weight.zero_()
+            model.tail.bias.zero_()
+        through_narrow = bound_mean(mottle, 9, 0.04, 3)
+        through_both = bound_mean(through_narrow, 33, 0.01, 3)
+    inner = (slice(None), slice(None), slice(24, 72), slice(24, 72))
+    kept = float((through_both[inner] * mottle[inner]).sum() / (mottle[inner] ** 2).sum())
+    assert kept > 0.8, kept
+
+
 def test_presets_carry_the_grade_path_not_the_quadratic_one() -> None:
     for cfg in PRESETS.values():
         assert cfg.grade_path and cfg.mean_lock > 1 and 0 < cfg.mean_bound <= 0.05 and not cfg.colour_path
+        assert cfg.wide_lock > cfg.mean_lock and 0 < cfg.wide_bound < cfg.mean_bound
 
 
 def test_a_run_starts_at_the_training_grade_and_records_the_guard_and_margins(
@@ -121,13 +156,14 @@ def test_the_box_lowpass_is_the_edge_replicated_box_mean() -> None:
     assert abs(float(low[1, 2, 0, 0]) - float(padded[1, 2, 0:5, 0:5].mean())) < 1e-6
 
 
-def test_an_exported_mean_lock_is_one_average_pool(tmp_path: Path) -> None:
-    """Exported, the box mean is an ``AveragePool`` (OpenVINO's CPU plugin does not finish compiling the
-    two long depthwise convolutions in bf16), and the exported graph gives what the module gives."""
+def test_an_exported_mean_lock_is_a_pair_of_average_pools(tmp_path: Path) -> None:
+    """Exported, each box mean is two ``AveragePool`` nodes, 1 x k and k x 1 (OpenVINO's CPU plugin does
+    not finish compiling the two long depthwise convolutions in bf16), and the exported graph gives what
+    the module gives; with the wide lock too."""
     import onnx
     import onnxruntime as ort
 
-    net = build_generator(SMALL).eval()
+    net = build_generator(dataclasses.replace(SMALL, mean_bound=0.04, wide_lock=21, wide_bound=0.01)).eval()
     with torch.no_grad():
         for p in net.parameters():
             if not p.abs().sum():
@@ -141,7 +177,9 @@ def test_an_exported_mean_lock_is_one_average_pool(tmp_path: Path) -> None:
     kernels = [
         list(a.ints) for n in nodes if n.op_type == "Conv" for a in n.attribute if a.name == "kernel_shape"
     ]
-    assert len(pools) == 1 and [1, 9] not in kernels and [9, 1] not in kernels
+    pooled = sorted(tuple(a.ints) for n in pools for a in n.attribute if a.name == "kernel_shape")
+    assert pooled == [(1, 9), (1, 21), (9, 1), (21, 1)]
+    assert not any(k in kernels for k in ([1, 9], [9, 1], [1, 21], [21, 1]))
     out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[
         0
     ]
