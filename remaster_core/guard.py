@@ -14,9 +14,12 @@ records, from the training pairs (``remaster_core.grade.sample_pairs``):
    input range widened by ``RANGE_TOLERANCE``;
 2. the covered map is box-blurred over ``BLEND_RADIUS`` pixels into a weight w in 0..1 (a region, not
    isolated pixels, decides; no seams);
-3. ``out = grade(x) + w * (model(x) - grade(x))``: where the input leaves the training colours the
-   output falls back to the model's own grade (``remaster_core.grade.Grade``, closed-form and bounded),
-   never to something worse than it;
+3. ``out = f(x) + w * (model(x) - f(x))``: where the input leaves the training colours the output
+   falls back to ``f``, the model's own grade (``remaster_core.grade.Grade``, closed-form and bounded),
+   never to something worse than it; or, for a run whose grade was never scored on a shot it was not
+   fitted on (``Guard.grade_fallback`` false: a single film shot, validated on its own frames), to the
+   input itself, the bilinear baseline: a grade fitted on one shot's palette has no evidence for
+   colours outside it, and measured there it was worse than no correction;
 4. the result is clipped, per channel, to the targets' range widened by ``margin`` (``MARGIN`` code
    values by default): no output value leaves what the film ever held by more than that.
 
@@ -143,21 +146,36 @@ def coverage_of(sample: PixelSample, *, bins: int = BINS, margin: float = MARGIN
 
 @dataclass(frozen=True)
 class Guard:
-    """What the runtime needs to guard a model's output: its grade and its training coverage."""
+    """What the runtime needs to guard a model's output: its grade and its training coverage.
+
+    Attributes:
+        grade_fallback: outside the coverage, fall back to the grade (True) or to the input (False: the
+            grade was never scored on a shot it was not fitted on). Records written before this field
+            existed read as True.
+    """
 
     grade: Grade
     coverage: Coverage
+    grade_fallback: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"grade": self.grade.to_dict(), "coverage": self.coverage.to_dict()}
+        return {
+            "grade": self.grade.to_dict(),
+            "coverage": self.coverage.to_dict(),
+            "grade_fallback": self.grade_fallback,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "guard") -> Guard:
         if not isinstance(data, dict) or "grade" not in data or "coverage" not in data:
             raise InputError(f"{where}: expected an object with 'grade' and 'coverage'")
+        fallback = data.get("grade_fallback", True)
+        if not isinstance(fallback, bool):
+            raise InputError(f"{where}.grade_fallback: expected true or false, got {fallback!r}")
         return cls(
             Grade.from_dict(data["grade"], f"{where}.grade"),
             Coverage.from_dict(data["coverage"], f"{where}.coverage"),
+            grade_fallback=fallback,
         )
 
 
@@ -167,7 +185,7 @@ class GuardReport:
 
     Attributes:
         outside: pixels outside the training coverage.
-        blended: pixels whose output was moved towards the grade (weight below 0.99).
+        blended: pixels whose output was moved towards the fallback (weight below 0.99).
         clipped: output values clipped to the target range plus margin.
     """
 
@@ -214,9 +232,10 @@ def guard_frame(resampled: np.ndarray, enhanced: np.ndarray, guard: Guard) -> tu
         moved = weight < 0.99
         blended = float(moved.mean())
         if moved.any():
-            graded = guard.grade.apply(resampled[moved])
+            source = resampled[moved]
+            fallback = guard.grade.apply(source) if guard.grade_fallback else source
             w = weight[moved][:, None]
-            out[moved] = graded + w * (out[moved] - graded)
+            out[moved] = fallback + w * (out[moved] - fallback)
     lo, hi = guard.coverage.output_bounds()
     clipped_mask = (out < lo) | (out > hi)
     clipped = float(clipped_mask.mean()) if out.size else 0.0

@@ -61,3 +61,27 @@ def test_coverage_round_trips_and_refuses_a_broken_record() -> None:
     with pytest.raises(InputError, match="grade"):
         Guard.from_dict({"coverage": cov.to_dict()})
     assert Guard.from_dict(Guard(Grade.identity(), cov).to_dict()).grade.ridge == 0.0
+
+
+def test_a_guard_without_a_scored_grade_falls_back_to_the_input() -> None:
+    """A single film shot's run (``grade_fallback`` false): outside the coverage the output is the input
+    itself, the bilinear baseline, not the grade fitted on that one palette; the record round-trips, and
+    a record from before the field existed reads as falling back to the grade."""
+    base = _guard()
+    guard = Guard(base.grade, base.coverage, grade_fallback=False)
+    frame = np.full((80, 80, 3), 0.45, np.float32)
+    frame[:, 40:] = (0.8, 0.15, 0.15)  # never seen in training
+    out, report = guard_frame(frame, np.full_like(frame, 3.0), guard)
+    assert report.outside == pytest.approx(0.5, abs=0.01)
+    bounds = guard.coverage.output_bounds()
+    np.testing.assert_allclose(out[:, 60:], np.clip(frame[:, 60:], *bounds), atol=1e-6)
+    graded = np.clip(base.grade.apply(frame[:, 60:]), *bounds)
+    assert np.abs(graded - out[:, 60:]).max() > 0.02  # the grade would have moved it
+    back = Guard.from_dict(guard.to_dict())
+    assert back.grade_fallback is False
+    old = guard.to_dict()
+    del old["grade_fallback"]
+    assert Guard.from_dict(old).grade_fallback is True
+    old["grade_fallback"] = "no"
+    with pytest.raises(InputError, match="grade_fallback"):
+        Guard.from_dict(old)

@@ -278,8 +278,13 @@ def finalise_best(best: Path, index: PairsIndex, *, ridge: float, seed: int) -> 
     except InputError as exc:
         log.warning("no grade of all the film shots (%s): best.safetensors records no guard", exc)
         return None
-    guard = Guard(fit_grade(sample, ridge=ridge), coverage_of(sample))
+    guard = Guard(fit_grade(sample, ridge=ridge), coverage_of(sample), index.whole_shots_held_out)
     add_to_extra(best, {GUARD_KEY: guard.to_dict()}, ckpt)
+    if not guard.grade_fallback:
+        log.warning(
+            "a single film shot: its grade was never scored on another shot, so the render's guard falls "
+            "back to the plain input (bilinear), not to the grade, where colours leave the training coverage"
+        )
     log.info(
         "best.safetensors: grade of every aligned shot (%d pixels, RMS residual %.4f); training coverage "
         "%.1f%% of the colour histogram, targets %s..%s",

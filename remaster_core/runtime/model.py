@@ -38,7 +38,8 @@ onnxruntime accepts.
 ``remaster.output_grain``      the model's own output carries of it (profiles, JSON); the render
                                synthesises from them when a deflicker changes what the output
                                carries (``grain_profile`` is the film's less the output's).
-``remaster.guard``             optional, JSON ``{"grade": ..., "coverage": ...}``: the model's own
+``remaster.guard``             optional, JSON ``{"grade": ..., "coverage": ..., "grade_fallback":
+                               ...}``: the model's own
                                closed-form grade and what it was trained on
                                (``remaster_core.guard.Guard``); when present the node guards every
                                output with it (``remaster_core.guard.guard_frame``).

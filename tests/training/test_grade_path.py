@@ -124,6 +124,7 @@ def test_a_run_starts_at_the_training_grade_and_records_the_guard_and_margins(
     assert held["margin_colour_fit"] == pytest.approx(row["ours"] - row["colour_fit"], abs=1e-3)
     assert "margin over the colour fit" in caplog.text
     guard = best.extra[GUARD_KEY]
+    assert guard["grade_fallback"] is True
     assert guard["coverage"]["pixels"] > 0 and 0 < guard["coverage"]["occupancy"] < 1
     g, parsed = deployable_generator(tmp_path / "RUN/checkpoints/best.safetensors")
     assert parsed is not None and g.grade is not None
@@ -137,8 +138,11 @@ def test_a_single_shot_says_loudly_that_generalisation_is_unmeasured(
     with caplog.at_level(logging.INFO, logger="remaster.train"):
         train(tiny_config(steps=3), pairs, tmp_path / "RUN")
     assert caplog.text.count("GENERALISATION IS UNMEASURED") >= 2  # at the split and at the end
-    held = load_checkpoint(tmp_path / "RUN/checkpoints/best.safetensors").extra["held_out"]
-    assert held["whole_shots"] is False
+    extra = load_checkpoint(tmp_path / "RUN/checkpoints/best.safetensors").extra
+    assert extra["held_out"]["whole_shots"] is False
+    # its grade was never scored on another shot: the render's guard falls back to the plain input
+    assert extra[GUARD_KEY]["grade_fallback"] is False
+    assert "falls back to the plain input" in caplog.text
 
 
 def test_the_box_lowpass_is_the_edge_replicated_box_mean() -> None:
