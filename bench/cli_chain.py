@@ -77,12 +77,17 @@ def _ranges(frames: list[int]) -> str:
     return ",".join(out)
 
 
-def run_seed(seed: int, work: Path, steps: int, threads: int, preset: str) -> dict[str, Any]:
-    """The chain on one seed's reel in ``work`` (replaced); return its scores."""
+def run_seed(
+    seed: int, work: Path, steps: int, threads: int, preset: str, score_only: bool
+) -> dict[str, Any]:
+    """The chain on one seed's reel in ``work`` (replaced; with ``score_only`` the chain already there is
+    scored again); return its scores."""
+    reel, conform, pairs, run, model = (work / n for n in ("reel", "conform", "pairs", "run", "model.onnx"))
+    if score_only:
+        return score(seed, work, {}, "")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     log = work / "chain.log"
-    reel, conform, pairs, run, model = (work / n for n in ("reel", "conform", "pairs", "run", "model.onnx"))
     clock: dict[str, float] = {}
 
     def verb(name: str, args: list[str]) -> str:
@@ -105,6 +110,13 @@ def run_seed(seed: int, work: Path, steps: int, threads: int, preset: str) -> di
     frames = held_out_frames(truth)
     verb("render", ["render", str(conform), "--model", str(model), "--transform", str(pairs / "align.json"),
                     "--out", str(work / RENDER), "--frames", _ranges(frames)])  # fmt: skip
+    return score(seed, work, clock, exported)
+
+
+def score(seed: int, work: Path, clock: dict[str, float], exported: str) -> dict[str, Any]:
+    """Score the missing shots of the chain in ``work`` (see the module docstring)."""
+    reel, conform, pairs, run, model = (work / n for n in ("reel", "conform", "pairs", "run", "model.onnx"))
+    truth = json.loads((reel / "truth.json").read_text(encoding="utf-8"))
     table = read_align(pairs / "align.json")
     film_pairs = _pair_files(pairs)
     colour = fit_colour(film_pairs)
@@ -146,6 +158,7 @@ def main() -> None:
     parser.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--score-only", action="store_true", help="score the chains already in --work again")
     parser.add_argument(
         "--preset", default="default", help="the synth preset (tiny: a quick check of the bench)"
     )
@@ -153,7 +166,9 @@ def main() -> None:
     started = time.monotonic()
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        row = run_seed(seed, args.work / f"seed_{seed}", args.steps, args.threads, args.preset)
+        row = run_seed(
+            seed, args.work / f"seed_{seed}", args.steps, args.threads, args.preset, args.score_only
+        )
         results.append(row)
         for s in row["shots"]:
             print(

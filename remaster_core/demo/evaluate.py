@@ -11,7 +11,9 @@ of the aligned shots' transforms and lens distortion), which is off by the shot'
 measures mostly the framing guess. To measure the
 *enhancement*, every method is evaluated on the same input: the conformed broadcast frame resampled
 into the film raster with the shot's **true** framing (``truth.json``'s geometry, which follows the
-render's convention exactly: ``Transform4`` then ``Radial``):
+render's convention exactly: ``Transform4`` then ``Radial``; for a reel made with ``--telecine-warp``,
+the geometry plus that shot's warp of each frame, ``warped_truth``: without it the input would sit a
+pixel or two off the film, and PSNR would reward the blurriest method):
 
 - ``bilinear``: that resample alone (``baselines.bilinear_baseline``: bilinear, edges replicated past
   the broadcast picture as in the training pairs; see ``baselines`` for why);
@@ -58,6 +60,8 @@ from remaster_core.look import LookReport, score_sequences
 from remaster_core.manifests.conform import ConformManifest, read_conform
 from remaster_core.node import NodeParams, apply_grain, engine_for, read_align, resample_to_output
 from remaster_core.progress import progress
+from remaster_core.synth.geometry import ShotGeometry
+from remaster_core.synth.warps import TelecineWarp, truth_maps
 
 log = logging.getLogger("remaster.demo")
 
@@ -140,6 +144,21 @@ def coverage_mask(
     return inside_broadcast(map_x, map_y, broadcast_size, margin=0.0)
 
 
+def warped_truth(
+    geometry: ShotGeometry,
+    warp: TelecineWarp,
+    frame: int,
+    film_size: tuple[int, int],
+    broadcast_shape: tuple[int, ...],
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The true sampling maps (float32 (H, W) broadcast x and y of every film pixel) of frame ``frame``
+    of a shot filmed through a telecine warp (``remaster_core.synth.warps``: the geometry plus the warp's
+    displacement of that frame), and the pixels they cover (bool (H, W))."""
+    map_x, map_y = truth_maps(geometry, warp, frame, film_size)
+    maps = (map_x.astype(np.float32), map_y.astype(np.float32))
+    return maps, inside_broadcast(maps[0], maps[1], (broadcast_shape[1], broadcast_shape[0]), margin=0.0)
+
+
 def check_conform(truth: dict[str, Any], conform: ConformManifest) -> dict[int, int | None]:
     """Check that the conform's frames line up with the reel's 24p frames; map truth shots to conform shots.
 
@@ -203,6 +222,8 @@ def evaluate_shot(
     engine = engine_for(node)
     look_frames: dict[str, list[np.ndarray]] = {key: [] for key in (*LOOK_METHODS, "film")}
     maps = bilinear_maps(transform, film_size, radial)
+    geometry = ShotGeometry.from_dict(shot["geometry"])
+    warp = None if shot.get("warp") is None else TelecineWarp.from_dict(shot["warp"])
     frames = [int(shot["first_24p"]) + k for k in range(int(shot["n_frames"]))]
     mask: np.ndarray | None = None
     acc = {key: SquaredError() for key in METHODS}
@@ -218,7 +239,10 @@ def evaluate_shot(
             raise InputError(f"{film_pattern.path(k)}: {film.shape[1]}x{film.shape[0]}, expected {film_size}")
         if mask is None:
             mask = coverage_mask(transform, radial, film_size, (broadcast.shape[1], broadcast.shape[0]))
-        bilinear = bilinear_baseline(broadcast, maps)
+        frame_maps, frame_mask = maps, mask
+        if warp is not None:
+            frame_maps, frame_mask = warped_truth(geometry, warp, k, film_size, broadcast.shape)
+        bilinear = bilinear_baseline(broadcast, frame_maps)
         pictures = {
             "bilinear": bilinear,
             "colour_fit": colour.apply(bilinear),
@@ -226,7 +250,7 @@ def evaluate_shot(
             "bilinear_delivered": resample_to_output(broadcast, transform_d, film_size, distortion_d),
             "ours_delivered": read_image(delivered.path(i))[0],
         }
-        _score(pictures, film, mask, acc, ssims, frame_psnr)
+        _score(pictures, film, frame_mask, acc, ssims, frame_psnr)
         key = -1 if conform_shot is None else conform_shot
         grainy = apply_grain(pictures["ours"], node, engine.info.grain, shot=key, frame=k)
         for key, picture in ({**pictures, "ours_grain": grainy, "film": film}).items():
