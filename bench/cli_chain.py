@@ -41,6 +41,7 @@ from remaster_core.demo.baselines import fit_colour
 from remaster_core.demo.evaluate import evaluate_held_out
 from remaster_core.demo.pipeline import held_out_frames
 from remaster_core.io.atomic import write_json_atomic
+from remaster_core.io.frame_range import format_frame_range
 from remaster_core.manifests.align import read_align
 from training.checkpoint import load_checkpoint
 
@@ -63,18 +64,9 @@ def _remaster(args: list[str], log: Path) -> str:
     return done.stdout + done.stderr
 
 
-def _ranges(frames: list[int]) -> str:
-    """``[3, 4, 5, 9]`` -> ``"3-5,9"`` (render's --frames syntax)."""
-    out: list[str] = []
-    start = prev = frames[0]
-    for f in [*frames[1:], None]:
-        if f is not None and f == prev + 1:
-            prev = f
-            continue
-        out.append(f"{start}-{prev}" if prev > start else str(start))
-        if f is not None:
-            start = prev = f
-    return ",".join(out)
+def _paths(work: Path) -> tuple[Path, Path, Path, Path, Path]:
+    """The chain's folders and files in ``work``: reel, conform, pairs, run, model."""
+    return work / "reel", work / "conform", work / "pairs", work / "run", work / "model.onnx"
 
 
 def run_seed(
@@ -82,9 +74,9 @@ def run_seed(
 ) -> dict[str, Any]:
     """The chain on one seed's reel in ``work`` (replaced; with ``score_only`` the chain already there is
     scored again); return its scores."""
-    reel, conform, pairs, run, model = (work / n for n in ("reel", "conform", "pairs", "run", "model.onnx"))
     if score_only:
         return score(seed, work, {}, "")
+    reel, conform, pairs, run, model = _paths(work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     log = work / "chain.log"
@@ -109,13 +101,13 @@ def run_seed(
     exported = verb("export", ["export", str(run), "--out", str(model)])
     frames = held_out_frames(truth)
     verb("render", ["render", str(conform), "--model", str(model), "--transform", str(pairs / "align.json"),
-                    "--out", str(work / RENDER), "--frames", _ranges(frames)])  # fmt: skip
+                    "--out", str(work / RENDER), "--frames", format_frame_range(frames)])  # fmt: skip
     return score(seed, work, clock, exported)
 
 
 def score(seed: int, work: Path, clock: dict[str, float], exported: str) -> dict[str, Any]:
     """Score the missing shots of the chain in ``work`` (see the module docstring)."""
-    reel, conform, pairs, run, model = (work / n for n in ("reel", "conform", "pairs", "run", "model.onnx"))
+    reel, conform, pairs, run, model = _paths(work)
     truth = json.loads((reel / "truth.json").read_text(encoding="utf-8"))
     table = read_align(pairs / "align.json")
     film_pairs = _pair_files(pairs)

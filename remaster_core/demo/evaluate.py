@@ -221,11 +221,11 @@ def evaluate_shot(
     node = NodeParams(model=model, output_size=film_size)
     engine = engine_for(node)
     look_frames: dict[str, list[np.ndarray]] = {key: [] for key in (*LOOK_METHODS, "film")}
-    maps = bilinear_maps(transform, film_size, radial)
     geometry = ShotGeometry.from_dict(shot["geometry"])
     warp = None if shot.get("warp") is None else TelecineWarp.from_dict(shot["warp"])
     frames = [int(shot["first_24p"]) + k for k in range(int(shot["n_frames"]))]
-    mask: np.ndarray | None = None
+    framing: tuple[tuple[np.ndarray, np.ndarray], np.ndarray] | None = None  # (maps, mask) of a frame
+    mask: np.ndarray | None = None  # the first frame's, for the record
     acc = {key: SquaredError() for key in METHODS}
     ssims: dict[str, list[float]] = {key: [] for key in METHODS}
     frame_psnr: dict[str, list[float]] = {key: [] for key in METHODS}
@@ -237,11 +237,16 @@ def evaluate_shot(
         film = read_image(film_pattern.path(k))[0]
         if film.shape[:2] != (film_size[1], film_size[0]):
             raise InputError(f"{film_pattern.path(k)}: {film.shape[1]}x{film.shape[0]}, expected {film_size}")
-        if mask is None:
-            mask = coverage_mask(transform, radial, film_size, (broadcast.shape[1], broadcast.shape[0]))
-        frame_maps, frame_mask = maps, mask
         if warp is not None:
-            frame_maps, frame_mask = warped_truth(geometry, warp, k, film_size, broadcast.shape)
+            framing = warped_truth(geometry, warp, k, film_size, broadcast.shape)
+        elif framing is None:  # the same for every frame of the shot
+            framing = (
+                bilinear_maps(transform, film_size, radial),
+                coverage_mask(transform, radial, film_size, (broadcast.shape[1], broadcast.shape[0])),
+            )
+        frame_maps, frame_mask = framing
+        if mask is None:
+            mask = frame_mask
         bilinear = bilinear_baseline(broadcast, frame_maps)
         pictures = {
             "bilinear": bilinear,
