@@ -479,7 +479,7 @@ def stage_row(
     )
     profile = bench_grain_profile()
     rgb, meta = read_image(src)
-    resampled = prepare_frame(rgb, node, pixel_aspect=meta.pixel_aspect)
+    resampled = prepare_frame(rgb, node, pixel_aspect=meta.pixel_aspect).picture
     engine = engine_for(node)
     out = engine.run(resampled)
     ms = {

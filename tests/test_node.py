@@ -23,6 +23,7 @@ from remaster_core.node import (
     read_align,
     region_of_definition,
     render_frame,
+    resample_frame,
     resample_to_output,
 )
 from tests.render import model, picture, write_align_json
@@ -63,7 +64,10 @@ def test_describe_states_inputs_and_parameters_with_defaults() -> None:
     }
     defaults = NodeParams(model=Path("m.onnx"))
     assert params["mix"]["default"] == defaults.mix == 1.0 and params["mix"]["range"] == [0.0, 1.0]
-    assert params["precision"]["choices"] == ["fp32", "fp16", "bf16"] and params["precision"]["default"] == "fp32"
+    assert (
+        params["precision"]["choices"] == ["fp32", "fp16", "bf16"]
+        and params["precision"]["default"] == "fp32"
+    )
     assert params["provider"]["default"] == defaults.provider
     assert params["tile"]["default"] is None
 
@@ -128,6 +132,29 @@ def test_render_is_resample_then_model_then_mix(model_path: Path) -> None:
     off = NodeParams(model=model_path, output_size=(96, 72), provider="cpu", mix=0.0)
     np.testing.assert_array_equal(render_frame(src, off), resampled)
     assert engine.stats.frames == before  # mix 0 never runs the model
+
+
+def test_the_model_sees_the_edges_replicated_and_the_output_is_black_beyond_the_picture(
+    model_path: Path,
+) -> None:
+    """An output raster that runs past the broadcast picture (pillar bars, a telecine's overscan): the
+    model's input there holds the picture's edge pixels, as in training (a black border would change
+    its output inside the picture, up to its receptive field); the final picture is black there."""
+    src = picture(64, 48, seed=5)
+    params = NodeParams(model=model_path, output_size=(128, 64), provider="cpu")  # 4:3 into 2:1
+    engine = engine_for(params)
+    mapping = nominal_transform((64, 48), 1.0, (128, 64))
+    resampled = resample_frame(src, mapping, (128, 64))
+    assert resampled.outside is not None and 0.1 < resampled.outside.mean() < 0.4
+    assert (resampled.picture[resampled.outside] != 0).any()  # replicated, not black
+    out = render_frame(src, params)
+    inside = ~resampled.outside
+    np.testing.assert_array_equal(out[inside], engine.run(resampled.picture)[inside])
+    assert (out[resampled.outside] == 0).all()
+    black_input = engine.run(resample_to_output(src, mapping, (128, 64)))
+    assert np.abs(black_input - out)[inside].max() > 1e-3  # the border would have reached inside
+    off = NodeParams(model=model_path, output_size=(128, 64), provider="cpu", mix=0.0)
+    np.testing.assert_array_equal(render_frame(src, off), resampled.output())
 
 
 def test_frame_transform_and_distortion_override_the_nominal(model_path: Path) -> None:

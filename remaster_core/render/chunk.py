@@ -9,7 +9,8 @@
    frames are skipped (unless ``force``), so a killed chunk re-run renders only what is missing;
 4. renders the rest in frame order, one frame per engine call (the same model input shapes whatever
    the chunking, so a frame's bits do not depend on it), the steps of ``node.render_frame``
-   (``node.prepare_frame``, ``node.model_frame``, ``node.apply_grain``: ``render_frame`` in parts) on three threads at once, so that a frame's reading and writing
+   (``node.prepare_frame``, ``node.model_frame``, ``node.apply_grain``, ``node.Resampled.finish``:
+   ``render_frame`` in parts) on three threads at once, so that a frame's reading and writing
    hide behind the model's run on another frame:
 
    - read ahead (a thread, up to ``READ_AHEAD`` frames ahead): decode the next input frame, convert it
@@ -17,8 +18,9 @@
      its neighbours (with ``settings.deflicker``: ``render.deflicker``; the neighbours beyond the chunk's
      ends are read too), resample it to the output raster (``node.prepare_frame``);
    - this thread: the model, its guard and the mix (``node.model_frame``);
-   - write behind (a thread, one frame): the film grain (``node.apply_grain``), the output colour space
-     and its tag, the atomic write of the previous frame.
+   - write behind (a thread, one frame): the film grain (``node.apply_grain``), black beyond the
+     broadcast picture (``Resampled.finish``), the output colour space and its tag, the atomic write of
+     the previous frame.
 
    Frames are recorded and written in frame order; an error in a background stage is recorded against
    the frame it happened on (see Failures);
@@ -81,6 +83,7 @@ from remaster_core.io.sequence import format_frame_range
 from remaster_core.node import (
     AlignTable,
     NodeParams,
+    Resampled,
     apply_grain,
     engine_for,
     frame_transform,
@@ -509,12 +512,12 @@ def _check_existing(
 @dataclass
 class _Prepared:
     """A frame made ready for the model in the read-ahead thread (``_prepare``): the input frame's
-    metadata and its resampled picture (float32 (H, W, 3) on the output raster, working space), or the
+    metadata and its resample (``node.Resampled``: float32 (H, W, 3) on the output raster, working space), or the
     error that stopped it (recorded as an "input" failure); ``seconds`` spent reading and preparing it."""
 
     frame: int
     meta: ImageMeta | None
-    resampled: np.ndarray | None
+    resampled: Resampled | None
     error: str | None
     seconds: float
 
@@ -655,7 +658,7 @@ def _render(
         return grains[key]
 
     def finish_and_write(
-        frame: int, mixed: np.ndarray, meta: ImageMeta
+        frame: int, mixed: np.ndarray, resampled: Resampled, meta: ImageMeta
     ) -> tuple[Path | None, float, str | None]:
         """(path, seconds, None) once written; (None, seconds, error) when finishing failed. A failed
         write raises (``MediaError``): it stops the chunk."""
@@ -663,7 +666,7 @@ def _render(
         shot, in_shot = plans[frame][3]
         colour = settings.colour
         try:
-            out = apply_grain(mixed, node, grain_of(frame), shot=shot, frame=in_shot)
+            out = resampled.finish(apply_grain(mixed, node, grain_of(frame), shot=shot, frame=in_shot))
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
         except RemasterError as exc:
@@ -700,7 +703,7 @@ def _render(
                 key = plans[ready.frame][2]
                 try:
                     mixed = model_frame(
-                        ready.resampled,
+                        ready.resampled.picture,
                         node,
                         where=f"frame {ready.frame} of {source.label}",
                         on_guard=functools.partial(guards.__setitem__, ready.frame),
@@ -713,7 +716,7 @@ def _render(
                 guard = guards.get(ready.frame)
                 if guard is not None and guard.flagged and settings.output.ext in GUARD_ATTRIBUTE:
                     meta.extra[GUARD_ATTRIBUTE[settings.output.ext]] = guard.attribute()
-                fut = writer.submit(finish_and_write, ready.frame, mixed, meta)
+                fut = writer.submit(finish_and_write, ready.frame, mixed, ready.resampled, meta)
                 pending.append((ready.frame, ready.seconds + time.perf_counter() - t0, fut))
                 while len(pending) > 1:  # one frame is finished and written while the next one renders
                     finish(*pending.pop(0))

@@ -53,9 +53,9 @@ def test_the_three_stages_are_render_frame_bit_for_bit(grain_guard_model: Path, 
     whole = render_frame(source, params, pixel_aspect=0.9, shot=1, frame=5, on_guard=reports.append)
     staged_reports: list[GuardReport] = []
     resampled = prepare_frame(source, params, pixel_aspect=0.9)
-    mixed = model_frame(resampled, params, on_guard=staged_reports.append)
+    mixed = model_frame(resampled.picture, params, on_guard=staged_reports.append)
     profile = engine_for(params).info.grain if mix > 0 else None
-    staged = apply_grain(mixed, params, profile, shot=1, frame=5)
+    staged = resampled.finish(apply_grain(mixed, params, profile, shot=1, frame=5))
     assert whole.dtype == staged.dtype == np.float32 and whole.shape == (72, 96, 3)
     assert np.array_equal(whole, staged)
     assert [r.to_dict() for r in reports] == [r.to_dict() for r in staged_reports]
