@@ -10,10 +10,13 @@ Each seed runs, as a user would, one process per verb (``remaster`` on the PATH 
    "unrelated" reel), shots 2 and 5 without film, a smooth telecine warp beyond the lens model per shot;
 2. ``remaster conform BROADCAST --film FILM``, 3. ``remaster align``,
 4. ``remaster train --preset lite --steps STEPS``, 5. ``remaster export``,
-6. ``remaster render CONF --transform PAIRS/align.json --frames <the missing shots>``.
+6. ``remaster render CONF --transform PAIRS/align.json --frames <the missing shots>``, as a user runs it
+   (film grain synthesised, the default), and again with ``--grain-amount 0`` for the scores (PSNR
+   against the film charges independent grain its whole variance; the grain is the look's business).
 
 Then every missing shot is scored against its hidden film (``remaster_core.demo.evaluate``: the same
-truth-framed input for every method; ``ours_delivered`` is what ``render`` wrote with the reel's framing):
+truth-framed input for every method; ``ours_delivered`` is what ``render`` wrote with the reel's framing,
+``*_registered`` the delivered frames resampled onto the film by the known error of that framing):
 ``ours``, ``bilinear`` and ``colour fit`` (the quadratic least-squares fit on every aligned film pair).
 The run's held-out margins and what ``export`` printed are recorded beside them.
 
@@ -38,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from remaster_core.demo.baselines import fit_colour
-from remaster_core.demo.evaluate import evaluate_held_out
+from remaster_core.demo.evaluate import ShotEvaluation, evaluate_held_out
 from remaster_core.demo.pipeline import held_out_frames
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.frame_range import format_frame_range
@@ -47,6 +50,7 @@ from training.checkpoint import load_checkpoint
 
 SEEDS = (41, 42)
 RENDER = "render/frame.%06d.exr"
+RENDER_CLEAN = "render_clean/frame.%06d.exr"
 
 
 def _remaster(args: list[str], log: Path) -> str:
@@ -75,6 +79,10 @@ def run_seed(
     """The chain on one seed's reel in ``work`` (replaced; with ``score_only`` the chain already there is
     scored again); return its scores."""
     if score_only:
+        if not (work / RENDER_CLEAN).parent.is_dir():  # a chain run before the clean render was added
+            truth = json.loads((work / "reel" / "truth.json").read_text(encoding="utf-8"))
+            args = [*_render_args(work, truth, RENDER_CLEAN), "--grain-amount", "0"]
+            _remaster(args, work / "chain.log")
         return score(seed, work, {}, "")
     reel, conform, pairs, run, model = _paths(work)
     shutil.rmtree(work, ignore_errors=True)
@@ -99,10 +107,17 @@ def run_seed(
     verb("train", ["train", "--pairs", str(pairs), "--out", str(run), "--preset", "lite", "--steps", str(steps),
                    "--threads", str(threads)])  # fmt: skip
     exported = verb("export", ["export", str(run), "--out", str(model)])
-    frames = held_out_frames(truth)
-    verb("render", ["render", str(conform), "--model", str(model), "--transform", str(pairs / "align.json"),
-                    "--out", str(work / RENDER), "--frames", format_frame_range(frames)])  # fmt: skip
+    verb("render", _render_args(work, truth, RENDER))
+    verb("render_clean", [*_render_args(work, truth, RENDER_CLEAN), "--grain-amount", "0"])
     return score(seed, work, clock, exported)
+
+
+def _render_args(work: Path, truth: dict[str, Any], out: str) -> list[str]:
+    """``remaster render`` of the reel's missing shots in ``work`` to ``work / out``."""
+    _reel, conform, pairs, _run, model = _paths(work)
+    frames = format_frame_range(held_out_frames(truth))
+    return ["render", str(conform), "--model", str(model), "--transform", str(pairs / "align.json"),
+            "--out", str(work / out), "--frames", frames]  # fmt: skip
 
 
 def score(seed: int, work: Path, clock: dict[str, float], exported: str) -> dict[str, Any]:
@@ -112,7 +127,7 @@ def score(seed: int, work: Path, clock: dict[str, float], exported: str) -> dict
     table = read_align(pairs / "align.json")
     film_pairs = _pair_files(pairs)
     colour = fit_colour(film_pairs)
-    held = evaluate_held_out(reel, conform, pairs / "align.json", model, str(work / RENDER), colour)
+    held = evaluate_held_out(reel, conform, pairs / "align.json", model, str(work / RENDER_CLEAN), colour)
     record = load_checkpoint(run / "checkpoints" / "best.safetensors").extra.get("held_out")
     return {
         "seed": seed,
@@ -129,10 +144,17 @@ def score(seed: int, work: Path, clock: dict[str, float], exported: str) -> dict
                 **{m: round(s.psnr, 3) for m, s in h.scores.items()},
                 "ours_minus_colour_fit": round(h.scores["ours"].psnr - h.scores["colour_fit"].psnr, 3),
                 "ours_minus_bilinear": round(h.scores["ours"].psnr - h.scores["bilinear"].psnr, 3),
+                "registered_ours_minus_colour_fit": _gap(h, "ours_registered", "colour_fit_registered"),
+                "registered_ours_minus_bilinear": _gap(h, "ours_registered", "bilinear_registered"),
             }
             for h in held
         ],
     }
+
+
+def _gap(shot: ShotEvaluation, a: str, b: str) -> float:
+    """PSNR of method ``a`` minus method ``b`` on one shot, dB (3 decimals)."""
+    return round(shot.scores[a].psnr - shot.scores[b].psnr, 3)
 
 
 def _pair_files(pairs: Path) -> list[tuple[Path, Path, Path]]:
@@ -166,7 +188,10 @@ def main() -> None:
             print(
                 f"seed {seed} shot {s['shot']}: ours {s['ours']:.2f}  bilinear {s['bilinear']:.2f}  colour fit "
                 f"{s['colour_fit']:.2f}  (ours - fit {s['ours_minus_colour_fit']:+.2f}, ours - bilinear "
-                f"{s['ours_minus_bilinear']:+.2f}; delivered {s['ours_delivered']:.2f})",
+                f"{s['ours_minus_bilinear']:+.2f}); as delivered, registered: ours {s['ours_registered']:.2f}  "
+                f"bilinear {s['bilinear_registered']:.2f}  colour fit {s['colour_fit_registered']:.2f}  (ours - "
+                f"fit {s['registered_ours_minus_colour_fit']:+.2f}, ours - bilinear "
+                f"{s['registered_ours_minus_bilinear']:+.2f}); unregistered ours {s['ours_delivered']:.2f}",
                 flush=True,
             )  # fmt: skip
     report = {

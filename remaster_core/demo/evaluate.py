@@ -18,13 +18,23 @@ pixel or two off the film, and PSNR would reward the blurriest method):
 - ``bilinear``: that resample alone (``baselines.bilinear_baseline``: bilinear, edges replicated past
   the broadcast picture as in the training pairs; see ``baselines`` for why);
 - ``colour_fit``: the quadratic colour fit applied to it (``baselines.ColourFit``);
-- ``ours``: the exported model run on that same resample by the render node's engine
-  (``remaster_core.node.engine_for``: the ONNX model on onnxruntime, as ``remaster render`` runs it).
+- ``ours``: the exported model run on that same resample by the render node's model step
+  (``remaster_core.node.model_frame``: the ONNX model on onnxruntime and its guard, as ``remaster
+  render`` runs them).
 
 Reported separately, as what the pipeline really delivers: ``ours_delivered``, the frames ``remaster
-render`` wrote with the reel's framing from align.json, and ``bilinear_delivered``, the bilinear
+render`` wrote with the reel's framing from align.json (rendered with the grain off: synthesised grain is
+independent of the film's and would add its own variance to every pixel's error; the grain is scored by
+the film-look table below), and ``bilinear_delivered``, the bilinear
 resample with that same mapping: the gap between them and the truth-framed scores is the cost of not knowing the
-framing, not of the enhancement.
+framing, not of the enhancement. Compared pixel for pixel with the film, a delivered frame a few pixels
+off scores mostly its misregistration, and PSNR then rewards the blurriest picture; so the delivered
+frames are also scored **registered**: each is resampled (bilinear) onto the film raster by the exact
+difference between the framing it was rendered with and the shot's true framing of that frame
+(``registration_maps``), on the film pixels both framings cover: ``ours_registered`` (the frames
+``render`` wrote), ``bilinear_registered`` and ``colour_fit_registered`` (the colour fit of
+``bilinear_delivered``). Every method goes through the same second resample, which softens a sharp
+picture more than a blurred one: the comparison leans, if anything, against ours.
 
 **Film look** (``ShotEvaluation.look``): each of ``LOOK_METHODS`` scored as a sequence against the
 hidden film with ``remaster_core.look`` (grain amplitude and octave-band power, detail, steadiness: each
@@ -50,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from remaster_core.align.transform import Radial, Transform4, inside_broadcast, sampling_maps
+from remaster_core.align.transform import Radial, Transform4, inside_broadcast, resample, sampling_maps
 from remaster_core.demo.baselines import ColourFit, bilinear_baseline, bilinear_maps
 from remaster_core.demo.metrics import SquaredError, ssim
 from remaster_core.errors import InputError
@@ -58,7 +68,14 @@ from remaster_core.io.images import read_image
 from remaster_core.io.sequence import SequencePattern, parse_pattern
 from remaster_core.look import LookReport, score_sequences
 from remaster_core.manifests.conform import ConformManifest, read_conform
-from remaster_core.node import NodeParams, apply_grain, engine_for, read_align, resample_to_output
+from remaster_core.node import (
+    NodeParams,
+    apply_grain,
+    engine_for,
+    model_frame,
+    read_align,
+    resample_to_output,
+)
 from remaster_core.progress import progress
 from remaster_core.synth.geometry import ShotGeometry
 from remaster_core.synth.warps import TelecineWarp, truth_maps
@@ -71,8 +88,13 @@ METHODS: dict[str, str] = {
     "ours": "ours (true framing)",
     "bilinear_delivered": "bilinear (delivered framing)",
     "ours_delivered": "ours as rendered (delivered framing)",
+    "bilinear_registered": "bilinear (delivered, registered)",
+    "colour_fit_registered": "colour fit (delivered, registered)",
+    "ours_registered": "ours as rendered (delivered, registered)",
 }
-"""Method key -> label; the first three are the comparison, the last two what the pipeline delivers."""
+"""Method key -> label; the first three are the comparison on the true framing, the next two what the
+pipeline delivers, the last three the delivered frames registered to the film."""
+REGISTERED = ("bilinear_registered", "colour_fit_registered", "ours_registered")
 
 COMPARED = ("bilinear", "colour_fit", "ours")
 LOOK_METHODS: dict[str, str] = {
@@ -157,6 +179,35 @@ def warped_truth(
     map_x, map_y = truth_maps(geometry, warp, frame, film_size)
     maps = (map_x.astype(np.float32), map_y.astype(np.float32))
     return maps, inside_broadcast(maps[0], maps[1], (broadcast_shape[1], broadcast_shape[0]), margin=0.0)
+
+
+def registration_maps(
+    true_maps: tuple[np.ndarray, np.ndarray],
+    delivered: tuple[Transform4, Radial | None],
+    out_size: tuple[int, int],
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Where each film pixel lies in a frame rendered with another framing (``delivered``).
+
+    A film pixel sits at broadcast position ``true_maps`` (its true framing); the delivered frame's pixel
+    ``p`` sampled the broadcast at ``distortion(transform(p))``; so the film pixel's content is at
+    ``transform^-1(distortion^-1(true_maps))`` in the delivered frame.
+
+    Args:
+        true_maps: float32 (H, W) broadcast x and y of every film pixel (the true framing).
+        delivered: the transform and lens distortion the frame was rendered with.
+        out_size: (W, H) of the delivered raster.
+
+    Returns:
+        ((map_x, map_y), inside): float32 (H, W) delivered-raster coordinates of every film pixel, as
+        ``cv2.remap`` maps, and bool (H, W), those that fall on the delivered raster's pixel centres.
+    """
+    transform, distortion = delivered
+    bx, by = (np.asarray(m, np.float64) for m in true_maps)
+    ax, ay = (bx, by) if distortion is None else distortion.invert(bx, by)
+    px, py = transform.invert(ax, ay)
+    w, h = out_size
+    inside = (px >= 0) & (py >= 0) & (px <= w - 1) & (py <= h - 1)
+    return (px.astype(np.float32), py.astype(np.float32)), inside
 
 
 def check_conform(truth: dict[str, Any], conform: ConformManifest) -> dict[int, int | None]:
@@ -251,11 +302,20 @@ def evaluate_shot(
         pictures = {
             "bilinear": bilinear,
             "colour_fit": colour.apply(bilinear),
-            "ours": engine.run(bilinear, where=f"conformed frame {i}"),
+            "ours": model_frame(bilinear, node, where=f"conformed frame {i}"),
             "bilinear_delivered": resample_to_output(broadcast, transform_d, film_size, distortion_d),
             "ours_delivered": read_image(delivered.path(i))[0],
         }
         _score(pictures, film, frame_mask, acc, ssims, frame_psnr)
+        (reg_x, reg_y), reg_inside = registration_maps(frame_maps, delivered_mapping, film_size)
+        as_delivered = {
+            "bilinear_registered": pictures["bilinear_delivered"],
+            "colour_fit_registered": colour.apply(pictures["bilinear_delivered"]),
+            "ours_registered": pictures["ours_delivered"],
+        }
+        registered = {key: resample(p, reg_x, reg_y) for key, p in as_delivered.items()}
+        _score(registered, film, frame_mask & reg_inside, acc, ssims, frame_psnr)
+        pictures.update(registered)
         key = -1 if conform_shot is None else conform_shot
         grainy = apply_grain(pictures["ours"], node, engine.info.grain, shot=key, frame=k)
         for key, picture in ({**pictures, "ours_grain": grainy, "film": film}).items():

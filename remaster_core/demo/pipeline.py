@@ -9,7 +9,10 @@ Stages, in order (each logs its start and its duration; ``remaster_core.progress
    ``DIR/run``;
 5. ``export``: ``export.export_model`` (best checkpoint, parity-checked) -> ``DIR/model.onnx``;
 6. ``render``: ``remaster_core.render`` renders the missing-film shots as the pipeline delivers them
-   (the reel's framing from align.json, see ``evaluate``) -> ``DIR/render/frame.%06d.exr``;
+   (the reel's framing from align.json, see ``evaluate``), with the grain off (``grain_amount`` 0: PSNR
+   and SSIM score the picture, and synthesised grain, independent of the film's, would only add its
+   variance to the error; the film look, grain included, is scored by ``evaluate``'s look table) ->
+   ``DIR/render/frame.%06d.exr``;
 7. ``evaluate``: the colour baseline's fit, the held-out scores (``evaluate``) and the truth checks of
    the conform and the alignment (``checks``);
 8. ``report``: ``DIR/report.html`` and ``DIR/report.json`` (``report``).
@@ -337,7 +340,7 @@ def _render(paths: DemoPaths, truth: dict[str, Any]) -> dict[str, Any]:
     from remaster_core.render import output_spec, plan_job, run_job
 
     plan = plan_job(
-        str(paths.conform), output_spec(paths.render), NodeParams(model=paths.model),
+        str(paths.conform), output_spec(paths.render), NodeParams(model=paths.model, grain_amount=0.0),
         frames=held_out_frames(truth), align=paths.pairs / "align.json", force=True,
     )  # fmt: skip
     result = run_job(plan)

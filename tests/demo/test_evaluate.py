@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from remaster_core.align.transform import map_points
+from remaster_core.align.transform import Transform4, map_points
 from remaster_core.demo.baselines import bilinear_baseline, bilinear_maps
-from remaster_core.demo.evaluate import check_conform, coverage_mask, true_mapping, warped_truth
+from remaster_core.demo.evaluate import (
+    check_conform,
+    coverage_mask,
+    registration_maps,
+    true_mapping,
+    warped_truth,
+)
 from remaster_core.demo.pipeline import held_out_frames
 from remaster_core.errors import InputError
 from remaster_core.manifests.conform import ConformManifest, ConformShot
@@ -97,3 +103,36 @@ def test_a_warped_shot_is_scored_on_its_warped_framing() -> None:
         warped_error = np.abs(bilinear_baseline(broadcast, maps)[..., 0] - film)[mask].mean()
         plain_error = np.abs(bilinear_baseline(broadcast, plain)[..., 0] - film)[mask].mean()
         assert warped_error < 0.01 < plain_error, (warped_error, plain_error)
+
+
+def test_a_frame_rendered_with_another_framing_is_registered_back_onto_the_film() -> None:
+    """A missing shot is rendered with the reel's framing, not its own: the registration maps bring such
+    a delivered frame back onto the film (a smooth picture: within two bilinear resamples' error) where
+    comparing it pixel for pixel leaves it several pixels off; pixels the delivered raster never covered
+    are left out."""
+    film_size = (480, 360)
+    rng = np.random.default_rng(8)
+    geometry = sample_geometry(rng, film_size)
+    warp = warps.sample_warp(rng, "all", 8, geometry, film_size)
+    assert warp is not None
+    other, radial = true_mapping(sample_geometry(np.random.default_rng(9), film_size).to_dict())
+    delivered = (Transform4(other.tx + 20.0, other.ty - 12.0, other.sx, other.sy), radial)  # far off
+
+    def picture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (0.5 + 0.4 * np.sin(x / 4.0) * np.cos(y / 5.0)).astype(np.float32)
+
+    yy, xx = np.mgrid[0 : BROADCAST_SIZE[1], 0 : BROADCAST_SIZE[0]].astype(np.float64)
+    broadcast = np.repeat(picture(xx, yy)[..., None], 3, axis=2)
+    rendered = bilinear_baseline(broadcast, bilinear_maps(delivered[0], film_size, delivered[1]))
+    maps, mask = warped_truth(geometry, warp, 3, film_size, broadcast.shape)
+    film = picture(*(m.astype(np.float64) for m in maps))
+    (rx, ry), inside = registration_maps(maps, delivered, film_size)
+    both = mask & inside
+    assert 0.5 < both.mean() < mask.mean() - 0.01
+    registered = bilinear_baseline(rendered, (rx, ry))[..., 0]
+    error = np.abs(registered - film)[both].mean()
+    unregistered = np.abs(rendered[..., 0] - film)[both].mean()
+    assert error < 0.015 < unregistered, (error, unregistered)
+    # film pixels whose content the delivered frame does not hold are out, and only those
+    px, py = rx[~inside], ry[~inside]
+    assert np.all((px < 0) | (py < 0) | (px > film_size[0] - 1) | (py > film_size[1] - 1))
