@@ -32,6 +32,12 @@ at half that size (``FALLBACK_TILE``, 32 px: four times as many tiles, each fitt
 picture's edges more often; spectral rings 1/32 cycle/px apart). The profile records the tile it was
 measured on; synthesis and the look metrics need nothing else.
 
+Non-finite pixels (NaN or Inf in a scan: a bad decode, a dead pixel, a masked area) are filled from
+their finite neighbours (``fill_non_finite``) and a tile is measured only while at most
+``MAX_NON_FINITE`` of its pixels were filled (a filled pixel carries no grain: the tile reads up to that
+share less grain power). Before, a scan with NaN pixels scattered over it had no tile that measured,
+and the run said its film had no grain.
+
 A channel whose residual RMS is below ``LookParams.grain_floor`` (a digital source, or a channel
 without grain) has a zero spectrum: ``rms`` 0, nothing is synthesised in it. A profile whose channels
 are all zero ``is_zero``; so is the profile of scans without a flat tile of either size (``reason``
@@ -75,9 +81,14 @@ from remaster_core.look.regions import (
     gaussian,
     highpass,
     luma,
+    tiles,
 )
 
 PROFILE_VERSION = 1
+
+MAX_NON_FINITE = 0.05
+"""The largest share of a tile's pixels that may be non-finite (filled, ``fill_non_finite``) for the tile
+to be measured; the tile's grain power reads low by up to that share."""
 GRAIN_FILE = "grain.json"
 """The profile's file in a training run folder."""
 MIN_TRANSFER = 0.5
@@ -370,34 +381,42 @@ class ProfileAccumulator:
         ``reference``, when a reference is given) the pair's difference is measured too.
         """
         p = self.params
-        rgb = _rgb(frame, "a scan frame")
-        ref = rgb if reference is None else _rgb(reference, "a reference")
-        if ref.shape != rgb.shape:
-            raise InputError(f"grain profile: reference shape {ref.shape} is not the frame's {rgb.shape}")
+        rgb, bad = fill_non_finite(_rgb(frame, "a scan frame"), p.smooth_sigma)
+        ref = rgb
+        if reference is not None:
+            ref, bad_ref = fill_non_finite(_rgb(reference, "a reference"), p.smooth_sigma)
+            if ref.shape != rgb.shape:
+                raise InputError(f"grain profile: reference shape {ref.shape} is not the frame's {rgb.shape}")
+            bad |= bad_ref
         self.frames += 1
         residual, smooth = highpass(rgb, p.smooth_sigma)
         level = luma(smooth if reference is None else gaussian(ref, p.smooth_sigma))
         pair = None
         if previous is not None:
-            prev = _rgb(previous, "the previous frame")
+            prev, bad_prev = fill_non_finite(_rgb(previous, "the previous frame"), p.smooth_sigma)
             if (reference is None) != (previous_reference is None):
                 raise InputError(
                     "grain profile: give the previous frame's reference with the frame's, or neither"
                 )
-            prev_ref = (
-                prev if previous_reference is None else _rgb(previous_reference, "the previous reference")
-            )
+            prev_ref, bad_prev_ref = prev, bad_prev
+            if previous_reference is not None:
+                prev_ref, bad_prev_ref = fill_non_finite(
+                    _rgb(previous_reference, "the previous reference"), p.smooth_sigma
+                )
             if prev.shape != rgb.shape or prev_ref.shape != rgb.shape:
                 raise InputError(
                     f"grain profile: the previous frame {prev.shape} or its reference {prev_ref.shape} is not the "
                     f"frame's shape {rgb.shape}"
                 )
+            bad |= bad_prev | bad_prev_ref
             motion = motion_between(prev_ref, ref, p)
             pair = (prev, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
         for k, size in enumerate(self.sizes):
             if k > 0 and self.single[0].flat_tiles:
                 break  # the main size has flat tiles: the smaller ones are never needed
             flat = flat_tiles(level, size)
+            if bad.any():
+                flat &= tiles(bad, size.tile).mean(axis=(2, 3)) <= MAX_NON_FINITE
             self.single[k].add(single_frame_sample((residual,), level, flat, size.tile))
             if pair is not None:
                 prev, prev_level, motion = pair
@@ -415,6 +434,28 @@ def _rgb(frame: np.ndarray, what: str) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InputError(f"grain profile: {what} must be RGB (H, W, 3), got shape {rgb.shape}")
     return rgb
+
+
+def fill_non_finite(rgb: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """``rgb`` (float32 (H, W, 3)) with its non-finite pixels filled, and which they were.
+
+    A pixel with any non-finite channel takes the Gaussian-weighted (``sigma`` px) mean of its finite
+    neighbours (normalised convolution), or, in a hole too wide for that, the mean of the picture's finite
+    pixels (0 where none is).
+
+    Returns:
+        (float32 (H, W, 3) finite picture, bool (H, W) the filled pixels). ``rgb`` itself when all is finite.
+    """
+    bad = ~np.isfinite(rgb).all(axis=2)
+    if not bad.any():
+        return rgb, bad
+    good = (~bad).astype(np.float32)
+    zeroed = np.where(bad[..., None], np.float32(0.0), rgb).astype(np.float32)
+    weight = gaussian(good, sigma)[..., None]
+    local = gaussian(zeroed, sigma) / np.maximum(weight, np.float32(1e-6))
+    overall = zeroed[~bad].mean(axis=0) if (~bad).any() else np.zeros(3, np.float32)
+    fill = np.where(weight > 1e-3, local, overall.astype(np.float32))
+    return np.where(bad[..., None], fill, zeroed).astype(np.float32), bad
 
 
 def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams, bound: bool = True) -> np.ndarray:

@@ -248,3 +248,40 @@ def test_a_deficit_takes_only_the_share_of_the_output_that_survives() -> None:
     assert ring_frequencies(profile)[1] == pytest.approx(1 / profile.tile)
     with pytest.raises(InputError, match="passed shares"):
         grain_deficit(profile, profile, np.ones(3))
+
+
+def test_nan_and_inf_pixels_scattered_over_the_scans_are_filled_not_the_end_of_the_grain() -> None:
+    """2 % of each scan's pixels NaN or Inf (the training pairs' 'NaN in targets' case): the profile is
+    the clean scans' within a few percent (filled pixels carry no grain, so it may read a little low),
+    on frame differences as on single frames; a tile more than ``MAX_NON_FINITE`` unreadable is left out,
+    and a scan that is all NaN has no grain to measure."""
+    from remaster_core.grain.profile import MAX_NON_FINITE, fill_non_finite
+
+    clean = film(4)
+    dirty = []
+    for k, frame in enumerate(clean):
+        rng = np.random.default_rng([11, k])
+        holes = rng.random((H, W)) < 0.02
+        frame = frame.copy()
+        frame[holes] = np.float32(np.nan)
+        frame[holes & (rng.random((H, W)) < 0.3), 1] = np.float32(np.inf)
+        dirty.append(frame)
+    for consecutive in (False, True):
+        truth = estimate_profile(clean, consecutive=consecutive)
+        got = estimate_profile(dirty, consecutive=consecutive)
+        assert not got.is_zero and got.temporal == consecutive
+        for g, t in zip(got.rms, truth.rms, strict=True):
+            assert 0.95 * t <= g <= 1.01 * t, (consecutive, got.rms, truth.rms)
+    filled, bad = fill_non_finite(dirty[0], 3.0)
+    assert np.isfinite(filled).all() and bad.mean() == pytest.approx(0.02, abs=0.003)
+    assert np.array_equal(filled[~bad], dirty[0][~bad])
+    ramp_error = np.abs(filled[bad] - ramp()[bad]).max()
+    assert ramp_error < 0.06  # a neighbourhood mean of the grainy ramp
+    blotched = [f.copy() for f in clean]
+    for f in blotched:
+        f[:, : W // 2] = np.nan  # the left half of every tile column unreadable
+    half = estimate_profile(blotched)
+    assert not half.is_zero and half.flat_tiles < estimate_profile(clean).flat_tiles
+    assert 0 < MAX_NON_FINITE < 0.5
+    nothing = estimate_profile([np.full((H, W, 3), np.nan, np.float32)] * 2)
+    assert nothing.is_zero and nothing.reason
