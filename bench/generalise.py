@@ -533,8 +533,14 @@ def _print_row(name: str, row: dict[str, Any]) -> None:
         print(f"{name} output inside targets' range + margin: {row['range']['inside']}", flush=True)
 
 
-def bad_bench(steps: int, work: Path, threads: int, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Each bad-input case once (seed SEEDS[0]): what the run logs and scores."""
+def bad_bench(
+    steps: int, work: Path, threads: int, overrides: dict[str, Any], only: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Each bad-input case once (seed SEEDS[0]): what the run logs and scores.
+
+    ``only``: the cases' tags to run (``single_film``, ``grade_differs``, ``missing_shots``,
+    ``nan_pixels``); empty runs them all.
+    """
     seed = SEEDS[0]
     cases = {
         "single film shot": (build_reel("shared", seed), {"film_shots": 1}),
@@ -545,6 +551,8 @@ def bad_bench(steps: int, work: Path, threads: int, overrides: dict[str, Any]) -
     results: dict[str, Any] = {}
     for name, (shots, options) in cases.items():
         tag = name.split()[0].lower() + "_" + name.split()[1].lower()
+        if only and tag not in only:
+            continue
         pairs = write_pairs(shots, work / f"bad_{tag}" / "PAIRS", **options)
         film_shots = options.get("film_shots")
         if film_shots is not None:  # the shots without film in the pairs are scored too
@@ -581,6 +589,9 @@ def main() -> None:
     parser.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--cases", default="", help="bad: the cases' tags to run, comma-separated (default all)"
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", type=_override,
         help="a training config key on top of the bench's recipe, e.g. model.mean_bound=0.01 (repeatable)",
     )  # fmt: skip
@@ -594,7 +605,8 @@ def main() -> None:
     elif args.what == "train":
         results = train_bench(kinds, seeds, args.steps, args.work, args.threads, overrides)
     else:
-        results = bad_bench(args.steps, args.work, args.threads, overrides)
+        only = tuple(t for t in args.cases.split(",") if t)
+        results = bad_bench(args.steps, args.work, args.threads, overrides, only)
     report = {
         "bench": f"generalise {args.what}",
         "machine": {"platform": platform.platform(), "processor": platform.processor()},
