@@ -58,6 +58,7 @@ SETTINGS_KNOBS = (
     "grain_amount",
     "grain_size",
     "grain_seed",
+    "deflicker",
     "broadcast_colorspace",
     "output_colorspace",
     "ocio_config",
@@ -307,8 +308,9 @@ def _progress(total: int) -> nuke.ProgressTask | None:
 def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
     """Render ``frames`` (default: the ``frames`` knob, else the Source's range) into the cache.
 
-    For each frame: Nuke renders the Source into the cache (``SourceWrite``), then the worker renders
-    the enhanced frame (skipping frames already valid). The ``Result`` Read is reloaded at the end.
+    For each frame: Nuke renders the Source into the cache (``SourceWrite``; with a deflicker, the
+    Source frames within its radius too, each once a call), then the worker renders the enhanced frame
+    (skipping frames already valid). The ``Result`` Read is reloaded at the end.
 
     Raises:
         NodeError: bad settings or Source, a worker that cannot start or crashed, a frame that failed
@@ -316,7 +318,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
     """
     started = time.monotonic()
     prep = prepare(node, frames)
-    params = settings.request_params(prep.settings)
+    params = settings.request_params(prep.settings, prep.source_range)
     try:
         worker = worker_for(prep.settings)
         knobs.set_text(node, "worker_log", worker.log_path)
@@ -341,6 +343,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
     flagged: dict[int, float] = {}
     task = _progress(len(prep.frames))
     cancelled = False
+    written: set[int] = set()  # Source frames written in this call (a deflicker's neighbours once)
     knobs.set_value(write, "disable", False)
     try:
         for i, frame in enumerate(prep.frames):
@@ -350,13 +353,22 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
                     break
                 task.setMessage(f"frame {frame}")
                 task.setProgress(int(100 * i / max(1, len(prep.frames))))
-            try:
-                nuke.execute(write, frame, frame)
-            except RuntimeError as exc:  # an upstream error: a missing plate frame, a broken node
-                raise NodeError(
-                    f"frame {frame}: Nuke could not render the Source ({exc}); fix the Source tree or "
-                    "leave this frame out of 'frames'"
-                ) from None
+            for g in settings.frames_to_write(frame, prep.settings.deflicker, *prep.source_range):
+                if g in written:
+                    continue
+                try:
+                    nuke.execute(write, g, g)
+                except RuntimeError as exc:  # an upstream error: a missing plate frame, a broken node
+                    if g == frame:
+                        raise NodeError(
+                            f"frame {frame}: Nuke could not render the Source ({exc}); fix the Source tree "
+                            "or leave this frame out of 'frames'"
+                        ) from None
+                    raise NodeError(
+                        f"frame {g}, which the deflicker of frame {frame} reads: Nuke could not render the "
+                        f"Source ({exc}); fix the Source tree, or set 'deflicker' to 0"
+                    ) from None
+                written.add(g)
             try:
                 response = worker.request(
                     "render",

@@ -13,7 +13,7 @@ built-in studio config (``ocio_config``).
 Cache key (``settings_key``): a sha256 over everything that decides the pixels of a frame besides the
 source frame itself: the model file's content (sha256, remembered per path, size and mtime), the
 geometry (mode, tx/ty/sx/sy, align.json's content and frame offset), the output format, tile size,
-precision, mix and the grain knobs, the colour spaces and the OCIO config (a file's content too), the
+precision, mix, the grain knobs and the deflicker, the colour spaces and the OCIO config (a file's content too), the
 node's instance id (two Remaster nodes never share frames), and the Source input's name and format. Changing any of them gives a new key, hence a new cache folder: frames rendered with
 other settings are never shown. The worker additionally stamps each frame with a render key that
 includes the sha256 of the source frame Nuke wrote, so "Process range" re-renders exactly the frames
@@ -78,6 +78,9 @@ GRAIN_KNOBS = (GRAIN_AMOUNT_KNOB, GRAIN_SIZE_KNOB, GRAIN_SEED_KNOB)
 """The film grain the worker synthesises on the model's output (from the model's grain profile). A node
 saved before these knobs existed has none: their defaults are used."""
 ENGINE_KNOBS = (TILE_KNOB, PRECISION_KNOB, PROVIDER_KNOB, MIX_KNOB) + GRAIN_KNOBS
+MAX_DEFLICKER = 8
+"""The largest 'deflicker' knob value: frames each side, as ``remaster render --deflicker`` (the worker's
+``deflicker`` key checks it again)."""
 PRECISIONS = PRECISION_KNOB.choices
 PROVIDERS = PROVIDER_KNOB.choices
 
@@ -132,6 +135,9 @@ class NodeSettings(NamedTuple):
         precision, provider: engine options.
         mix: 0..1.
         grain_amount, grain_size, grain_seed: the grain knobs.
+        deflicker: frames each side of the input's temporal deflicker (0: off), as ``remaster render
+            --deflicker``; "Process range" then also writes the Source frames within this many of each
+            frame (the deflicker reads them).
         cache_dir: the cache root folder.
         worker: the worker command knob ("" for the environment / PATH).
         instance: the node's instance id.
@@ -165,6 +171,7 @@ class NodeSettings(NamedTuple):
     broadcast_colorspace: str = SOURCE_COLORSPACE_KNOB.default
     output_colorspace: str = SOURCE_COLORSPACE_KNOB.default
     ocio_config: str = ""
+    deflicker: int = 0
 
 
 def _text(values: Mapping[str, Any], name: str) -> str:
@@ -310,6 +317,11 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     engine = {knob.name: _engine_value(present, knob) for knob in ENGINE_KNOBS}
     cache_dir = _text(values, "cache_dir") or default_cache_root()
     broadcast_colorspace, output_colorspace, config = _colour(values)
+    deflicker = 0 if values.get("deflicker") is None else _number(values, "deflicker", "deflicker")
+    if deflicker != int(deflicker) or not 0 <= deflicker <= MAX_DEFLICKER:
+        raise SettingsError(
+            f"'deflicker' must be a whole number of frames from 0 (off) to {MAX_DEFLICKER}, got {deflicker:g}"
+        )
     return NodeSettings(
         model=os.path.abspath(model),
         geometry=geometry,
@@ -332,6 +344,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         broadcast_colorspace=broadcast_colorspace,
         output_colorspace=output_colorspace,
         ocio_config=config,
+        deflicker=int(deflicker),
     )
 
 
@@ -345,8 +358,9 @@ def _source_format(value: Any) -> tuple[int, int, float] | None:
     return (w, h, par) if 1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE and math.isfinite(par) else None
 
 
-def request_params(settings: NodeSettings) -> dict[str, Any]:
-    """The worker's ``params`` for these settings (``remaster_core/worker/protocol.py``)."""
+def request_params(settings: NodeSettings, span: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The worker's ``params`` for these settings (``remaster_core/worker/protocol.py``); ``span``: the
+    Source's frame range (the frames a deflicker may read; sent with a deflicker only)."""
     params: dict[str, Any] = {
         "model": settings.model,
         "output_size": list(settings.output_size) if settings.output_size else None,
@@ -365,6 +379,9 @@ def request_params(settings: NodeSettings) -> dict[str, Any]:
         "ocio_config": settings.ocio_config or None,
         "bit_depth": "float",
     }
+    if settings.deflicker:
+        params["deflicker"] = settings.deflicker
+        params["source_range"] = list(span) if span is not None else None
     if settings.transform is not None:
         tx, ty, sx, sy = settings.transform
         params["transform"] = {"tx": tx, "ty": ty, "sx": sx, "sy": sy}
@@ -408,6 +425,8 @@ def settings_key(settings: NodeSettings) -> str:
         "source": settings.source,
         "source_format": settings.source_format,
     }
+    if settings.deflicker:  # only when on: the keys of nodes saved before the knob stay as they were
+        fields["deflicker"] = settings.deflicker
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
@@ -441,3 +460,9 @@ def format_frames(frames: list[int]) -> str:
 def frames_outside(frames: list[int], first: int, last: int) -> list[int]:
     """The frames of ``frames`` outside ``first..last``."""
     return [f for f in frames if f < first or f > last]
+
+
+def frames_to_write(frame: int, radius: int, first: int, last: int) -> list[int]:
+    """The Source frames "Process range" writes for ``frame``: the frame and, with a deflicker of
+    ``radius`` frames each side, those within it that lie in the Source's range ``first..last``."""
+    return [g for g in range(frame - radius, frame + radius + 1) if first <= g <= last or g == frame]

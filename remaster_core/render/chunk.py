@@ -126,6 +126,10 @@ class RenderSettings:
         log_dir: where chunk logs go; None: ``<output folder>/.remaster/logs``.
         colour: the colour steps around the node (``render.colour``), or None: none, no tag.
         deflicker: the temporal deflicker of the input (``render.deflicker``), or None: off.
+        input_range: the first and last input frame the deflicker may read as a neighbour, or None: every
+            frame the input holds. A host that writes its source frames into a folder as it goes (the
+            Nuke node) gives its source's range, so that frames left there from an earlier, longer range
+            are never read.
     """
 
     input: str
@@ -137,6 +141,7 @@ class RenderSettings:
     log_dir: Path | None = None
     colour: RenderColour | None = None
     deflicker: DeflickerParams | None = None
+    input_range: tuple[int, int] | None = None
 
     def log_folder(self) -> Path:
         """The folder of the chunk logs."""
@@ -475,7 +480,11 @@ def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened 
         record.log.write("cleanup", removed=str(path))
     size = region_of_definition(node, source.size, source.pixel_aspect)
     d = settings.deflicker
-    held = frozenset(source.available()) if d is not None and not d.off else frozenset()
+    held = (
+        frozenset(held_frames(source.available(), settings.input_range))
+        if d is not None and not d.off
+        else frozenset()
+    )
     return _Opened(source, table, model_sha, size, held)
 
 
@@ -554,6 +563,14 @@ def _prepare(
     except RemasterError as exc:
         return _Prepared(sf.frame, None, None, str(exc), seconds + time.perf_counter() - t0)
     return _Prepared(sf.frame, sf.meta, resampled, None, seconds + time.perf_counter() - t0)
+
+
+def held_frames(available: list[int], input_range: tuple[int, int] | None) -> list[int]:
+    """The input frames a deflicker may read: ``available`` within ``input_range`` (None: all of them)."""
+    if input_range is None:
+        return list(available)
+    first, last = input_range
+    return [f for f in available if first <= f <= last]
 
 
 def deflicker_window(frame: int, radius: int, held: frozenset[int]) -> list[int]:

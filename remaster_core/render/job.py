@@ -159,6 +159,7 @@ def plan_job(
     output_colorspace: str | None = None,
     ocio_config: str | None = None,
     deflicker: int = 0,
+    input_range: tuple[int, int] | None = None,
 ) -> JobPlan:
     """Check the job and fix what every chunk must agree on (see the module docstring).
 
@@ -176,6 +177,8 @@ def plan_job(
         broadcast_colorspace, output_colorspace, ocio_config: the input's and the output's OCIO colour
             spaces and the config (``render.colour.render_colour``; the working space is the model's).
         deflicker: frames each side the input's low band is averaged over (``render.deflicker``); 0: off.
+        input_range: the first and last input frame the deflicker reads (``RenderSettings.input_range``);
+            None: every frame the input holds.
 
     Raises:
         InputError: bad output pattern, input, frame range (or a negative frame of a conform or video) or
@@ -222,6 +225,7 @@ def plan_job(
         log_dir=Path(log_dir).absolute() if log_dir is not None else None,
         colour=colour,
         deflicker=DeflickerParams(radius=deflicker) if deflicker else None,
+        input_range=input_range,
     )
     return JobPlan(
         settings,

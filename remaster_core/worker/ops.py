@@ -299,8 +299,8 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
 
     A remembered plan is only given other frames (one chunk, as ``remaster render`` makes without
     ``--chunk``). Its key holds everything ``plan_job`` resolves from: the patterns, the node
-    parameters, align.json's path, size and mtime, the pixel aspect override, ``force``, and the size of
-    the first requested source frame. A model file replaced under the same path is still caught: the
+    parameters, align.json's path, size and mtime, the pixel aspect override, ``force``, the deflicker
+    and its source range, and the size of the first requested source frame. A model file replaced under the same path is still caught: the
     chunk opens the engine by the file's sha256 (``runtime.load_engine``).
     """
     first = parse_pattern(job.source).path(job.frames[0])
@@ -312,7 +312,7 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
     key = json.dumps(
         [job.source, output.pattern.pattern, output.bit_depth, repr(job.node), str(align),
          (stat.st_size, stat.st_mtime_ns) if stat else None, job.pixel_aspect, job.force, size,
-         repr(job.colour)],
+         repr(job.colour), job.deflicker, job.source_range],
         default=str,
     )  # fmt: skip
     plan = _PLANS.get(key)
@@ -330,6 +330,8 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
             broadcast_colorspace=job.colour.broadcast_colorspace,
             output_colorspace=job.colour.output_colorspace,
             ocio_config=job.colour.ocio_config,
+            deflicker=job.deflicker,
+            input_range=job.source_range,
         )
         _PLANS[key] = plan
         while len(_PLANS) > PLAN_CACHE_SIZE:
@@ -356,7 +358,7 @@ def render(body: dict[str, Any]) -> dict[str, Any]:
     import_onnxruntime()
     job = parse_render(body)
     output = output_spec(job.output, bit_depth=job.bit_depth)
-    changed = promote_staged(job.staged, job.source, job.frames) if job.staged else []
+    changed = promote_staged(job.staged, job.source, job.promoted()) if job.staged else []
     align = None
     if job.align is not None:
         align = shifted_align(job.align, job.align_offset, output.pattern.directory / ".remaster")

@@ -35,6 +35,12 @@ Any other key is refused (``InputError`` naming it), so a misspelt knob never re
 ``pixel_aspect``   the source's pixel aspect, or null (from the file; 8/9 for NTSC rasters)
 ``bit_depth``      ``"half"`` (default) or ``"float"``: the output EXR's
 ``force``          re-render frames that are already valid (default false)
+``deflicker``      frames each side the input's low band is averaged over, 0-8 (default 0: off), as
+                   ``remaster render --deflicker``: a frame is made from its neighbours too, so the
+                   host writes (stages) the source frames within this many of every requested frame
+``source_range``   ``[first, last]``: the host's source frame range, the frames a deflicker may read
+                   (default null: every source file present); required with ``deflicker``, so that a
+                   source frame left in the folder from an earlier, longer range is never read
 =================  ================================================================================
 
 The colour keys (``COLOUR_KEYS``, each optional, null: the default of the ``remaster render`` option of
@@ -47,8 +53,9 @@ working space (its ``remaster.colorspace``; a model without it works in the sour
 the result converted into the output space: the same names give the same pixels as ``remaster render``
 with the same options. ``describe`` resolves them too (``colour`` in its answer).
 
-``staged`` (render, optional): where the host has just written new source frames. For each requested
-frame whose staged file exists, the worker compares it with the source file: same pixels and pixel
+``staged`` (render, optional): where the host has just written new source frames. For each frame the
+render reads (the requested frames and, with a deflicker, the frames of ``source_range`` within its
+radius of them) whose staged file exists, the worker compares it with the source file: same pixels and pixel
 aspect, the staged file is dropped (the source file, and so the render key of the existing output,
 stay as they were: headers that differ between two writes of the same picture do not force a
 re-render); else it replaces the source file. A host that writes its sources anew before every
@@ -86,7 +93,11 @@ MAX_LINE_BYTES = 1 << 20
 EXR_DEPTHS = ("half", "float")
 COLOUR_KEYS = ("broadcast_colorspace", "output_colorspace", "ocio_config")
 """The render's colour options (``JobColour``), named as the ``remaster render`` options they stand for."""
-JOB_KEYS = ("align", "align_offset", "pixel_aspect", "bit_depth", "force", *COLOUR_KEYS)
+JOB_KEYS = (
+    "align", "align_offset", "pixel_aspect", "bit_depth", "force", "deflicker", "source_range", *COLOUR_KEYS
+)  # fmt: skip
+MAX_DEFLICKER = 8
+"""The largest ``deflicker`` radius (frames each side), as ``remaster render --deflicker``."""
 """The keys of ``params`` that are the render's, not the node's (``parse_render``)."""
 MAX_NAME_CHARS = 4096
 """The longest colour-space name or OCIO config path a request may give."""
@@ -135,6 +146,8 @@ class RenderJob:
         bit_depth: "half" or "float".
         force: re-render valid frames.
         colour: the colour options.
+        deflicker: frames each side of the input's temporal deflicker (0: off).
+        source_range: (first, last) source frames the deflicker may read, or None.
     """
 
     source: str
@@ -148,6 +161,18 @@ class RenderJob:
     bit_depth: str = "half"
     force: bool = False
     colour: JobColour = JobColour()
+    deflicker: int = 0
+    source_range: tuple[int, int] | None = None
+
+    def promoted(self) -> tuple[int, ...]:
+        """The source frames this render reads, sorted: the requested frames and, with a deflicker, the
+        frames of ``source_range`` within ``deflicker`` of any of them (the staged ones are promoted)."""
+        if not self.deflicker or self.source_range is None:
+            return self.frames
+        first, last = self.source_range
+        r = self.deflicker
+        near = {g for f in self.frames for g in range(f - r, f + r + 1) if first <= g <= last}
+        return tuple(sorted(near | set(self.frames)))
 
 
 def parse_request(line: bytes) -> Request:
@@ -356,6 +381,31 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
         raise InputError(
             f"output {shown(output)}: the worker writes EXR frames; give a pattern ending in .exr"
         )
+    deflicker = params.get("deflicker", 0)
+    if deflicker is None:
+        deflicker = 0
+    if isinstance(deflicker, bool) or not isinstance(deflicker, int) or not 0 <= deflicker <= MAX_DEFLICKER:
+        raise InputError(
+            f"deflicker must be a whole number of frames from 0 (off) to {MAX_DEFLICKER}, got {shown(deflicker)}"
+        )
+    span = params.get("source_range")
+    source_range = None
+    if span is not None:
+        if (
+            not isinstance(span, list)
+            or len(span) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > MAX_FRAME for v in span)
+            or span[0] > span[1]
+        ):
+            raise InputError(
+                f"source_range must be [first, last], two whole frame numbers with first <= last, got {shown(span)}"
+            )
+        source_range = (int(span[0]), int(span[1]))
+    if deflicker and source_range is None:
+        raise InputError(
+            "a render with deflicker needs source_range, [first, last] of the host's source frames: the "
+            "deflicker reads the frames around each requested one"
+        )
     return RenderJob(
         source=source,
         staged=staged,
@@ -368,4 +418,6 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
         bit_depth=depth,
         force=bool(params.get("force", False)),
         colour=parse_colour(params),
+        deflicker=deflicker,
+        source_range=source_range,
     )

@@ -90,6 +90,34 @@ def test_process_range_gives_what_remaster_render_gives(
     assert node["status"].value().startswith("0 rendered, 4 already valid")
 
 
+def test_a_deflicker_writes_the_frames_around_and_gives_what_remaster_render_gives(
+    session: ModuleType, onnx_model: Path, worker_knob: str, tmp_path: Path
+) -> None:
+    """A flickering plate (one picture, its level alternating by 0.06 from frame to frame, fresh noise):
+    with 'deflicker' 2, processing 1002-1003 writes the Source frames the deflicker reads (1001-1004,
+    each once) and gives exactly what ``remaster render --deflicker 2`` gives on the whole plate, which
+    differs from the plain render."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    base = picture(64, 48, 7)
+    for k, f in enumerate(FRAMES):
+        noise = np.random.default_rng(f).normal(0, 0.01, base.shape).astype(np.float32)
+        write_image(folder / f"flicker.{f:04d}.exr", np.clip(base + 0.03 * (-1) ** k + noise, 0, 1))
+    plate = str(folder / "flicker.####.exr")
+    node = _node(session, plate, onnx_model, worker_knob)
+    fake_nuke.change(node, "deflicker", 2)
+    node["frames"].setValue("1002-1003")
+    fake_nuke.press(node, "process")
+    assert node["status"].value().startswith("2 rendered"), node["status"].value()
+    assert sorted(e[1] for e in fake_nuke.executed) == FRAMES
+    expected = _cli_frames(plate, onnx_model, tmp_path / "cli", "--deflicker", "2")
+    plain = _cli_frames(plate, onnx_model, tmp_path / "plain")
+    for f in (1002, 1003):
+        got = fake_nuke.pull(node, f).pixels
+        assert np.array_equal(got, expected[f]), f
+        assert np.abs(got - plain[f]).max() > 1e-3, f  # the deflicker did something
+
+
 def test_a_knob_change_never_shows_frames_of_other_settings(
     session: ModuleType, plate: str, onnx_model: Path, worker_knob: str, tmp_path: Path
 ) -> None:

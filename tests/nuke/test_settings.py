@@ -40,6 +40,9 @@ def test_bad_settings_name_the_knob(values: dict[str, Any], tmp_path: Path) -> N
         ({"tile": -4}, "'tile size' must be 0"),
         ({"mix": 2.0}, "'mix' must be between 0 and 1"),
         ({"precision": "fp64"}, "'precision' must be one of fp32, fp16"),
+        ({"deflicker": 9}, "'deflicker' must be a whole number of frames from 0 (off) to 8, got 9"),
+        ({"deflicker": 1.5}, "'deflicker' must be a whole number"),
+        ({"deflicker": "two"}, "'deflicker' is not a number"),
     ]
     for change, message in cases:
         with pytest.raises(settings.SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -74,6 +77,7 @@ def test_cache_key_follows_everything_that_changes_pixels(values: dict[str, Any]
         {"geometry": "manual"}, {"use_format": True, "format_size": (640, 480)}, {"tile": 256},
         {"precision": "fp16"}, {"mix": 0.9}, {"instance_id": "other"}, {"source_name": "Read2"},
         {"source_format": (720, 486, 0.9)}, {"geometry": "align.json", "align_json": str(align)},
+        {"deflicker": 2},
     ]  # fmt: skip
     keys = {settings.settings_key(settings.settings_from_values({**values, **c})) for c in changes}
     assert base not in keys and len(keys) == len(changes)
@@ -102,3 +106,31 @@ def test_frame_ranges_and_cache_paths(tmp_path: Path) -> None:
     Path(paths.result(7)).parent.mkdir(parents=True)
     Path(paths.result(7)).write_bytes(b"x")
     assert cache.cached_frames(paths, [6, 7]) == [7]
+
+
+def test_a_deflicker_is_sent_with_the_source_range_and_writes_its_neighbours(
+    values: dict[str, Any], tmp_path: Path
+) -> None:
+    """The knob reaches the worker as ``deflicker`` with the Source's range, which the worker's own
+    parsing accepts; off (0, or a node saved before the knob) sends neither and keeps the old cache key;
+    "Process range" writes the frames the deflicker reads, inside the Source's range only."""
+    from remaster_core.worker.protocol import parse_render
+
+    model = tmp_path / "real.onnx"
+    model.write_bytes(b"not checked here")
+    on = settings.settings_from_values({**values, "model": str(model), "deflicker": 2})
+    params = settings.request_params(on, (1001, 1004))
+    assert params["deflicker"] == 2 and params["source_range"] == [1001, 1004]
+    job = parse_render(
+        {"source": "/c/src.####.exr", "output": "/c/out.####.exr", "frames": [1002], "params": params}
+    )
+    assert job.deflicker == 2 and job.source_range == (1001, 1004)
+    assert job.promoted() == (1001, 1002, 1003, 1004)
+    off = settings.settings_from_values({**values, "model": str(model)})
+    assert "deflicker" not in settings.request_params(off, (1001, 1004)) and off.deflicker == 0
+    assert settings.settings_key(
+        settings.settings_from_values({**values, "deflicker": 0})
+    ) == settings.settings_key(settings.settings_from_values(values))
+    assert settings.frames_to_write(1002, 0, 1001, 1004) == [1002]
+    assert settings.frames_to_write(1002, 2, 1001, 1004) == [1001, 1002, 1003, 1004]
+    assert settings.frames_to_write(1010, 3, 1001, 1100) == list(range(1007, 1014))

@@ -231,3 +231,33 @@ def test_a_deflickered_render_synthesises_back_the_grain_the_deflicker_takes() -
     assert np.allclose(got.spectrum, expected)
     assert all(g > d for g, d in zip(got.rms, deficit.rms, strict=True))  # more than the plain deficit
     assert frame_grain(None, params, half) is None
+
+
+def test_a_deflicker_reads_no_input_frame_outside_the_input_range(tmp_path: Path) -> None:
+    """``input_range`` (what the Nuke node's worker gives: the Source's range) keeps frames left in the
+    input folder from an earlier, longer range out of the deflicker: frames 3-4 of a folder holding 1-7,
+    rendered with the range 1-4, are the frames a folder holding only 1-4 gives; without the range,
+    frame 4 reads 5 and 6."""
+    from remaster_core.node import NodeParams
+    from remaster_core.render.job import plan_job, run_job
+    from remaster_core.render.outputs import output_spec
+
+    net = StandIn(s=2, width=8, convs=2, seed=1)
+    (tmp_path / "m").mkdir()
+    model, _ = make_model(tmp_path / "m", "m.onnx", net=net, props=metadata(net.s, net.receptive_field))
+    longer = write_sequence(tmp_path / "longer", list(range(1, 8)), (80, 60))
+    shorter = write_sequence(tmp_path / "shorter", list(range(1, 5)), (80, 60))
+
+    def render(plate: str, out: str, input_range: tuple[int, int] | None) -> dict[int, np.ndarray]:
+        spec = output_spec(str(tmp_path / out / "o.####.exr"), bit_depth="float")
+        node = NodeParams(model=model, output_size=(160, 120))
+        plan = plan_job(plate, spec, node, frames=[3, 4], deflicker=2, input_range=input_range)
+        assert run_job(plan, show_progress=False).exit_code == 0
+        return {f: pixels(tmp_path / out / f"o.{f:04d}.exr") for f in (3, 4)}
+
+    ranged = render(longer, "ranged", (1, 4))
+    alone = render(shorter, "alone", None)
+    unranged = render(longer, "unranged", None)
+    for f in (3, 4):
+        assert np.array_equal(ranged[f], alone[f]), f
+    assert not np.array_equal(unranged[4], ranged[4])

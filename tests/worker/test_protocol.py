@@ -84,6 +84,21 @@ def test_parse_render_checks_frames_output_and_depth(onnx_model: Path) -> None:
         parse_render({**base, "frames": [1], "params": {"model": str(onnx_model), "bit_depth": "10"}})
     job = parse_render({**base, "frames": [3, 1, 3]})
     assert job.frames == (1, 3) and job.bit_depth == "half" and job.align is None
+    assert job.deflicker == 0 and job.promoted() == (1, 3)
+    model = str(onnx_model)
+    for bad, message in [
+        ({"deflicker": 9}, "deflicker must be a whole number of frames from 0 .off. to 8, got 9"),
+        ({"deflicker": True, "source_range": [1, 4]}, "deflicker must be a whole number"),
+        ({"deflicker": 2}, "a render with deflicker needs source_range"),
+        ({"deflicker": 2, "source_range": [4, 1]}, "source_range must be .first, last."),
+        ({"deflicker": 2, "source_range": [1, 2.5]}, "source_range must be"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            parse_render({**base, "frames": [1], "params": {"model": model, **bad}})
+    job = parse_render(
+        {**base, "frames": [1, 3], "params": {"model": model, "deflicker": 2, "source_range": [1, 4]}}
+    )
+    assert job.promoted() == (1, 2, 3, 4)  # the staged neighbours within the range are promoted too
 
 
 def test_handle_answers_every_line_and_keeps_going() -> None:
