@@ -13,7 +13,10 @@ fade-in) and looked at since. 1040-1049, fixed in session 12, were run once at t
 before any change (1388 of 1398 24p frames recovered, every cut found, one false: three MPEG-2 reels
 each with an edit after the telecine in a still or slow shot, 10 output frames mixing two film frames
 there, all but four of 1046's still shot listed in ``uncertain_cadence``), and are looked-at seeds
-now. The held-out seeds are 1060-1069, never run.
+now. 1060-1069, fixed in session 13, were run once in session 16 (1299 of 1299 frames exact, none
+mixed or missing, every cut found, one false: 1063's fast pan at 29 px a frame, three frames in, where
+an edit after the telecine drops three fields and the picture jumps). The held-out seeds are 1080-1089,
+never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
