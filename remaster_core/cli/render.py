@@ -38,6 +38,7 @@ from remaster_core.node import NodeParams
 from remaster_core.node_params import MODEL, PLAIN_FIELDS
 from remaster_core.optional import import_onnxruntime
 from remaster_core.render.dask_cluster import gpu_resources
+from remaster_core.render.deflicker import MAX_RADIUS
 from remaster_core.render.job import JobResult, plan_job, run_job
 from remaster_core.render.outputs import output_spec
 from remaster_core.render.review import COMPARE_MODES, ReviewOptions, write_review
@@ -97,7 +98,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-render frames that are already valid")
     p.add_argument(
         "--deflicker",
-        type=whole_number(0, 8),
+        type=whole_number(0, MAX_RADIUS),
         default=0,
         metavar="N",
         help="average the input's low band over N frames each side, following the motion, before the model: "

@@ -47,6 +47,11 @@ FLOW_WIDTH = 360
 """px: the low bands' luma is downscaled to at most this wide for the flow (they hold no finer detail)."""
 
 
+MAX_RADIUS = 8
+"""The largest deflicker radius, frames each side (``remaster render --deflicker``, the worker's
+``deflicker``, the Nuke node's knob)."""
+
+
 @dataclass(frozen=True)
 class DeflickerParams:
     """Attributes:
@@ -64,9 +69,9 @@ class DeflickerParams:
     min_correlation: float = 0.9
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.radius, int) and 0 <= self.radius <= 8):
+        if not (isinstance(self.radius, int) and 0 <= self.radius <= MAX_RADIUS):
             raise InputError(
-                f"deflicker radius must be a whole number of frames from 0 to 8, got {self.radius!r}"
+                f"deflicker radius must be a whole number of frames from 0 to {MAX_RADIUS}, got {self.radius!r}"
             )
         if not (np.isfinite(self.sigma) and self.sigma > 0):
             raise InputError(f"deflicker sigma must be > 0 px, got {self.sigma!r}")

@@ -84,6 +84,7 @@ from remaster_core.manifests._fields import shown
 from remaster_core.manifests.align import MAX_COORD, MAX_SCALE, PAR_RANGE
 from remaster_core.node import NodeParams
 from remaster_core.node_params import FIELDS, PLAIN_FIELDS
+from remaster_core.render.deflicker import MAX_RADIUS
 
 PROTOCOL_VERSION = 1
 OPS = ("ping", "describe", "render", "align", "shutdown")
@@ -96,8 +97,6 @@ COLOUR_KEYS = ("broadcast_colorspace", "output_colorspace", "ocio_config")
 JOB_KEYS = (
     "align", "align_offset", "pixel_aspect", "bit_depth", "force", "deflicker", "source_range", *COLOUR_KEYS
 )  # fmt: skip
-MAX_DEFLICKER = 8
-"""The largest ``deflicker`` radius (frames each side), as ``remaster render --deflicker``."""
 """The keys of ``params`` that are the render's, not the node's (``parse_render``)."""
 MAX_NAME_CHARS = 4096
 """The longest colour-space name or OCIO config path a request may give."""
@@ -384,9 +383,9 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
     deflicker = params.get("deflicker", 0)
     if deflicker is None:
         deflicker = 0
-    if isinstance(deflicker, bool) or not isinstance(deflicker, int) or not 0 <= deflicker <= MAX_DEFLICKER:
+    if isinstance(deflicker, bool) or not isinstance(deflicker, int) or not 0 <= deflicker <= MAX_RADIUS:
         raise InputError(
-            f"deflicker must be a whole number of frames from 0 (off) to {MAX_DEFLICKER}, got {shown(deflicker)}"
+            f"deflicker must be a whole number of frames from 0 (off) to {MAX_RADIUS}, got {shown(deflicker)}"
         )
     span = params.get("source_range")
     source_range = None

@@ -147,3 +147,13 @@ def test_colour_knobs_become_the_worker_colour_keys(tmp_path: Path) -> None:
         assert settings.settings_from_values(knob).ocio_config == "ocio://studio-config-latest"
     with pytest.raises(settings.SettingsError, match="'Source colour space' is empty"):
         settings.settings_from_values({**values, "broadcast_colorspace": " "})
+
+
+def test_the_deflicker_knob_takes_what_the_render_takes() -> None:
+    """The plugin's own record of the deflicker's range (it cannot import remaster_core) is the
+    render's, and the gizmo has the knob."""
+    from remaster_core.render.deflicker import MAX_RADIUS
+
+    assert settings.MAX_DEFLICKER == MAX_RADIUS
+    gizmo = (PLUGIN / "gizmos" / "Remaster.gizmo").read_text()
+    assert "addUserKnob {3 deflicker " in gizmo
