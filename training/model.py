@@ -187,16 +187,20 @@ def box_lowpass(r: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     one thread, loaded 2-core AMD EPYC); the graph exports to ONNX as two depthwise ``Conv`` nodes
     (``channels`` is a Python int so that their kernel shapes are fixed in a traced graph).
 
-    Exported to ONNX (or traced), the mean is two ``AveragePool`` nodes instead (1 x size, then size x
-    1; a scripted TorchScript graph for Nuke keeps the convolutions): OpenVINO's
-    CPU plugin does not finish compiling the two long depthwise convolutions in bf16 (over 20 minutes
-    for the paper preset, over 45 s for the box alone at 64 x 64, OpenVINO 2025.4 and 2026.4, where
-    the pool compiles at once); the two forms agree within 1e-6."""
+    Exported (ONNX, traced, or scripted into the TorchScript file for Nuke), the mean is two average
+    pools instead (1 x size, then size x 1): OpenVINO's CPU plugin does not finish compiling the two
+    long depthwise convolutions in bf16 (over 20 minutes for the paper preset, over 45 s for the box
+    alone at 64 x 64, OpenVINO 2025.4 and 2026.4, where the pool compiles at once), and PyTorch's own
+    CPU backend (oneDNN) stalls the same way in float16 on CPUs with AVX512-FP16 (an Intel Xeon with
+    AMX: a 17-tap depthwise convolution of 16 channels at 90 x 64 did not finish in 30 s, its first call
+    generating the kernel; the pools take milliseconds), which a TorchScript model run in half precision
+    (Nuke's "Optimize for Speed and Memory", the export's fp16 parity check) meets. The two forms agree
+    within 1e-6."""
     before, after = (size - 1) // 2, size // 2
     padded = F.pad(r, (before, after, before, after), mode="replicate")
-    if torch.jit.is_scripting():
-        pass  # a scripted graph keeps the convolutions: TorchScript compiles this branch alone
-    elif torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+    if torch.jit.is_scripting():  # TorchScript compiles this branch alone (the test below is not scriptable)
+        return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
         return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
     row = torch.full((channels, 1, 1, size), 1.0 / size, dtype=r.dtype, device=r.device)
     column = torch.full((channels, 1, size, 1), 1.0 / size, dtype=r.dtype, device=r.device)

@@ -189,3 +189,24 @@ def test_an_exported_mean_lock_is_a_pair_of_average_pools(tmp_path: Path) -> Non
     ]
     with torch.no_grad():
         assert float(np.abs(out - net(x).numpy()).max()) < 1e-5
+
+
+def test_a_scripted_mean_lock_is_pooled_too_and_runs_in_half_precision() -> None:
+    """The TorchScript graph for Nuke states each box mean as two average pools as well, and gives what
+    the module gives, in float32 and (as Nuke's "Optimize for Speed and Memory" runs it) float16 on the
+    CPU: PyTorch's oneDNN did not finish generating its kernel for the long depthwise convolutions in
+    float16 on an AVX512-FP16 Xeon (the export's fp16 parity check hung there)."""
+    net = build_generator(dataclasses.replace(SMALL, mean_bound=0.04, wide_lock=21, wide_bound=0.01)).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            if not p.abs().sum():
+                p.normal_(0.0, 0.01)
+    scripted = torch.jit.script(net)
+    graph = str(scripted.inlined_graph)
+    assert graph.count("aten::avg_pool2d") == 4  # two locks, two pools each
+    x = torch.rand(1, 3, 40, 44)
+    with torch.inference_mode():
+        want = net(x)
+        assert float((scripted(x) - want).abs().max()) < 1e-5
+        half = scripted.half()(x.half()).float()
+    assert float((half - want).abs().max()) < 0.02
