@@ -97,6 +97,10 @@ METHODS: dict[str, str] = {
 """Method key -> label; the first three are the comparison on the true framing, the next two what the
 pipeline delivers, the last three the delivered frames registered to the film."""
 
+Framing = tuple[tuple[np.ndarray, np.ndarray], np.ndarray]
+"""((map_x, map_y), mask): float32 (H, W) ``cv2.remap`` maps of every film pixel and bool (H, W), the
+pixels they may be scored on (``warped_truth``, ``registration_maps``)."""
+
 COMPARED = ("bilinear", "colour_fit", "ours")
 LOOK_METHODS: dict[str, str] = {
     "bilinear": "bilinear",
@@ -173,7 +177,7 @@ def warped_truth(
     frame: int,
     film_size: tuple[int, int],
     broadcast_shape: tuple[int, ...],
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+) -> Framing:
     """The true sampling maps (float32 (H, W) broadcast x and y of every film pixel) of frame ``frame``
     of a shot filmed through a telecine warp (``remaster_core.synth.warps``: the geometry plus the warp's
     displacement of that frame), and the pixels they cover (bool (H, W))."""
@@ -186,7 +190,7 @@ def registration_maps(
     true_maps: tuple[np.ndarray, np.ndarray],
     delivered: tuple[Transform4, Radial | None],
     out_size: tuple[int, int],
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+) -> Framing:
     """Where each film pixel lies in a frame rendered with another framing (``delivered``).
 
     A film pixel sits at broadcast position ``true_maps`` (its true framing); the delivered frame's pixel
@@ -276,7 +280,8 @@ def evaluate_shot(
     geometry = ShotGeometry.from_dict(shot["geometry"])
     warp = None if shot.get("warp") is None else TelecineWarp.from_dict(shot["warp"])
     frames = [int(shot["first_24p"]) + k for k in range(int(shot["n_frames"]))]
-    framing: tuple[tuple[np.ndarray, np.ndarray], np.ndarray] | None = None  # (maps, mask) of a frame
+    # a frame's true framing and its registration_maps: once, unless a warp moves every frame
+    framing: tuple[Framing, Framing] | None = None
     mask: np.ndarray | None = None  # the first frame's, for the record
     acc = {key: SquaredError() for key in METHODS}
     ssims: dict[str, list[float]] = {key: [] for key in METHODS}
@@ -289,14 +294,16 @@ def evaluate_shot(
         film = read_image(film_pattern.path(k))[0]
         if film.shape[:2] != (film_size[1], film_size[0]):
             raise InputError(f"{film_pattern.path(k)}: {film.shape[1]}x{film.shape[0]}, expected {film_size}")
-        if warp is not None:
-            framing = warped_truth(geometry, warp, k, film_size, broadcast.shape)
-        elif framing is None:  # the same for every frame of the shot
-            framing = (
-                bilinear_maps(transform, film_size, radial),
-                coverage_mask(transform, radial, film_size, (broadcast.shape[1], broadcast.shape[0])),
-            )
-        frame_maps, frame_mask = framing
+        if warp is not None or framing is None:  # without a warp, the same for every frame of the shot
+            if warp is not None:
+                maps, covered = warped_truth(geometry, warp, k, film_size, broadcast.shape)
+            else:
+                maps = bilinear_maps(transform, film_size, radial)
+                covered = coverage_mask(
+                    transform, radial, film_size, (broadcast.shape[1], broadcast.shape[0])
+                )
+            framing = ((maps, covered), registration_maps(maps, delivered_mapping, film_size))
+        (frame_maps, frame_mask), ((reg_x, reg_y), reg_inside) = framing
         if mask is None:
             mask = frame_mask
         bilinear = bilinear_baseline(broadcast, frame_maps)
@@ -308,7 +315,6 @@ def evaluate_shot(
             "ours_delivered": read_image(delivered.path(i))[0],
         }
         _score(pictures, film, frame_mask, acc, ssims, frame_psnr)
-        (reg_x, reg_y), reg_inside = registration_maps(frame_maps, delivered_mapping, film_size)
         as_delivered = {
             "bilinear_registered": pictures["bilinear_delivered"],
             "colour_fit_registered": colour.apply(pictures["bilinear_delivered"]),

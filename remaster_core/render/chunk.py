@@ -95,7 +95,13 @@ from remaster_core.node import (
 )
 from remaster_core.progress import progress
 from remaster_core.render.colour import RenderColour
-from remaster_core.render.deflicker import DeflickerParams, deflicker_frame, passed_power
+from remaster_core.render.deflicker import (
+    DeflickerParams,
+    deflicker_frame,
+    deflicker_reads,
+    deflicker_window,
+    passed_power,
+)
 from remaster_core.render.inputs import FrameSource, SourceFrame, open_source
 from remaster_core.render.outputs import (
     OutputSpec,
@@ -573,12 +579,6 @@ def held_frames(available: list[int], input_range: tuple[int, int] | None) -> li
     return [f for f in available if first <= f <= last]
 
 
-def deflicker_window(frame: int, radius: int, held: frozenset[int]) -> list[int]:
-    """The input frames within ``radius`` of ``frame`` that the input holds (``held``; ``frame`` included),
-    in order. A frame's deflicker reads these whatever chunk it is in, so chunking does not change it."""
-    return [g for g in range(frame - radius, frame + radius + 1) if g in held]
-
-
 def _read_and_prepare(
     settings: RenderSettings,
     source: FrameSource,
@@ -597,7 +597,7 @@ def _read_and_prepare(
             t0 = time.perf_counter()
         return
     r = d.radius
-    wanted = sorted({g for f in frames for g in deflicker_window(f, r, held)} | set(frames))
+    wanted = deflicker_reads(frames, r, held)
     colour = settings.colour
     read: dict[int, SourceFrame] = {}
     working: dict[int, np.ndarray | None] = {}

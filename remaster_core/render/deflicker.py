@@ -34,7 +34,7 @@ reads up to ``radius`` frames beyond each chunk and gives the same frames as one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -50,6 +50,19 @@ FLOW_WIDTH = 360
 MAX_RADIUS = 8
 """The largest deflicker radius, frames each side (``remaster render --deflicker``, the worker's
 ``deflicker``, the Nuke node's knob)."""
+
+
+def deflicker_window(frame: int, radius: int, held: Container[int]) -> list[int]:
+    """The input frames within ``radius`` of ``frame`` that the input holds (``held``; ``frame`` included),
+    in order. A frame's deflicker reads these whatever chunk it is in, so chunking does not change it."""
+    return [g for g in range(frame - radius, frame + radius + 1) if g in held]
+
+
+def deflicker_reads(frames: Iterable[int], radius: int, held: Container[int]) -> list[int]:
+    """Every input frame a deflicker of ``radius`` reads to render ``frames``, sorted: the frames
+    themselves and their ``deflicker_window`` s."""
+    todo = set(frames)
+    return sorted({g for f in todo for g in deflicker_window(f, radius, held)} | todo)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ from remaster_core.manifests._fields import shown
 from remaster_core.manifests.align import MAX_COORD, MAX_SCALE, PAR_RANGE
 from remaster_core.node import NodeParams
 from remaster_core.node_params import FIELDS, PLAIN_FIELDS
-from remaster_core.render.deflicker import MAX_RADIUS
+from remaster_core.render.deflicker import MAX_RADIUS, deflicker_reads
 
 PROTOCOL_VERSION = 1
 OPS = ("ping", "describe", "render", "align", "shutdown")
@@ -169,9 +169,7 @@ class RenderJob:
         if not self.deflicker or self.source_range is None:
             return self.frames
         first, last = self.source_range
-        r = self.deflicker
-        near = {g for f in self.frames for g in range(f - r, f + r + 1) if first <= g <= last}
-        return tuple(sorted(near | set(self.frames)))
+        return tuple(deflicker_reads(self.frames, self.deflicker, range(first, last + 1)))
 
 
 def parse_request(line: bytes) -> Request:
