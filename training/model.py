@@ -177,6 +177,12 @@ class GradePath(nn.Module):
         return out + F.conv2d(x - xc, self.slope.to(x.dtype))
 
 
+def _box_pools(padded: torch.Tensor, size: int) -> torch.Tensor:
+    """The exported form of ``box_lowpass``: two average pools (1 x size, then size x 1) of the padded
+    (N, C, H + size - 1, W + size - 1) tensor; (N, C, H, W)."""
+    return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+
+
 def box_lowpass(r: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     """``size`` x ``size`` box mean of (N, C, H, W) ``r`` (C = ``channels``), edges replicated; same
     shape (separable).
@@ -199,9 +205,9 @@ def box_lowpass(r: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     before, after = (size - 1) // 2, size // 2
     padded = F.pad(r, (before, after, before, after), mode="replicate")
     if torch.jit.is_scripting():  # TorchScript compiles this branch alone (the test below is not scriptable)
-        return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+        return _box_pools(padded, size)
     if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
-        return F.avg_pool2d(F.avg_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+        return _box_pools(padded, size)
     row = torch.full((channels, 1, 1, size), 1.0 / size, dtype=r.dtype, device=r.device)
     column = torch.full((channels, 1, size, 1), 1.0 / size, dtype=r.dtype, device=r.device)
     return F.conv2d(F.conv2d(padded, row, groups=channels), column, groups=channels)
