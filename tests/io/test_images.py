@@ -125,6 +125,22 @@ def test_exr_half_is_within_half_precision(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_image(tmp_path / "b.exr")[0], exact.astype(np.float32))
 
 
+def test_exr_half_rounds_as_openimageio_does(tmp_path: Path) -> None:
+    """write_image converts to half itself: bit for bit what OpenImageIO's own conversion writes, at the
+    edges too (ties, subnormals, values beyond half's 65504 going to inf, NaN, signed zero)."""
+    rng = np.random.default_rng(11)
+    values = (rng.standard_normal((H, W, 3)) * 10.0 ** rng.uniform(-9, 6, (H, W, 3))).astype(np.float32)
+    edges = [np.inf, -np.inf, np.nan, -0.0, 65504.0, 65519.0, 65520.0, 7e4, -7e4, 2.98e-8, 2.99e-8, 6.1e-5]
+    values.flat[: len(edges)] = edges
+    ours = tmp_path / "ours.exr"
+    write_image(ours, values, bit_depth="half", compression="none")
+    theirs = str(tmp_path / "theirs.exr")
+    out = oiio.ImageOutput.create(theirs)
+    assert out.open(theirs, oiio.ImageSpec(W, H, 3, "half")) and out.write_image(values) and out.close()
+    got = [oiio.ImageInput.open(str(p)).read_image("half") for p in (ours, theirs)]
+    np.testing.assert_array_equal(got[0].view(np.uint16), got[1].view(np.uint16))
+
+
 def test_tiff_float_is_exact(tmp_path: Path) -> None:
     values = np.random.default_rng(8).normal(size=(H, W, 3)).astype(np.float32)
     write_image(tmp_path / "a.tif", values, bit_depth="float")
