@@ -204,6 +204,7 @@ def flow_pair(
     *,
     maps: WorkMaps | None = None,
     backward: bool = True,
+    film_side: FlowPair | None = None,
 ) -> FlowPair:
     """DIS flow between the film and the broadcast resampled through the model.
 
@@ -215,13 +216,19 @@ def flow_pair(
         maps: the model's ``prep.work_maps`` if already computed.
         backward: also compute the backward flow (for ``fb_error``, which weights the samples a field is
             fitted to); the 5-parameter refinement does without it (its robust fit over many frames).
+        film_side: a pair of the same film frame through the same ``transform`` and ``params``: its
+            prepared film (blurred, normalised, quantised, its texture) is taken instead of recomputed.
     """
-    film = film_for_flow(film_lum_work, work, transform, params)
+    if film_side is not None and film_side.film_normalised is not None:
+        film, film_n, film_u8 = film_side.film_lum, film_side.film_normalised, film_side.film
+        texture = film_side.texture
+    else:
+        film = film_for_flow(film_lum_work, work, transform, params)
+        film_n = normalised(film, params.norm_sigma, params.norm_eps)
+        film_u8 = to_u8(film_n)
+        texture = gradient_energy(film, params.texture_sigma)
     bc = broadcast_on_work(broadcast_lum, work, transform, radial, maps)
-    film_n = normalised(film, params.norm_sigma, params.norm_eps)
-    film_u8 = to_u8(film_n)
     bc_u8 = to_u8(normalised(bc, params.norm_sigma, params.norm_eps))
-    texture = gradient_energy(film, params.texture_sigma)
     dis = _dis(params)
     fwd = dis.calc(film_u8, bc_u8, None)
     if backward:

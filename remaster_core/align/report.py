@@ -67,13 +67,20 @@ def _u8(img: np.ndarray) -> np.ndarray:
 def _checker(a: np.ndarray, b: np.ndarray, cell: int) -> np.ndarray:
     """``a`` and ``b`` (H, W, C) in alternating ``cell`` px squares (``a`` at the top left)."""
     h, w = a.shape[:2]
-    sel = (np.arange(h)[:, None] // cell + np.arange(w)[None, :] // cell) % 2 == 1
-    return np.where(sel[..., None], b, a)
+    rows = (np.arange(h) // cell) % 2 == 1
+    cols = (np.arange(w) // cell) % 2 == 1
+    return np.where((rows[:, None] != cols[None, :])[..., None], b, a)
 
 
-def _difference(film: np.ndarray, bc: np.ndarray, grade: np.ndarray) -> np.ndarray:
-    d = np.abs(luma(film) - np.polyval(grade, luma(bc)).astype(np.float32)) * 4.0
-    return np.repeat(_u8(np.clip(d, 0, 1))[..., None], 3, axis=2)
+def _difference(film_luma: np.ndarray, bc: np.ndarray, grade: np.ndarray) -> np.ndarray:
+    """uint8 (H, W): |film luma - graded broadcast luma| x 4 (``film_luma`` float32 (H, W), ``bc`` RGB)."""
+    graded = np.polyval(grade.astype(np.float32), luma(bc)).astype(np.float32, copy=False)
+    return _u8(np.minimum(cv2.absdiff(film_luma, graded) * np.float32(4.0), 1.0))
+
+
+def _rgb(grey: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) -> (H, W, 3)."""
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def _thumb(img: np.ndarray) -> np.ndarray:
@@ -105,13 +112,15 @@ def make_visual(
     overlays, crops = {}, {}
     cx, cy = int(fw * 0.06), int(fh * 0.06)
     crop = (slice(cy, min(fh, cy + _CROP)), slice(cx, min(fw, cx + _CROP)))
+    film_luma = luma(film)
     for name, view in views.items():
-        chk = _u8(_checker(film, view, cell))
-        diff = _difference(film, view, model.grade)
+        # reduced before the conversion to 8 bits: the whole frame is shown at thumbnail size
+        chk = _u8(_thumb(_checker(film, view, cell)))
+        diff = _difference(film_luma, view, model.grade)
         diff[~valid] //= 3  # invalid areas dimmed
-        overlays[name] = (_thumb(chk), _thumb(diff))
+        overlays[name] = (chk, _rgb(_thumb(diff)))
         small_chk = _u8(_checker(film[crop], view[crop], 20))
-        crops[name] = (small_chk, diff[crop])
+        crops[name] = (small_chk, _rgb(diff[crop]))
     step = max(fw, fh) / 12.0
     gx, gy = np.meshgrid(np.arange(step / 2, fw, step), np.arange(step / 2, fh, step))
     xi, yi = np.clip(gx.astype(int), 0, fw - 1), np.clip(gy.astype(int), 0, fh - 1)

@@ -385,7 +385,9 @@ def fit_shot(
     if not np.isfinite(flow_rms):
         raise AlignmentFailure("the pictures hold almost no texture to check the alignment on (dark or flat)")
     if neighbours is not None:  # first: a wrong offset also lowers the similarity, raises the mismatch
-        stats["temporal_check"] = _temporal_check(model, film_work, samples, neighbours, params)
+        # the field passes' pairs ran through the model's transform (the refinement's, through the one before)
+        sides: list[FlowPair | None] = list(pairs) if params.field_iterations > 0 else [None] * len(pairs)
+        stats["temporal_check"] = _temporal_check(model, film_work, samples, sides, neighbours, params)
     if stats["similarity"] < params.min_similarity:
         raise AlignmentFailure(
             f"the aligned pictures do not match: similarity {stats['similarity']:.2f} "
@@ -455,15 +457,21 @@ def _grade(pairs: list[FlowPair], params: AlignParams) -> np.ndarray:
 
 
 def _flow_samples(
-    film_work: list[np.ndarray], bc_lum: list[np.ndarray], model: ShotModel, params: AlignParams
+    film_work: list[np.ndarray],
+    bc_lum: list[np.ndarray],
+    model: ShotModel,
+    params: AlignParams,
+    film_sides: list[FlowPair | None],
 ) -> list[dense.Samples]:
-    """Each pair's flow correspondences, the flow run through the model and the shot's field."""
+    """Each pair's flow correspondences, the flow run through the model and the shot's field
+    (``film_sides``: a pair of each film frame through the model's transform, whose film side is reused)."""
     pairs = [
         dense.flow_pair(
-            f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps, backward=False
+            f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps, backward=False,
+            film_side=side,
         )
-        for f, b in zip(film_work, bc_lum, strict=True)
-    ]
+        for f, b, side in zip(film_work, bc_lum, film_sides, strict=True)
+    ]  # fmt: skip
     return [
         dense.flow_correspondences(p, model.work, model.transform, model.radial, params.dense, model.prior_maps)
         for p in pairs
@@ -494,6 +502,7 @@ def _temporal_check(
     model: ShotModel,
     film_work: list[np.ndarray],
     given_samples: list[dense.Samples],
+    given_pairs: list[FlowPair | None],
     neighbours: list[tuple[np.ndarray | None, np.ndarray | None]],
     params: AlignParams,
 ) -> dict[str, Any]:
@@ -503,7 +512,8 @@ def _temporal_check(
     and one shot-level mapping is refitted to them (``_pooled_residual``); the same is done for the
     offset as given on the same frames, from their flow correspondences of the fit
     (``given_samples``: correspondences do not depend on the mapping the flow ran through, and the
-    fit's last flow ran through nearly the same). The telecine framing is constant within a shot, so the right
+    fit's last flow ran through nearly the same; their pairs, ``given_pairs``, lend the re-paired flows
+    their prepared film). The telecine framing is constant within a shot, so the right
     pairing is explained by one mapping, while a wrong one leaves the camera's changing motion (and any
     parallax) in the residual. A candidate that explains the pairs clearly better (residual below
     ``offset_ratio`` times the given one's) means a wrong temporal offset: ``AlignmentFailure``.
@@ -524,7 +534,13 @@ def _temporal_check(
         given = given_cache[key]
         nb = [neighbours[k][pick] for k in idx]
         other = _pooled_residual(
-            _flow_samples([film_work[k] for k in idx], [luma(b) for b in nb if b is not None], model, params),
+            _flow_samples(
+                [film_work[k] for k in idx],
+                [luma(b) for b in nb if b is not None],
+                model,
+                params,
+                [given_pairs[k] for k in idx],
+            ),
             model,
             params,
         )
