@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -237,7 +238,7 @@ def flow_pair(
         xx = np.arange(w, dtype=np.float32)[None, :] + fwd[..., 0]
         yy = np.arange(h, dtype=np.float32)[:, None] + fwd[..., 1]
         back = cv2.remap(bwd, xx, yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        fb = np.hypot(fwd[..., 0] + back[..., 0], fwd[..., 1] + back[..., 1])
+        fb = cv2.magnitude(fwd[..., 0] + back[..., 0], fwd[..., 1] + back[..., 1])
     else:
         fb = np.zeros(film_u8.shape, np.float32)
     return FlowPair(film_u8, bc_u8, fwd, fb, texture, film, bc, film_n)
@@ -273,10 +274,12 @@ def judged(pair: FlowPair, params: DenseParams) -> np.ndarray:
     return pair.texture > np.float32(params.judged_texture * pair.texture_level)
 
 
-def flow_weights(pair: FlowPair, params: DenseParams) -> np.ndarray:
-    """Confidence of each working pixel's flow, float32 (h, w) in 0..1: texture x flow consistency."""
-    t = pair.texture / (pair.texture + np.float32(pair.texture_level))
-    fb = np.float32(1.0) / (1.0 + (pair.fb_error / np.float32(0.5 * params.fb_threshold)) ** 2)
+def flow_weights(pair: FlowPair, params: DenseParams, at: Any = ...) -> np.ndarray:
+    """Confidence of each working pixel's flow, float32 (h, w) in 0..1: texture x flow consistency
+    (``at``: an index into the raster, to weigh only those pixels)."""
+    texture = pair.texture[at]
+    t = texture / (texture + np.float32(pair.texture_level))
+    fb = np.float32(1.0) / (1.0 + (pair.fb_error[at] / np.float32(0.5 * params.fb_threshold)) ** 2)
     return (t * fb).astype(np.float32)
 
 
@@ -327,7 +330,7 @@ def flow_correspondences(
         bx, by = map_points(gx, gy, transform, radial)
     else:
         bx, by = _bilinear(maps, cols[None, :] + fl[..., 0], rows[:, None] + fl[..., 1])
-    weight = flow_weights(pair, params)[np.ix_(rows, cols)].astype(np.float64)
+    weight = flow_weights(pair, params, np.ix_(rows, cols)).astype(np.float64)
     return Samples(xs, ys, np.stack([bx, by], -1), weight)
 
 
@@ -645,7 +648,5 @@ def photo_difference(
 ) -> np.ndarray:
     """float32 |G*film - G*grade(broadcast)| (same shape as the inputs): local means of the aligned
     luma after matching the grade; large where one picture shows something the other does not."""
-    matched = np.polyval(grade, broadcast_lum.astype(np.float64)).astype(np.float32)
-    a = local_mean(film_lum, sigma)
-    b = local_mean(matched, sigma)
-    return np.abs(a - b)
+    matched = np.polyval(np.asarray(grade, np.float32), broadcast_lum.astype(np.float32, copy=False))
+    return np.abs(local_mean(film_lum - matched, sigma))  # the local mean is linear: one blur, not two

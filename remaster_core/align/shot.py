@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from remaster_core.align import dense, direct
@@ -593,16 +594,19 @@ def align_frame(
     )
 
     wf, hf = model.film_size
-    fx, fy = model.spline.evaluate(coeffs, np.arange(wf, dtype=np.float64), np.arange(hf, dtype=np.float64))
+    xs, ys = np.arange(wf, dtype=np.float64), np.arange(hf, dtype=np.float64)
+    fx, fy = model.spline.evaluate(coeffs, xs, ys)
     map_x, map_y = (model.base_x + fx).astype(np.float32), (model.base_y + fy).astype(np.float32)
+    # its size, for the statistics, on every other film pixel (the field is smooth over tens of px)
+    fx, fy = model.spline.evaluate(coeffs, xs[::2], ys[::2])
     field_len = np.hypot(fx / transform.sx, fy / transform.sy)
 
     # flow the final mapping implies on the working raster vs the raw flow (working px)
     wx, wy = model.grid.evaluate(coeffs)
     px, py = model.prior_work  # the flow ran through the shot's field
-    ux = (wx - px) / transform.sx * work.scale
-    uy = (wy - py) / transform.sy * work.scale
-    deviation = np.hypot(pair.forward[..., 0] - ux, pair.forward[..., 1] - uy).astype(np.float32)
+    ux = ((wx - px) * (work.scale / transform.sx)).astype(np.float32)
+    uy = ((wy - py) * (work.scale / transform.sy)).astype(np.float32)
+    deviation = cv2.magnitude(pair.forward[..., 0] - ux, pair.forward[..., 1] - uy)
 
     photo = dense.photo_difference(pair.film_lum, warped.broadcast_lum, model.grade, d.photo_sigma)
     inside = inside_broadcast(map_x, map_y, model.broadcast_size, d.margin)
