@@ -247,20 +247,23 @@ def _align_one(
     read_bc: dict[int, np.ndarray] = {}
     read_film: dict[int, np.ndarray] = {}
 
-    def bc_frame(i: int) -> np.ndarray:
-        return read_bc[i] if i in read_bc else read_bc.setdefault(i, reader.broadcast(i))
-
-    film_fit = [read_film.setdefault(paired[j][1], reader.film_frame(paired[j][1])) for j in fit_idx]
-    bc_fit = [bc_frame(paired[j][0]) for j in fit_idx]
+    # read on the frame threads: the fit frames, and the broadcast frames beside them
+    film_keys = [paired[j][1] for j in fit_idx]
+    read_film.update(zip(film_keys, frame_pool.map(reader.film_frame, film_keys), strict=True))
+    centres = [paired[j][0] for j in fit_idx]
+    bc_keys = sorted({i + d for i in centres for d in (-1, 0, 1) if shot.first <= i + d <= shot.last})
+    read_bc.update(zip(bc_keys, frame_pool.map(reader.broadcast, bc_keys), strict=True))
+    film_fit = [read_film[k] for k in film_keys]
+    bc_fit = [read_bc[paired[j][0]] for j in fit_idx]
     if reader.broadcast_size is None or reader.film_size is None:
         raise AssertionError("sizes are known once frames are read")
     neighbours = []
     for j in fit_idx:
         i = paired[j][0]
-        before = bc_frame(i - 1) if i - 1 >= shot.first else None
-        after = bc_frame(i + 1) if i + 1 <= shot.last else None
+        before = read_bc[i - 1] if i - 1 >= shot.first else None
+        after = read_bc[i + 1] if i + 1 <= shot.last else None
         neighbours.append((before, after))
-    model = fit_shot(film_fit, bc_fit, broadcast_par, params, neighbours)
+    model = fit_shot(film_fit, bc_fit, broadcast_par, params, neighbours, frame_pool)
     del film_fit, bc_fit, neighbours
 
     target_ext = reader.film_path(film_first).suffix

@@ -50,6 +50,10 @@ def clahe_u8(lum: np.ndarray, clip_limit: float = 3.0, tiles: int = 8) -> np.nda
     return cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply(u8)
 
 
+_PYRAMID_SIGMA = 3.0  # local means at least this wide are blurred on the half raster (``local_mean``)
+_PYRAMID_VARIANCE = 2.1  # px^2 at full resolution that pyrDown and pyrUp contribute together
+
+
 def local_mean(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian local mean of float32 (H, W) over +-3 sigma (reflected borders): float32 (H, W).
 
@@ -57,9 +61,26 @@ def local_mean(image: np.ndarray, sigma: float) -> np.ndarray:
     what the alignment measures, and the shorter kernel costs about 0.7 of the longer (sigma 4 at
     720x540: 0.98 against 1.35 ms). The blurs of the windowed statistics were the alignment's largest
     single cost after the flow.
+
+    From ``_PYRAMID_SIGMA`` up the blur runs on the half raster: the image padded by reflection (so
+    the borders come out as the full blur's), ``pyrDown`` (its 5-tap Gaussian filters before the
+    decimation, so the result barely depends on where the picture sits on the pixel grid), the rest of
+    the Gaussian at half size, ``pyrUp``. On a film frame at 720x540 it departs from the full blur by
+    0.14 % (sigma 4) and 0.12 % (sigma 6) of the high-pass picture's RMS, and costs 0.59 against 1.07 ms
+    and 0.66 against 1.51 ms.
     """
-    k = 2 * math.ceil(3.0 * sigma) + 1
-    return cv2.GaussianBlur(image, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101)
+    if sigma < _PYRAMID_SIGMA:
+        k = 2 * math.ceil(3.0 * sigma) + 1
+        return cv2.GaussianBlur(image, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101)
+    h, w = image.shape
+    p = math.ceil(3.0 * sigma)
+    padded = cv2.copyMakeBorder(
+        image, p, p + (h + 2 * p) % 2, p, p + (w + 2 * p) % 2, cv2.BORDER_REFLECT_101
+    )  # even sizes: pyrUp gives back the padded raster exactly
+    half_sigma = math.sqrt(sigma * sigma - _PYRAMID_VARIANCE) / 2.0
+    k = 2 * math.ceil(3.0 * half_sigma) + 1
+    small = cv2.GaussianBlur(cv2.pyrDown(padded), (k, k), half_sigma, borderType=cv2.BORDER_REFLECT_101)
+    return cv2.pyrUp(small, dstsize=(padded.shape[1], padded.shape[0]))[p : p + h, p : p + w]
 
 
 def normalised(lum: np.ndarray, sigma: float, eps: float) -> np.ndarray:

@@ -32,8 +32,10 @@ Residuals are reported in output (film) pixels: a broadcast-pixel vector (rx, ry
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -61,6 +63,15 @@ from remaster_core.align.transform import (
 
 _MAX_GLOBAL_SAMPLES = 60_000
 _TEMPORAL_FRAMES = 3  # fit frames re-paired by the temporal-offset check
+
+
+_T = TypeVar("_T")
+
+
+def _each(pool: Executor | None, fn: Callable[..., _T], *args: Iterable[Any]) -> list[_T]:
+    """``fn`` over ``args`` zipped, in order: on ``pool``'s threads when given (a shot's fit frames
+    are independent until they are pooled; OpenCV and NumPy release the GIL), else in this thread."""
+    return list(map(fn, *args)) if pool is None else list(pool.map(fn, *args))
 
 
 def _spread(n: int, count: int) -> list[int]:
@@ -237,6 +248,29 @@ def _without_weave(resid: list[np.ndarray], samples: list[dense.Samples]) -> lis
     return out
 
 
+def _flows(
+    film_work: list[np.ndarray],
+    broadcast_lum: list[np.ndarray],
+    work: WorkRaster,
+    model: tuple[Transform4, Radial],
+    params: DenseParams,
+    maps: WorkMaps,
+    sample_maps: WorkMaps | None,
+    pool: Executor | None,
+) -> tuple[list[FlowPair], list[dense.Samples]]:
+    """Each fit frame's flow through ``maps`` (``dense.flow_pair``; backward too where ``sample_maps``
+    is given: the field is fitted to it) and its correspondences (``dense.flow_correspondences``
+    through ``sample_maps``, or the model's exact mapping)."""
+    transform, radial = model
+
+    def one(f: np.ndarray, b: np.ndarray) -> tuple[FlowPair, dense.Samples]:
+        p = dense.flow_pair(f, b, work, transform, radial, params, maps=maps, backward=sample_maps is not None)
+        return p, dense.flow_correspondences(p, work, transform, radial, params, sample_maps)
+
+    done = _each(pool, one, film_work, broadcast_lum)
+    return [p for p, _ in done], [s for _, s in done]
+
+
 def _refine(
     film_work: list[np.ndarray],
     broadcast_lum: list[np.ndarray],
@@ -244,17 +278,14 @@ def _refine(
     transform: Transform4,
     radial: Radial,
     params: AlignParams,
+    pool: Executor | None = None,
 ) -> tuple[Transform4, Radial, list[dense.Samples], list[FlowPair]]:
     """Refit the 5-parameter model on flow correspondences pooled over the fit frames."""
     samples: list[dense.Samples] = []
     pairs: list[FlowPair] = []
     for _ in range(params.refine_iterations):
         maps = work_maps(work, transform, radial)
-        pairs = [
-            dense.flow_pair(f, b, work, transform, radial, params.dense, maps=maps, backward=False)
-            for f, b in zip(film_work, broadcast_lum, strict=True)
-        ]
-        samples = [dense.flow_correspondences(p, work, transform, radial, params.dense) for p in pairs]
+        pairs, samples = _flows(film_work, broadcast_lum, work, (transform, radial), params.dense, maps, None, pool)
         fxy, bxy, w = dense.flat_correspondences(samples)
         if len(w) > _MAX_GLOBAL_SAMPLES:  # plenty: a regular subset keeps the fit fast
             step = len(w) // _MAX_GLOBAL_SAMPLES + 1
@@ -277,6 +308,7 @@ def fit_shot(
     broadcast_par: float,
     params: AlignParams,
     neighbours: list[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+    pool: Executor | None = None,
 ) -> ShotModel:
     """Fit a shot's model on its fit frames.
 
@@ -287,6 +319,8 @@ def fit_shot(
         params: settings.
         neighbours: optional, per fit frame, the broadcast frames before and after it in the shot
             (None where the shot has none), for the temporal-offset check.
+        pool: threads the fit frames' work runs on (each frame's SIFT, flows and direct step); the
+            result does not depend on it.
 
     Raises:
         AlignmentFailure: with the reason (too few inliers, large residual, pictures that do not
@@ -305,9 +339,12 @@ def fit_shot(
     # the sparse fit only has to be right to a pixel or so (the dense refinement follows): a smaller
     # raster makes SIFT much cheaper
     sparse_work = WorkRaster.for_film(film_size, params.sparse_width)
-    pooled: list[tuple[np.ndarray, np.ndarray]] = []
-    for f, b in zip(film_lum, bc_lum, strict=True):
-        pooled.append(frame_correspondences(sparse_work.shrink(f), b, sparse_work, prior, params.sparse))
+    pooled = _each(
+        pool,
+        lambda f, b: frame_correspondences(sparse_work.shrink(f), b, sparse_work, prior, params.sparse),
+        film_lum,
+        bc_lum,
+    )
     del film_lum
     matches = Correspondences(
         np.concatenate([p[0] for p in pooled]),
@@ -320,7 +357,7 @@ def fit_shot(
         raise AlignmentFailure(str(exc)) from None
 
     transform, radial, samples, pairs = _refine(
-        film_work, bc_lum, work, sparse.transform, sparse.radial, params
+        film_work, bc_lum, work, sparse.transform, sparse.radial, params, pool
     )
     spline = SplineField.for_film(film_size, params.dense.spacing)
     coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
@@ -334,25 +371,26 @@ def fit_shot(
     base_maps = work_maps(work, transform, radial)
     for _ in range(params.field_iterations):
         maps = dense.field_maps(base_maps, spline, coeffs, work)
-        pairs = [
-            dense.flow_pair(f, b, work, transform, radial, params.dense, maps=maps, backward=True)
-            for f, b in zip(film_work, bc_lum, strict=True)
-        ]
-        samples = [dense.flow_correspondences(p, work, transform, radial, params.dense, maps) for p in pairs]
+        pairs, samples = _flows(film_work, bc_lum, work, (transform, radial), params.dense, maps, maps, pool)
         coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
     resid = _without_weave(resid, samples)
     weights = np.concatenate([s.weight.ravel() for s in samples])
     # the direct step on each fit frame (from its own flow-fitted field): the shot's field is their
     # mean, and what the pictures still disagree on through it is what the checks judge
     grid = DirectGrid.build(spline, work, params.dense.direct_pool)
-    fitted: list[np.ndarray] = []
-    warped: list[Warped] = []
-    for p, b, smp in zip(pairs, bc_lum, samples, strict=True):
-        start, _ = dense.fit_field(spline, [smp], (transform, radial), params.dense, prior=coeffs)
+    shot_field = coeffs
+
+    def direct_step(p: FlowPair, b: np.ndarray, smp: dense.Samples) -> tuple[np.ndarray, Warped]:
+        start, _ = dense.fit_field(spline, [smp], (transform, radial), params.dense, prior=shot_field)
         frame = direct.prepare_frame(p.film_lum, b, base_maps, params.dense, p.film_normalised)
-        c, (wp,) = direct.refine_field([frame], base_maps, grid, transform, work, start, params.dense, coeffs)
-        fitted.append(c)
-        warped.append(wp)
+        c, (wp,) = direct.refine_field(
+            [frame], base_maps, grid, transform, work, start, params.dense, shot_field
+        )
+        return c, wp
+
+    done_direct = _each(pool, direct_step, pairs, bc_lum, samples)
+    fitted = [c for c, _ in done_direct]
+    warped = [wp for _, wp in done_direct]
     coeffs = np.mean(fitted, axis=0)
     departure = max(field_departure(c, coeffs, spline) for c in fitted)
     mismatch = float(
@@ -388,7 +426,7 @@ def fit_shot(
     if neighbours is not None:  # first: a wrong offset also lowers the similarity, raises the mismatch
         # the field passes' pairs ran through the model's transform (the refinement's, through the one before)
         sides: list[FlowPair | None] = list(pairs) if params.field_iterations > 0 else [None] * len(pairs)
-        stats["temporal_check"] = _temporal_check(model, film_work, samples, sides, neighbours, params)
+        stats["temporal_check"] = _temporal_check(model, film_work, samples, sides, neighbours, params, pool)
     if stats["similarity"] < params.min_similarity:
         raise AlignmentFailure(
             f"the aligned pictures do not match: similarity {stats['similarity']:.2f} "
@@ -463,20 +501,20 @@ def _flow_samples(
     model: ShotModel,
     params: AlignParams,
     film_sides: list[FlowPair | None],
+    pool: Executor | None = None,
 ) -> list[dense.Samples]:
     """Each pair's flow correspondences, the flow run through the model and the shot's field
     (``film_sides``: a pair of each film frame through the model's transform, whose film side is reused)."""
-    pairs = [
-        dense.flow_pair(
-            f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps, backward=False,
-            film_side=side,
+    def flow(f: np.ndarray, b: np.ndarray, side: FlowPair | None) -> dense.Samples:
+        p = dense.flow_pair(
+            f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps,
+            backward=False, film_side=side,
+        )  # fmt: skip
+        return dense.flow_correspondences(
+            p, model.work, model.transform, model.radial, params.dense, model.prior_maps
         )
-        for f, b, side in zip(film_work, bc_lum, film_sides, strict=True)
-    ]  # fmt: skip
-    return [
-        dense.flow_correspondences(p, model.work, model.transform, model.radial, params.dense, model.prior_maps)
-        for p in pairs
-    ]
+
+    return _each(pool, flow, film_work, bc_lum, film_sides)
 
 
 def _pooled_residual(samples: list[dense.Samples], model: ShotModel, params: AlignParams) -> float:
@@ -506,6 +544,7 @@ def _temporal_check(
     given_pairs: list[FlowPair | None],
     neighbours: list[tuple[np.ndarray | None, np.ndarray | None]],
     params: AlignParams,
+    pool: Executor | None = None,
 ) -> dict[str, Any]:
     """Would the film pair better with the broadcast one frame earlier or later?
 
@@ -541,6 +580,7 @@ def _temporal_check(
                 model,
                 params,
                 [given_pairs[k] for k in idx],
+                pool,
             ),
             model,
             params,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import cv2
@@ -54,6 +55,14 @@ def test_final_mapping_within_a_quarter_pixel_rms(model_960: ShotModel, shot_960
         assert fa.stats["similarity"] >= PARAMS.min_similarity
         assert fa.stats["mismatch"] is not None and fa.stats["mismatch"] <= PARAMS.max_mismatch
         assert fa.stats["field_departure_px"] <= PARAMS.max_field_departure
+
+
+def test_the_fit_on_threads_is_the_fit(model_960: ShotModel, shot_960: SyntheticShot) -> None:
+    """The fit frames' work spread over threads (``fit_shot(pool=...)``) gives the same model, bit for bit."""
+    with ThreadPoolExecutor(2) as pool:
+        threaded = fit_shot(shot_960.film[:3], shot_960.broadcast[:3], BROADCAST_PAR, PARAMS, pool=pool)
+    np.testing.assert_array_equal(threaded.prior, model_960.prior)
+    assert threaded.transform == model_960.transform and threaded.stats == model_960.stats
 
 
 def test_a_flat_frame_follows_the_shot(model_960: ShotModel, shot_960: SyntheticShot) -> None:
