@@ -117,7 +117,9 @@ def _hann(shape: tuple[int, int]) -> np.ndarray:
 def _u8(plane: np.ndarray) -> np.ndarray:
     """float (H, W), 0..1 -> uint8 (H, W) for the flow; NaN as 0 (a NaN pixel is no evidence of motion,
     and its cast would be undefined), +-Inf as the nearest end."""
-    return np.clip(np.nan_to_num(plane * 255.0 + 0.5, nan=0.0, posinf=255.0, neginf=0.0), 0, 255).astype(np.uint8)
+    return np.clip(np.nan_to_num(plane * 255.0 + 0.5, nan=0.0, posinf=255.0, neginf=0.0), 0, 255).astype(
+        np.uint8
+    )
 
 
 def compensation(
