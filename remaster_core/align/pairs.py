@@ -115,7 +115,9 @@ def write_target(path: Path, film_file: Path, colour: PairColour | None = None) 
 
 def write_mask(path: Path, valid: np.ndarray) -> None:
     """Write a validity mask: bool (H, W) -> 8-bit grey PNG, 255 valid, 0 invalid."""
-    write_image(path, np.where(valid, 255, 0).astype(np.uint8), bit_depth="8")
+    # zlib level 3: 4.2 against 5.2 ms a 960x720 mask at the default 6, for a few KB more
+    grey = np.ascontiguousarray(valid, dtype=bool).view(np.uint8) * np.uint8(255)
+    write_image(path, grey, bit_depth="8", meta=ImageMeta(extra={"png:compressionLevel": 3}))
 
 
 def align_manifest(
