@@ -257,17 +257,24 @@ def _flows(
     maps: WorkMaps,
     sample_maps: WorkMaps | None,
     pool: Executor | None,
+    *,
+    backward: bool,
+    film_sides: list[FlowPair | None] | None = None,
 ) -> tuple[list[FlowPair], list[dense.Samples]]:
-    """Each fit frame's flow through ``maps`` (``dense.flow_pair``; backward too where ``sample_maps``
-    is given: the field is fitted to it) and its correspondences (``dense.flow_correspondences``
-    through ``sample_maps``, or the model's exact mapping)."""
+    """Each frame's flow through ``maps`` (``dense.flow_pair``, ``backward`` too where a field is fitted
+    to it) and its correspondences (``dense.flow_correspondences`` through ``sample_maps``, or the
+    model's exact mapping); ``film_sides``: per frame, a pair of its film frame through the same
+    transform whose prepared film is reused (or None)."""
     transform, radial = model
 
-    def one(f: np.ndarray, b: np.ndarray) -> tuple[FlowPair, dense.Samples]:
-        p = dense.flow_pair(f, b, work, transform, radial, params, maps=maps, backward=sample_maps is not None)
+    def one(f: np.ndarray, b: np.ndarray, side: FlowPair | None) -> tuple[FlowPair, dense.Samples]:
+        p = dense.flow_pair(
+            f, b, work, transform, radial, params, maps=maps, backward=backward, film_side=side
+        )
         return p, dense.flow_correspondences(p, work, transform, radial, params, sample_maps)
 
-    done = _each(pool, one, film_work, broadcast_lum)
+    sides = [None] * len(film_work) if film_sides is None else film_sides
+    done = _each(pool, one, film_work, broadcast_lum, sides)
     return [p for p, _ in done], [s for _, s in done]
 
 
@@ -285,7 +292,17 @@ def _refine(
     pairs: list[FlowPair] = []
     for _ in range(params.refine_iterations):
         maps = work_maps(work, transform, radial)
-        pairs, samples = _flows(film_work, broadcast_lum, work, (transform, radial), params.dense, maps, None, pool)
+        pairs, samples = _flows(
+            film_work,
+            broadcast_lum,
+            work,
+            (transform, radial),
+            params.dense,
+            maps,
+            None,
+            pool,
+            backward=False,
+        )
         fxy, bxy, w = dense.flat_correspondences(samples)
         if len(w) > _MAX_GLOBAL_SAMPLES:  # plenty: a regular subset keeps the fit fast
             step = len(w) // _MAX_GLOBAL_SAMPLES + 1
@@ -371,7 +388,9 @@ def fit_shot(
     base_maps = work_maps(work, transform, radial)
     for _ in range(params.field_iterations):
         maps = dense.field_maps(base_maps, spline, coeffs, work)
-        pairs, samples = _flows(film_work, bc_lum, work, (transform, radial), params.dense, maps, maps, pool)
+        pairs, samples = _flows(
+            film_work, bc_lum, work, (transform, radial), params.dense, maps, maps, pool, backward=True
+        )
         coeffs, resid = dense.fit_field(spline, samples, (transform, radial), params.dense)
     resid = _without_weave(resid, samples)
     weights = np.concatenate([s.weight.ravel() for s in samples])
@@ -495,28 +514,6 @@ def _grade(pairs: list[FlowPair], params: AlignParams) -> np.ndarray:
     return dense.fit_grade(film, bc, weight)
 
 
-def _flow_samples(
-    film_work: list[np.ndarray],
-    bc_lum: list[np.ndarray],
-    model: ShotModel,
-    params: AlignParams,
-    film_sides: list[FlowPair | None],
-    pool: Executor | None = None,
-) -> list[dense.Samples]:
-    """Each pair's flow correspondences, the flow run through the model and the shot's field
-    (``film_sides``: a pair of each film frame through the model's transform, whose film side is reused)."""
-    def flow(f: np.ndarray, b: np.ndarray, side: FlowPair | None) -> dense.Samples:
-        p = dense.flow_pair(
-            f, b, model.work, model.transform, model.radial, params.dense, maps=model.prior_maps,
-            backward=False, film_side=side,
-        )  # fmt: skip
-        return dense.flow_correspondences(
-            p, model.work, model.transform, model.radial, params.dense, model.prior_maps
-        )
-
-    return _each(pool, flow, film_work, bc_lum, film_sides)
-
-
 def _pooled_residual(samples: list[dense.Samples], model: ShotModel, params: AlignParams) -> float:
     """How well one shot-level mapping explains these pairs' flow correspondences (``samples``): a
     5-parameter refit from ``model`` and a pooled smooth field, then the robust RMS (film px) of the
@@ -573,18 +570,19 @@ def _temporal_check(
             given_cache[key] = _pooled_residual([given_samples[k] for k in idx], model, params)
         given = given_cache[key]
         nb = [neighbours[k][pick] for k in idx]
-        other = _pooled_residual(
-            _flow_samples(
-                [film_work[k] for k in idx],
-                [luma(b) for b in nb if b is not None],
-                model,
-                params,
-                [given_pairs[k] for k in idx],
-                pool,
-            ),
-            model,
-            params,
-        )
+        _, samples = _flows(
+            [film_work[k] for k in idx],
+            [luma(b) for b in nb if b is not None],
+            model.work,
+            (model.transform, model.radial),
+            params.dense,
+            model.prior_maps,
+            model.prior_maps,
+            pool,
+            backward=False,
+            film_sides=[given_pairs[k] for k in idx],
+        )  # the flow run through the model and the shot's field
+        other = _pooled_residual(samples, model, params)
         result[f"residual_px_offset_{offset:+d}"] = _finite(other)
         result["residual_px_offset_0"] = _finite(given)
         if other < params.offset_ratio * given and given - other > 0.02:
