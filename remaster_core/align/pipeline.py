@@ -279,12 +279,18 @@ def _align_one(
     middle = paired[len(paired) // 2][0]
     pending: list[Future[None]] = []
 
+    # the fit frames' flows from the fit, taken instead of new ones (``shot.FitFlow``)
+    fit_flows = (
+        dict(zip((paired[j][0] for j in fit_idx), model.fit_flows, strict=True)) if model.fit_flows else {}
+    )
+    model.fit_flows = []
+
     def one(i: int, k: int) -> tuple[np.ndarray, np.ndarray, FrameAlignment, np.ndarray]:
         film = read_film.pop(k, None)  # dict.pop is atomic: the frame threads share the dicts
         film = reader.film_frame(k) if film is None else film
         bc = read_bc.pop(i, None)
         bc = reader.broadcast(i) if bc is None else bc
-        fa = align_frame(film, bc, model, params)
+        fa = align_frame(film, bc, model, params, fit_flows.pop(i, None))
         return film, bc, fa, resample(bc, fa.map_x, fa.map_y)
 
     # frames are aligned two at a time (OpenCV and NumPy release the GIL: both cores work), taken in order

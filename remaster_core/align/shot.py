@@ -149,6 +149,22 @@ class AlignParams:
     dense: DenseParams = field(default_factory=DenseParams)
 
 
+@dataclass(frozen=True)
+class FitFlow:
+    """A fit frame's last flow in ``fit_shot`` (its field pass), which ``align_frame`` takes instead of
+    computing that frame's flow again.
+
+    Attributes:
+        pair: the flow, both ways, through the model plus ``field``.
+        samples: its correspondences (``dense.flow_correspondences`` through the same mapping).
+        field_coeffs: float64 (n, 2) the field coefficients (broadcast px) the flow ran through.
+    """
+
+    pair: FlowPair
+    samples: dense.Samples
+    field_coeffs: np.ndarray
+
+
 @dataclass
 class ShotModel:
     """Everything ``align_frame`` needs, and what the report shows about the fit.
@@ -162,6 +178,8 @@ class ShotModel:
         sparse: the sparse fit (matches, inliers).
         stats: numbers for ``align.json`` (sparse inliers, RMS, refinement, similarity, offset check).
         direct_pool: block size of the direct step's normal equations (``DenseParams.direct_pool``).
+        fit_flows: per fit frame (in ``fit_shot``'s order), its last flow (``FitFlow``); empty when the
+            fit made none through a field (``field_iterations`` 0).
         maps: the model's sampling of the broadcast on the working raster (computed once).
         prior_maps: the same through the model plus the shot's field (where each frame's flow runs).
         grid: the field's basis on the working raster (``direct``).
@@ -182,6 +200,7 @@ class ShotModel:
     sparse: SparseResult
     stats: dict[str, Any]
     direct_pool: int = 8
+    fit_flows: list[FitFlow] = field(default_factory=list, repr=False)
     maps: WorkMaps = field(init=False, repr=False)
     prior_maps: WorkMaps = field(init=False, repr=False)
     grid: DirectGrid = field(init=False, repr=False)
@@ -386,7 +405,9 @@ def fit_shot(
     # without it such flow bent each fit frame's field its own way by 1-3 px (bench/align_cli.py, the
     # rocket photograph: every shot rejected for a changing field or a partly differing picture)
     base_maps = work_maps(work, transform, radial)
+    flow_field = coeffs
     for _ in range(params.field_iterations):
+        flow_field = coeffs
         maps = dense.field_maps(base_maps, spline, coeffs, work)
         pairs, samples = _flows(
             film_work, bc_lum, work, (transform, radial), params.dense, maps, maps, pool, backward=True
@@ -439,6 +460,8 @@ def fit_shot(
     model = ShotModel(
         transform, radial, sparse.transform, sparse.radial, spline, coeffs, grade, work,
         broadcast_size, film_size, sparse, stats, params.dense.direct_pool,
+        [FitFlow(p, smp, flow_field) for p, smp in zip(pairs, samples, strict=True)]
+        if params.field_iterations > 0 else [],
     )  # fmt: skip
     if not np.isfinite(flow_rms):
         raise AlignmentFailure("the pictures hold almost no texture to check the alignment on (dark or flat)")
@@ -605,7 +628,11 @@ def _finite(value: float) -> float | None:
 
 
 def align_frame(
-    film: np.ndarray, broadcast: np.ndarray, model: ShotModel, params: AlignParams
+    film: np.ndarray,
+    broadcast: np.ndarray,
+    model: ShotModel,
+    params: AlignParams,
+    flow: FitFlow | None = None,
 ) -> FrameAlignment:
     """The final mapping, mask and statistics of one frame pair.
 
@@ -614,14 +641,24 @@ def align_frame(
         broadcast: float32 RGB (Hb, Wb, 3), the shot's broadcast size.
         model: the shot's model (``fit_shot``).
         params: settings.
+        flow: for a fit frame, its flow from the fit (``model.fit_flows``): taken instead of a new flow
+            through the shot's field. The fit's ran through the field before the direct step, a few
+            tenths of a px from the shot's at most; the correspondences do not depend on it.
     """
     d = params.dense
     work, transform, radial = model.work, model.transform, model.radial
-    film_lum = work.shrink(luma(film))
     bc_lum = luma(broadcast)
-    # both ways: where they disagree (noise on a flat area) the field follows the shot's (see fit_shot)
-    pair = dense.flow_pair(film_lum, bc_lum, work, transform, radial, d, maps=model.prior_maps, backward=True)
-    samples = dense.flow_correspondences(pair, work, transform, radial, d, model.prior_maps)
+    if flow is None:
+        film_lum = work.shrink(luma(film))
+        # both ways: where they disagree (noise on a flat area) the field follows the shot's (fit_shot)
+        pair = dense.flow_pair(
+            film_lum, bc_lum, work, transform, radial, d, maps=model.prior_maps, backward=True
+        )
+        samples = dense.flow_correspondences(pair, work, transform, radial, d, model.prior_maps)
+        flow_work = model.prior_work  # the flow ran through the shot's field
+    else:
+        pair, samples = flow.pair, flow.samples
+        flow_work = model.grid.evaluate(flow.field_coeffs)
     coeffs, (r,) = dense.fit_field(model.spline, [samples], (transform, radial), d, prior=model.prior)
     flow_rms = _robust_rms(to_film_px(r.reshape(-1, 2), transform), samples.weight.ravel())
     flow_rms_bc = _robust_rms(np.hypot(r[..., 0], r[..., 1]).ravel(), samples.weight.ravel())
@@ -641,7 +678,7 @@ def align_frame(
 
     # flow the final mapping implies on the working raster vs the raw flow (working px)
     wx, wy = model.grid.evaluate(coeffs)
-    px, py = model.prior_work  # the flow ran through the shot's field
+    px, py = flow_work
     ux = ((wx - px) * (work.scale / transform.sx)).astype(np.float32)
     uy = ((wy - py) * (work.scale / transform.sy)).astype(np.float32)
     deviation = cv2.magnitude(pair.forward[..., 0] - ux, pair.forward[..., 1] - uy)
