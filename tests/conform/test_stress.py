@@ -15,8 +15,10 @@ each with an edit after the telecine in a still or slow shot, 10 output frames m
 there, all but four of 1046's still shot listed in ``uncertain_cadence``), and are looked-at seeds
 now. 1060-1069, fixed in session 13, were run once in session 16 (1299 of 1299 frames exact, none
 mixed or missing, every cut found, one false: 1063's fast pan at 29 px a frame, three frames in, where
-an edit after the telecine drops three fields and the picture jumps). The held-out seeds are 1080-1089,
-never run.
+an edit after the telecine drops three fields and the picture jumps). 1080-1089, fixed in session 16,
+were run once at the start of session 18 (8 of 10 reels exact; 1083 and 1088 mix 4 and 2 output frames
+where an edit after the telecine falls inside a still or a dark 1 px-a-frame shot:
+docs/architecture.md). The held-out seeds are 1100-1109, never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
