@@ -26,7 +26,7 @@ align run anew.
 
 Seeds: 77-86 are tuned on; 301-310 were held out until session 10 looked at their rocket shot; 311-320
 were fixed before session 10's change and run once, then seed 312's rocket shot was looked at (docs/architecture.md,
-section 8, has the figures).
+section 8, has the figures); 331-340 were fixed in session 18 and run once with its code.
 The next held-out set must be new seeds, fixed before anything is tuned on them.
 """
 
