@@ -152,8 +152,10 @@ def nuke_to_output(
 
 
 class Cut(NamedTuple):
-    """A shot of conform.json: its ``number``, conformed frames ``first..last``; ``film_first`` the film
-    index of its first frame, or None (no film)."""
+    """A shot of conform.json, or one stretch of it where the film jumps inside the shot (an edit made
+    after the telecine dropped film frames: ``film_jumps``): the shot's ``number``, conformed frames
+    ``first..last`` and ``film_first``, the film index of ``first``, or None (no film). Within a cut
+    the film runs on one frame per conformed frame."""
 
     number: int
     first: int
@@ -179,11 +181,20 @@ def read_conform_json(folder: str) -> ConformInfo:
     """
     path = os.path.join(folder, CONFORM_FILENAME)
     doc = check_conform(_load_json(path, "conform folder `remaster conform --out` wrote"), path)
-    cuts = [Cut(k, int(s["first"]), int(s["last"]), s.get("film_first")) for k, s in enumerate(doc["shots"])]
+    cuts = [cut for k, s in enumerate(doc["shots"]) for cut in _shot_cuts(k, s)]
     pattern = os.path.join(os.path.abspath(folder), str(doc["frames_pattern"])).replace("\\", "/")
     return ConformInfo(
         os.path.abspath(folder), pattern, int(doc["frame_count"]), str(doc.get("fps", "24000/1001")), cuts
     )
+
+
+def _shot_cuts(number: int, shot: dict[str, Any]) -> list[Cut]:
+    """A checked conform.json shot as its cuts: one, or one per stretch between its ``film_jumps``."""
+    first, last, film_first = int(shot["first"]), int(shot["last"]), shot.get("film_first")
+    jumps = [(int(f), int(k)) for f, k in (shot.get("film_jumps") or [])] if film_first is not None else []
+    starts = [(first, film_first), *jumps]
+    ends = [f - 1 for f, _ in jumps] + [last]
+    return [Cut(number, a, b, film) for (a, film), b in zip(starts, ends)]
 
 
 def cut_at(info: ConformInfo, index: int) -> Cut | None:

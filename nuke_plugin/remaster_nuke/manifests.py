@@ -37,7 +37,7 @@ from remaster_spec.manifest_fields import (
     string,
     version,
 )
-from remaster_spec.manifest_shots import align_shot_range, conform_shot_range
+from remaster_spec.manifest_shots import align_shot_range, conform_shot_range, film_jumps
 from remaster_spec.manifest_vocab import (
     ALIGN_FIX,
     ALIGN_VERSION,
@@ -74,9 +74,12 @@ class Where(manifest_fields.Where):
 def _conform_shot(where: Where, d: Any, n: int) -> tuple[int, int]:
     d = obj(where, d)
     first, last = conform_shot_range(where, d, n)
-    optional(where.at("film_first"), d.get("film_first"), lambda w, v: integer(w, v, -MAX_FRAMES, MAX_FRAMES))
+    film_first = optional(
+        where.at("film_first"), d.get("film_first"), lambda w, v: integer(w, v, -MAX_FRAMES, MAX_FRAMES)
+    )
     optional(where.at("match_score"), d.get("match_score"), lambda w, v: number(w, v, -1.0, 1.0))
     optional(where.at("z"), d.get("z"), number)
+    film_jumps(where.at("film_jumps"), d.get("film_jumps"), first, last, film_first)
     return first, last
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from remaster_spec.manifest_fields import Where, integer, required
+from remaster_spec.manifest_fields import Where, integer, items, required
 
 
 def conform_shot_range(where: Where, d: Mapping[str, Any], frame_count: int) -> tuple[int, int]:
@@ -20,6 +20,45 @@ def conform_shot_range(where: Where, d: Mapping[str, Any], frame_count: int) -> 
     if last < first:
         where.at("last").fail(f"must be at least first ({first}), got {last}")
     return first, last
+
+
+def film_jumps(
+    where: Where, value: Any, first: int, last: int, film_first: int | None
+) -> tuple[tuple[int, int], ...]:
+    """A conform shot's ``film_jumps``: ``[[frame, film], ...]``, where an edit made after the telecine
+    dropped film frames inside the shot: from conformed frame ``frame`` (``first < frame <= last``,
+    increasing) the shot shows film index ``film`` and on, beyond where the film before it would have
+    run (``film_index``). Absent or null: none. A shot without film has none."""
+    if value is None:
+        return ()
+    out: list[tuple[int, int]] = []
+    for k, item in enumerate(items(where, value)):
+        at = where.at(k)
+        pair = items(at, item)
+        if len(pair) != 2:
+            at.fail(f"must be [frame, film index], got {len(pair)} values")
+        frame = integer(at.at(0), pair[0], first + 1, last)
+        film = integer(at.at(1), pair[1], None)
+        if film_first is None:
+            where.fail("is given for a shot without film (film_first is null)")
+        if out and frame <= out[-1][0]:
+            at.at(0).fail(f"must be after the previous jump's frame ({out[-1][0]}), got {frame}")
+        assert film_first is not None
+        before = film_index((film_first, first), tuple(out), frame)
+        if film <= before:
+            at.at(1).fail(f"must be past the film index the shot would show there ({before}), got {film}")
+        out.append((frame, film))
+    return tuple(out)
+
+
+def film_index(start: tuple[int, int], jumps: tuple[tuple[int, int], ...], frame: int) -> int:
+    """The film index a shot shows at conformed ``frame``: ``start`` = (film_first, first) and on,
+    one film frame per conformed frame, restarting at each of ``jumps`` (``film_jumps``) at or before it."""
+    film, at = start
+    for j_frame, j_film in jumps:
+        if j_frame <= frame:
+            film, at = j_film, j_frame
+    return film + (frame - at)
 
 
 def align_shot_range(where: Where, d: Mapping[str, Any]) -> tuple[int, int, int | None, int | None]:

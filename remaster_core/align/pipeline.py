@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from remaster_spec.manifest_shots import film_index
 
 from remaster_core.align import pairs as pairs_mod
 from remaster_core.align.colour import PairColour, pair_colour
@@ -84,12 +85,20 @@ _FRAMES_IN_FLIGHT = 3  # frames being aligned ahead of the one being written (tw
 
 @dataclass(frozen=True)
 class ConformShot:
-    """One shot of the conform: conformed frames ``first..last`` inclusive, ``film_first`` or None."""
+    """One shot of the conform: conformed frames ``first..last`` inclusive, ``film_first`` or None, and
+    where the film jumps ahead inside it (``manifests.conform.ConformShot.film_jumps``)."""
 
     index: int
     first: int
     last: int
     film_first: int | None
+    film_jumps: tuple[tuple[int, int], ...] = ()
+
+    def film_index(self, frame: int) -> int | None:
+        """The film index shown at conformed ``frame`` of this shot (None without film)."""
+        if self.film_first is None:
+            return None
+        return film_index((self.film_first, self.first), self.film_jumps, frame)
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,9 @@ def conform_input(folder: str | os.PathLike[str]) -> ConformInput:
         parse_pattern(conform.frames_path),
         conform.frame_count,
         conform.frame_rate,
-        tuple(ConformShot(k, s.first, s.last, s.film_first) for k, s in enumerate(conform.shots)),
+        tuple(
+            ConformShot(k, s.first, s.last, s.film_first, s.film_jumps) for k, s in enumerate(conform.shots)
+        ),
         conform.film_pattern,
     )
 
@@ -143,12 +154,13 @@ def default_broadcast_par(size: tuple[int, int], file_par: float) -> float:
 
 
 def _paired(shot: ConformShot, n_film: int) -> list[tuple[int, int]]:
-    """(conformed frame, film index) of the shot's frames that have film."""
+    """(conformed frame, film index) of the shot's frames that have film (``ConformShot.film_index``:
+    past an edit made after the telecine the film jumps ahead)."""
     assert shot.film_first is not None
     out = []
     for i in range(shot.first, shot.last + 1):
-        k = shot.film_first + (i - shot.first)
-        if 0 <= k < n_film:
+        k = shot.film_index(i)
+        if k is not None and 0 <= k < n_film:
             out.append((i, k))
     return out
 

@@ -239,7 +239,8 @@ class StressScore:
             (``clean_reference_psnr``), both in dB.
         cuts_expected, cuts_found: output indices; missed and false are the differences (a cut found
             inside a fade or dissolve, or within a frame of a video stretch's edge, is neither).
-        shots_film_ok: every conform shot's ``film_first`` (with a film scan) matches the truth.
+        shots_film_ok: every frame of every conform shot with film (with a film scan) is given its own
+            film frame (``film_first`` and ``film_jumps``: what ``align`` pairs it with).
     """
 
     present: list[int]
@@ -349,11 +350,15 @@ def score_stress(out_dir: Path, reel: Path, *, with_psnr: bool = True) -> Stress
         leader = truth["leader_frames"]
         ok = True
         for s in conform.shots:
-            first_src = source_of.get(s.first)
-            if s.film_first is not None and first_src is not None and first_src >= leader:
-                # a shot opening inside a frozen run: any film frame of that run is as right
-                shown = s.film_first + leader
-                ok = ok and 0 <= shown < len(canon) and canon[shown] == first_src
+            if s.film_first is None:
+                continue
+            for i in range(s.first, s.last + 1):  # past an edit after telecine too (``film_jumps``)
+                src = source_of.get(i)
+                if src is None or src < leader:
+                    continue
+                # a frame inside a frozen run: any film frame of that run is as right
+                shown = s.film_index(i) + leader  # type: ignore[operator]
+                ok = ok and 0 <= shown < len(canon) and canon[shown] == src
         score.shots_film_ok = ok
     if with_psnr:
         pattern = str(reel / truth["frames24p"]["pattern"])

@@ -28,8 +28,14 @@ that spans one shows the film with a gap: its frames after the break sit up to `
 frames further on than a single diagonal says. Such a shot is matched in segments (split at its
 breaks): the first segment's start is the answer, and each later segment takes the film shift
 (0..``max_skip``, on top of the ones before) that matches it best. ``film_first`` stays the film
-frame shown at the shot's first frame. The matched shots must then run forward through the film
-(the scan is in broadcast order): the heaviest chain of matches with increasing, non-overlapping film
+frame shown at the shot's first frame, and each segment that skips film is recorded as a jump
+(``ShotMatch.film_jumps``: the output frame and the film frame shown there), which ``conform.json``
+carries and the alignment pairs by: without it every frame after the edit was paired with a film
+frame 1-4 frames early (stress seeds 1062, 1064, 1084, 1089: 8-22 pairs a reel). A break may sit a
+frame before the gap, so each split moves by a frame where the film clearly says so
+(``_placed_segments``). An edit that keeps the cadence's phase makes no break and stays one diagonal
+(seed 1069's fade into a dissolve: its film is placed by the shot's end). The matched shots must then
+run forward through the film (the scan is in broadcast order): the heaviest chain of matches with increasing, non-overlapping film
 ranges is kept and the rest are unmatched, which also throws out the odd chance match of an unrelated
 film. ``film_first`` is the film frame shown at the shot's first frame (negative when the film starts
 inside the shot).
@@ -43,6 +49,7 @@ answer when no single shot is conclusive but the whole reel is.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import cv2
@@ -75,6 +82,15 @@ class ShotMatch:
     film_first: int | None
     match_score: float | None
     z: float | None
+    film_jumps: tuple[tuple[int, int], ...] = ()  # (output frame, film index shown there): see _match_shot
+
+    @property
+    def film_last(self) -> int | None:
+        """The film index shown at the shot's last frame (None without film)."""
+        if self.film_first is None:
+            return None
+        frame, film = (self.first, self.film_first) if not self.film_jumps else self.film_jumps[-1]
+        return film + (self.last - frame)
 
 
 @dataclass(frozen=True)
@@ -162,7 +178,8 @@ def _segmented_diagonals(
 
     Returns:
         (acc, cnt, shift), each indexed like ``_diagonals`` by the first segment's film start: the
-        summed similarity, the frames on the film, and the total shift of the last segment.
+        summed similarity, the frames on the film, and each segment's own shift ((segments, size);
+        row 0, the first segment's, is 0).
     """
     length, n_film = sim.shape
     size = length + n_film - 1
@@ -170,6 +187,7 @@ def _segmented_diagonals(
     acc = np.zeros(size, np.float64)
     cnt = np.zeros(size, np.float64)
     shift = np.zeros(size, np.int64)
+    own = np.zeros((len(segments), size), np.int64)
     bounds = [*segments, length]
     for k in range(len(segments)):
         a, b = bounds[k], bounds[k + 1]
@@ -190,7 +208,46 @@ def _segmented_diagonals(
         acc += best_acc
         cnt += best_cnt
         shift += best_d
-    return acc, cnt, shift
+        own[k] = best_d
+    return acc, cnt, own
+
+
+_PLACE_GAIN = 0.03  # summed similarity a boundary move must gain (``_placed_segments``)
+
+
+def _placed_segments(
+    sim: np.ndarray, segments: list[int], max_skip: int, firm: Collection[int] = ()
+) -> list[int]:
+    """``segments`` (row offsets, 0 first) with each later boundary moved by up to a frame either way
+    where the film matches better so (in order, each on the ones before). A cadence break says where
+    the pulldown's phase changes, which may be a frame before the film frames an edit dropped (stress
+    seeds 112 and 115: the old piece's last film frame kept two fields of the new phase). A move must
+    raise the shot's summed similarity by ``_PLACE_GAIN``; boundaries in ``firm`` stay (a lone field at
+    the break, whose partner the edit cut away, is the new piece's first film frame: there a frame
+    rebuilt from one field, whose motion signature spans the gap, made moves gain 0.019 and 0.030 that
+    misplaced the jump, seeds 112 and 1083, where the right moves gained 0.038 and 0.108)."""
+    length = sim.shape[0]
+    placed = list(segments)
+
+    def best(candidate: list[int]) -> float:
+        acc, _, _ = _segmented_diagonals(sim, candidate, max_skip)
+        return float(np.max(acc))
+
+    for k in range(1, len(placed)):
+        if placed[k] in firm:
+            continue
+        score = best(placed)
+        for move in (-1, 1):
+            b = placed[k] + move
+            low = placed[k - 1] + 1
+            high = placed[k + 1] - 1 if k + 1 < len(placed) else length - 1
+            if not low <= b <= high:
+                continue
+            trial = [*placed[:k], b, *placed[k + 1 :]]
+            trial_score = best(trial)
+            if trial_score > score + _PLACE_GAIN:
+                placed, score = trial, trial_score
+    return placed
 
 
 def _match_shot(
@@ -200,6 +257,7 @@ def _match_shot(
     film_cuts: list[int],
     params: OffsetParams,
     segments: list[int] | None = None,
+    firm: Collection[int] = (),
 ) -> ShotMatch:
     """Find the film start of one shot; ``sim`` is the shot's (L, Nf) similarity block.
 
@@ -214,14 +272,18 @@ def _match_shot(
        starts or ends inside the shot is not penalised for it).
 
     ``segments``: row offsets (0 first) where the shot is cut by an edit after telecine
-    (``_segmented_diagonals``); None or [0]: one diagonal.
+    (``_segmented_diagonals``); None or [0]: one diagonal. ``firm``: those of them not to move
+    (``_placed_segments``).
     """
     length, n_film = sim.shape
     if segments is not None and len(segments) > 1:
-        acc, cnt, shift = _segmented_diagonals(sim, segments, params.max_skip)
+        segments = _placed_segments(sim, segments, params.max_skip, firm)
+        acc, cnt, own = _segmented_diagonals(sim, segments, params.max_skip)
     else:
         acc, cnt = _diagonals(sim)
-        shift = np.zeros(acc.shape[0], np.int64)
+        own = np.zeros((1, acc.shape[0]), np.int64)
+        segments = [0]
+    shift = own.sum(axis=0)
     need = min(n_film, max(1, (length + 1) // 2))
     sums = np.where(cnt >= need, acc / length, -np.inf)
     best = int(np.argmax(sums))
@@ -240,7 +302,16 @@ def _match_shot(
     z = _robust_z(sums, best, params.exclude)
     if score < params.min_score:
         return ShotMatch(first, last, None, score, z)
-    return ShotMatch(first, last, start, score, z)
+    # where a later segment matched the film further on, the film jumps there: frames after an edit
+    # made after telecine are shown with their own film frames, not the ones the first diagonal gives
+    jumps: list[tuple[int, int]] = []
+    skipped = 0
+    for k in range(1, len(segments)):
+        d = int(own[k, best])
+        skipped += d
+        if d > 0:
+            jumps.append((first + segments[k], start + segments[k] + skipped))
+    return ShotMatch(first, last, start, score, z, tuple(jumps))
 
 
 def _monotonic(shots: list[ShotMatch]) -> list[ShotMatch]:
@@ -258,7 +329,7 @@ def _monotonic(shots: list[ShotMatch]) -> list[ShotMatch]:
         best[k] = (weight[k], None)
         for k2 in idx[:a]:
             s1, s2 = shots[k2], shots[k]
-            end1 = s1.film_first + (s1.last - s1.first)  # type: ignore[operator]
+            end1 = s1.film_last
             if s2.film_first > end1 and best[k2][0] + weight[k] > best[k][0]:  # type: ignore[operator]
                 best[k] = (best[k2][0] + weight[k], k2)
     node: int | None = max(idx, key=lambda j: best[j][0])
@@ -299,6 +370,7 @@ def find_offset(
     cuts: list[int],
     params: OffsetParams | None = None,
     breaks: list[int] | None = None,
+    firm_breaks: Collection[int] = (),
 ) -> OffsetResult:
     """Match the film to the broadcast: per-shot film starts, the global offset, or no match.
 
@@ -307,7 +379,10 @@ def find_offset(
         film_thumbs: (Nf, h, w, 3) thumbnails of the film frames 0..Nf-1 (contiguous).
         cuts: first output frame of every shot (0 first), as from ``cuts.detect_cuts``.
         breaks: output frames that follow a cadence break (an edit after telecine may have dropped
-            film frames just before them); shots are matched in segments split there.
+            film frames just before them); shots are matched in segments split there, each split
+            moved by a frame where the film says so (``_placed_segments``) unless it is in
+            ``firm_breaks``: frames known to open the new piece (a lone field the edit cut from its
+            partner: the first film frame after the gap).
     """
     p = params or OffsetParams()
     nb, nf = broadcast_thumbs.shape[0], film_thumbs.shape[0]
@@ -320,8 +395,9 @@ def find_offset(
             shots.append(ShotMatch(first, last, None, None, None))
             continue
         segments = [0, *sorted({k - first for k in (breaks or ()) if first < k <= last})]
+        firm = {k - first for k in firm_breaks if first < k <= last}
         shots.append(
-            _match_shot(_similarity(b, f, slice(first, last + 1)), first, last, film_cuts, p, segments)
+            _match_shot(_similarity(b, f, slice(first, last + 1)), first, last, film_cuts, p, segments, firm)
         )
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
@@ -332,7 +408,7 @@ def find_offset(
     matched = [s for s in shots if s.film_first is not None]
     offset: int | None = None
     if matched:
-        holding = [s for s in matched if s.film_first <= 0 <= s.film_first + (s.last - s.first)]  # type: ignore[operator]
+        holding = [s for s in matched if s.film_first <= 0 <= s.film_last]  # type: ignore[operator]
         anchor = holding[0] if holding else min(matched, key=lambda s: s.film_first)  # type: ignore[arg-type,return-value]
         offset = anchor.first - anchor.film_first  # type: ignore[operator]
         message = f"film frame 0 is output frame {offset}; {len(matched)} of {len(shots)} shots matched"

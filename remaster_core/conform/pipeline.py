@@ -547,7 +547,9 @@ def conform(
     if film is not None:
         film_thumbs, film_frames, film_pattern = film_thumbnails(film)
         breaks = _break_frames(records, analysis.track)
-        offset_result = find_offset(thumb_arr, film_thumbs, cut_list, breaks=breaks)
+        # a lone field at a break is the new piece's first film frame: the film jumps there
+        firm = [i for i in breaks if records[i].kind == "orphan"]
+        offset_result = find_offset(thumb_arr, film_thumbs, cut_list, breaks=breaks, firm_breaks=firm)
         film_info = manifest.FilmInfo(film_pattern, len(film_frames), film_frames[0])
         log.info("offset: %s", offset_result.message)
 
@@ -694,6 +696,7 @@ def _manifest(
                 s.film_first,
                 None if s.match_score is None else round(s.match_score, 4),
                 None if s.z is None else round(s.z, 2),
+                s.film_jumps,
             )
             for s in offset_result.shots
         ]

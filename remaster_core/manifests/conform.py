@@ -12,7 +12,9 @@ only ``frames_pattern``, ``frame_count`` and ``shots``, the rest is checked when
     frames              one record per output frame (``FrameRecord``: which fields built it)
     cuts                output index of the first frame of every shot but the first
     shots               {first, last (inclusive), film_first (film index at ``first``, or null),
-                        match_score[, z]}: in range, not overlapping
+                        match_score[, z][, film_jumps]}: in range, not overlapping; film_jumps
+                        [[frame, film], ...] where an edit after telecine dropped film frames inside
+                        the shot (from ``frame`` on it shows film index ``film`` and on)
     orphans, combed, video_frames, cadence_breaks   output frame (field for breaks) indices
     uncertain_cadence   output frames whose cadence was decided on little evidence (optional): another
                         phase explains their fields about as well (``FrameRecord.cadence_margin``)
@@ -58,7 +60,7 @@ from remaster_spec.manifest_fields import (
     string,
     version,
 )
-from remaster_spec.manifest_shots import conform_shot_range
+from remaster_spec.manifest_shots import conform_shot_range, film_index, film_jumps
 
 # the file's name, version, vocabularies and bounds: declared once in remaster_spec (the plugin reads them)
 from remaster_spec.manifest_vocab import (
@@ -200,13 +202,22 @@ class FrameRecord:
 @dataclass(frozen=True)
 class ConformShot:
     """One shot: output frames ``first..last`` inclusive; ``film_first`` the film index (k-th frame of
-    the scan on disk) shown at ``first``, may be negative (the film starts inside the shot), or None."""
+    the scan on disk) shown at ``first``, may be negative (the film starts inside the shot), or None;
+    ``film_jumps``: ((frame, film index), ...) where an edit made after the telecine dropped film frames
+    inside the shot (``film_index``)."""
 
     first: int
     last: int
     film_first: int | None
     match_score: float | None = None
     z: float | None = None
+    film_jumps: tuple[tuple[int, int], ...] = ()
+
+    def film_index(self, frame: int) -> int | None:
+        """The film index shown at output ``frame`` (of this shot), or None without film."""
+        if self.film_first is None:
+            return None
+        return film_index((self.film_first, self.first), self.film_jumps, frame)
 
     def to_dict(self, *, with_z: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -217,6 +228,8 @@ class ConformShot:
         }
         if with_z or self.z is not None:
             d["z"] = self.z
+        if self.film_jumps:
+            d["film_jumps"] = [list(j) for j in self.film_jumps]
         return d
 
     @classmethod
@@ -224,12 +237,14 @@ class ConformShot:
         d = obj(where, d)
         first, last = conform_shot_range(where, d, frame_count)
         ff, score, z = d.get("film_first"), d.get("match_score"), d.get("z")
+        film_first = None if ff is None else integer(where.at("film_first"), ff, -_ANY, _ANY)
         return cls(
             first,
             last,
-            None if ff is None else integer(where.at("film_first"), ff, -_ANY, _ANY),
+            film_first,
             None if score is None else number(where.at("match_score"), score, -1.0, 1.0),
             None if z is None else number(where.at("z"), z),
+            film_jumps(where.at("film_jumps"), d.get("film_jumps"), first, last, film_first),
         )
 
 

@@ -214,3 +214,17 @@ def test_worker_processes_do_not_change_the_result(
             mine = read_image(alone.out / (a["input"] % i))[0]
             assert np.abs(mine - read_image(tiny_pairs.out / (b["input"] % i))[0]).max() < 1e-3
     assert not list((tmp_path / "pairs").glob(".shot*"))
+
+
+def test_frames_past_a_film_jump_are_paired_with_the_film_after_the_gap() -> None:
+    """conform.json's ``film_jumps`` (film frames an edit after the telecine dropped inside a shot): the
+    frames from the jump on are paired with the film from the jump's index on, and frames whose film
+    index falls outside the scan get no pair."""
+    from remaster_core.align.pipeline import ConformShot, _paired
+
+    shot = ConformShot(3, 10, 19, 40, ((14, 47), (17, 52)))
+    assert _paired(shot, 100) == [
+        (10, 40), (11, 41), (12, 42), (13, 43), (14, 47), (15, 48), (16, 49), (17, 52), (18, 53), (19, 54),
+    ]  # fmt: skip
+    assert _paired(shot, 50) == [(10, 40), (11, 41), (12, 42), (13, 43), (14, 47), (15, 48), (16, 49)]
+    assert _paired(ConformShot(0, 10, 12, 40), 100) == [(10, 40), (11, 41), (12, 42)]

@@ -62,6 +62,26 @@ def test_offset_exact_with_gaps_extra_and_short_film() -> None:
     assert [s.film_first for s in r.shots] == [None, 3, None, 17, 37]
 
 
+def test_frames_dropped_inside_a_shot_by_an_edit_after_telecine_are_a_film_jump() -> None:
+    """A shot that lost film frames to an edit made after the telecine (a cadence break there) is
+    matched in segments, and the frames after the break are given the film frames after the gap
+    (``film_jumps``), not the next ones on the first diagonal."""
+    shots = _shots(PICTURES, 0)
+    rng = np.random.default_rng(1)
+    film = _thumbs([_as_film(f, rng) for s in shots for f in s])
+    edited = [shots[0], shots[1], [*shots[2][:8], *shots[2][11:]], shots[3]]  # film 31-33 dropped
+    leader = [np.full_like(shots[0][0], 40)] * LEADER
+    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
+    broadcast = _thumbs(leader + [f for s in edited for f in s])
+    brk = cuts[3] + 8  # the first output frame after the break
+    r = find_offset(broadcast, film, cuts, breaks=[brk])
+    assert [s.film_first for s in r.shots] == [None, 0, 14, 23, 43]
+    assert r.shots[3].film_jumps == ((brk, 34),) and r.shots[3].film_last == 42
+    assert all(not s.film_jumps for k, s in enumerate(r.shots) if k != 3)
+    # without the break the shot is one diagonal: no jump (what the matcher cannot see it cannot split)
+    assert not find_offset(broadcast, film, cuts).shots[3].film_jumps
+
+
 def test_film_of_another_show_is_no_match() -> None:
     broadcast, cuts = _broadcast(_shots(PICTURES, 2))
     rng = np.random.default_rng(3)

@@ -121,3 +121,29 @@ def test_conform_reader_and_film_offset_expressions(tmp_path: Path) -> None:
             assert shown == film_start + cut.film_first + (i - cut.first), i
     with pytest.raises(geometry.GeometryError, match="no such file"):
         geometry.read_conform_json(str(tmp_path))
+
+
+def test_a_shot_whose_film_jumps_is_cut_where_it_jumps(tmp_path: Path) -> None:
+    """An edit after the telecine dropped film frames inside a shot (``film_jumps``): the plugin's cuts
+    split the shot there, and the film plate shows at every frame the film index remaster_core pairs
+    it with (``ConformShot.film_index``, what ``remaster align`` uses)."""
+    folder = tmp_path / "conform"
+    folder.mkdir()
+    doc = {
+        "frames_pattern": "frames/frame.%06d.exr", "frame_count": 30,
+        "shots": [{"first": 0, "last": 9, "film_first": 3},
+                  {"first": 10, "last": 29, "film_first": 13, "film_jumps": [[18, 24], [25, 33]]}],
+    }  # fmt: skip
+    (folder / "conform.json").write_text(json.dumps(doc))
+    info = geometry.read_conform_json(str(folder))
+    core = read_conform(folder)
+    assert [(c.number, c.first, c.last, c.film_first) for c in info.cuts] == [
+        (0, 0, 9, 3), (1, 10, 17, 13), (1, 18, 24, 24), (1, 25, 29, 33),
+    ]  # fmt: skip
+    assert geometry.cut_at(info, 20) == geometry.Cut(1, 18, 24, 24)
+    offset_expr, _ = geometry.film_offset_expression(info, 1001, 5001)
+    node = fake_nuke.Node("TimeOffset")
+    for i in range(30):
+        shot = core.shots[0 if i < 10 else 1]
+        shown = 1001 + i - fake_nuke.evaluate(offset_expr, node, t=1001 + i)
+        assert shown == 5001 + shot.film_index(i), i
