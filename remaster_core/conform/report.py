@@ -66,11 +66,12 @@ def _summary(m: ConformManifest) -> str:
 
 def _shots_table(m: ConformManifest) -> str:
     head = (
-        "<tr><th>shot</th><th>first</th><th>last</th><th>film_first</th><th>match score</th><th>z</th></tr>"
+        "<tr><th>shot</th><th>first</th><th>last</th><th>film_first</th><th>film jumps (frame: film index)"
+        "</th><th>match score</th><th>z</th></tr>"
     )
     body = "".join(
         f"<tr><td>{k}</td><td>{s.first}</td><td>{s.last}</td><td>{s.film_first}</td>"
-        f"<td>{s.match_score}</td><td>{s.z}</td></tr>"
+        f"<td>{', '.join(f'{f}: {i}' for f, i in s.film_jumps)}</td><td>{s.match_score}</td><td>{s.z}</td></tr>"
         for k, s in enumerate(m.shots)
     )
     return f"<table>{head}{body}</table>"
