@@ -31,19 +31,21 @@ def film_jumps(
     run (``film_index``). Absent or null: none. A shot without film has none."""
     if value is None:
         return ()
+    listed = items(where, value)
+    if film_first is None:
+        if listed:
+            where.fail("is given for a shot without film (film_first is null)")
+        return ()
     out: list[tuple[int, int]] = []
-    for k, item in enumerate(items(where, value)):
+    for k, item in enumerate(listed):
         at = where.at(k)
         pair = items(at, item)
         if len(pair) != 2:
             at.fail(f"must be [frame, film index], got {len(pair)} values")
         frame = integer(at.at(0), pair[0], first + 1, last)
         film = integer(at.at(1), pair[1], None)
-        if film_first is None:
-            where.fail("is given for a shot without film (film_first is null)")
         if out and frame <= out[-1][0]:
             at.at(0).fail(f"must be after the previous jump's frame ({out[-1][0]}), got {frame}")
-        assert film_first is not None
         before = film_index((film_first, first), tuple(out), frame)
         if film <= before:
             at.at(1).fail(f"must be past the film index the shot would show there ({before}), got {film}")
