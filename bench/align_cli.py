@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -75,9 +76,14 @@ def _remaster(*args: str) -> float:
     return time.monotonic() - start
 
 
+def reel_folder(work: Path, seed: int, preset: str, family: str, codec: str) -> Path:
+    """Where one reel lives in ``--work``: ``reel`` (synth, kept), ``conf`` and ``pairs`` (made anew)."""
+    return work / (f"{preset}-{seed}-{family}" + ("" if codec == "mpeg2" else f"-{codec}"))
+
+
 def run_reel(work: Path, seed: int, preset: str, family: str, codec: str) -> dict[str, Any]:
     """One reel through the three verbs; its shots' outcomes."""
-    folder = work / (f"{preset}-{seed}-{family}" + ("" if codec == "mpeg2" else f"-{codec}"))
+    folder = reel_folder(work, seed, preset, family, codec)
     reel = folder / "reel"
     times: dict[str, float] = {}
     if not (reel / "truth.json").is_file():
@@ -166,12 +172,22 @@ def main() -> None:
         help="the broadcast's codec (prores: near lossless, so what is measured is the alignment's alone)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each reel's conform and pairs folders (about 0.7 GB a small reel; by default they are "
+        "deleted once the reel is scored, and the reels themselves kept for the next run)",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     reels = []
     for k, seed in enumerate(seed_list(args.seeds)):
         family = FAMILIES[k % len(FAMILIES)]
         r = run_reel(args.work, seed, args.preset, family, args.codec)
+        if not args.keep:
+            folder = reel_folder(args.work, seed, args.preset, family, args.codec)
+            for made in ("conf", "pairs"):
+                shutil.rmtree(folder / made, ignore_errors=True)
         reels.append(r)
         for s in r["shots"]:
             why = "" if s["reason"] is None else " (" + " ".join(s["reason"].split()[:8]) + " ...)"
