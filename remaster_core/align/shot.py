@@ -155,7 +155,7 @@ class FitFlow:
     computing that frame's flow again.
 
     Attributes:
-        pair: the flow, both ways, through the model plus ``field``.
+        pair: the flow, both ways, through the model plus the field ``field_coeffs``.
         samples: its correspondences (``dense.flow_correspondences`` through the same mapping).
         field_coeffs: float64 (n, 2) the field coefficients (broadcast px) the flow ran through.
     """

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from remaster_spec.manifest_shots import film_index
 
 from remaster_core.conform.cuts import detect_cuts, thumbnail_unit
 
@@ -89,8 +90,7 @@ class ShotMatch:
         """The film index shown at the shot's last frame (None without film)."""
         if self.film_first is None:
             return None
-        frame, film = (self.first, self.film_first) if not self.film_jumps else self.film_jumps[-1]
-        return film + (self.last - frame)
+        return film_index((self.film_first, self.first), self.film_jumps, self.last)
 
 
 @dataclass(frozen=True)
@@ -233,10 +233,10 @@ def _placed_segments(
         acc, _, _ = _segmented_diagonals(sim, candidate, max_skip)
         return float(np.max(acc))
 
+    score = best(placed)
     for k in range(1, len(placed)):
         if placed[k] in firm:
             continue
-        score = best(placed)
         for move in (-1, 1):
             b = placed[k] + move
             low = placed[k - 1] + 1
