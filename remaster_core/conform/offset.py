@@ -33,8 +33,9 @@ frame shown at the shot's first frame, and each segment that skips film is recor
 carries and the alignment pairs by: without it every frame after the edit was paired with a film
 frame 1-4 frames early (stress seeds 1062, 1064, 1084, 1089: 8-22 pairs a reel). A break may sit a
 frame before the gap, so each split moves by a frame where the film clearly says so
-(``_placed_segments``). An edit that keeps the cadence's phase makes no break and stays one diagonal
-(seed 1069's fade into a dissolve: its film is placed by the shot's end). The matched shots must then
+(``_placed_segments``). An edit that keeps the cadence's phase (it removes whole film frames' fields
+in step with the pulldown) makes no break; such a jump is added where the film alone says so clearly
+(``_free_jumps``: looked-at seeds 1069 and 1102, 4 and 2 film frames dropped). The matched shots must then
 run forward through the film (the scan is in broadcast order): the heaviest chain of matches with increasing, non-overlapping film
 ranges is kept and the rest are unmatched, which also throws out the odd chance match of an unrelated
 film. ``film_first`` is the film frame shown at the shot's first frame (negative when the film starts
@@ -258,6 +259,7 @@ def _match_shot(
     params: OffsetParams,
     segments: list[int] | None = None,
     firm: Collection[int] = (),
+    signs: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> ShotMatch:
     """Find the film start of one shot; ``sim`` is the shot's (L, Nf) similarity block.
 
@@ -273,7 +275,9 @@ def _match_shot(
 
     ``segments``: row offsets (0 first) where the shot is cut by an edit after telecine
     (``_segmented_diagonals``); None or [0]: one diagonal. ``firm``: those of them not to move
-    (``_placed_segments``).
+    (``_placed_segments``). 4. Jumps that no cadence break marks are added where the film says so
+    (``_free_jumps``; ``signs``: the shot's appearance and motion signatures and the film's appearance
+    signatures, which judge the frame right after such a jump).
     """
     length, n_film = sim.shape
     if segments is not None and len(segments) > 1:
@@ -311,7 +315,135 @@ def _match_shot(
         skipped += d
         if d > 0:
             jumps.append((first + segments[k], start + segments[k] + skipped))
+    path = np.array([film_index((start, first), jumps, first + j) for j in range(length)], np.int64)
+    cols = _free_jumps(path, params.max_skip, *signs, film_cuts) if signs else path
+    if not np.array_equal(cols, path):
+        start = int(cols[0])
+        jumps = [(first + j, int(cols[j])) for j in range(1, length) if cols[j] != cols[j - 1] + 1]
+        on = (cols >= 0) & (cols < n_film)
+        score = float(sim[np.nonzero(on)[0], cols[on]].mean()) if on.any() else score
     return ShotMatch(first, last, start, score, z, tuple(jumps))
+
+
+_FREE_JUMP_GAIN = 0.3  # summed similarity a jump with no cadence break must gain (``_free_jumps``)
+_FREE_JUMP_ROWS = 3  # frames a free jump needs on either side of it
+_FREE_JUMPS = 3  # the most free jumps one shot takes
+
+
+def _step_ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """How alike two step sizes are (0..1]: the smaller over the larger, ``_STEP_FLOOR`` added to both."""
+    return (np.minimum(x, y) + _STEP_FLOOR) / (np.maximum(x, y) + _STEP_FLOOR)
+
+
+_STEP_FLOOR = 0.02  # a signature step this size is as good as none (grain on a still picture)
+
+
+def _path_similarity(
+    cols: np.ndarray, offsets: np.ndarray, b: tuple[np.ndarray, np.ndarray], f: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """(L, K, K) similarity of row ``r`` of a shot to film frame ``cols[r] + offsets[j]`` when row ``r - 1``
+    shows ``cols[r - 1] + offsets[i]`` (index ``[r, i, j]``; ``[r, i, i]``: the path shifted by
+    ``offsets[i]``). Half the appearance cosine, half the motion term: the cosine between the broadcast's
+    step into the row and the film's step between those two frames, times how alike the two steps' sizes
+    are (``_step_ratio``). A frame right after a jump spans the gap in the broadcast and the path's film
+    step spans it too; by direction alone a steady pan looks the same over one frame or four, so the
+    size tells where the jump is (a jump placed three frames early in a slow pan matched as well).
+    ``b``: the shot's appearance and motion signatures (L, 192) each, ``f``: the film's (Nf, 192)
+    (``signatures``). Row 0, whose step crosses the cut into the shot, is scored as ``_similarity`` does
+    (against the film's own step into each frame, across the film's cut at the right one); columns off
+    the film hold 0."""
+    (b_app, b_mot), (f_app, f_mot) = b, f
+    length, n_film = b_app.shape[0], f_app.shape[0]
+    k = offsets.size
+    out = np.zeros((length, k, k))
+    b_size = np.zeros(length, np.float32)
+    b_size[1:] = np.linalg.norm(b_app[1:] - b_app[:-1], axis=1)
+    for r in range(length):
+        now = cols[r] + offsets  # (K,)
+        off_film = (now < 0) | (now >= n_film)
+        if off_film.all():
+            continue
+        now_c = np.clip(now, 0, n_film - 1)
+        value = np.broadcast_to(0.5 * (f_app[now_c] @ b_app[r])[None, :], (k, k)).copy()
+        if r == 0:
+            value += 0.5 * (f_mot[now_c] @ b_mot[0])[None, :]
+        else:
+            prev_c = np.clip(cols[r - 1] + offsets, 0, n_film - 1)
+            step = f_app[now_c][None, :, :] - f_app[prev_c][:, None, :]  # (K prev, K now, 192)
+            size = np.linalg.norm(step, axis=2)
+            cosine = (step @ b_mot[r]) / (size + np.float32(1e-2))
+            value += 0.5 * cosine * _step_ratio(size, b_size[r])
+        value[:, off_film] = 0.0
+        out[r] = value
+    return out
+
+
+def _kept_in_place(cols: np.ndarray, offsets: np.ndarray, film_cuts: list[int], n_film: int) -> np.ndarray:
+    """(K, L) bool: whether row ``r`` shifted by ``offsets[k]`` still shows the same film shot (between the
+    same film cuts; off the film stays off it, on the same side)."""
+    bounds = np.asarray([*film_cuts, n_film], np.int64)
+
+    def shot_of(c: np.ndarray) -> np.ndarray:
+        return np.where(c < 0, -1, np.searchsorted(bounds, c, side="right"))
+
+    here = shot_of(cols)
+    return np.stack([shot_of(cols + o) == here for o in offsets])
+
+
+def _free_jumps(
+    cols: np.ndarray,
+    max_skip: int,
+    b: tuple[np.ndarray, np.ndarray],
+    f: tuple[np.ndarray, np.ndarray],
+    film_cuts: list[int],
+) -> np.ndarray:
+    """``cols`` ((L,) int64: the film frame each row of the shot shows) with up to ``_FREE_JUMPS`` more
+    forward jumps of 1..``max_skip`` film frames where the film says so with no cadence break: an edit
+    after the telecine that removes whole film frames' fields in step with the pulldown (2 film frames
+    = 5 fields) keeps the cadence's phase, so nothing in the broadcast marks it (looked-at seeds 1069,
+    1102: 4 and 2 film frames dropped, a shot paired 2-4 frames early before or after them). Each jump
+    splits the shot at a row at least ``_FREE_JUMP_ROWS`` from either end, shifts the rows before it by
+    ``a`` and those after by ``b > a`` (``|a|, |b| <= max_skip``; the jumps already in ``cols`` are
+    kept) and is taken when the summed ``_path_similarity`` (frames off the film count 0) gains
+    ``_FREE_JUMP_GAIN``. Set on the 329 matched shots of 32 looked-at stress reels (1060-1069,
+    1080-1089, 1100-1109, tuning 112 and 115): 0.05 added wrong jumps (beside a mis-built frame), 1.0 lost
+    1102's; every gain from 0.1 to 0.7, with ``_STEP_FLOOR`` from 0.005 to 0.1, pairs them alike (every
+    frame right but 1106's two after a jump at a cadence break that gains 0.002). Without the step
+    sizes a jump in a slow synthetic pan was placed three frames early (``tests/conform/test_offset.py``);
+    without ``_kept_in_place`` a shot whose film ends inside it took a jump that pulled its first rows
+    into the film shot before. A jump in a still or near-still shot gains
+    nothing and is not found (nor does the pairing matter much there). Signatures as
+    ``_path_similarity``."""
+    length = cols.shape[0]
+    offsets = np.arange(-max_skip, max_skip + 1)
+    diagonal = np.arange(offsets.size)
+    for _ in range(_FREE_JUMPS):
+        if length < 2 * _FREE_JUMP_ROWS:
+            break
+        across = _path_similarity(cols, offsets, b, f)
+        band = across[:, diagonal, diagonal]  # (L, K): the path shifted as a whole
+        cum = np.vstack([np.zeros(offsets.size), np.cumsum(band, axis=0)])  # (L + 1, K)
+        # a shift may not carry a row into another film shot, nor onto the film or off it: frames off the
+        # film count 0, so pulling a shot's rows onto the film's end or a neighbour shot would gain
+        kept = _kept_in_place(cols, offsets, film_cuts, f[0].shape[0]).astype(np.int64)
+        kept_sum = np.hstack([np.zeros((offsets.size, 1), np.int64), np.cumsum(kept, axis=1)])  # (K, L + 1)
+        best, choice = float(cum[length, max_skip]) + _FREE_JUMP_GAIN, None  # offset 0: the path as it is
+        for r in range(_FREE_JUMP_ROWS, length - _FREE_JUMP_ROWS + 1):
+            before, after = cum[r], cum[length] - cum[r + 1]
+            fits_before = kept_sum[:, r] == r
+            fits_after = kept_sum[:, length] - kept_sum[:, r] == length - r
+            for i in np.nonzero(fits_before)[0]:
+                for j in range(i + 1, min(offsets.size, i + max_skip + 1)):
+                    if not fits_after[j]:
+                        continue
+                    value = before[i] + across[r, i, j] + after[j]
+                    if value > best:
+                        best, choice = float(value), (r, int(offsets[i]), int(offsets[j]))
+        if choice is None:
+            break
+        r, lo, hi = choice
+        cols = np.concatenate([cols[:r] + lo, cols[r:] + hi])
+    return cols
 
 
 def _monotonic(shots: list[ShotMatch]) -> list[ShotMatch]:
@@ -396,9 +528,9 @@ def find_offset(
             continue
         segments = [0, *sorted({k - first for k in (breaks or ()) if first < k <= last})]
         firm = {k - first for k in firm_breaks if first < k <= last}
-        shots.append(
-            _match_shot(_similarity(b, f, slice(first, last + 1)), first, last, film_cuts, p, segments, firm)
-        )
+        rows = slice(first, last + 1)
+        signs = ((b[0][rows], b[1][rows]), f)
+        shots.append(_match_shot(_similarity(b, f, rows), first, last, film_cuts, p, segments, firm, signs))
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
     if curve.size and np.isfinite(curve).any():

@@ -78,8 +78,30 @@ def test_frames_dropped_inside_a_shot_by_an_edit_after_telecine_are_a_film_jump(
     assert [s.film_first for s in r.shots] == [None, 0, 14, 23, 43]
     assert r.shots[3].film_jumps == ((brk, 34),) and r.shots[3].film_last == 42
     assert all(not s.film_jumps for k, s in enumerate(r.shots) if k != 3)
-    # without the break the shot is one diagonal: no jump (what the matcher cannot see it cannot split)
-    assert not find_offset(broadcast, film, cuts).shots[3].film_jumps
+    # without the break (an edit that kept the pulldown's phase) the film alone shows the jump
+    r = find_offset(broadcast, film, cuts)
+    assert [s.film_first for s in r.shots] == [None, 0, 14, 23, 43]
+    assert r.shots[3].film_jumps == ((brk, 34),)
+    assert all(not s.film_jumps for k, s in enumerate(r.shots) if k != 3)
+
+
+def test_no_jump_is_found_where_the_film_has_none() -> None:
+    """Free jumps (no cadence break) are taken only where the film clearly shows them: shots that run
+    through their film unedited, a still one among them (grain only), get none, and a jump too close to
+    the shot's end to show (two frames) is left alone rather than guessed."""
+    rng = np.random.default_rng(7)
+    shots = [shot_frames(PICTURES[k], n, rng, static=k == 1) for k, n in enumerate(LENGTHS)]
+    film = _thumbs([_as_film(f, rng) for s in shots for f in s])
+    broadcast, cuts = _broadcast(shots)
+    r = find_offset(broadcast, film, cuts)
+    assert [s.film_first for s in r.shots] == [None, 0, 14, 23, 43]
+    assert all(not s.film_jumps for s in r.shots)
+    # the still shot with film frames 17-19 dropped: nothing to see, one diagonal
+    edited = [shots[0], [*shots[1][:3], *shots[1][6:]], shots[2], shots[3]]
+    leader = [np.full_like(shots[0][0], 40)] * LEADER
+    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
+    r = find_offset(_thumbs(leader + [f for s in edited for f in s]), film, cuts)
+    assert not r.shots[2].film_jumps and r.shots[1].film_first == 0 and r.shots[3].film_first == 23
 
 
 def test_film_of_another_show_is_no_match() -> None:
