@@ -180,6 +180,15 @@ class CadenceParams:
             its coded frame's change is more than 1 / this times that of the coded frames on either side
             (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either
             side); a fast dissolve raises its neighbours (seeds 905, 940, 982: 0.53-0.70).
+        motion_window: same-parity comparisons each side over which ``motion.motion_pulldown`` takes the
+            repeat level (the second least motion) and the step level (the median).
+        motion_eps: px (decision raster) added to every motion before a ratio.
+        motion_separation: the step level must be this many times the repeat level for the motion to
+            say anything (a still, a frozen or a fading picture moves by neither).
+        motion_gain: what a motion at the step level (or at the repeat level) says, either way; a
+            comparison halfway between them (on a log scale) says nothing.
+        motion_min_response: a phase-correlation peak lower than this (two pictures: a cut, a
+            dissolve's jump) gives no motion evidence.
     """
 
     break_penalty: float = 8.0
@@ -203,6 +212,11 @@ class CadenceParams:
     damage_change_ratio: float = 0.5
     damage_isolation: float = 0.5
     uncertain_margin: float = 2.0
+    motion_window: int = 7
+    motion_eps: float = 0.05
+    motion_separation: float = 2.5
+    motion_gain: float = 2.0
+    motion_min_response: float = 0.3
 
 
 @dataclass(frozen=True)

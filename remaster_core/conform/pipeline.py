@@ -74,6 +74,7 @@ from remaster_core.conform.cadence import (
     track_cadence,
 )
 from remaster_core.conform.fields import FieldMetrics, decision_luma, measure_fields
+from remaster_core.conform.motion import comparisons_to_measure, field_motion, motion_pulldown
 from remaster_core.conform.offset import OffsetResult, find_offset
 from remaster_core.conform.overrides import allowed_states, read_overrides
 from remaster_core.conform.plan import (
@@ -159,11 +160,13 @@ class _Decoded:
         self.error: str | None = None
 
 
-def _decision_fields(path: Path, info: VideoInfo, first_is_top: bool, seen: _Decoded) -> Iterator[np.ndarray]:
+def _decision_fields(
+    path: Path, info: VideoInfo, first_is_top: bool, seen: _Decoded, desc: str = "conform: measure"
+) -> Iterator[np.ndarray]:
     frames = iter_ycbcr_frames(path)
     total = info.frame_count or None
     try:
-        for frame in progress(frames, total=total, desc="conform: measure", unit="frame"):
+        for frame in progress(frames, total=total, desc=desc, unit="frame"):
             y = frame.y
             first, second = (y[0::2], y[1::2]) if first_is_top else (y[1::2], y[0::2])
             yield decision_luma(first, info.bit_depth)
@@ -403,6 +406,19 @@ def analyse(
     allowed = allowed_states(override_list, metrics.field_count)
     track = track_cadence(evidence, allowed=allowed, params=p)
     margins = decision_margins(evidence, track, allowed=allowed, params=p)
+    uncertain = margins < p.uncertain_margin
+    if uncertain.any() and evidence.pulldown.shape[0]:
+        # a second look where the decision was a guess: how far the picture moves (``motion``)
+        touched = comparisons_to_measure(uncertain, metrics.field_count, 0)
+        wanted = comparisons_to_measure(uncertain, metrics.field_count, p.motion_window)
+        again = _decision_fields(path, info, first_is_top, _Decoded(), desc="conform: second look")
+        shift, response = field_motion(again, wanted)
+        extra = motion_pulldown(shift, response, touched, p)
+        if extra.any():
+            pulldown = np.clip(evidence.pulldown + extra, -p.clip, p.clip_not_repeat).astype(np.float32)
+            evidence = replace(evidence, pulldown=pulldown)
+            track = track_cadence(evidence, allowed=allowed, params=p)
+            margins = decision_margins(evidence, track, allowed=allowed, params=p)
     plans = plan_frames(group_runs(track), metrics, p, fields_coded_apart=info.fields_coded_apart)
     return Analysis(info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error, margins)
 

@@ -1,0 +1,78 @@
+"""The cadence's second look: how far the picture moves between same-parity fields tells a repeat from
+a film frame's step where a dark, slow picture leaves combing and repeats in the coding noise."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from remaster_core.conform.cadence import CadenceParams
+from remaster_core.conform.motion import comparisons_to_measure, field_motion, motion_pulldown
+from tests.conform import _picture
+
+H, W = 120, 176  # a decision field
+
+
+def _dark_pan_fields(sources: list[int], speed: float, seed: int = 0) -> list[np.ndarray]:
+    """Decision-like fields (H, W) float32: a photograph at a tenth of its level (a dark shot) panned by
+    ``speed`` px a film frame, field k showing film frame ``sources[k]``, with coding-like noise."""
+    rng = np.random.default_rng(seed)
+    pic = cv2.cvtColor(_picture("coffee"), cv2.COLOR_RGB2GRAY) * np.float32(0.1)
+    out = []
+    for k, s in enumerate(sources):
+        m = np.float32([[1, 0, 20 + speed * s], [0, 1, 20 + (k % 2) * 0.5]])
+        view = cv2.warpAffine(pic, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        out.append((view + rng.normal(0, 0.5, view.shape)).astype(np.float32))
+    return out
+
+
+def _pulldown_sources(n_frames: int) -> list[int]:
+    """Film frame of each field of a 3:2 pulldown (3, 2, 3, 2 fields a frame)."""
+    return [f for k in range(n_frames) for f in [k] * (3 if k % 2 == 0 else 2)]
+
+
+def test_comparisons_to_measure_cover_the_uncertain_fields_and_their_window() -> None:
+    uncertain = np.zeros(40, bool)
+    uncertain[20] = True
+    touched = comparisons_to_measure(uncertain, 40, 0)
+    assert np.nonzero(touched)[0].tolist() == [16, 17, 18, 19, 20, 21, 22]  # 18 -> 20 and 20 -> 22, +-2
+    wanted = comparisons_to_measure(uncertain, 40, 7)
+    assert wanted[18 - 9] and wanted[20 + 9] and not wanted[18 - 10] and not wanted[20 + 10]
+    assert not comparisons_to_measure(np.zeros(40, bool), 40, 7).any()
+    assert comparisons_to_measure(np.ones(2, bool), 2, 7).shape == (0,)
+
+
+def test_field_motion_tells_a_repeat_from_a_step_in_a_dark_slow_pan() -> None:
+    sources = _pulldown_sources(12)
+    fields = _dark_pan_fields(sources, speed=1.2)
+    wanted = np.ones(len(fields) - 2, bool)
+    wanted[:3] = False
+    shift, response = field_motion(iter(fields), wanted)
+    assert np.isnan(shift[:3]).all() and (response[:3] == 0).all()
+    repeat = np.array([sources[i] == sources[i + 2] for i in range(len(fields) - 2)])
+    measured = wanted & np.isfinite(shift)
+    assert measured.sum() == wanted.sum()
+    assert shift[measured & repeat].max() < 0.15
+    assert shift[measured & ~repeat].min() > 0.9
+    assert (response[measured] > 0.3).all()
+
+
+def test_motion_pulldown_says_repeat_and_step_and_nothing_without_motion() -> None:
+    p = CadenceParams()
+    sources = _pulldown_sources(16)
+    n = len(sources) - 2
+    repeat = np.array([sources[i] == sources[i + 2] for i in range(n)])
+    shift = np.where(repeat, 0.05, 1.2).astype(np.float32)
+    response = np.ones(n, np.float32)
+    touched = np.ones(n, bool)
+    ev = motion_pulldown(shift, response, touched, p)
+    assert (ev[repeat] < -1.5).all() and (ev[~repeat] > 1.5).all()
+    assert not motion_pulldown(shift, response, np.zeros(n, bool), p).any()  # only where asked
+    # a still picture (nothing moves but the noise) and two pictures (a low peak) say nothing
+    assert not motion_pulldown(np.full(n, 0.05, np.float32), response, touched, p).any()
+    assert not motion_pulldown(shift, np.full(n, 0.1, np.float32), touched, p).any()
+    # not measured: no evidence, no level
+    gaps = shift.copy()
+    gaps[::2] = np.nan
+    ev = motion_pulldown(gaps, response, touched, p)
+    assert (ev[::2] == 0).all()
