@@ -5,7 +5,8 @@ second decode costs less than keeping an episode's fields in memory):
 
 1. measure: every field's decision luma -> ``FieldMetrics`` (``fields``);
 2. decide: evidence -> Viterbi cadence track (``cadence``, with the ``overrides`` mask) -> runs ->
-   frame recipes (``plan``);
+   frame recipes (``plan``); where fields were decided on little evidence, a partial decode measures
+   how far the picture moves around them and the track is decided again with it (``motion``);
 3. build: decode again and build each output frame (``rebuild``): R'G'B' -> ``DIR/frames``; keep a
    thumbnail per frame;
 4. cuts on the thumbnails (``cuts``), or an editor's cut list (``editorial.read_cuts``); the frames
