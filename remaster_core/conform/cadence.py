@@ -180,8 +180,9 @@ class CadenceParams:
             its coded frame's change is more than 1 / this times that of the coded frames on either side
             (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either
             side); a fast dissolve raises its neighbours (seeds 905, 940, 982: 0.53-0.70).
-        motion_window: same-parity comparisons each side over which ``motion.motion_pulldown`` takes the
-            repeat level (the second least motion) and the step level (the median).
+        motion_window: same-parity comparisons each side over which ``motion.motion_pulldown`` and
+            ``motion.motion_comb`` take the repeat level (the second least motion) and the step level
+            (the median), and ``motion_comb`` the half line between the parities.
         motion_eps: px (decision raster) added to every motion before a ratio.
         motion_separation: the step level must be this many times the repeat level for the motion to
             say anything (a still, a frozen or a fading picture moves by neither).

@@ -75,7 +75,7 @@ from remaster_core.conform.cadence import (
     track_cadence,
 )
 from remaster_core.conform.fields import FieldMetrics, decision_luma, measure_fields
-from remaster_core.conform.motion import comparisons_to_measure, field_motion, motion_pulldown
+from remaster_core.conform.motion import comparisons_to_measure, field_motion, motion_comb, motion_pulldown
 from remaster_core.conform.offset import OffsetResult, find_offset
 from remaster_core.conform.overrides import allowed_states, read_overrides
 from remaster_core.conform.plan import (
@@ -413,11 +413,13 @@ def analyse(
         touched = comparisons_to_measure(uncertain, metrics.field_count, 0)
         wanted = comparisons_to_measure(uncertain, metrics.field_count, p.motion_window)
         again = _decision_fields(path, info, first_is_top, _Decoded(), desc="conform: second look")
-        shift, response = field_motion(again, wanted)
-        extra = motion_pulldown(shift, response, touched, p)
-        if extra.any():
+        motion = field_motion(again, wanted)
+        extra = motion_pulldown(motion, touched, p)
+        extra_comb = motion_comb(motion, uncertain[:-1] | uncertain[1:], p)  # pairs holding one
+        if extra.any() or extra_comb.any():
             pulldown = np.clip(evidence.pulldown + extra, -p.clip, p.clip_not_repeat).astype(np.float32)
-            evidence = replace(evidence, pulldown=pulldown)
+            comb = np.clip(evidence.comb + extra_comb, -p.clip, p.clip_two_moments).astype(np.float32)
+            evidence = replace(evidence, pulldown=pulldown, comb=comb)
             track = track_cadence(evidence, allowed=allowed, params=p)
             margins = decision_margins(evidence, track, allowed=allowed, params=p)
     plans = plan_frames(group_runs(track), metrics, p, fields_coded_apart=info.fields_coded_apart)

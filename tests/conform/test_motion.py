@@ -7,7 +7,13 @@ import cv2
 import numpy as np
 
 from remaster_core.conform.cadence import CadenceParams
-from remaster_core.conform.motion import comparisons_to_measure, field_motion, motion_pulldown
+from remaster_core.conform.motion import (
+    FieldMotion,
+    comparisons_to_measure,
+    field_motion,
+    motion_comb,
+    motion_pulldown,
+)
 from tests.conform import _picture
 
 H, W = 120, 176  # a decision field
@@ -47,14 +53,28 @@ def test_field_motion_tells_a_repeat_from_a_step_in_a_dark_slow_pan() -> None:
     fields = _dark_pan_fields(sources, speed=1.2)
     wanted = np.ones(len(fields) - 2, bool)
     wanted[:3] = False
-    shift, response = field_motion(iter(fields), wanted)
-    assert np.isnan(shift[:3]).all() and (response[:3] == 0).all()
+    motion = field_motion(iter(fields), wanted)
+    shift, response = motion.shift, motion.response
+    assert np.isnan(shift[:3]).all() and (response[:3] == 0).all() and np.isnan(motion.across_dy[:3]).all()
     repeat = np.array([sources[i] == sources[i + 2] for i in range(len(fields) - 2)])
     measured = wanted & np.isfinite(shift)
     assert measured.sum() == wanted.sum()
     assert shift[measured & repeat].max() < 0.15
     assert shift[measured & ~repeat].min() > 0.9
     assert (response[measured] > 0.3).all()
+    # the next field, of the other parity: the half line (0.5 px here; phase correlation reads it
+    # 0.1-0.2 px off) alone within a film frame
+    one = np.array([sources[i] == sources[i + 1] for i in range(len(fields) - 2)])
+    residual = np.hypot(motion.across_dx, np.abs(motion.across_dy) - 0.5)
+    assert residual[measured & one].max() < 0.3 and residual[measured & ~one].min() > 0.9  # 0.1-0.2: bias
+
+
+def _motion(shift: np.ndarray, dx: np.ndarray, dy: np.ndarray, response: float = 1.0) -> FieldMotion:
+    n = shift.shape[0]
+    return FieldMotion(
+        shift.astype(np.float32), np.full(n, response, np.float32), dx.astype(np.float32),
+        dy.astype(np.float32), np.full(n, response, np.float32),
+    )  # fmt: skip
 
 
 def test_motion_pulldown_says_repeat_and_step_and_nothing_without_motion() -> None:
@@ -62,17 +82,36 @@ def test_motion_pulldown_says_repeat_and_step_and_nothing_without_motion() -> No
     sources = _pulldown_sources(16)
     n = len(sources) - 2
     repeat = np.array([sources[i] == sources[i + 2] for i in range(n)])
-    shift = np.where(repeat, 0.05, 1.2).astype(np.float32)
-    response = np.ones(n, np.float32)
+    shift = np.where(repeat, 0.05, 1.2)
+    none = np.zeros(n)
     touched = np.ones(n, bool)
-    ev = motion_pulldown(shift, response, touched, p)
+    ev = motion_pulldown(_motion(shift, none, none), touched, p)
     assert (ev[repeat] < -1.5).all() and (ev[~repeat] > 1.5).all()
-    assert not motion_pulldown(shift, response, np.zeros(n, bool), p).any()  # only where asked
+    assert not motion_pulldown(_motion(shift, none, none), np.zeros(n, bool), p).any()  # only where asked
     # a still picture (nothing moves but the noise) and two pictures (a low peak) say nothing
-    assert not motion_pulldown(np.full(n, 0.05, np.float32), response, touched, p).any()
-    assert not motion_pulldown(shift, np.full(n, 0.1, np.float32), touched, p).any()
+    assert not motion_pulldown(_motion(np.full(n, 0.05), none, none), touched, p).any()
+    assert not motion_pulldown(_motion(shift, none, none, response=0.1), touched, p).any()
     # not measured: no evidence, no level
     gaps = shift.copy()
     gaps[::2] = np.nan
-    ev = motion_pulldown(gaps, response, touched, p)
+    ev = motion_pulldown(_motion(gaps, none, none), touched, p)
     assert (ev[::2] == 0).all()
+
+
+def test_motion_comb_says_one_moment_or_two_past_the_half_line() -> None:
+    """The pair of fields i, i+1 differs by the half line between the parities (+-0.6 px here, its sign
+    alternating with i) and, across two film frames, by the camera's step (1 px across)."""
+    p = CadenceParams()
+    sources = _pulldown_sources(16)
+    n = len(sources) - 2
+    repeat = np.array([sources[i] == sources[i + 2] for i in range(n)])
+    one = np.array([sources[i] == sources[i + 1] for i in range(n)])
+    half = np.where(np.arange(n) % 2 == 0, -0.6, 0.6)
+    motion = _motion(np.where(repeat, 0.05, 1.0), np.where(one, 0.02, 1.0), half + 0.01)
+    ev = motion_comb(motion, np.ones(n + 1, bool), p)
+    assert ev.shape == (n + 1,) and ev[-1] == 0
+    assert (ev[:n][one] < -1.5).all() and (ev[:n][~one] > 1.5).all()
+    assert not motion_comb(motion, np.zeros(n + 1, bool), p).any()
+    # nothing moves: no levels, nothing said
+    still = _motion(np.full(n, 0.05), np.full(n, 0.02), half)
+    assert not motion_comb(still, np.ones(n + 1, bool), p).any()
