@@ -12,19 +12,19 @@ frame's step moves by the camera's motion, measured to a few hundredths over the
 
 ``field_motion`` measures that motion (phase correlation, ``cv2.phaseCorrelate`` with a Hann window)
 from each field to the next two, in and around the uncertain fields only (a partial decode of the
-decision fields; nothing where every field is certain); ``motion_pulldown`` turns the same-parity
-motion into pulldown evidence (is field i+2 a repeat of field i) and ``motion_comb`` the motion to the
-next field, less the half line between the parities, into comb evidence (are fields i and i+1 one
-moment: where an edit leaves a lone field, which field goes with which is a question no repeat
-answers, seed 1088), which ``pipeline.analyse`` adds to those comparisons before deciding again. Within ``CadenceParams.motion_window``
-comparisons each side, the second least motion is a repeat's level (telecined film repeats a field every
-five) and the median a step's; on a log scale a comparison at the step level says
-``+motion_gain`` ("not a repeat"), at the repeat level ``-motion_gain``, halfway nothing. Where the two
-levels are less than ``motion_separation`` apart (no motion to see: a still, a frozen or a fading
-picture, or video, where nothing repeats) or the correlation peak is low (two pictures: a cut, a
-dissolve), it says nothing. Applied to every field (a first version), the same evidence misplaced
-confident decisions elsewhere (a false cut, a film pairing), so it is confined to where the first
-decision was a guess.
+decision fields; nothing where every field is certain); ``motion_pulldown`` turns the same-parity motion
+into pulldown evidence (is field i+2 a repeat of field i) and ``motion_comb`` the motion to the next
+field, less the half line between the parities, into comb evidence (are fields i and i+1 one moment:
+where an edit leaves a lone field, which field goes with which is a question no repeat answers, seed
+1088), which ``pipeline.analyse`` adds to those comparisons before deciding again. Within
+``CadenceParams.motion_window`` comparisons each side, the second least motion is a repeat's level
+(telecined film repeats a field every five) and the median a step's; on a log scale a comparison at the
+step level says ``+motion_gain`` ("not a repeat"), at the repeat level ``-motion_gain``, halfway
+nothing. Where the two levels are less than ``motion_separation`` apart (no motion to see: a still, a
+frozen or a fading picture, or video, where nothing repeats) or the correlation peak is low (two
+pictures: a cut, a dissolve), it says nothing. Applied to every field (a first version), the same
+evidence misplaced confident decisions elsewhere (a false cut, a film pairing), so it is confined to
+where the first decision was a guess.
 """
 
 from __future__ import annotations

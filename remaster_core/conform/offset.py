@@ -33,13 +33,13 @@ frame shown at the shot's first frame, and each segment that skips film is recor
 carries and the alignment pairs by: without it every frame after the edit was paired with a film
 frame 1-4 frames early (stress seeds 1062, 1064, 1084, 1089: 8-22 pairs a reel). A break may sit a
 frame before the gap, so each split moves by a frame where the film clearly says so
-(``_placed_segments``). An edit that keeps the cadence's phase (it removes whole film frames' fields
-in step with the pulldown) makes no break; such a jump is added where the film alone says so clearly
-(``_free_jumps``: looked-at seeds 1069 and 1102, 4 and 2 film frames dropped). The matched shots must then
-run forward through the film (the scan is in broadcast order): the heaviest chain of matches with increasing, non-overlapping film
-ranges is kept and the rest are unmatched, which also throws out the odd chance match of an unrelated
-film. ``film_first`` is the film frame shown at the shot's first frame (negative when the film starts
-inside the shot).
+(``_placed_segments``). An edit that keeps the cadence's phase (it removes whole film frames' fields in
+step with the pulldown) makes no break; such a jump is added where the film alone says so clearly
+(``_free_jumps``: looked-at seeds 1069 and 1102, 4 and 2 film frames dropped). The matched shots must
+then run forward through the film (the scan is in broadcast order): the heaviest chain of matches with
+increasing, non-overlapping film ranges is kept and the rest are unmatched, which also throws out the
+odd chance match of an unrelated film. ``film_first`` is the film frame shown at the shot's first frame
+(negative when the film starts inside the shot).
 
 Global offset (``offset``: the output frame that shows film frame 0) comes from the matched shot
 whose film range holds frame 0 (else the matched shot that starts earliest in the film). The paper's

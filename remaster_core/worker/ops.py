@@ -298,10 +298,10 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
     does not pay the job's checks (the model file opened and verified, the source listed) every frame.
 
     A remembered plan is only given other frames (one chunk, as ``remaster render`` makes without
-    ``--chunk``). Its key holds everything ``plan_job`` resolves from: the patterns, the node
-    parameters, align.json's path, size and mtime, the pixel aspect override, ``force``, the deflicker
-    and its source range, and the size of the first requested source frame. A model file replaced under the same path is still caught: the
-    chunk opens the engine by the file's sha256 (``runtime.load_engine``).
+    ``--chunk``). Its key holds everything ``plan_job`` resolves from: the patterns, the node parameters,
+    align.json's path, size and mtime, the pixel aspect override, ``force``, the deflicker and its source
+    range, and the size of the first requested source frame. A model file replaced under the same path is
+    still caught: the chunk opens the engine by the file's sha256 (``runtime.load_engine``).
     """
     first = parse_pattern(job.source).path(job.frames[0])
     try:
