@@ -45,6 +45,7 @@ import argparse
 import json
 import logging
 import resource
+import shutil
 import statistics
 import sys
 import time
@@ -226,7 +227,6 @@ def stress_family(truth: dict[str, Any]) -> str:
 
 def run_ffmpeg_exr(path: Path, order: str, out: Path) -> tuple[int, float]:
     """ffmpeg ``fieldmatch,decimate`` writing a half-float EXR sequence: (frames written, seconds)."""
-    import shutil
     import subprocess
 
     if out.exists():
@@ -368,8 +368,6 @@ def real_main(args: argparse.Namespace) -> int:
         reel = args.work / f"real_megamind_phase{phase}"
         if not (reel / "truth.json").exists():
             if reel.exists():
-                import shutil
-
                 shutil.rmtree(reel)
             build_real_reel(reel, clip, first=0, count=MEGAMIND_FRAMES, phase=phase)
         rows.append(
@@ -455,12 +453,18 @@ def main(argv: list[str] | None = None) -> int:
         "--real", action="store_true",
         help="run the real clip instead (Debian opencv-doc Megamind.avi, fetched by scripts/fetch_real.sh)",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-scratch", action="store_true",
+        help="keep WORK/scratch (the last reel's conform and ffmpeg frames, about 0.3 GB) after --stress or --real",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.real:
-        return real_main(args)
-    if args.stress:
-        return stress_main(args)
+    if args.real or args.stress:
+        try:
+            return real_main(args) if args.real else stress_main(args)
+        finally:
+            if not args.keep_scratch:
+                shutil.rmtree(args.work / "scratch", ignore_errors=True)
     results = []
     for item in args.reels.split(","):
         preset, seed = item.split(":")
