@@ -28,6 +28,7 @@ raster, default the render's). The grain is measured on motion-compensated frame
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import shutil
@@ -48,10 +49,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ablation import build_reel, build_synth_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
-from remaster_core.grain.profile import grain_deficit, ring_frequencies
+from remaster_core.grain.profile import GrainProfile, ProfileAccumulator, grain_deficit, ring_frequencies
+from remaster_core.grain.synthesis import level_gain
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
+from remaster_core.look.regions import LookParams
 from remaster_core.render.deflicker import DeflickerParams, deflicker_frame, passed_power
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
@@ -117,6 +120,30 @@ def _summary(report: Any) -> dict[str, Any]:
         "detail": report.detail.energy.ratio,
         "steadiness": report.steadiness.change.ratio,
     }
+
+
+def shot_output_grain(outputs: list[np.ndarray], film: GrainProfile) -> GrainProfile:
+    """What a render could measure on its own output of one shot, with no film to compare: the grain of
+    ``outputs`` (consecutive frames of the shot, float32 (H, W, 3)) in their own flat tiles, on their
+    motion-compensated differences (``film``'s tile), its spectrum divided per channel by the film's mean
+    squared level gain over the shot's pixels (``synthesis.level_gain``): the deficit is synthesised
+    with the film's level response, so ``grain_deficit`` over this profile leaves, at the shot's levels,
+    the film's grain less the output's."""
+    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile))
+    for k, out in enumerate(outputs):
+        if k == 0:
+            acc.add(out, reference=out)
+        else:
+            acc.add(out, reference=out, previous=outputs[k - 1], previous_reference=outputs[k - 1])
+    own = acc.result()
+    if own.is_zero or film.is_zero:
+        return own
+    mean_sq = np.mean([np.mean(level_gain(film, o) ** 2, axis=(0, 1)) for o in outputs], axis=0)  # (3,)
+    spectrum = tuple(
+        tuple(v / max(float(m), 1e-6) for v in channel)
+        for channel, m in zip(own.spectrum, mean_sq, strict=True)
+    )
+    return dataclasses.replace(own, spectrum=spectrum)
 
 
 def score_variant(
@@ -221,9 +248,14 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             # reproduces, and the deficit takes that in (the deflicker ran at this raster: scale 1)
             passed = passed_power(ring_frequencies(profile), params, 1.0) if suffix else None
             deficit = grain_deficit(profile, own, passed) if own.tile == profile.tile else profile
+            # what a render could do on its own: the deficit over the grain this very shot's output
+            # carries (measured on the output alone; the deflicker's effect is already in it)
+            on_shot = shot_output_grain(outs[f"{name}{suffix}"], profile)
+            shot_deficit = grain_deficit(profile, on_shot) if on_shot.tile == profile.tile else profile
             results[f"{name}{suffix}"] = score_variant(
-                outs[f"{name}{suffix}"], films, {"grain": profile, "deficit": deficit}, shot, args.grain_seeds
-            )
+                outs[f"{name}{suffix}"], films,
+                {"grain": profile, "deficit": deficit, "shot_deficit": shot_deficit}, shot, args.grain_seeds,
+            )  # fmt: skip
     return {
         "seed": seed,
         "held_out_shot": shot,

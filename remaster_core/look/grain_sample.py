@@ -80,13 +80,34 @@ def chosen(single: Sequence[P], difference: Sequence[P]) -> P:
     return difference[k] if difference[k].flat_tiles else single[k]
 
 
+GRAIN_CLIP = 4.0
+"""Robust standard deviations (1.4826 x the median absolute deviation, per tile and channel) beyond which
+a residual pixel is clipped before it is measured (``winsorised``)."""
+
+
+def winsorised(residual_tiles: np.ndarray) -> np.ndarray:
+    """float32 (n, t, t, C) residual tiles with each tile's and channel's pixels clipped to its median
+    +- ``GRAIN_CLIP`` robust standard deviations. Grain is close to Gaussian: a 4-sigma clip leaves 6 in
+    100 000 pixels and their variance alone. What a flat tile holds besides grain is sparse and strong:
+    faint stars in a night sky, which a bilinear warp blurs in the earlier frame so that the difference
+    keeps them (a star field's shot read 3.3 times the finest band power of the same stock's brighter
+    shots, and a profile measured with one put 4 times the film's finest grain on every other shot:
+    ``bench/grain.py`` seeds 1 and 7)."""
+    x = np.asarray(residual_tiles, np.float32)
+    if x.size == 0:
+        return x
+    med = np.median(x, axis=(1, 2), keepdims=True)
+    spread = np.float32(1.4826 * GRAIN_CLIP) * np.median(np.abs(x - med), axis=(1, 2), keepdims=True)
+    return np.clip(x, med - spread, med + spread).astype(np.float32, copy=False)
+
+
 def single_frame_sample(
     residuals: Sequence[np.ndarray], level: np.ndarray, flat: np.ndarray, tile: int
 ) -> GrainSample:
     """The flat tiles of one frame's residuals (float32 (H, W, 3) each, ``regions.highpass``); ``level``
     float32 (H, W), ``flat`` bool (rows, cols) of ``tile`` px tiles, both from the reference."""
     return GrainSample(
-        residuals=tuple(np.ascontiguousarray(tiles(r, tile)[flat]) for r in residuals),
+        residuals=tuple(winsorised(tiles(r, tile)[flat]) for r in residuals),
         level=np.ascontiguousarray(tiles(level, tile)[flat]),
         divisor=None,
         tiles=int(flat.size),
@@ -159,7 +180,7 @@ def difference_sample(
     for prev, cur in zip(previous, current, strict=True):
         moved = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         residual, _ = highpass((cur - moved).astype(np.float32, copy=False), params.smooth_sigma)
-        residuals.append(np.ascontiguousarray(tiles(residual, t)[use]))
+        residuals.append(winsorised(tiles(residual, t)[use]))
     divisor = 1.0 + bilinear_transfer(tiles(map_x, t)[use], tiles(map_y, t)[use])
     return GrainSample(
         residuals=tuple(residuals),

@@ -222,7 +222,7 @@ def test_consecutive_scans_of_a_star_field_give_the_grain_not_the_stars() -> Non
     assert GrainProfile.from_dict(over_frames.to_dict()).temporal
     for got, truth, inflated in zip(over_frames.rms, grain_only.rms, alone.rms, strict=True):
         assert got == pytest.approx(truth, rel=0.05)
-        assert inflated > 1.2 * truth
+        assert inflated > 1.1 * truth  # the stars' peaks are clipped (``winsorised``), not the rest
     report = score_sequences([f + sky for f in synthesise(over_frames)], scans)
     assert report.grain.temporal and 0.9 <= report.grain.amplitude.ratio <= 1.1  # type: ignore[operator]
     for band in report.grain.bands:
