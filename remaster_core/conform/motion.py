@@ -52,8 +52,10 @@ def comparisons_to_measure(uncertain: np.ndarray, n_fields: int, window: int) ->
     for i in idx:
         touch[max(0, i - 2) : min(n, i + 1)] = True  # comparisons i-2 -> i and i -> i+2
     spread = window + 2
-    kernel = np.ones(2 * spread + 1, np.int64)
-    return np.convolve(touch.astype(np.int64), kernel, mode="same") > 0
+    wanted = np.zeros(n, bool)
+    for i in np.nonzero(touch)[0]:
+        wanted[max(0, i - spread) : i + spread + 1] = True
+    return wanted
 
 
 @dataclass(frozen=True)

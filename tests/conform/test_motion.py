@@ -45,6 +45,9 @@ def test_comparisons_to_measure_cover_the_uncertain_fields_and_their_window() ->
     wanted = comparisons_to_measure(uncertain, 40, 7)
     assert wanted[18 - 9] and wanted[20 + 9] and not wanted[18 - 10] and not wanted[20 + 10]
     assert not comparisons_to_measure(np.zeros(40, bool), 40, 7).any()
+    short = np.zeros(8, bool)  # a reel shorter than the window
+    short[3] = True
+    assert comparisons_to_measure(short, 8, 7).tolist() == [True] * 6
     assert comparisons_to_measure(np.ones(2, bool), 2, 7).shape == (0,)
 
 
