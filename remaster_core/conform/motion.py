@@ -41,16 +41,17 @@ _MIN_SIZE = 8  # fields smaller than this (either side) give no motion
 
 
 def comparisons_to_measure(uncertain: np.ndarray, n_fields: int, window: int) -> np.ndarray:
-    """(N-2,) bool: the same-parity comparisons (field i against i+2) to measure: those touching an
-    uncertain field (``uncertain``: (N,) bool) and ``window`` + 2 comparisons each side of them, which
-    give the levels to judge them against."""
+    """(N-2,) bool: the same-parity comparisons (field i against i+2) to measure: for each uncertain
+    field u (``uncertain``: (N,) bool) those from u-2, u-1 and u (the two that hold it and the one that
+    spans it), and ``window`` + 2 comparisons each side of them, which give the levels to judge them
+    against."""
     n = max(n_fields - 2, 0)
     touch = np.zeros(n, bool)
     if n == 0:
         return touch
     idx = np.nonzero(uncertain)[0]
     for i in idx:
-        touch[max(0, i - 2) : min(n, i + 1)] = True  # comparisons i-2 -> i and i -> i+2
+        touch[max(0, i - 2) : min(n, i + 1)] = True  # i-2 -> i, i-1 -> i+1, i -> i+2
     spread = window + 2
     wanted = np.zeros(n, bool)
     for i in np.nonzero(touch)[0]:

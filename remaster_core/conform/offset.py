@@ -252,16 +252,17 @@ def _placed_segments(
 
 
 def _match_shot(
-    sim: np.ndarray,
+    b: tuple[np.ndarray, np.ndarray],
+    f: tuple[np.ndarray, np.ndarray],
     first: int,
     last: int,
     film_cuts: list[int],
     params: OffsetParams,
     segments: list[int] | None = None,
     firm: Collection[int] = (),
-    signs: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> ShotMatch:
-    """Find the film start of one shot; ``sim`` is the shot's (L, Nf) similarity block.
+    """Find the film start of one shot from its appearance and motion signatures ``b`` ((L, 192) each,
+    ``signatures``) and the film's ``f`` ((Nf, 192) each), through their (L, Nf) similarity block.
 
     1. Every start is scored by the diagonal's *sum* over the overlap divided by L (frames off the
        film count 0, so a start cannot win by dropping frames); the best is the content's answer.
@@ -276,9 +277,9 @@ def _match_shot(
     ``segments``: row offsets (0 first) where the shot is cut by an edit after telecine
     (``_segmented_diagonals``); None or [0]: one diagonal. ``firm``: those of them not to move
     (``_placed_segments``). 4. Jumps that no cadence break marks are added where the film says so
-    (``_free_jumps``; ``signs``: the shot's appearance and motion signatures and the film's appearance
-    signatures, which judge the frame right after such a jump).
+    (``_free_jumps``, which judges the frame right after such a jump on the signatures themselves).
     """
+    sim = _similarity(b, f, slice(None))
     length, n_film = sim.shape
     if segments is not None and len(segments) > 1:
         segments = _placed_segments(sim, segments, params.max_skip, firm)
@@ -316,7 +317,7 @@ def _match_shot(
         if d > 0:
             jumps.append((first + segments[k], start + segments[k] + skipped))
     path = np.array([film_index((start, first), jumps, first + j) for j in range(length)], np.int64)
-    cols = _free_jumps(path, params.max_skip, *signs, film_cuts) if signs else path
+    cols = _free_jumps(path, params.max_skip, b, f, film_cuts)
     if not np.array_equal(cols, path):
         start = int(cols[0])
         jumps = [(first + j, int(cols[j])) for j in range(1, length) if cols[j] != cols[j - 1] + 1]
@@ -529,8 +530,7 @@ def find_offset(
         segments = [0, *sorted({k - first for k in (breaks or ()) if first < k <= last})]
         firm = {k - first for k in firm_breaks if first < k <= last}
         rows = slice(first, last + 1)
-        signs = ((b[0][rows], b[1][rows]), f)
-        shots.append(_match_shot(_similarity(b, f, rows), first, last, film_cuts, p, segments, firm, signs))
+        shots.append(_match_shot((b[0][rows], b[1][rows]), f, first, last, film_cuts, p, segments, firm))
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
     if curve.size and np.isfinite(curve).any():
