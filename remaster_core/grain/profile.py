@@ -69,7 +69,9 @@ from remaster_core.look.grain import grain_power
 from remaster_core.look.grain_sample import (
     GrainSample,
     chosen,
+    clipped_tiles,
     difference_sample,
+    measured,
     single_frame_sample,
     tile_sizes,
 )
@@ -280,6 +282,7 @@ class _Stats:
     params: LookParams
     temporal: bool
     flat_tiles: int = 0
+    structured_tiles: int = 0  # flat tiles left out as not grain-like (``grain_sample.grain_like``)
     psd: np.ndarray | None = None  # (T, T, 3) summed residual PSD
     cross: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))  # sums of r_i r_j
     level_sq: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
@@ -291,11 +294,12 @@ class _Stats:
         self.level_pixels = np.zeros(bins, np.int64)
 
     def add(self, sample: GrainSample) -> None:
+        self.structured_tiles += sample.structured
         n = sample.count
         if n == 0:
             return
         self.flat_tiles += n
-        (res,) = sample.residuals  # (n, t, t, 3)
+        res = sample.residuals[0]  # (n, t, t, 3): the frame's (a reference's, when given, is last)
         psd, pixel_scale = grain_power(res, sample.divisor)
         self.psd = psd if self.psd is None else self.psd + psd
         scale = np.sqrt(pixel_scale)[:, None, None, :]  # one frame's grain
@@ -312,11 +316,18 @@ class _Stats:
     def result(self, frames: int) -> GrainProfile:
         p = self.params
         if self.psd is None or self.flat_tiles == 0:
-            return zero_profile(
-                f"no flat region in {frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
-                f"{p.flat_gradient} code values/px, so the grain could not be told from the picture",
-                p, frames,
-            )  # fmt: skip
+            if self.structured_tiles:
+                reason = (
+                    f"no grain-like flat region in {frames} scan frame(s): all {self.structured_tiles} flat {p.tile} px "
+                    "tiles hold sparse fine structure (stars, specks: far from Gaussian), "
+                    "so the grain could not be told from the picture"
+                )
+            else:
+                reason = (
+                    f"no flat region in {frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
+                    f"{p.flat_gradient} code values/px, so the grain could not be told from the picture"
+                )
+            return zero_profile(reason, p, frames)
         pixels = int(self.level_pixels.sum())
         residual_rms = np.sqrt(np.diag(self.cross) / pixels)
         has_grain = residual_rms >= p.grain_floor
@@ -390,7 +401,13 @@ class ProfileAccumulator:
             bad |= bad_ref
         self.frames += 1
         residual, smooth = highpass(rgb, p.smooth_sigma)
-        level = luma(smooth if reference is None else gaussian(ref, p.smooth_sigma))
+        # the pictures sampled: the frame's, then the reference's, which decides the grain-like tiles
+        residuals = (residual,)
+        if reference is None:
+            level = luma(smooth)
+        else:
+            ref_residual, ref_smooth = highpass(ref, p.smooth_sigma)
+            residuals, level = (residual, ref_residual), luma(ref_smooth)
         pair = None
         if previous is not None:
             prev, bad_prev = fill_non_finite(_rgb(previous, "the previous frame"), p.smooth_sigma)
@@ -410,18 +427,20 @@ class ProfileAccumulator:
                 )
             bad |= bad_prev | bad_prev_ref
             motion = motion_between(prev_ref, ref, p)
-            pair = (prev, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
+            pair = (prev, prev_ref, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
         for k, size in enumerate(self.sizes):
-            if k > 0 and self.single[0].flat_tiles:
-                break  # the main size has flat tiles: the smaller ones are never needed
+            if k > 0 and measured(self.single, self.difference, 0):
+                break  # the main size has measured flat tiles: the smaller ones are never needed
             flat = flat_tiles(level, size)
             if bad.any():
                 flat &= tiles(bad, size.tile).mean(axis=(2, 3)) <= MAX_NON_FINITE
-            self.single[k].add(single_frame_sample((residual,), level, flat, size.tile))
+            clipped = clipped_tiles(ref, size.tile)
+            self.single[k].add(single_frame_sample(residuals, level, flat, clipped, size))
             if pair is not None:
-                prev, prev_level, motion = pair
+                prev, prev_ref, prev_level, motion = pair
+                before, now = ((prev,), (rgb,)) if reference is None else ((prev, prev_ref), (rgb, ref))
                 self.difference[k].add(
-                    difference_sample((prev,), (rgb,), level, flat, prev_level, motion, size)
+                    difference_sample(before, now, level, flat, prev_level, motion, size, clipped)
                 )
 
     def result(self) -> GrainProfile:

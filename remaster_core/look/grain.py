@@ -34,7 +34,9 @@ import numpy as np
 from remaster_core.look.grain_sample import (
     GrainSample,
     chosen,
+    clipped_tiles,
     difference_sample,
+    measured,
     single_frame_sample,
     tile_sizes,
 )
@@ -101,12 +103,14 @@ class GrainResult:
         channels: the same per channel (R, G, B).
         bands: the spectrum per band, finest first.
         levels: the amplitude per signal level, darkest first.
-        flat_tiles, tiles: flat tiles and all tiles, all frames together.
+        flat_tiles, tiles: flat tiles measured and all tiles, all frames together.
         tile: px, the side of those tiles (``LookParams.tile``, or ``regions.FALLBACK_TILE`` where the
             reference had no flat tile of that size: ``score_sequences``).
         temporal: measured on motion-compensated frame differences (``look.grain_sample``), else on
             single frames (a sequence of one frame, or no flat tile the motion tracks).
         reason: why nothing could be measured (no flat tile), else None.
+        structured_tiles: flat tiles left out because the reference's residual there is not grain-like
+            (sparse fine structure: ``grain_sample.grain_like``).
     """
 
     amplitude: Ratio
@@ -118,6 +122,7 @@ class GrainResult:
     tile: int
     temporal: bool = False
     reason: str | None = None
+    structured_tiles: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -126,6 +131,7 @@ class GrainResult:
             "bands": [b.to_dict() for b in self.bands],
             "levels": [lv.to_dict() for lv in self.levels],
             "flat_tiles": self.flat_tiles,
+            "structured_tiles": self.structured_tiles,
             "tiles": self.tiles,
             "tile": self.tile,
             "measured_on": "frame differences" if self.temporal else "single frames",
@@ -206,6 +212,7 @@ class GrainAccumulator:
     temporal: bool = False
     tiles: int = 0
     flat_tiles: int = 0
+    structured_tiles: int = 0
     psd_render: np.ndarray | None = None
     psd_reference: np.ndarray | None = None
     level_sq_render: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
@@ -221,6 +228,7 @@ class GrainAccumulator:
     def add(self, sample: GrainSample) -> None:
         """Add one frame's (or frame difference's) flat tiles: ``sample.residuals`` = (render, reference)."""
         self.tiles += sample.tiles
+        self.structured_tiles += sample.structured
         n = sample.count
         if n == 0:
             return
@@ -272,6 +280,12 @@ class GrainAccumulator:
                 f"{p.flat_gradient} code values/px (a busy picture); grain is measured on flat areas such "
                 "as sky, walls or out-of-focus backgrounds"
             )
+            if self.structured_tiles:
+                reason = (
+                    f"no grain-like flat region: all {self.structured_tiles} flat {p.tile} px tiles of the "
+                    "reference hold sparse fine structure (stars, specks: far from Gaussian), "
+                    "which would read as grain"
+                )
             none3 = tuple(unmeasured(reason) for _ in CHANNELS)
             return GrainResult(
                 amplitude=unmeasured(reason),
@@ -286,6 +300,7 @@ class GrainAccumulator:
                 tile=p.tile,
                 temporal=self.temporal,
                 reason=reason,
+                structured_tiles=self.structured_tiles,
             )
         pixels = int(self.level_pixels.sum())
         amplitude, channels = self._amplitudes(
@@ -334,6 +349,7 @@ class GrainAccumulator:
             tiles=self.tiles,
             tile=p.tile,
             temporal=self.temporal,
+            structured_tiles=self.structured_tiles,
         )
 
 
@@ -361,16 +377,16 @@ class GrainMeter:
         residuals = (planes.render_residual, planes.reference_residual)
         level = planes.reference_level
         for k, p in enumerate(self.sizes):
-            if k > 0 and self.single[0].flat_tiles:
-                break  # the main size has flat tiles: the smaller ones are never needed
+            if k > 0 and measured(self.single, self.difference, 0):
+                break  # the main size has measured flat tiles: the smaller ones are never needed
             flat = planes.flat if k == 0 else flat_tiles(level, p)
-            self.single[k].add(single_frame_sample(residuals, level, flat, p.tile))
+            clipped = clipped_tiles(reference, p.tile)
+            self.single[k].add(single_frame_sample(residuals, level, flat, clipped, p))
             if previous is not None and motion is not None:
                 prev_render, prev_reference, prev_level = previous
+                pictures = ((prev_render, prev_reference), (render, reference))
                 self.difference[k].add(
-                    difference_sample(
-                        (prev_render, prev_reference), (render, reference), level, flat, prev_level, motion, p
-                    )
+                    difference_sample(*pictures, level, flat, prev_level, motion, p, clipped)
                 )
 
     def result(self) -> GrainResult:

@@ -196,7 +196,12 @@ def format_table(report: LookReport, frames: Sequence[int] | None = None) -> str
         f"{'PSNR dB':<32}{_num(f.psnr_db, '.2f'):>12}" + (f"  ({f.reason})" if f.reason else ""),
         f"{'SSIM':<32}{f.ssim:>12.4f}",
         _row(f"grain RMS ({g.flat_tiles}/{g.tiles} flat {g.tile} px tiles)", g.amplitude, ".5f"),
-        f"  measured on {'frame differences (motion compensated)' if g.temporal else 'single frames'}",
+        f"  measured on {'frame differences (motion compensated)' if g.temporal else 'single frames'}"
+        + (
+            f"; {g.structured_tiles} flat tiles left out, not grain-like (specks)"
+            if g.structured_tiles
+            else ""
+        ),
     ]
     if g.reason is None:
         for name, r in zip(CHANNELS, g.channels, strict=True):

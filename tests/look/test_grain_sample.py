@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from remaster_core.look import LookParams, score_sequences
-from remaster_core.look.grain_sample import bilinear_transfer, winsorised
+from remaster_core.look.grain_sample import (
+    bilinear_transfer,
+    clipped_tiles,
+    grain_like,
+    single_frame_sample,
+    winsorised,
+)
+from remaster_core.look.regions import highpass, tiles
+from remaster_core.look.report import format_table
 from tests.look import SIZE, smooth_picture, white_grain
 
 FRAMES = 5
@@ -85,12 +93,48 @@ def test_a_star_field_reads_as_its_grain_not_its_stars() -> None:
     assert over_frames.amplitude.ratio == pytest.approx(1.0, rel=0.03)
     for band in over_frames.bands:
         assert band.power.ratio == pytest.approx(1.0, rel=0.08)
-    # one frame alone: the stars count as grain (their peaks clipped, ``winsorised``, the rest of them
-    # still there), and the render looks grainless in the coarse bands
-    alone = score_sequences(render[:1], reference[:1]).grain
+    # one frame alone: the tiles holding stars are not grain-like (``grain_like``), nearly all of them,
+    # and the few under the limit are not trusted either (``STRUCTURED_SHARE``): not measurable, and why
+    report = score_sequences(render[:1], reference[:1])
+    alone = report.grain
+    assert f"{alone.tiles} flat tiles left out, not grain-like" in format_table(report)
     assert not alone.temporal and alone.to_dict()["measured_on"] == "single frames"
-    assert alone.amplitude.reference is not None and alone.amplitude.reference > 1.1 * residual_rms(SIGMA)
-    assert alone.bands[2].power.ratio is not None and alone.bands[2].power.ratio < 0.5
+    assert alone.flat_tiles == 0 and alone.structured_tiles == alone.tiles
+    assert alone.to_dict()["structured_tiles"] == alone.structured_tiles
+    assert alone.amplitude.ratio is None and "sparse fine structure" in (alone.reason or "")
+
+
+def test_grain_like_keeps_gaussian_grain_and_leaves_out_sparse_structure() -> None:
+    """Gaussian grain (white or blurred) passes at any strength; a tile with a few faint stars under the
+    same grain does not; a quiet 8-bit tile (a digital source's residual: a few code values, far from
+    Gaussian) passes, there being no grain in it to mistake. Grain a black clips (the synthetic film's
+    grain at code value 0) is not Gaussian: its tiles are found as clipped (``clipped_tiles``), which
+    the samples judge by a looser limit, and a dark tile that does not clip is not."""
+    from remaster_core.synth.scenes import GrainParams, add_grain
+
+    rng = np.random.default_rng(6)
+    floor = LookParams().grain_floor
+    white = rng.normal(0.0, 0.01, (64, 32, 32, 3)).astype(np.float32)
+    blurred = np.stack([cv2.GaussianBlur(t, (0, 0), 0.8) for t in white * 3])
+    assert grain_like(white, floor, 2.0).all() and grain_like(blurred, floor, 2.0).all()
+    speckled = white.copy()
+    for t in speckled:
+        ys, xs = rng.integers(2, 30, 3), rng.integers(2, 30, 3)
+        t[ys, xs] += 0.1  # stars of 10 grain sigmas: 3 pixels in 1024
+    assert not grain_like(speckled, floor, 2.0).any()
+    quiet = np.round(rng.normal(0.0, 0.001, (64, 32, 32, 3)) * 255) / 255  # mostly 0, a few +-1 code value
+    assert grain_like(quiet.astype(np.float32), floor, 2.0).all()
+    assert grain_like(np.zeros((0, 32, 32, 3), np.float32), floor, 2.0).shape == (0,)
+    black = add_grain(np.zeros((256, 256, 3), np.float32), rng, GrainParams())
+    assert not grain_like(tiles(highpass(black, 3.0)[0], 32).reshape(-1, 32, 32, 3), floor, 2.0).all()
+    assert clipped_tiles(black, 32).all()
+    residual, smooth = highpass(black, 3.0)
+    flat = np.ones((8, 8), bool)
+    params = LookParams(tile=32)
+    kept = single_frame_sample((residual,), smooth.mean(axis=2), flat, clipped_tiles(black, 32), params)
+    assert kept.count == 64 and kept.structured == 0
+    dark = add_grain(np.full((256, 256, 3), 0.06, np.float32), rng, GrainParams())
+    assert not clipped_tiles(dark, 32).any()
 
 
 @pytest.mark.parametrize("speed", [0.4, 1.3])
