@@ -51,7 +51,7 @@ answer when no single shot is conclusive but the whole reel is.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -106,6 +106,7 @@ class OffsetResult:
         global_score, global_z: its mean similarity and robust z-score.
         global_curve: (Nb + Nf - 1,) float32 mean similarity at offset o = index - (Nf - 1).
         message: one line for a person.
+        film_cuts: the film's own cuts (first film index of every film shot, 0 first).
     """
 
     offset: int | None
@@ -116,6 +117,7 @@ class OffsetResult:
     global_z: float | None
     global_curve: np.ndarray = field(repr=False)
     message: str = ""
+    film_cuts: tuple[int, ...] = ()
 
 
 def signatures(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -562,4 +564,47 @@ def find_offset(
         global_z=g_z,
         global_curve=curve,
         message=message,
+        film_cuts=tuple(int(c) for c in film_cuts),
     )
+
+
+def join_continuing(result: OffsetResult, max_skip: int) -> tuple[OffsetResult, list[int]]:
+    """Join each pair of consecutive matched shots across which the film runs on with a gap: the second
+    starts 2..``max_skip`` + 1 film frames after the first ends, with no film cut from the first's last
+    film frame to the second's first. The picture changed there, but not the film shot: an edit inside
+    it dropped a few film frames, with a jump large enough to look like a cut (looked-at stress seed
+    1063: three fields dropped in a pan of 29 px a frame, a cut found at frame 149, film 149 -> 154;
+    1106 and 1108: 3 and 2 film frames dropped in a fade and a dissolve). Where the film runs on frame
+    by frame the cut stays: that is the film's own soft transition (a dissolve or a fade starts there,
+    which the film's hard-cut detector does not mark; 1085, 1100, 1108, 1109). The joined shot keeps
+    the first's start and carries a film jump (``film_jumps``) where the film skips; its score is the
+    frame-weighted mean of the two, its z the smaller.
+
+    Returns:
+        (the result with those shots joined, the output frames whose cut was joined away).
+    """
+    shots, joined = list(result.shots[:1]), []
+    cuts = np.asarray(result.film_cuts, np.int64)
+    for s in result.shots[1:]:
+        a = shots[-1]
+        end = a.film_last
+        if a.film_first is None or s.film_first is None or end is None:
+            shots.append(s)
+            continue
+        gap = s.film_first - end
+        film_cut = bool(np.any((cuts > end) & (cuts <= s.film_first)))
+        if not 2 <= gap <= max_skip + 1 or film_cut:
+            shots.append(s)
+            continue
+        la, ls = a.last - a.first + 1, s.last - s.first + 1
+        score = None if a.match_score is None or s.match_score is None else (
+            (la * a.match_score + ls * s.match_score) / (la + ls)
+        )  # fmt: skip
+        z = None if a.z is None or s.z is None else min(a.z, s.z)
+        shots[-1] = ShotMatch(
+            a.first, s.last, a.film_first, score, z, (*a.film_jumps, (s.first, s.film_first), *s.film_jumps)
+        )
+        joined.append(s.first)
+    if not joined:
+        return result, []
+    return replace(result, shots=shots), joined

@@ -76,7 +76,7 @@ from remaster_core.conform.cadence import (
 )
 from remaster_core.conform.fields import FieldMetrics, decision_luma, measure_fields
 from remaster_core.conform.motion import comparisons_to_measure, field_motion, motion_comb, motion_pulldown
-from remaster_core.conform.offset import OffsetResult, find_offset
+from remaster_core.conform.offset import OffsetParams, OffsetResult, find_offset, join_continuing
 from remaster_core.conform.overrides import allowed_states, read_overrides
 from remaster_core.conform.plan import (
     FramePlan,
@@ -563,6 +563,7 @@ def conform(
         )  # fmt: skip
     offset_result: OffsetResult | None = None
     film_info: manifest.FilmInfo | None = None
+    joined: list[int] = []
     if film is not None:
         film_thumbs, film_frames, film_pattern = film_thumbnails(film)
         breaks = _break_frames(records, analysis.track)
@@ -571,6 +572,15 @@ def conform(
         offset_result = find_offset(thumb_arr, film_thumbs, cut_list, breaks=breaks, firm_breaks=firm)
         film_info = manifest.FilmInfo(film_pattern, len(film_frames), film_frames[0])
         log.info("offset: %s", offset_result.message)
+        if cuts is None:  # an editor's cut list stands as given
+            offset_result, joined = join_continuing(offset_result, OffsetParams().max_skip)
+            if joined:
+                cut_list = [s.first for s in offset_result.shots]
+                log.info(
+                    "%d cut(s) joined away, the film running on across them with a few frames dropped (an "
+                    "edit inside a film shot, not a new shot): %s; conform.json lists them under joined_cuts",
+                    len(joined), ", ".join(str(k) for k in joined),
+                )  # fmt: skip
 
     conform_manifest = _manifest(
         out,
@@ -588,6 +598,7 @@ def conform(
         image_format,
         sum(clipped_of) / pixels if pixels else 0.0,
         (params or CadenceParams()).uncertain_margin,
+        joined,
     )
     if conform_manifest.uncertain_cadence:
         log.info(
@@ -703,6 +714,7 @@ def _manifest(
     image_format: str,
     clipped_fraction: float,
     uncertain_margin: float,
+    joined_cuts: list[int],
 ) -> ConformManifest:
     n = len(records)
     bounds = [(c, (cut_list[k + 1] - 1) if k + 1 < len(cut_list) else n - 1) for k, c in enumerate(cut_list)]
@@ -759,6 +771,7 @@ def _manifest(
         uncertain_cadence=tuple(
             r.index for r in records if r.cadence_margin is not None and r.cadence_margin < uncertain_margin
         ),
+        joined_cuts=tuple(joined_cuts) if offset_result is not None else None,
         overrides=None if overrides is None else str(overrides),
         decode_error=seen.error,
         offset=None if offset_result is None else offset_result.offset,

@@ -60,6 +60,7 @@ def _summary(m: ConformManifest) -> str:
     ]
     if m.offset_match is not None:
         rows.append(("offset", f"{m.offset}: {m.offset_match.message}"))
+        rows.append(("picture jumps joined into their film shot (not cuts)", _listed(m.joined_cuts)))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
 

@@ -18,6 +18,9 @@ only ``frames_pattern``, ``frame_count`` and ``shots``, the rest is checked when
     orphans, combed, video_frames, cadence_breaks   output frame (field for breaks) indices
     uncertain_cadence   output frames whose cadence was decided on little evidence (optional): another
                         phase explains their fields about as well (``FrameRecord.cadence_margin``)
+    joined_cuts         with a film scan (optional): output frames where the picture jumped like a cut but
+                        the film runs on across it with a few frames dropped (an edit inside a film
+                        shot): not in ``cuts``, a film jump of their shot
     overrides, decode_error   the override file used, the error that stopped decoding (or null)
     offset, offset_match, film   with a film scan only: the temporal offset and the film sequence
     timecode            {source_start, source_rate, drop_frame, origin, record_start, record_rate}: the
@@ -389,6 +392,7 @@ class ConformManifest:
     video_frames: tuple[int, ...] | None = None
     cadence_breaks: tuple[int, ...] | None = None
     uncertain_cadence: tuple[int, ...] | None = None
+    joined_cuts: tuple[int, ...] | None = None
     overrides: str | None = None
     decode_error: str | None = None
     offset: int | None = None
@@ -447,6 +451,7 @@ class ConformManifest:
             ("video_frames", None if self.video_frames is None else list(self.video_frames)),
             ("cadence_breaks", None if self.cadence_breaks is None else list(self.cadence_breaks)),
             ("uncertain_cadence", None if self.uncertain_cadence is None else list(self.uncertain_cadence)),
+            ("joined_cuts", None if self.joined_cuts is None else list(self.joined_cuts)),
             ("timecode", None if self.timecode is None else self.timecode.to_dict()),
             ("editorial", None if self.editorial is None else dict(self.editorial)),
             ("cuts_file", self.cuts_file),
@@ -537,6 +542,7 @@ class ConformManifest:
                 lambda w, v: int_list(w, v, 0, 2 * MAX_FRAMES),
             ),
             uncertain_cadence=frame_list("uncertain_cadence"),
+            joined_cuts=frame_list("joined_cuts"),
             overrides=text("overrides"),
             decode_error=text("decode_error"),
             offset=optional(top.at("offset"), d.get("offset"), lambda w, v: integer(w, v, -_ANY, _ANY)),

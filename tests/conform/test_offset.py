@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from remaster_core.conform.cuts import frame_thumbnail
-from remaster_core.conform.offset import find_offset
+from remaster_core.conform.offset import OffsetParams, find_offset, join_continuing
 from tests.conform import OTHER_PICTURES, PICTURES, shot_frames
 
 LENGTHS = [14, 9, 20, 12]
@@ -118,3 +118,36 @@ def test_no_film_frames() -> None:
     broadcast, cuts = _broadcast(_shots(PICTURES, 5))
     r = find_offset(broadcast, np.zeros((0, 36, 48, 3), np.float32), cuts)
     assert r.offset is None and not r.matched
+
+
+def test_a_cut_found_at_an_edit_inside_a_film_shot_is_joined_away() -> None:
+    """An edit that dropped film frames 31-33 in a fast enough move looks like a cut: the shot is split
+    there, and the film, running on across it with a gap and no film cut, joins the halves again with a
+    film jump. A cut where the film runs on frame by frame (the start of a dissolve in the film) stays,
+    and so does one at a film cut where frames were dropped before it."""
+    shots = _shots(PICTURES, 0)
+    rng = np.random.default_rng(1)
+    film = _thumbs([_as_film(f, rng) for s in shots for f in s])
+    edited = [shots[0], shots[1], [*shots[2][:8], *shots[2][11:]], shots[3]]  # film 31-33 dropped
+    leader = [np.full_like(shots[0][0], 40)] * LEADER
+    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
+    broadcast = _thumbs(leader + [f for s in edited for f in s])
+    jump = cuts[3] + 8
+    split = find_offset(broadcast, film, sorted([*cuts, jump]))
+    assert [(s.first, s.film_first) for s in split.shots[3:5]] == [(cuts[3], 23), (jump, 34)]
+    joined, away = join_continuing(split, OffsetParams().max_skip)
+    assert away == [jump]
+    assert [(s.first, s.last, s.film_first) for s in joined.shots] == [
+        (s.first, s.last, s.film_first) for s in find_offset(broadcast, film, cuts).shots
+    ]
+    assert joined.shots[3].film_jumps == ((jump, 34),) and joined.shots[3].film_last == 42
+    # no gap in the film: the cut stays (the film's own soft transition)
+    broadcast, cuts = _broadcast(shots)
+    soft = find_offset(broadcast, film, sorted([*cuts, cuts[3] + 8]))
+    assert join_continuing(soft, OffsetParams().max_skip) == (soft, [])
+    # film frames 11-13, the end of the first shot, dropped: a gap across a film cut, which stays a cut
+    edited = [shots[0][:-3], shots[1], shots[2], shots[3]]
+    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
+    at_cut = find_offset(_thumbs(leader + [f for s in edited for f in s]), film, cuts)
+    assert [(s.film_first, s.film_last) for s in at_cut.shots[1:3]] == [(0, 10), (14, 22)]
+    assert join_continuing(at_cut, OffsetParams().max_skip) == (at_cut, [])

@@ -11,6 +11,7 @@ import pytest
 
 from remaster_core.align import AlignParams, align
 from remaster_core.conform import conform
+from remaster_core.errors import InputError
 from remaster_core.manifests import AlignManifest, ConformManifest, read_align, read_conform
 from tests.align import conform_from_truth
 from tests.conform import clip
@@ -29,6 +30,11 @@ def test_conform_json_round_trips(
     assert manifest.to_dict() == doc == result.document
     assert ConformManifest.from_dict(manifest.to_dict(), manifest.path) == manifest
     assert ("offset" in doc) == (film is not None)
+    assert doc.get("joined_cuts") == ([] if film is not None else None)  # with a film: none on this clip
+    joined = ConformManifest.from_dict({**doc, "joined_cuts": [2]}, manifest.path)
+    assert joined.joined_cuts == (2,) and joined.to_dict()["joined_cuts"] == [2]
+    with pytest.raises(InputError, match="joined_cuts"):
+        ConformManifest.from_dict({**doc, "joined_cuts": [manifest.frame_count]}, manifest.path)
     assert {f.kind for f in manifest.frames or ()} >= ({"film", "video"} if name == "video" else {"film"})
 
 
