@@ -62,17 +62,23 @@ def test_offset_exact_with_gaps_extra_and_short_film() -> None:
     assert [s.film_first for s in r.shots] == [None, 3, None, 17, 37]
 
 
+def _edited_inside_shot_2() -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray, list[int]]:
+    """(shots, film thumbnails, broadcast thumbnails, cuts) where an edit after the telecine dropped film
+    frames 31-33 from the third shot (its first 8 frames kept)."""
+    shots = _shots(PICTURES, 0)
+    rng = np.random.default_rng(1)
+    film = _thumbs([_as_film(f, rng) for s in shots for f in s])
+    edited = [shots[0], shots[1], [*shots[2][:8], *shots[2][11:]], shots[3]]
+    leader = [np.full_like(shots[0][0], 40)] * LEADER
+    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
+    return shots, film, _thumbs(leader + [f for s in edited for f in s]), cuts
+
+
 def test_frames_dropped_inside_a_shot_by_an_edit_after_telecine_are_a_film_jump() -> None:
     """A shot that lost film frames to an edit made after the telecine (a cadence break there) is
     matched in segments, and the frames after the break are given the film frames after the gap
     (``film_jumps``), not the next ones on the first diagonal."""
-    shots = _shots(PICTURES, 0)
-    rng = np.random.default_rng(1)
-    film = _thumbs([_as_film(f, rng) for s in shots for f in s])
-    edited = [shots[0], shots[1], [*shots[2][:8], *shots[2][11:]], shots[3]]  # film 31-33 dropped
-    leader = [np.full_like(shots[0][0], 40)] * LEADER
-    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
-    broadcast = _thumbs(leader + [f for s in edited for f in s])
+    _, film, broadcast, cuts = _edited_inside_shot_2()
     brk = cuts[3] + 8  # the first output frame after the break
     r = find_offset(broadcast, film, cuts, breaks=[brk])
     assert [s.film_first for s in r.shots] == [None, 0, 14, 23, 43]
@@ -125,13 +131,7 @@ def test_a_cut_found_at_an_edit_inside_a_film_shot_is_joined_away() -> None:
     there, and the film, running on across it with a gap and no film cut, joins the halves again with a
     film jump. A cut where the film runs on frame by frame (the start of a dissolve in the film) stays,
     and so does one at a film cut where frames were dropped before it."""
-    shots = _shots(PICTURES, 0)
-    rng = np.random.default_rng(1)
-    film = _thumbs([_as_film(f, rng) for s in shots for f in s])
-    edited = [shots[0], shots[1], [*shots[2][:8], *shots[2][11:]], shots[3]]  # film 31-33 dropped
-    leader = [np.full_like(shots[0][0], 40)] * LEADER
-    cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
-    broadcast = _thumbs(leader + [f for s in edited for f in s])
+    shots, film, broadcast, cuts = _edited_inside_shot_2()
     jump = cuts[3] + 8
     split = find_offset(broadcast, film, sorted([*cuts, jump]))
     assert [(s.first, s.film_first) for s in split.shots[3:5]] == [(cuts[3], 23), (jump, 34)]
@@ -148,6 +148,7 @@ def test_a_cut_found_at_an_edit_inside_a_film_shot_is_joined_away() -> None:
     # film frames 11-13, the end of the first shot, dropped: a gap across a film cut, which stays a cut
     edited = [shots[0][:-3], shots[1], shots[2], shots[3]]
     cuts = [0, *np.cumsum([LEADER, *[len(s) for s in edited[:-1]]]).tolist()]
+    leader = [np.full_like(shots[0][0], 40)] * LEADER
     at_cut = find_offset(_thumbs(leader + [f for s in edited for f in s]), film, cuts)
     assert [(s.film_first, s.film_last) for s in at_cut.shots[1:3]] == [(0, 10), (14, 22)]
     assert join_continuing(at_cut, OffsetParams().max_skip) == (at_cut, [])
