@@ -318,14 +318,14 @@ class _Stats:
         if self.psd is None or self.flat_tiles == 0:
             if self.structured_tiles:
                 reason = (
-                    f"no grain-like flat region in {frames} scan frame(s): all {self.structured_tiles} flat {p.tile} px "
-                    "tiles hold sparse fine structure (stars, specks: far from Gaussian), "
-                    "so the grain could not be told from the picture"
+                    f"no grain-like flat region in {frames} scan frame(s): all {self.structured_tiles} "
+                    f"flat {p.tile} px tiles hold sparse fine structure (stars, specks: far from "
+                    "Gaussian), so the grain could not be told from the picture"
                 )
             else:
                 reason = (
-                    f"no flat region in {frames} scan frame(s): no {p.tile} px tile has an RMS gradient below "
-                    f"{p.flat_gradient} code values/px, so the grain could not be told from the picture"
+                    f"no flat region in {frames} scan frame(s): no {p.tile} px tile has an RMS gradient "
+                    f"below {p.flat_gradient} code values/px, so the grain could not be told from the picture"
                 )
             return zero_profile(reason, p, frames)
         pixels = int(self.level_pixels.sum())
