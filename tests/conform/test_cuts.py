@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import skimage.data
 
-from remaster_core.conform.cuts import detect_cuts, frame_thumbnail
+from remaster_core.conform.cuts import CutParams, detect_cuts, frame_thumbnail
 
 
 def _pan(picture: np.ndarray, n: int, speed: float, zoom: float = 0.0) -> list[np.ndarray]:
@@ -86,6 +86,28 @@ def test_cut_into_a_fade_is_found_at_its_dark_first_frame() -> None:
     cuts, scores = detect_cuts(np.stack([frame_thumbnail(f) for f in frames]))
     assert scores[11] > scores[10]
     assert cuts == [0, 10]
+
+
+def test_a_cut_from_a_grey_leader_into_a_fade_in_is_found() -> None:
+    """A noisy one-frame grey leader, then a fade-in whose first frame is nearly black (looked-at stress
+    seeds 1024 and 1149): the fade's steps change the histogram about half as much as the cut, so the
+    cut does not stand out by its score, and its standardised picture moves by less than
+    ``light_structure`` (the new picture is barely formed); it stands out among the fade's changes of
+    exposure by that move (``_structure_stands_out``), and the fade's frames are no cuts."""
+    rng = np.random.default_rng(3)
+    chelsea = skimage.data.chelsea().astype(np.float32) / 255
+
+    def noisy(frame: np.ndarray, sigma: float) -> np.ndarray:
+        return np.clip(frame + rng.normal(0.0, sigma, frame.shape).astype(np.float32), 0, 1)
+
+    leader = [noisy(np.full((120, 176, 3), 0.35, np.float32), 0.06)]
+    fade = [
+        noisy(f * np.float32(0.05 + 0.095 * min(10, k)), 0.01) for k, f in enumerate(_pan(chelsea, 14, 1.0))
+    ]
+    thumbs = np.stack([frame_thumbnail(f) for f in leader + fade])
+    cuts, scores = detect_cuts(thumbs)
+    assert cuts == [0, 1]
+    assert scores[1] < CutParams().ratio * float(np.median(scores[2:8]))  # by its score alone: no cut
 
 
 def test_a_dark_flash_shot_into_a_fade_from_black_keeps_both_cuts() -> None:
