@@ -125,11 +125,12 @@ def _scores(features: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 
 def _structure_stands_out(structure: np.ndarray, p: CutParams) -> np.ndarray:
-    """bool (N,): frames whose standardised-luma change is at least half ``light_structure`` and at least
-    ``ratio`` times the median change of the ``window`` frames on each side of it (one side at the
-    reel's ends): a picture change among changes of exposure, such as a cut into a fade-in, whose
-    first frames show the new picture dark and barely formed (looked-at stress seeds 1024 and 1149:
-    0.35 and 0.31 against the fade's 0.06-0.16)."""
+    """bool (N,): frames whose standardised-luma change is at least half ``light_structure``, the largest
+    within +-2 frames, and at least ``ratio`` times the median change of the ``window`` frames on each
+    side of it (one side at the reel's ends): a picture change among changes of exposure, such as a cut
+    into a fade-in, whose first frames show the new picture dark and barely formed (looked-at stress
+    seeds 1024 and 1149: 0.35 and 0.31 against the fade's 0.06-0.16). Not the fade's second frame,
+    where the picture takes form after a cut that moved more (1080)."""
     n = structure.shape[0]
     out = np.zeros(n, bool)
     for t in range(1, n):
@@ -138,7 +139,8 @@ def _structure_stands_out(structure: np.ndarray, p: CutParams) -> np.ndarray:
             for side in (structure[max(1, t - p.window) : t], structure[t + 1 : t + 1 + p.window])
             if side.size
         ]
-        if sides and structure[t] >= 0.5 * p.light_structure:
+        near = structure[max(1, t - 2) : t + 3]
+        if sides and structure[t] >= 0.5 * p.light_structure and structure[t] >= near.max():
             out[t] = bool(structure[t] >= p.ratio * max(float(np.median(side)) for side in sides))
     return out
 
