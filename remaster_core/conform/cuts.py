@@ -21,9 +21,8 @@ that changes every frame; a cut from a fast pan into a still shot (or into a fad
 of the quiet side and clear of the busy one. A *picture change* (the standardised luma moves by at
 least ``light_structure``, see below, or by half that and ``ratio`` times its neighbours' moves: a cut
 into a fade-in whose dark first frame barely shows the new picture) is judged against the motion
-around it: a neighbour whose
-change is one of exposure only (the next steps of a fade, which may score more than the cut into
-the fade's dark first frame) counts with its luma term alone. A cut is also the largest score within
+around it: a neighbour whose change is one of exposure only (the next steps of a fade, which may score
+more than the cut into the fade's dark first frame) counts with its luma term alone. A cut is also the largest score within
 +-2 frames, a picture change ranking above any change of exposure (the cut into a fade, not the
 fade's brighter second frame), unless it and the larger one, both picture changes or both
 changes of exposure, make a *flash*: two cuts one or two frames apart (a shot of 1-2 frames) are
@@ -131,16 +130,16 @@ def _structure_stands_out(structure: np.ndarray, p: CutParams) -> np.ndarray:
     into a fade-in, whose first frames show the new picture dark and barely formed (looked-at stress
     seeds 1024 and 1149: 0.35 and 0.31 against the fade's 0.06-0.16). Not the fade's second frame,
     where the picture takes form after a cut that moved more (1080)."""
-    n = structure.shape[0]
-    out = np.zeros(n, bool)
-    for t in range(1, n):
+    out = np.zeros(structure.shape[0], bool)
+    for t in np.flatnonzero(structure >= 0.5 * p.light_structure):  # few frames: the rest cannot qualify
+        if t == 0 or structure[t] < structure[max(1, t - 2) : t + 3].max():
+            continue
         sides = [
             side
             for side in (structure[max(1, t - p.window) : t], structure[t + 1 : t + 1 + p.window])
             if side.size
         ]
-        near = structure[max(1, t - 2) : t + 3]
-        if sides and structure[t] >= 0.5 * p.light_structure and structure[t] >= near.max():
+        if sides:
             out[t] = bool(structure[t] >= p.ratio * max(float(np.median(side)) for side in sides))
     return out
 
