@@ -72,6 +72,7 @@ from remaster_core.look.grain_sample import (
     clipped_tiles,
     difference_sample,
     measured,
+    not_grain_like,
     single_frame_sample,
     tile_sizes,
 )
@@ -317,10 +318,8 @@ class _Stats:
         p = self.params
         if self.psd is None or self.flat_tiles == 0:
             if self.structured_tiles:
-                reason = (
-                    f"no grain-like flat region in {frames} scan frame(s): all {self.structured_tiles} "
-                    f"flat {p.tile} px tiles hold sparse fine structure (stars, specks: far from "
-                    "Gaussian), so the grain could not be told from the picture"
+                reason = f"no grain-like flat region in {frames} scan frame(s): " + not_grain_like(
+                    self.structured_tiles, p.tile
                 )
             else:
                 reason = (

@@ -37,6 +37,7 @@ from remaster_core.look.grain_sample import (
     clipped_tiles,
     difference_sample,
     measured,
+    not_grain_like,
     single_frame_sample,
     tile_sizes,
 )
@@ -281,10 +282,8 @@ class GrainAccumulator:
                 "as sky, walls or out-of-focus backgrounds"
             )
             if self.structured_tiles:
-                reason = (
-                    f"no grain-like flat region: all {self.structured_tiles} flat {p.tile} px tiles of the "
-                    "reference hold sparse fine structure (stars, specks: far from Gaussian), "
-                    "which would read as grain"
+                reason = "no grain-like flat region in the reference: " + not_grain_like(
+                    self.structured_tiles, p.tile
                 )
             none3 = tuple(unmeasured(reason) for _ in CHANNELS)
             return GrainResult(

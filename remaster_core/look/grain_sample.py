@@ -149,6 +149,14 @@ def clipped_tiles(frame: np.ndarray, tile: int) -> np.ndarray:
     return tiles(at_end, tile).mean(axis=(2, 3)) >= CLIP_SHARE
 
 
+def not_grain_like(count: int, tile: int) -> str:
+    """Why nothing was measured when every one of ``count`` flat ``tile`` px tiles failed ``grain_like``."""
+    return (
+        f"all {count} flat {tile} px tiles hold sparse fine structure (stars, specks: far from Gaussian), "
+        "which would read as grain"
+    )
+
+
 def grain_like(residual_tiles: np.ndarray, floor: float, limit: np.ndarray | float) -> np.ndarray:
     """bool (n,): which of the residual tiles (float32 (n, t, t, C), one picture's, before
     ``winsorised``) look like grain: an excess kurtosis (fourth moment over the squared variance, less 3;
