@@ -21,7 +21,9 @@ clean, and with grain synthesised (``remaster_core.grain``) from the profile of 
 ``--grain-seeds``. The bilinear input is scored alike. With ``--deflicker N`` (default 2) every variant is
 also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N`` does
 (``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
-raster, default the render's). The grain is measured on motion-compensated frame differences
+raster, default the render's); with ``--deflicker-output N`` also with the model's output deflickered
+over N frames each side as ``remaster render --deflicker-output N`` does ("+deflicker+out", the deficit
+taking both deflickers' ``passed_power``). The grain is measured on motion-compensated frame differences
 (``remaster_core.look.grain_sample``), the profile and the output's grain alike.
 """
 
@@ -55,7 +57,7 @@ from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
 from remaster_core.look.regions import LookParams
-from remaster_core.render.deflicker import DeflickerParams, deflicker_frame, passed_power
+from remaster_core.render.deflicker import OUTPUT_SIGMA, DeflickerParams, deflicker_frame, passed_power
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
 from training.data import read_pair, scan_pairs
@@ -224,6 +226,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         sets["+deflicker"] = [
             deflicker_frame(xs[max(0, k - r) : k + r + 1], k - max(0, k - r), params) for k in range(len(xs))
         ]
+    out_params = DeflickerParams(radius=args.deflicker_output, sigma=args.deflicker_output_sigma)
     inputs: dict[str, list[np.ndarray]] = {}
     outs: dict[str, list[np.ndarray]] = {}
     for suffix, seq in sets.items():
@@ -231,22 +234,34 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             np.ascontiguousarray(x[r, c]) for x, (r, c) in zip(seq, boxes, strict=True)
         ]
         for name, g in variants.items():
-            got = outs.setdefault(f"{name}{suffix}", [])
-            for x, (rows, cols) in zip(seq, boxes, strict=True):
+            full = []
+            for x in seq:
                 tx = torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
                 with torch.no_grad():
-                    out = g(tx)[0].numpy().transpose(1, 2, 0)
-                got.append(np.ascontiguousarray(out[rows, cols], dtype=np.float32))
+                    full.append(g(tx)[0].numpy().transpose(1, 2, 0))
+            outs[f"{name}{suffix}"] = _crops(full, boxes)
+            if suffix and not out_params.off:
+                # as `remaster render --deflicker-output`: the model's output deflickered too (film raster)
+                q = out_params.radius
+                both = [
+                    deflicker_frame(full[max(0, k - q) : k + q + 1], k - max(0, k - q), out_params)
+                    for k in range(len(full))
+                ]
+                outs[f"{name}{suffix}+out"] = _crops(both, boxes)
     shot = index.val[0].shot
     results = {name: score_variant(seq, films, {}, shot, []) for name, seq in inputs.items()}
     output_rms = {}
     for name, g in variants.items():
         own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
-        for suffix in sets:
-            # as `remaster render` does: a deflickered input carries less of the grain the model
-            # reproduces, and the deficit takes that in (the deflicker ran at this raster: scale 1)
-            passed = passed_power(ring_frequencies(profile), params, 1.0) if suffix else None
+        for suffix in [s for s in outs if s == name or s.startswith(name + "+")]:
+            suffix = suffix[len(name) :]
+            # as `remaster render` does: a deflickered input (and output) carries less of the grain the
+            # model reproduces, and the deficit takes that in (the deflickers ran at this raster: scale 1)
+            f = ring_frequencies(profile)
+            passed = passed_power(f, params, 1.0) if suffix else None
+            if suffix.endswith("+out") and passed is not None:
+                passed = passed * passed_power(f, out_params, 1.0)
             deficit = grain_deficit(profile, own, passed) if own.tile == profile.tile else profile
             # what a render could do on its own: the deficit over the grain this very shot's output
             # carries (measured on the output alone; the deflicker's effect is already in it)
@@ -266,6 +281,11 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "train_seconds": timings,
         "results": results,
     }
+
+
+def _crops(frames: list[np.ndarray], boxes: list[tuple[slice, slice]]) -> list[np.ndarray]:
+    """Each frame's scored rectangle, float32, contiguous."""
+    return [np.ascontiguousarray(o[r, c], dtype=np.float32) for o, (r, c) in zip(frames, boxes, strict=True)]
 
 
 def _fmt(v: Any) -> str:
@@ -292,6 +312,15 @@ def main() -> None:
     parser.add_argument(
         "--deflicker-sigma", type=float, default=DeflickerParams().sigma, metavar="PX",
         help="the deflicker's low band, px at the broadcast raster (default: remaster render's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--deflicker-output", type=int, default=0, metavar="N",
+        help="also score the deflickered variants with the model's output deflickered over N frames each "
+        "side ('+deflicker+out'; as remaster render --deflicker-output N; 0: not)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--deflicker-output-sigma", type=float, default=OUTPUT_SIGMA, metavar="PX",
+        help="the output deflicker's low band, px at the film raster (default: remaster render's)",
     )  # fmt: skip
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON",

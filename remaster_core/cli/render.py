@@ -106,6 +106,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "reads N frames beyond each chunk; about 0.07 s a 720x480 frame)",
     )
     p.add_argument(
+        "--deflicker-output",
+        type=whole_number(0, MAX_RADIUS),
+        default=0,
+        metavar="N",
+        help="average the model output's low band over N frames each side, following the motion, before "
+        "the grain: takes out the slow change the model makes of the input's fine noise (0: off, the "
+        "default; 4 is a good start, with --deflicker 4; the model also runs on N frames beyond each chunk)",
+    )
+    p.add_argument(
         "--chunk",
         type=whole_number(1, MAX_FRAMES),
         default=None,
@@ -250,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
         output_colorspace=args.output_colorspace,
         ocio_config=args.ocio_config,
         deflicker=args.deflicker,
+        deflicker_output=args.deflicker_output,
     )
     w, h = plan.settings.node.output_size or (0, 0)
     print(

@@ -18,9 +18,11 @@
      its neighbours (with ``settings.deflicker``: ``render.deflicker``; the neighbours beyond the chunk's
      ends are read too), resample it to the output raster (``node.prepare_frame``);
    - this thread: the model, its guard and the mix (``node.model_frame``);
-   - write behind (a thread, one frame): the film grain (``node.apply_grain``), black beyond the
-     broadcast picture (``Resampled.finish``), the output colour space and its tag, the atomic write of
-     the previous frame.
+   - write behind (a thread, one frame): with ``settings.output_deflicker``, the output's low band
+     averaged with the model's output on its neighbours (``render.deflicker`` at the output raster; the
+     model also runs on the frames within its radius beyond the chunk's ends or skipped as valid, which
+     are not written), the film grain (``node.apply_grain``), black beyond the broadcast picture
+     (``Resampled.finish``), the output colour space and its tag, the atomic write of the previous frame.
 
    Frames are recorded and written in frame order; an error in a background stage is recorded against
    the frame it happened on (see Failures);
@@ -65,7 +67,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -136,7 +138,15 @@ class RenderSettings:
             frame the input holds. A host that writes its source frames into a folder as it goes (the
             Nuke node) gives its source's range, so that frames left there from an earlier, longer range
             are never read.
+        output_deflicker: the temporal deflicker of the model's output (``render.deflicker`` on the
+            mixed output, before the grain; ``sigma`` in output px), or None: off. A frame is then made
+            from the model's output on its neighbours too: a chunk runs the model ``radius`` frames
+            beyond its ends.
     """
+
+    def reach(self) -> int:
+        """Frames each side whose input a frame's pixels depend on: the two deflickers' radii."""
+        return _radius(self.deflicker) + _radius(self.output_deflicker)
 
     input: str
     output: OutputSpec
@@ -148,12 +158,18 @@ class RenderSettings:
     colour: RenderColour | None = None
     deflicker: DeflickerParams | None = None
     input_range: tuple[int, int] | None = None
+    output_deflicker: DeflickerParams | None = None
 
     def log_folder(self) -> Path:
         """The folder of the chunk logs."""
         return (
             self.log_dir if self.log_dir is not None else self.output.pattern.directory / ".remaster" / "logs"
         )
+
+
+def _radius(params: DeflickerParams | None) -> int:
+    """A deflicker's radius; 0 when it is None or off."""
+    return 0 if params is None else params.radius
 
 
 @dataclass(frozen=True)
@@ -323,6 +339,16 @@ def _frame_mapping(
     return frame_transform(settings.node, source.size, source.pixel_aspect), None
 
 
+def _safe_mapping(
+    settings: RenderSettings, table: AlignTable | None, source: FrameSource, frame: int
+) -> tuple[Transform4, Radial | None] | None:
+    """``_frame_mapping``, or None where the frame has none (align.json does not cover it)."""
+    try:
+        return _frame_mapping(settings, table, source, frame)
+    except RemasterError:
+        return None
+
+
 def _frame_key(
     settings: RenderSettings,
     model_sha: str,
@@ -330,28 +356,47 @@ def _frame_key(
     frame: int,
     mapping: tuple[Transform4, Radial | None],
     held: frozenset[int] = frozenset(),
+    neighbour_mapping: Callable[[int], tuple[Transform4, Radial | None] | None] | None = None,
 ) -> str:
-    """The render key of ``frame`` (``outputs.render_key``); ``held``: the frames ``source`` holds (the
-    deflicker's neighbours are looked up in it)."""
-    transform, distortion = mapping
+    """The render key of ``frame`` (``outputs.render_key``); ``mapping``: its (transform, distortion);
+    ``held``: the frames ``source`` holds (the deflickers' neighbours are looked up in it);
+    ``neighbour_mapping``: another frame's mapping or None where it has none (needed with an output
+    deflicker: a neighbour's model output depends on it)."""
     fields = {
         "model_sha256": model_sha,
         "node": settings.node.key_fields(),
-        "frame_transform": transform.to_dict(),
-        "distortion": distortion.to_dict() if distortion is not None else None,
+        **_mapping_fields(mapping),
         "input": source.identity(frame),
         "output": settings.output.key_fields(),
     }
     colour = settings.colour.key_fields() if settings.colour is not None else None
     if colour is not None:
         fields["colour"] = colour
-    d = settings.deflicker
+    d, o = settings.deflicker, settings.output_deflicker
     if d is not None and not d.off:  # the frame depends on its neighbours' pixels too
         fields["deflicker"] = asdict(d)
+    if o is not None and not o.off:  # ... and on the model's output of its neighbours
+        fields["output_deflicker"] = asdict(o)
+        if neighbour_mapping is None:
+            raise ValueError("an output deflicker's render key needs the neighbours' mappings")
+        fields["neighbour_mappings"] = [
+            _mapping_fields(m) if (m := neighbour_mapping(g)) is not None else None
+            for g in deflicker_window(frame, o.radius, held)
+            if g != frame
+        ]
+    if settings.reach():
         fields["neighbours"] = [
-            source.identity(g) for g in deflicker_window(frame, d.radius, held) if g != frame
+            source.identity(g) for g in deflicker_window(frame, settings.reach(), held) if g != frame
         ]
     return render_key(fields)
+
+
+def _mapping_fields(mapping: tuple[Transform4, Radial | None]) -> dict[str, Any]:
+    transform, distortion = mapping
+    return {
+        "frame_transform": transform.to_dict(),
+        "distortion": distortion.to_dict() if distortion is not None else None,
+    }
 
 
 def _params_summary(params: NodeParams) -> dict[str, Any]:
@@ -485,11 +530,8 @@ def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened 
     for path in remove_stale_temps(settings.output, chunk.frames):
         record.log.write("cleanup", removed=str(path))
     size = region_of_definition(node, source.size, source.pixel_aspect)
-    d = settings.deflicker
     held = (
-        frozenset(held_frames(source.available(), settings.input_range))
-        if d is not None and not d.off
-        else frozenset()
+        frozenset(held_frames(source.available(), settings.input_range)) if settings.reach() else frozenset()
     )
     return _Opened(source, table, model_sha, size, held)
 
@@ -508,7 +550,13 @@ def _check_existing(
         try:
             transform, distortion = _frame_mapping(settings, opened.table, opened.source, frame)
             key = _frame_key(
-                settings, opened.model_sha, opened.source, frame, (transform, distortion), opened.held
+                settings,
+                opened.model_sha,
+                opened.source,
+                frame,
+                (transform, distortion),
+                opened.held,
+                functools.partial(_safe_mapping, settings, opened.table, opened.source),
             )
             grain = grain_key(opened.table.mapping(frame) if opened.table is not None else None, frame)
         except RemasterError as exc:
@@ -629,20 +677,43 @@ def _read_and_prepare(
 
 
 def frame_grain(
-    info: ModelInfo | None, deflicker: DeflickerParams | None, transform: Transform4
+    info: ModelInfo | None,
+    deflicker: DeflickerParams | None,
+    transform: Transform4,
+    output_deflicker: DeflickerParams | None = None,
 ) -> GrainProfile | None:
     """The grain profile a frame's output gets: the model's (``ModelInfo.grain``: the film's grain less
-    what its output carries), or, when the input is deflickered and the model carries the film's and
-    its output's profiles, the film's less what of the output's grain survives the deflicker at this
-    frame's scale (``deflicker.passed_power``: the deflicker averages the input's low band over frames,
-    and the coarse grain the model reproduces from it with it). None: no model, or no grain."""
+    what its output carries), or, when a deflicker is on and the model carries the film's and its
+    output's profiles, the film's less what of the output's grain survives the deflickers
+    (``deflicker.passed_power``: the input's deflicker at this frame's scale averages the input's low
+    band over frames, and the coarse grain the model reproduces from it with it; the output's, at scale
+    1, the output's low band). None: no model, or no grain."""
     if info is None:
         return None
-    if deflicker is None or deflicker.off or info.film_grain is None or info.output_grain is None:
+    on = [p for p in (deflicker, output_deflicker) if p is not None and not p.off]
+    if not on or info.film_grain is None or info.output_grain is None:
         return info.grain
-    scale = 1.0 / math.sqrt(abs(transform.sx * transform.sy))  # output px per input px
-    passed = passed_power(ring_frequencies(info.film_grain), deflicker, scale)
+    frequencies = ring_frequencies(info.film_grain)
+    passed = np.ones_like(frequencies)
+    if deflicker is not None and not deflicker.off:
+        scale = 1.0 / math.sqrt(abs(transform.sx * transform.sy))  # output px per input px
+        passed = passed * passed_power(frequencies, deflicker, scale)
+    if output_deflicker is not None and not output_deflicker.off:
+        passed = passed * passed_power(frequencies, output_deflicker, 1.0)
     return grain_deficit(info.film_grain, info.output_grain, passed)
+
+
+def _model_plans(settings: RenderSettings, opened: _Opened, plans: dict[int, _Plan]) -> dict[int, _Plan]:
+    """``plans`` and, with an output deflicker, a plan (no key: never written) for each frame the input
+    holds within its radius of a planned frame, whose model output the deflicker reads."""
+    o = settings.output_deflicker
+    if o is None or o.off or not plans:
+        return plans
+    out = dict(plans)
+    for g in deflicker_reads(plans, o.radius, opened.held):
+        if g not in out and (m := _safe_mapping(settings, opened.table, opened.source, g)) is not None:
+            out[g] = (m[0], m[1], "", (0, 0))
+    return out
 
 
 def _render(
@@ -654,35 +725,44 @@ def _render(
     show_progress: bool,
 ) -> None:
     """Render ``plans`` in frame order in three overlapping stages (see the module docstring): read and
-    prepare ahead, one engine call per frame here, finish (grain, output colour) and write behind."""
+    prepare ahead, one engine call per frame here, finish (output deflicker, grain, output colour) and
+    write behind. With an output deflicker the model also runs on the frames within its radius of the
+    planned ones (``_model_plans``), and a frame is finished once its last neighbour's output is made."""
     source = opened.source
     node = settings.node
     todo = sorted(plans)
+    every = _model_plans(settings, opened, plans)
+    o = settings.output_deflicker
+    q = 0 if o is None else o.radius
     stopped: str | None = None
     attempted: set[int] = set()
     pending: list[tuple[int, float, Future[tuple[Path | None, float, str | None]]]] = []
     guards: dict[int, GuardReport] = {}
     engine = engine_for(node) if node.mix > 0 else None
     grains: dict[tuple[float, float], GrainProfile | None] = {}
+    outputs: dict[int, np.ndarray | None] = {}  # the model's (mixed) output of each frame run, by frame
+    waiting: list[tuple[int, float, Resampled, ImageMeta]] = []  # planned frames made, not yet finished
 
     def grain_of(frame: int) -> GrainProfile | None:
         transform = plans[frame][0]
         key = (transform.sx, transform.sy)
         if key not in grains:
             grains[key] = frame_grain(
-                engine.info if engine is not None else None, settings.deflicker, transform
+                engine.info if engine is not None else None, settings.deflicker, transform, o
             )
         return grains[key]
 
     def finish_and_write(
-        frame: int, mixed: np.ndarray, resampled: Resampled, meta: ImageMeta
+        frame: int, window: list[np.ndarray | None], resampled: Resampled, meta: ImageMeta
     ) -> tuple[Path | None, float, str | None]:
         """(path, seconds, None) once written; (None, seconds, error) when finishing failed. A failed
-        write raises (``MediaError``): it stops the chunk."""
+        write raises (``MediaError``): it stops the chunk. ``window``: the model's outputs of the frames
+        within the output deflicker's radius, ``frame``'s in the middle (just it when off)."""
         t0 = time.perf_counter()
         shot, in_shot = plans[frame][3]
         colour = settings.colour
         try:
+            mixed = window[q] if o is None or o.off else deflicker_frame(window, q, o)
             out = resampled.finish(apply_grain(mixed, node, grain_of(frame), shot=shot, frame=in_shot))
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
@@ -705,19 +785,40 @@ def _render(
             return
         record.rendered(frame, render_seconds + write_seconds, path, guards.pop(frame, None))
 
-    reader = prefetch(_read_and_prepare(settings, source, plans, todo, opened.held), depth=READ_AHEAD)
+    def submit(upto: float) -> None:
+        """Hand the made frames whose output deflicker window ends at or before ``upto`` to the writer."""
+        while waiting and waiting[0][0] + q <= upto and not stopped:
+            frame, seconds, resampled, meta = waiting.pop(0)
+            window = [outputs.get(g) for g in range(frame - q, frame + q + 1)]
+            fut = writer.submit(finish_and_write, frame, window, resampled, meta)
+            pending.append((frame, seconds, fut))
+            keep_from = (waiting[0][0] if waiting else frame + 1) - q  # later frames' windows
+            for g in [g for g in outputs if g < keep_from]:
+                del outputs[g]
+            while len(pending) > 1:  # one frame is finished and written while the next one renders
+                finish(*pending.pop(0))
+
+    reader = prefetch(
+        _read_and_prepare(settings, source, every, sorted(every), opened.held), depth=READ_AHEAD
+    )
     frames_in: Iterator[_Prepared] = reader
     if show_progress:
-        frames_in = progress(reader, total=len(todo), desc=f"render {chunk.first}-{chunk.last}", unit="frame")
+        frames_in = progress(
+            reader, total=len(every), desc=f"render {chunk.first}-{chunk.last}", unit="frame"
+        )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remaster-write") as writer:
         try:
             for ready in frames_in:
-                attempted.add(ready.frame)
+                planned = ready.frame in plans
+                if planned:
+                    attempted.add(ready.frame)
                 t0 = time.perf_counter()
+                outputs[ready.frame] = None
                 if ready.error is not None or ready.resampled is None:
-                    record.failed(ready.frame, ready.error or "no pixels", "input", ready.seconds)
+                    if planned:
+                        record.failed(ready.frame, ready.error or "no pixels", "input", ready.seconds)
+                    submit(ready.frame)
                     continue
-                key = plans[ready.frame][2]
                 try:
                     mixed = model_frame(
                         ready.resampled.picture,
@@ -726,19 +827,25 @@ def _render(
                         on_guard=functools.partial(guards.__setitem__, ready.frame),
                     )
                 except RemasterError as exc:
-                    kind = "model" if isinstance(exc, ModelError) else "input"
-                    record.failed(ready.frame, str(exc), kind, ready.seconds + time.perf_counter() - t0)
+                    if planned:
+                        kind = "model" if isinstance(exc, ModelError) else "input"
+                        record.failed(ready.frame, str(exc), kind, ready.seconds + time.perf_counter() - t0)
+                    submit(ready.frame)
                     continue
-                meta = output_meta(ready.meta, settings.output, key)
-                guard = guards.get(ready.frame)
-                if guard is not None and guard.flagged and settings.output.ext in GUARD_ATTRIBUTE:
-                    meta.extra[GUARD_ATTRIBUTE[settings.output.ext]] = guard.attribute()
-                fut = writer.submit(finish_and_write, ready.frame, mixed, ready.resampled, meta)
-                pending.append((ready.frame, ready.seconds + time.perf_counter() - t0, fut))
-                while len(pending) > 1:  # one frame is finished and written while the next one renders
-                    finish(*pending.pop(0))
+                outputs[ready.frame] = mixed
+                if planned:
+                    meta = output_meta(ready.meta, settings.output, plans[ready.frame][2])
+                    guard = guards.get(ready.frame)
+                    if guard is not None and guard.flagged and settings.output.ext in GUARD_ATTRIBUTE:
+                        meta.extra[GUARD_ATTRIBUTE[settings.output.ext]] = guard.attribute()
+                    seconds = ready.seconds + time.perf_counter() - t0
+                    waiting.append((ready.frame, seconds, ready.resampled, meta))
+                else:
+                    guards.pop(ready.frame, None)  # a neighbour's: its own frame is not written here
+                submit(ready.frame)
                 if stopped:
                     break
+            submit(math.inf)
             while pending:
                 finish(*pending.pop(0))
         finally:
@@ -746,6 +853,6 @@ def _render(
                 frames_in.close()  # type: ignore[attr-defined]
             reader.close()  # type: ignore[attr-defined]
     for frame in todo:
-        if frame not in attempted:
+        if frame not in attempted or any(w[0] == frame for w in waiting):
             record.failed(frame, stopped or "not rendered: the input ended before it", "not rendered")
     record.result.rendered.sort()

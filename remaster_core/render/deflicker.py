@@ -47,6 +47,12 @@ FLOW_WIDTH = 360
 """px: the low bands' luma is downscaled to at most this wide for the flow (they hold no finer detail)."""
 
 
+OUTPUT_SIGMA = 2.0
+"""px at the output raster: the output deflicker's low band (``remaster render --deflicker-output``).
+The model turns the input's fine noise into slow change of its output's low band that no deflicker of
+the input reaches; averaging the output's low band over neighbouring frames takes it out. Measured with
+``bench/grain.py --deflicker 4 --deflicker-output 4`` on grain seeds 1-5 and 7-10 (docs/training.md)."""
+
 MAX_RADIUS = 8
 """The largest deflicker radius, frames each side (``remaster render --deflicker``, the worker's
 ``deflicker``, the Nuke node's knob)."""
@@ -69,7 +75,8 @@ def deflicker_reads(frames: Iterable[int], radius: int, held: Container[int]) ->
 class DeflickerParams:
     """Attributes:
     radius: frames each side averaged with a frame (0: off).
-    sigma: px at the input raster, the Gaussian whose band is averaged over time.
+    sigma: px at the raster it runs on (the input's, or the output's for the output deflicker), the
+        Gaussian whose band is averaged over time.
     tau: a neighbour's pixel keeps weight exp(-1/2) at ``tau`` times the noise level.
     cut_ratio: a neighbour whose median difference exceeds this times the noise level is left out.
     min_correlation: a neighbour whose warped low luma correlates less than this is left out.
@@ -165,7 +172,8 @@ def deflicker_frame(window: Sequence[np.ndarray | None], centre: int, params: De
         )
         if _correlation(luma(moved), y_c) < params.min_correlation:
             continue
-        d = np.abs(moved - low_c).max(axis=2)
+        a = np.abs(moved - low_c)
+        d = np.maximum(np.maximum(a[..., 0], a[..., 1]), a[..., 2])  # per pixel, over R'G'B'
         warped.append(moved)
         diffs.append(d)
         medians.append(float(np.median(d)))

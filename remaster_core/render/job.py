@@ -31,7 +31,7 @@ from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.node import NodeParams, read_align, region_of_definition
 from remaster_core.render.chunk import Chunk, ChunkResult, FrameFailure, RenderSettings, render_chunk
 from remaster_core.render.colour import render_colour
-from remaster_core.render.deflicker import DeflickerParams
+from remaster_core.render.deflicker import OUTPUT_SIGMA, DeflickerParams
 from remaster_core.render.inputs import FrameSource, SequenceSource, open_source
 from remaster_core.render.outputs import OutputSpec, output_spec
 from remaster_core.runtime.model import open_model
@@ -160,6 +160,7 @@ def plan_job(
     ocio_config: str | None = None,
     deflicker: int = 0,
     input_range: tuple[int, int] | None = None,
+    deflicker_output: int = 0,
 ) -> JobPlan:
     """Check the job and fix what every chunk must agree on (see the module docstring).
 
@@ -179,6 +180,8 @@ def plan_job(
         deflicker: frames each side the input's low band is averaged over (``render.deflicker``); 0: off.
         input_range: the first and last input frame the deflicker reads (``RenderSettings.input_range``);
             None: every frame the input holds.
+        deflicker_output: frames each side the model output's low band is averaged over
+            (``RenderSettings.output_deflicker``, ``render.deflicker.OUTPUT_SIGMA`` px); 0: off.
 
     Raises:
         InputError: bad output pattern, input, frame range (or a negative frame of a conform or video) or
@@ -226,6 +229,9 @@ def plan_job(
         colour=colour,
         deflicker=DeflickerParams(radius=deflicker) if deflicker else None,
         input_range=input_range,
+        output_deflicker=(
+            DeflickerParams(radius=deflicker_output, sigma=OUTPUT_SIGMA) if deflicker_output else None
+        ),
     )
     return JobPlan(
         settings,
