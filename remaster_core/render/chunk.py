@@ -105,6 +105,7 @@ from remaster_core.render.deflicker import (
     passed_power,
 )
 from remaster_core.render.inputs import FrameSource, SourceFrame, open_source
+from remaster_core.render.output_cache import OutputCache
 from remaster_core.render.outputs import (
     OutputSpec,
     frame_status,
@@ -389,6 +390,41 @@ def _frame_key(
             source.identity(g) for g in deflicker_window(frame, settings.reach(), held) if g != frame
         ]
     return render_key(fields)
+
+
+def _model_key(
+    settings: RenderSettings,
+    model_sha: str,
+    source: FrameSource,
+    frame: int,
+    mapping: tuple[Transform4, Radial | None],
+    held: frozenset[int],
+) -> str | None:
+    """The key of ``frame``'s model output (mixed, before the output deflicker and the grain) in
+    ``MODEL_OUTPUTS``: everything it depends on; None where an input frame has no identity."""
+    d = settings.deflicker
+    try:
+        fields = {
+            "model_output": 1,
+            "model_sha256": model_sha,
+            "node": {k: v for k, v in settings.node.key_fields().items() if k != "grain"},
+            **_mapping_fields(mapping),
+            "input": source.identity(frame),
+            "colour": settings.colour.key_fields() if settings.colour is not None else None,
+            "deflicker": asdict(d) if d is not None and not d.off else None,
+            "neighbours": [
+                source.identity(g) for g in deflicker_window(frame, _radius(d), held) if g != frame
+            ],
+        }
+    except RemasterError:
+        return None
+    return render_key(fields)
+
+
+MODEL_OUTPUTS: OutputCache[GuardReport | None] = OutputCache()
+"""This process's latest model outputs with their guard reports, used with an output deflicker
+(``render.output_cache``): a host asking for one frame at a time, or a worker rendering consecutive
+chunks, runs the model once a frame."""
 
 
 def _mapping_fields(mapping: tuple[Transform4, Radial | None]) -> dict[str, Any]:
@@ -734,13 +770,23 @@ def _render(
     every = _model_plans(settings, opened, plans)
     o = settings.output_deflicker
     q = 0 if o is None else o.radius
+    model_keys: dict[int, str | None] = {}
+    outputs: dict[int, np.ndarray | None] = {}  # the model's (mixed) output of each frame run, by frame
+    if q:  # outputs this process made before: a neighbour's is not read again, a planned frame's not run
+        model_keys = {
+            g: _model_key(settings, opened.model_sha, source, g, (p[0], p[1]), opened.held)
+            for g, p in every.items()
+        }
+        for g, k in model_keys.items():
+            if g not in plans and k is not None and (hit := MODEL_OUTPUTS.get(k)) is not None:
+                outputs[g] = hit[0]
+    to_run = {g: p for g, p in every.items() if g not in outputs}
     stopped: str | None = None
     attempted: set[int] = set()
     pending: list[tuple[int, float, Future[tuple[Path | None, float, str | None]]]] = []
     guards: dict[int, GuardReport] = {}
     engine = engine_for(node) if node.mix > 0 else None
     grains: dict[tuple[float, float], GrainProfile | None] = {}
-    outputs: dict[int, np.ndarray | None] = {}  # the model's (mixed) output of each frame run, by frame
     waiting: list[tuple[int, float, Resampled, ImageMeta]] = []  # planned frames made, not yet finished
 
     def grain_of(frame: int) -> GrainProfile | None:
@@ -799,12 +845,12 @@ def _render(
                 finish(*pending.pop(0))
 
     reader = prefetch(
-        _read_and_prepare(settings, source, every, sorted(every), opened.held), depth=READ_AHEAD
+        _read_and_prepare(settings, source, to_run, sorted(to_run), opened.held), depth=READ_AHEAD
     )
     frames_in: Iterator[_Prepared] = reader
     if show_progress:
         frames_in = progress(
-            reader, total=len(every), desc=f"render {chunk.first}-{chunk.last}", unit="frame"
+            reader, total=len(to_run), desc=f"render {chunk.first}-{chunk.last}", unit="frame"
         )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remaster-write") as writer:
         try:
@@ -819,19 +865,29 @@ def _render(
                         record.failed(ready.frame, ready.error or "no pixels", "input", ready.seconds)
                     submit(ready.frame)
                     continue
-                try:
-                    mixed = model_frame(
-                        ready.resampled.picture,
-                        node,
-                        where=f"frame {ready.frame} of {source.label}",
-                        on_guard=functools.partial(guards.__setitem__, ready.frame),
-                    )
-                except RemasterError as exc:
-                    if planned:
-                        kind = "model" if isinstance(exc, ModelError) else "input"
-                        record.failed(ready.frame, str(exc), kind, ready.seconds + time.perf_counter() - t0)
-                    submit(ready.frame)
-                    continue
+                mkey = model_keys.get(ready.frame)
+                hit = MODEL_OUTPUTS.get(mkey) if mkey is not None else None
+                if hit is not None:
+                    mixed = hit[0]
+                    if hit[1] is not None:
+                        guards[ready.frame] = hit[1]
+                else:
+                    try:
+                        mixed = model_frame(
+                            ready.resampled.picture,
+                            node,
+                            where=f"frame {ready.frame} of {source.label}",
+                            on_guard=functools.partial(guards.__setitem__, ready.frame),
+                        )
+                    except RemasterError as exc:
+                        if planned:
+                            kind = "model" if isinstance(exc, ModelError) else "input"
+                            seconds = ready.seconds + time.perf_counter() - t0
+                            record.failed(ready.frame, str(exc), kind, seconds)
+                        submit(ready.frame)
+                        continue
+                    if mkey is not None:
+                        MODEL_OUTPUTS.put(mkey, mixed, guards.get(ready.frame))
                 outputs[ready.frame] = mixed
                 if planned:
                     meta = output_meta(ready.meta, settings.output, plans[ready.frame][2])

@@ -153,3 +153,46 @@ def test_the_grain_synthesised_takes_both_deflickers_in() -> None:
     with_out = frame_grain(info, d_in, half, d_out)  # type: ignore[arg-type]
     assert only_in is not None and with_out is not None
     assert all(b > a for a, b in zip(only_in.rms, with_out.rms, strict=True))  # it takes more, gives more
+
+
+def test_a_host_stepping_frame_by_frame_runs_the_model_once_a_frame(
+    setup: tuple[Path, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One frame a job in one process (as the worker behind the Nuke node): the first frame runs the
+    model on its 2r + 1 frames, each next one on the one frame new to its window; the frames are the
+    ones a whole render gives, and a changed input frame is run again, never served from memory."""
+    from remaster_core.node import NodeParams
+    from remaster_core.render import chunk as chunk_module
+    from remaster_core.render.job import plan_job, run_job
+    from remaster_core.render.outputs import output_spec
+
+    _, _, model = setup
+    plate = _plate(tmp_path / "in")
+    whole = _render(tmp_path, plate, model, "whole", "--deflicker", "1", "--deflicker-output", "2")
+    runs: list[int] = []
+    real = chunk_module.model_frame
+
+    def counted(picture: np.ndarray, params: NodeParams, **kw: object) -> np.ndarray:
+        runs.append(1)
+        return real(picture, params, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chunk_module, "model_frame", counted)
+    chunk_module.MODEL_OUTPUTS.clear()
+    node = NodeParams(model=model, output_size=(2 * W, 2 * H))
+    spec = output_spec(str(tmp_path / "step" / "o.####.exr"), bit_depth="float")
+
+    def one(frame: int) -> int:
+        runs.clear()
+        plan = plan_job(plate, spec, node, frames=[frame], deflicker=1, deflicker_output=2, force=True)
+        assert run_job(plan, show_progress=False).exit_code == 0
+        return len(runs)
+
+    assert [one(f) for f in (3, 4, 5, 6)] == [5, 1, 1, 1]
+    for f in (3, 4, 5, 6):
+        assert np.array_equal(pixels(tmp_path / "step" / f"o.{f:04d}.exr"), whole[f]), f
+    write_image(tmp_path / "in" / "p.0008.exr", _picture(9)[:, 20 : 20 + W], bit_depth="float")
+    # frame 8's input changed: the outputs of 7 (its input deflicker reads 8), 8 and 9 are run again
+    assert one(6) == 2  # 7 and 8 are in frame 6's window; 9 is not
+    changed = _render(tmp_path, plate, model, "changed", "--deflicker", "1", "--deflicker-output", "2")
+    assert np.array_equal(pixels(tmp_path / "step" / "o.0006.exr"), changed[6])
+    assert not np.array_equal(changed[6], whole[6])
