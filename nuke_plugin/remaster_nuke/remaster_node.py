@@ -59,6 +59,7 @@ SETTINGS_KNOBS = (
     "grain_size",
     "grain_seed",
     "deflicker",
+    "deflicker_output",
     "broadcast_colorspace",
     "output_colorspace",
     "ocio_config",
@@ -353,7 +354,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
                     break
                 task.setMessage(f"frame {frame}")
                 task.setProgress(int(100 * i / max(1, len(prep.frames))))
-            for g in settings.frames_to_write(frame, prep.settings.deflicker, *prep.source_range):
+            for g in settings.frames_to_write(frame, prep.settings.reach, *prep.source_range):
                 if g in written:
                     continue
                 try:
@@ -366,7 +367,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
                         ) from None
                     raise NodeError(
                         f"frame {g}, which the deflicker of frame {frame} reads: Nuke could not render the "
-                        f"Source ({exc}); fix the Source tree, or set 'deflicker' to 0"
+                        f"Source ({exc}); fix the Source tree, or set 'deflicker' and 'deflicker output' to 0"
                     ) from None
                 written.add(g)
             try:
@@ -441,8 +442,11 @@ def summary(report: Report) -> str:
         text += (
             "\nGUARD: {n} frame(s) ({f}) hold colours outside what the model was trained on (up to {w:.1f}% "
             "of the pixels): blended towards the model's grade there"
-        ).format(n=len(frames), f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
-                 w=100 * worst)
+        ).format(
+            n=len(frames),
+            f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
+            w=100 * worst,
+        )
     if report.colour:
         text += "\n" + report.colour
     if report.warnings:

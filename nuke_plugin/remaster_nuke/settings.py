@@ -79,8 +79,8 @@ GRAIN_KNOBS = (GRAIN_AMOUNT_KNOB, GRAIN_SIZE_KNOB, GRAIN_SEED_KNOB)
 saved before these knobs existed has none: their defaults are used."""
 ENGINE_KNOBS = (TILE_KNOB, PRECISION_KNOB, PROVIDER_KNOB, MIX_KNOB) + GRAIN_KNOBS
 MAX_DEFLICKER = 8
-"""The largest 'deflicker' knob value: frames each side, as ``remaster render --deflicker`` (the worker's
-``deflicker`` key checks it again)."""
+"""The largest 'deflicker' and 'deflicker output' knob value: frames each side, as ``remaster render
+--deflicker`` and ``--deflicker-output`` (the worker's keys of the same names check it again)."""
 PRECISIONS = PRECISION_KNOB.choices
 PROVIDERS = PROVIDER_KNOB.choices
 
@@ -138,6 +138,9 @@ class NodeSettings(NamedTuple):
         deflicker: frames each side of the input's temporal deflicker (0: off), as ``remaster render
             --deflicker``; "Process range" then also writes the Source frames within this many of each
             frame (the deflicker reads them).
+        deflicker_output: frames each side of the model output's temporal deflicker (0: off), as
+            ``remaster render --deflicker-output``; "Process range" then writes the Source frames within
+            ``deflicker + deflicker_output`` of each frame.
         cache_dir: the cache root folder.
         worker: the worker command knob ("" for the environment / PATH).
         instance: the node's instance id.
@@ -172,6 +175,12 @@ class NodeSettings(NamedTuple):
     output_colorspace: str = SOURCE_COLORSPACE_KNOB.default
     ocio_config: str = ""
     deflicker: int = 0
+    deflicker_output: int = 0
+
+    @property
+    def reach(self) -> int:
+        """Frames each side of a frame whose Source frames its render reads (the two deflickers)."""
+        return self.deflicker + self.deflicker_output
 
 
 def _text(values: Mapping[str, Any], name: str) -> str:
@@ -317,11 +326,8 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     engine = {knob.name: _engine_value(present, knob) for knob in ENGINE_KNOBS}
     cache_dir = _text(values, "cache_dir") or default_cache_root()
     broadcast_colorspace, output_colorspace, config = _colour(values)
-    deflicker = 0 if values.get("deflicker") is None else _number(values, "deflicker", "deflicker")
-    if deflicker != int(deflicker) or not 0 <= deflicker <= MAX_DEFLICKER:
-        raise SettingsError(
-            f"'deflicker' must be a whole number of frames from 0 (off) to {MAX_DEFLICKER}, got {deflicker:g}"
-        )
+    deflicker = _deflicker(values, "deflicker", "deflicker")
+    deflicker_output = _deflicker(values, "deflicker_output", "deflicker output")
     return NodeSettings(
         model=os.path.abspath(model),
         geometry=geometry,
@@ -344,8 +350,20 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         broadcast_colorspace=broadcast_colorspace,
         output_colorspace=output_colorspace,
         ocio_config=config,
-        deflicker=int(deflicker),
+        deflicker=deflicker,
+        deflicker_output=deflicker_output,
     )
+
+
+def _deflicker(values: Mapping[str, Any], name: str, label: str) -> int:
+    """A deflicker knob's radius: a whole number of frames from 0 (off, also when absent) to
+    ``MAX_DEFLICKER``."""
+    value = 0 if values.get(name) is None else _number(values, name, label)
+    if value != int(value) or not 0 <= value <= MAX_DEFLICKER:
+        raise SettingsError(
+            f"'{label}' must be a whole number of frames from 0 (off) to {MAX_DEFLICKER}, got {value:g}"
+        )
+    return int(value)
 
 
 def _source_format(value: Any) -> tuple[int, int, float] | None:
@@ -381,6 +399,9 @@ def request_params(settings: NodeSettings, span: tuple[int, int] | None = None) 
     }
     if settings.deflicker:
         params["deflicker"] = settings.deflicker
+    if settings.deflicker_output:
+        params["deflicker_output"] = settings.deflicker_output
+    if settings.reach:
         params["source_range"] = list(span) if span is not None else None
     if settings.transform is not None:
         tx, ty, sx, sy = settings.transform
@@ -427,6 +448,8 @@ def settings_key(settings: NodeSettings) -> str:
     }
     if settings.deflicker:  # only when on: the keys of nodes saved before the knob stay as they were
         fields["deflicker"] = settings.deflicker
+    if settings.deflicker_output:
+        fields["deflicker_output"] = settings.deflicker_output
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
@@ -463,6 +486,7 @@ def frames_outside(frames: list[int], first: int, last: int) -> list[int]:
 
 
 def frames_to_write(frame: int, radius: int, first: int, last: int) -> list[int]:
-    """The Source frames "Process range" writes for ``frame``: the frame and, with a deflicker of
-    ``radius`` frames each side, those within it that lie in the Source's range ``first..last``."""
+    """The Source frames "Process range" writes for ``frame``: the frame and, with deflickers reaching
+    ``radius`` frames each side (``NodeSettings.reach``), those within it that lie in the Source's range
+    ``first..last``."""
     return [g for g in range(frame - radius, frame + radius + 1) if first <= g <= last or g == frame]

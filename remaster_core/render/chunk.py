@@ -808,7 +808,9 @@ def _render(
         shot, in_shot = plans[frame][3]
         colour = settings.colour
         try:
-            mixed = window[q] if o is None or o.off else deflicker_frame(window, q, o)
+            own = window[q]
+            assert own is not None  # a frame waits to be finished only once its model output is made
+            mixed = own if o is None or o.off else deflicker_frame(window, q, o)
             out = resampled.finish(apply_grain(mixed, node, grain_of(frame), shot=shot, frame=in_shot))
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)

@@ -299,8 +299,8 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
 
     A remembered plan is only given other frames (one chunk, as ``remaster render`` makes without
     ``--chunk``). Its key holds everything ``plan_job`` resolves from: the patterns, the node parameters,
-    align.json's path, size and mtime, the pixel aspect override, ``force``, the deflicker and its source
-    range, and the size of the first requested source frame. A model file replaced under the same path is
+    align.json's path, size and mtime, the pixel aspect override, ``force``, the two deflickers and their
+    source range, and the size of the first requested source frame. A model file replaced under the same path is
     still caught: the chunk opens the engine by the file's sha256 (``runtime.load_engine``).
     """
     first = parse_pattern(job.source).path(job.frames[0])
@@ -312,7 +312,7 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
     key = json.dumps(
         [job.source, output.pattern.pattern, output.bit_depth, repr(job.node), str(align),
          (stat.st_size, stat.st_mtime_ns) if stat else None, job.pixel_aspect, job.force, size,
-         repr(job.colour), job.deflicker, job.source_range],
+         repr(job.colour), job.deflicker, job.source_range, job.deflicker_output],
         default=str,
     )  # fmt: skip
     plan = _PLANS.get(key)
@@ -332,6 +332,7 @@ def job_plan(job: RenderJob, output: OutputSpec, align: Path | None) -> JobPlan:
             ocio_config=job.colour.ocio_config,
             deflicker=job.deflicker,
             input_range=job.source_range,
+            deflicker_output=job.deflicker_output,
         )
         _PLANS[key] = plan
         while len(_PLANS) > PLAN_CACHE_SIZE:

@@ -38,8 +38,13 @@ Any other key is refused (``InputError`` naming it), so a misspelt knob never re
 ``deflicker``      frames each side the input's low band is averaged over, 0-8 (default 0: off), as
                    ``remaster render --deflicker``: a frame is made from its neighbours too, so the
                    host writes (stages) the source frames within this many of every requested frame
+``deflicker_output`` frames each side the model output's low band is averaged over, 0-8 (default 0:
+                   off), as ``remaster render --deflicker-output``: the model also runs on the frames
+                   within this many of every requested one (the worker keeps its latest outputs, so a
+                   host stepping frame by frame runs it once a frame), and the host stages the source
+                   frames within ``deflicker + deflicker_output`` of every requested frame
 ``source_range``   ``[first, last]``: the host's source frame range, the frames a deflicker may read
-                   (default null: every source file present); required with ``deflicker``, so that a
+                   (default null: every source file present); required with either deflicker, so that a
                    source frame left in the folder from an earlier, longer range is never read
 =================  ================================================================================
 
@@ -95,7 +100,8 @@ EXR_DEPTHS = ("half", "float")
 COLOUR_KEYS = ("broadcast_colorspace", "output_colorspace", "ocio_config")
 """The render's colour options (``JobColour``), named as the ``remaster render`` options they stand for."""
 JOB_KEYS = (
-    "align", "align_offset", "pixel_aspect", "bit_depth", "force", "deflicker", "source_range", *COLOUR_KEYS
+    "align", "align_offset", "pixel_aspect", "bit_depth", "force", "deflicker", "deflicker_output",
+    "source_range", *COLOUR_KEYS,
 )  # fmt: skip
 """The keys of ``params`` that are the render's, not the node's (``parse_render``)."""
 MAX_NAME_CHARS = 4096
@@ -146,7 +152,8 @@ class RenderJob:
         force: re-render valid frames.
         colour: the colour options.
         deflicker: frames each side of the input's temporal deflicker (0: off).
-        source_range: (first, last) source frames the deflicker may read, or None.
+        source_range: (first, last) source frames the deflickers may read, or None.
+        deflicker_output: frames each side of the model output's temporal deflicker (0: off).
     """
 
     source: str
@@ -162,14 +169,17 @@ class RenderJob:
     colour: JobColour = JobColour()
     deflicker: int = 0
     source_range: tuple[int, int] | None = None
+    deflicker_output: int = 0
 
     def promoted(self) -> tuple[int, ...]:
         """The source frames this render reads, sorted: the requested frames and, with a deflicker, the
-        frames of ``source_range`` within ``deflicker`` of any of them (the staged ones are promoted)."""
-        if not self.deflicker or self.source_range is None:
+        frames of ``source_range`` within ``deflicker + deflicker_output`` of any of them (the staged
+        ones are promoted)."""
+        reach = self.deflicker + self.deflicker_output
+        if not reach or self.source_range is None:
             return self.frames
         first, last = self.source_range
-        return tuple(deflicker_reads(self.frames, self.deflicker, range(first, last + 1)))
+        return tuple(deflicker_reads(self.frames, reach, range(first, last + 1)))
 
 
 def parse_request(line: bytes) -> Request:
@@ -378,13 +388,7 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
         raise InputError(
             f"output {shown(output)}: the worker writes EXR frames; give a pattern ending in .exr"
         )
-    deflicker = params.get("deflicker", 0)
-    if deflicker is None:
-        deflicker = 0
-    if isinstance(deflicker, bool) or not isinstance(deflicker, int) or not 0 <= deflicker <= MAX_RADIUS:
-        raise InputError(
-            f"deflicker must be a whole number of frames from 0 (off) to {MAX_RADIUS}, got {shown(deflicker)}"
-        )
+    deflicker, deflicker_output = (_radius(params, key) for key in ("deflicker", "deflicker_output"))
     span = params.get("source_range")
     source_range = None
     if span is not None:
@@ -398,10 +402,10 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
                 f"source_range must be [first, last], two whole frame numbers with first <= last, got {shown(span)}"
             )
         source_range = (int(span[0]), int(span[1]))
-    if deflicker and source_range is None:
+    if (deflicker or deflicker_output) and source_range is None:
         raise InputError(
-            "a render with deflicker needs source_range, [first, last] of the host's source frames: the "
-            "deflicker reads the frames around each requested one"
+            "a render with deflicker or deflicker_output needs source_range, [first, last] of the host's "
+            "source frames: the deflicker reads the frames around each requested one"
         )
     return RenderJob(
         source=source,
@@ -417,4 +421,18 @@ def parse_render(body: dict[str, Any]) -> RenderJob:
         colour=parse_colour(params),
         deflicker=deflicker,
         source_range=source_range,
+        deflicker_output=deflicker_output,
     )
+
+
+def _radius(params: dict[str, Any], key: str) -> int:
+    """``params[key]``, a deflicker radius: a whole number of frames from 0 to ``MAX_RADIUS`` (absent or
+    null: 0, off)."""
+    value = params.get(key, 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RADIUS:
+        raise InputError(
+            f"{key} must be a whole number of frames from 0 (off) to {MAX_RADIUS}, got {shown(value)}"
+        )
+    return value

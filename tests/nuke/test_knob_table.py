@@ -157,3 +157,4 @@ def test_the_deflicker_knob_takes_what_the_render_takes() -> None:
     assert settings.MAX_DEFLICKER == MAX_RADIUS
     gizmo = (PLUGIN / "gizmos" / "Remaster.gizmo").read_text()
     assert "addUserKnob {3 deflicker " in gizmo
+    assert "addUserKnob {3 deflicker_output " in gizmo

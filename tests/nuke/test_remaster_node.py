@@ -118,6 +118,33 @@ def test_a_deflicker_writes_the_frames_around_and_gives_what_remaster_render_giv
         assert np.abs(got - plain[f]).max() > 1e-3, f  # the deflicker did something
 
 
+def test_an_output_deflicker_gives_what_remaster_render_gives(
+    session: ModuleType, onnx_model: Path, worker_knob: str, tmp_path: Path
+) -> None:
+    """'deflicker' 1 and 'deflicker output' 1: processing 1002 alone writes the Source frames within 2
+    of it (1001-1004, the range's end) and gives exactly what ``remaster render --deflicker 1
+    --deflicker-output 1`` gives on the whole plate, which differs from the input deflicker alone."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    base = picture(64, 48, 7)
+    for k, f in enumerate(FRAMES):
+        noise = np.random.default_rng(f).normal(0, 0.01, base.shape).astype(np.float32)
+        write_image(folder / f"flicker.{f:04d}.exr", np.clip(base + 0.03 * (-1) ** k + noise, 0, 1))
+    plate = str(folder / "flicker.####.exr")
+    node = _node(session, plate, onnx_model, worker_knob)
+    fake_nuke.change(node, "deflicker", 1)
+    fake_nuke.change(node, "deflicker_output", 1)
+    node["frames"].setValue("1002")
+    fake_nuke.press(node, "process")
+    assert node["status"].value().startswith("1 rendered"), node["status"].value()
+    assert sorted(e[1] for e in fake_nuke.executed) == FRAMES
+    expected = _cli_frames(plate, onnx_model, tmp_path / "cli", "--deflicker", "1", "--deflicker-output", "1")
+    input_only = _cli_frames(plate, onnx_model, tmp_path / "input", "--deflicker", "1")
+    got = fake_nuke.pull(node, 1002).pixels
+    assert np.array_equal(got, expected[1002])
+    assert np.abs(got - input_only[1002]).max() > 1e-4  # the output deflicker did something
+
+
 def test_a_knob_change_never_shows_frames_of_other_settings(
     session: ModuleType, plate: str, onnx_model: Path, worker_knob: str, tmp_path: Path
 ) -> None:

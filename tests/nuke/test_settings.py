@@ -134,3 +134,18 @@ def test_a_deflicker_is_sent_with_the_source_range_and_writes_its_neighbours(
     assert settings.frames_to_write(1002, 0, 1001, 1004) == [1002]
     assert settings.frames_to_write(1002, 2, 1001, 1004) == [1001, 1002, 1003, 1004]
     assert settings.frames_to_write(1010, 3, 1001, 1100) == list(range(1007, 1014))
+    both = settings.settings_from_values(
+        {**values, "model": str(model), "deflicker": 1, "deflicker_output": 2}
+    )
+    params = settings.request_params(both, (1001, 1100))
+    assert (params["deflicker"], params["deflicker_output"], params["source_range"]) == (1, 2, [1001, 1100])
+    job = parse_render(
+        {"source": "/c/src.####.exr", "output": "/c/out.####.exr", "frames": [1010], "params": params}
+    )
+    assert both.reach == 3 and job.promoted() == tuple(range(1007, 1014))
+    out_only = settings.settings_from_values({**values, "model": str(model), "deflicker_output": 2})
+    params = settings.request_params(out_only, (1001, 1004))
+    assert "deflicker" not in params and params["source_range"] == [1001, 1004]
+    assert settings.settings_key(out_only) != settings.settings_key(off)
+    with pytest.raises(settings.SettingsError, match="'deflicker output' must be a whole number .* got 9"):
+        settings.settings_from_values({**values, "deflicker_output": 9})

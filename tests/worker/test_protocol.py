@@ -89,7 +89,9 @@ def test_parse_render_checks_frames_output_and_depth(onnx_model: Path) -> None:
     for bad, message in [
         ({"deflicker": 9}, "deflicker must be a whole number of frames from 0 .off. to 8, got 9"),
         ({"deflicker": True, "source_range": [1, 4]}, "deflicker must be a whole number"),
-        ({"deflicker": 2}, "a render with deflicker needs source_range"),
+        ({"deflicker": 2}, "a render with deflicker or deflicker_output needs source_range"),
+        ({"deflicker_output": 2}, "a render with deflicker or deflicker_output needs source_range"),
+        ({"deflicker_output": 9, "source_range": [1, 4]}, "deflicker_output must be a whole number .* got 9"),
         ({"deflicker": 2, "source_range": [4, 1]}, "source_range must be .first, last."),
         ({"deflicker": 2, "source_range": [1, 2.5]}, "source_range must be"),
     ]:
@@ -99,6 +101,11 @@ def test_parse_render_checks_frames_output_and_depth(onnx_model: Path) -> None:
         {**base, "frames": [1, 3], "params": {"model": model, "deflicker": 2, "source_range": [1, 4]}}
     )
     assert job.promoted() == (1, 2, 3, 4)  # the staged neighbours within the range are promoted too
+    job = parse_render(
+        {**base, "frames": [5], "params": {"model": model, "deflicker": 1, "deflicker_output": 2,
+                                           "source_range": [1, 20]}}
+    )  # fmt: skip
+    assert job.deflicker_output == 2 and job.promoted() == (2, 3, 4, 5, 6, 7, 8)  # both radii
 
 
 def test_handle_answers_every_line_and_keeps_going() -> None:
