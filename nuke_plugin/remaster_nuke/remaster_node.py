@@ -116,6 +116,9 @@ class Report(NamedTuple):
     ``guard_flagged``): frame -> fraction of the pixels; blended towards the model's grade there."""
     colour: str = ""
     """the colour steps the worker took (``colour_text``)."""
+    grain_extrapolated: dict[int, float] | None = None
+    """frames lying mostly at levels where the film's grain was never measured (the worker's
+    ``grain_extrapolated``): frame -> share of the pixels; the grain there is a guess."""
 
 
 # --------------------------------------------------------------------------------------- settings
@@ -342,6 +345,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
     skipped: list[int] = []
     providers: list[str] = []
     flagged: dict[int, float] = {}
+    extrapolated: dict[int, float] = {}
     task = _progress(len(prep.frames))
     cancelled = False
     written: set[int] = set()  # Source frames written in this call (a deflicker's neighbours once)
@@ -387,6 +391,9 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
             rendered += [int(f) for f in response.get("rendered", [])]
             skipped += [int(f) for f in response.get("skipped", [])]
             flagged.update({int(f): float(v) for f, v in (response.get("guard_flagged") or {}).items()})
+            extrapolated.update(
+                {int(f): float(v) for f, v in (response.get("grain_extrapolated") or {}).items()}
+            )
             providers = [str(p) for p in response.get("providers", [])] or providers
             warnings += [str(w) for w in response.get("warnings", []) if str(w) not in warnings]
     finally:
@@ -395,7 +402,7 @@ def process(node: nuke.Node, frames: list[int] | None = None) -> Report:
     _show_results(node, prep)
     seconds = time.monotonic() - started
     colour = colour_text(described.get("colour"))
-    return Report(rendered, skipped, seconds, providers, warnings, cancelled, flagged, colour)
+    return Report(rendered, skipped, seconds, providers, warnings, cancelled, flagged, colour, extrapolated)
 
 
 def result_range(node: nuke.Node, span: tuple[int, int]) -> nuke.Node:
@@ -442,6 +449,17 @@ def summary(report: Report) -> str:
         text += (
             "\nGUARD: {n} frame(s) ({f}) hold colours outside what the model was trained on (up to {w:.1f}% "
             "of the pixels): blended towards the model's grade there"
+        ).format(
+            n=len(frames),
+            f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
+            w=100 * worst,
+        )
+    if report.grain_extrapolated:
+        frames = sorted(report.grain_extrapolated)
+        worst = max(report.grain_extrapolated.values())
+        text += (
+            "\nGRAIN: {n} frame(s) ({f}) lie mostly at brightness levels where the film's grain was never "
+            "measured (up to {w:.0f}% of the pixels): the grain there is a guess; check its amount"
         ).format(
             n=len(frames),
             f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),

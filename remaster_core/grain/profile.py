@@ -115,6 +115,10 @@ class GrainProfile:
         temporal: measured on motion-compensated frame differences (the picture's own structure
             cancelled), else on single frames.
         reason: why the profile is zero when nothing could be measured, else None.
+        level_measured: per level bin, whether the scans had enough flat pixels there to measure the
+            grain (``min_level_pixels``); the others' gain is the nearest measured bin's, an
+            extrapolation (``synthesis.unmeasured_share`` tells a render how much of a frame lies
+            there). None: not recorded (a profile written before it was).
     """
 
     tile: int
@@ -128,12 +132,20 @@ class GrainProfile:
     temporal: bool = False
     reason: str | None = None
     version: int = field(default=PROFILE_VERSION)
+    level_measured: tuple[bool, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spectrum", tuple(tuple(float(v) for v in ch) for ch in self.spectrum))
         object.__setattr__(self, "level_edges", tuple(float(v) for v in self.level_edges))
         object.__setattr__(self, "level_gain", tuple(tuple(float(v) for v in b) for b in self.level_gain))
         object.__setattr__(self, "correlation", tuple(tuple(float(v) for v in r) for r in self.correlation))
+        if self.level_measured is not None:
+            _check(
+                isinstance(self.level_measured, (tuple, list))
+                and all(isinstance(v, bool) for v in self.level_measured),
+                "level_measured", "must be a list of true/false, one per level bin",
+            )  # fmt: skip
+            object.__setattr__(self, "level_measured", tuple(self.level_measured))
         _check(
             self.version == PROFILE_VERSION, "version", f"is {self.version!r}, this reads {PROFILE_VERSION}"
         )
@@ -158,6 +170,10 @@ class GrainProfile:
             and all(len(b) == 3 and all(math.isfinite(g) and g > 0 for g in b) for b in self.level_gain),
             "level_gain", f"must be {len(edges) - 1} bins of 3 positive numbers",
         )  # fmt: skip
+        _check(
+            self.level_measured is None or len(self.level_measured) == len(edges) - 1,
+            "level_measured", f"must hold {len(edges) - 1} bins",
+        )  # fmt: skip
         c = np.asarray(self.correlation, dtype=np.float64)
         ok = c.shape == (3, 3) and bool(np.all(np.isfinite(c)))
         ok = ok and np.allclose(c, c.T, atol=1e-9) and np.allclose(np.diag(c), 1.0, atol=1e-9)
@@ -175,6 +191,22 @@ class GrainProfile:
         """No grain in any channel: nothing to synthesise."""
         return all(max(ch) == 0.0 for ch in self.spectrum)
 
+    def unmeasured_ranges(self) -> list[tuple[float, float]]:
+        """The level (luma) ranges where the grain was never measured (``level_measured``), adjacent bins
+        merged, in order; empty when every bin was, or when the profile does not record it."""
+        if self.level_measured is None:
+            return []
+        out: list[tuple[float, float]] = []
+        for k, seen in enumerate(self.level_measured):
+            lo, hi = self.level_edges[k], self.level_edges[k + 1]
+            if seen:
+                continue
+            if out and out[-1][1] == lo:
+                out[-1] = (out[-1][0], hi)
+            else:
+                out.append((lo, hi))
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; ``rms`` is written for people (``from_dict`` ignores it)."""
         return {
@@ -190,6 +222,7 @@ class GrainProfile:
             "flat_tiles": self.flat_tiles,
             "temporal": self.temporal,
             "reason": self.reason,
+            "level_measured": list(self.level_measured) if self.level_measured is not None else None,
         }
 
     @classmethod
@@ -215,6 +248,7 @@ class GrainProfile:
                 temporal=bool(data.get("temporal", False)),
                 reason=data.get("reason"),
                 version=int(data.get("version", -1)),
+                level_measured=_measured_bins(data.get("level_measured")),
             )
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
@@ -223,6 +257,16 @@ class GrainProfile:
                 f"{where}: not a grain profile ({type(exc).__name__}: {exc}); it is written by `remaster train` "
                 f"({GRAIN_FILE} in the run folder)"
             ) from None
+
+
+def _measured_bins(value: Any) -> tuple[bool, ...] | None:
+    """``level_measured`` as read from JSON: None when absent or null; a list stays a tuple (checked by
+    ``GrainProfile``)."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InputError(f"grain profile field 'level_measured' must be a list, got {type(value).__name__}")
+    return tuple(value)
 
 
 def _check(ok: bool, name: str, what: str) -> None:
@@ -354,6 +398,7 @@ class _Stats:
             frames=frames,
             flat_tiles=self.flat_tiles,
             temporal=self.temporal,
+            level_measured=tuple(bool(n >= p.min_level_pixels) for n in self.level_pixels),
         )
 
 

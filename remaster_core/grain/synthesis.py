@@ -192,6 +192,20 @@ def level_gain(profile: GrainProfile, picture: np.ndarray) -> np.ndarray:
     return cv2.LUT(cv2.merge([index, index, index]), table)
 
 
+def unmeasured_share(profile: GrainProfile | None, picture: np.ndarray) -> float | None:
+    """The share (0..1) of ``picture``'s pixels (float32 (H, W, 3) R'G'B') whose level (the luma
+    blurred by the profile's ``smooth_sigma``, as ``level_gain`` takes it) lies in a level bin where the
+    film's grain was never measured (``GrainProfile.level_measured``): there the synthesised grain's
+    amplitude is the nearest measured level's, a guess. None: no profile, a zero profile, or one that
+    does not record which bins were measured (or measured them all)."""
+    if profile is None or profile.is_zero or profile.level_measured is None or all(profile.level_measured):
+        return None
+    level = gaussian(luma(np.asarray(picture, np.float32)), profile.smooth_sigma)
+    bins = np.digitize(level.ravel(), np.asarray(profile.level_edges[1:-1], np.float32))
+    unmeasured = ~np.asarray(profile.level_measured, bool)
+    return float(np.count_nonzero(unmeasured[bins])) / bins.size
+
+
 def add_grain(
     picture: np.ndarray, profile: GrainProfile | None, settings: GrainSettings, *, shot: int, frame: int
 ) -> np.ndarray:

@@ -50,9 +50,12 @@ a line, each with ``event`` and ``time`` (UTC ISO 8601):
   of a guarded model (``remaster_core.guard``) also ``guard``: the fractions of its pixels outside the
   model's training coverage, blended towards its grade and clipped, and ``flagged`` (more than 1 %
   outside). A flagged frame's file carries the same figures in its header (``GUARD_ATTRIBUTE``; EXR
-  and PNG);
+  and PNG); with grain synthesised from a profile that records its measured levels,
+  ``grain_unmeasured``: the share of the frame at levels where the film's grain was never measured
+  (``grain.synthesis.unmeasured_share``);
 - ``error``: a set-up failure (``message``, ``exit_code``);
 - ``end``: counts, the failed frames as a range, ``guard_flagged`` (the flagged frames as a range),
+  ``grain_extrapolated`` (the frames over ``GRAIN_UNMEASURED_FLAG`` as a range),
   seconds, ``exit_code``.
 """
 
@@ -79,6 +82,7 @@ import numpy as np
 from remaster_core.align.transform import Radial, Transform4
 from remaster_core.errors import EXIT_BAD_INPUT, EXIT_MODEL, EXIT_OK, EXIT_PARTIAL, ModelError, RemasterError
 from remaster_core.grain.profile import GrainProfile, grain_deficit, ring_frequencies
+from remaster_core.grain.synthesis import unmeasured_share
 from remaster_core.guard import GuardReport
 from remaster_core.io.images import ImageMeta
 from remaster_core.io.sequence import format_frame_range
@@ -232,7 +236,15 @@ class ChunkResult:
     guard_flagged: dict[int, float] = field(default_factory=dict)
     """frames whose input lay outside the model's training coverage (more than 1 % of the pixels):
     frame -> that fraction (``remaster_core.guard``)."""
+    grain_extrapolated: dict[int, float] = field(default_factory=dict)
+    """frames with more than ``GRAIN_UNMEASURED_FLAG`` of their pixels at levels where the film's grain
+    was never measured (its amplitude there is the nearest measured level's): frame -> that share."""
 
+
+GRAIN_UNMEASURED_FLAG = 0.25
+"""A rendered frame with more than this share of its pixels at levels where the film's grain was never
+measured (``grain.synthesis.unmeasured_share``) is listed in ``ChunkResult.grain_extrapolated``, its
+chunk's ``end`` log line and the job's warning."""
 
 GUARD_ATTRIBUTE = {".exr": "remaster:guard", ".png": "remaster:guard"}
 """The header attribute of a guard-flagged frame, per output extension (DPX has no free attribute)."""
@@ -479,6 +491,7 @@ def render_chunk(settings: RenderSettings, chunk: Chunk, *, show_progress: bool 
             failed=len(result.failed),
             failed_frames=format_frame_range([f.frame for f in result.failed]),
             guard_flagged=format_frame_range(sorted(result.guard_flagged)),
+            grain_extrapolated=format_frame_range(sorted(result.grain_extrapolated)),
             seconds=round(result.seconds, 3),
             exit_code=result.exit_code,
         )
@@ -499,13 +512,24 @@ class _Recorder:
             "frame", frame=frame, status="skipped", seconds=round(seconds, 4), error=None, path=str(path)
         )
 
-    def rendered(self, frame: int, seconds: float, path: Path, guard: GuardReport | None = None) -> None:
+    def rendered(
+        self,
+        frame: int,
+        seconds: float,
+        path: Path,
+        guard: GuardReport | None = None,
+        grain_unmeasured: float | None = None,
+    ) -> None:
         self.result.rendered.append(frame)
         fields: dict[str, Any] = {}
         if guard is not None:
             fields["guard"] = guard.to_dict()
             if guard.flagged:
                 self.result.guard_flagged[frame] = round(guard.outside, 6)
+        if grain_unmeasured is not None:
+            fields["grain_unmeasured"] = round(grain_unmeasured, 4)
+            if grain_unmeasured > GRAIN_UNMEASURED_FLAG:
+                self.result.grain_extrapolated[frame] = round(grain_unmeasured, 4)
         self.log.write(
             "frame", frame=frame, status="rendered", seconds=round(seconds, 4), error=None, path=str(path),
             **fields,
@@ -572,6 +596,8 @@ def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened 
     return _Opened(source, table, model_sha, size, held)
 
 
+_Finished = tuple[Path | None, float, str | None, float | None]
+# (path or None, seconds, error or None, share of the frame at unmeasured grain levels or None)
 _Plan = tuple[Transform4, Radial | None, str, tuple[int, int]]
 # (transform, distortion, render key, grain key (shot, frame in shot)) of a frame
 
@@ -783,7 +809,7 @@ def _render(
     to_run = {g: p for g, p in every.items() if g not in outputs}
     stopped: str | None = None
     attempted: set[int] = set()
-    pending: list[tuple[int, float, Future[tuple[Path | None, float, str | None]]]] = []
+    pending: list[tuple[int, float, Future[_Finished]]] = []
     guards: dict[int, GuardReport] = {}
     engine = engine_for(node) if node.mix > 0 else None
     grains: dict[tuple[float, float], GrainProfile | None] = {}
@@ -800,29 +826,35 @@ def _render(
 
     def finish_and_write(
         frame: int, window: list[np.ndarray | None], resampled: Resampled, meta: ImageMeta
-    ) -> tuple[Path | None, float, str | None]:
-        """(path, seconds, None) once written; (None, seconds, error) when finishing failed. A failed
-        write raises (``MediaError``): it stops the chunk. ``window``: the model's outputs of the frames
-        within the output deflicker's radius, ``frame``'s in the middle (just it when off)."""
+    ) -> _Finished:
+        """(path, seconds, None, unmeasured) once written; (None, seconds, error, None) when finishing
+        failed. A failed write raises (``MediaError``): it stops the chunk. ``window``: the model's
+        outputs of the frames within the output deflicker's radius, ``frame``'s in the middle (just it
+        when off). ``unmeasured``: the share of the frame at levels where the film's grain was never
+        measured (``grain.synthesis.unmeasured_share``), or None."""
         t0 = time.perf_counter()
         shot, in_shot = plans[frame][3]
         colour = settings.colour
+        unmeasured = None
         try:
             own = window[q]
             assert own is not None  # a frame waits to be finished only once its model output is made
             mixed = own if o is None or o.off else deflicker_frame(window, q, o)
-            out = resampled.finish(apply_grain(mixed, node, grain_of(frame), shot=shot, frame=in_shot))
+            profile = grain_of(frame)
+            if not node.grain().off:
+                unmeasured = unmeasured_share(profile, mixed)
+            out = resampled.finish(apply_grain(mixed, node, profile, shot=shot, frame=in_shot))
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
         except RemasterError as exc:
-            return None, time.perf_counter() - t0, str(exc)
+            return None, time.perf_counter() - t0, str(exc), None
         path = write_frame(settings.output, frame, out, meta)
-        return path, time.perf_counter() - t0, None
+        return path, time.perf_counter() - t0, None, unmeasured
 
-    def finish(frame: int, render_seconds: float, fut: Future[tuple[Path | None, float, str | None]]) -> None:
+    def finish(frame: int, render_seconds: float, fut: Future[_Finished]) -> None:
         nonlocal stopped
         try:
-            path, write_seconds, error = fut.result()
+            path, write_seconds, error, unmeasured = fut.result()
         except RemasterError as exc:
             record.failed(frame, str(exc), "write", render_seconds)
             stopped = f"not rendered: the chunk stopped after frame {frame} could not be written ({exc})"
@@ -831,7 +863,7 @@ def _render(
             guards.pop(frame, None)
             record.failed(frame, error or "not finished", "input", render_seconds + write_seconds)
             return
-        record.rendered(frame, render_seconds + write_seconds, path, guards.pop(frame, None))
+        record.rendered(frame, render_seconds + write_seconds, path, guards.pop(frame, None), unmeasured)
 
     def submit(upto: float) -> None:
         """Hand the made frames whose output deflicker window ends at or before ``upto`` to the writer."""

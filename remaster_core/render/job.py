@@ -97,6 +97,27 @@ class JobResult:
         pixels; blended towards the model's grade there): frame -> that fraction."""
         return dict(sorted((f, v) for r in self.results for f, v in r.guard_flagged.items()))
 
+    @property
+    def grain_extrapolated(self) -> dict[int, float]:
+        """Rendered frames with more than ``chunk.GRAIN_UNMEASURED_FLAG`` of their pixels at levels where
+        the film's grain was never measured: frame -> that share."""
+        return dict(sorted((f, v) for r in self.results for f, v in r.grain_extrapolated.items()))
+
+    def grain_summary(self) -> str | None:
+        """One line on the frames whose grain is mostly extrapolated, or None when there are none."""
+        flagged = self.grain_extrapolated
+        if not flagged:
+            return None
+        worst = max(flagged, key=lambda f: flagged[f])
+        return (
+            f"{len(flagged)} of {len(self.rendered)} rendered frame(s) ({format_frame_range(list(flagged))}) lie "
+            f"mostly at levels where the film's grain was never measured (up to {100 * flagged[worst]:.0f}% of "
+            f"the pixels, frame {worst}): the training film's flat areas had no such brightness, so the grain "
+            "there takes the amplitude of the nearest level measured, a guess. Check its amount on these frames "
+            "(--grain-amount), or train with film of such shots; the chunk logs give every frame's share "
+            "(grain_unmeasured)"
+        )
+
     def guard_summary(self) -> str | None:
         """One line on the guard-flagged frames, or None when there are none."""
         flagged = self.guard_flagged
@@ -298,7 +319,7 @@ def run_job(
     results.sort(key=lambda r: r.chunk.first)
     providers = list(dict.fromkeys(p for r in results for p in r.providers[:1]))
     job = JobResult(results, job_exit_code(results), time.monotonic() - started, scheduler, providers)
-    summary = job.guard_summary()
-    if summary is not None:
-        log.warning("%s", summary)
+    for summary in (job.guard_summary(), job.grain_summary()):
+        if summary is not None:
+            log.warning("%s", summary)
     return job

@@ -350,6 +350,8 @@ def render(body: dict[str, Any]) -> dict[str, Any]:
         ``failed`` ([{frame, error, kind}]), ``providers``, ``output_size`` [W, H], ``warnings``,
         ``guard_flagged`` ({frame: fraction of its pixels outside the model's training coverage} of the
         flagged rendered frames, ``remaster_core.guard``: blended towards the model's grade there),
+        ``grain_extrapolated`` ({frame: share of its pixels at levels where the film's grain was never
+        measured} of the rendered frames over ``chunk.GRAIN_UNMEASURED_FLAG``: the grain there is a guess),
         ``source_changed`` (staged frames that replaced their source file), ``exit_code`` (as the CLI's).
 
     Raises:
@@ -388,6 +390,7 @@ def render(body: dict[str, Any]) -> dict[str, Any]:
         "output_size": list(size) if size else None,
         "warnings": warnings,
         "guard_flagged": {str(f): v for f, v in result.guard_flagged.items()},
+        "grain_extrapolated": {str(f): v for f, v in result.grain_extrapolated.items()},
         "source_changed": changed,
         "exit_code": result.exit_code,
     }
