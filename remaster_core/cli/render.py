@@ -102,8 +102,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="average the input's low band over N frames each side, following the motion, before the model: "
-        "takes out the tape's slow low-frequency noise and flicker (0: off, the default; 2 is a good start; "
-        "reads N frames beyond each chunk; about 0.07 s a 720x480 frame)",
+        "takes out the tape's slow low-frequency noise and flicker (0: off, the default; 4 is a good start, "
+        "with --deflicker-output 4; reads N frames beyond each chunk; about 0.07 s a 720x480 frame)",
     )
     p.add_argument(
         "--deflicker-output",

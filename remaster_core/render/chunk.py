@@ -149,10 +149,6 @@ class RenderSettings:
             beyond its ends.
     """
 
-    def reach(self) -> int:
-        """Frames each side whose input a frame's pixels depend on: the two deflickers' radii."""
-        return _radius(self.deflicker) + _radius(self.output_deflicker)
-
     input: str
     output: OutputSpec
     node: NodeParams
@@ -170,6 +166,10 @@ class RenderSettings:
         return (
             self.log_dir if self.log_dir is not None else self.output.pattern.directory / ".remaster" / "logs"
         )
+
+    def reach(self) -> int:
+        """Frames each side whose input a frame's pixels depend on: the two deflickers' radii."""
+        return _radius(self.deflicker) + _radius(self.output_deflicker)
 
 
 def _radius(params: DeflickerParams | None) -> int:
