@@ -13,6 +13,9 @@ Same model, same frames:
 - end to end: ``plan_job`` + ``run_job`` in this process, one chunk (read EXR, resample, engine, write
   half EXR with its render key, check, log): frames/s and the overhead ratio end-to-end time / engine
   time (1.0 = no overhead);
+- deflickers: the same job with ``--deflicker 4``, then with ``--deflicker-output 4`` too (one chunk,
+  then chunks of ``--chunk`` frames: the model runs on 4 frames beyond each chunk's ends, which this
+  process keeps for the next chunk), each as a ratio to the plain end-to-end time;
 - scale-out: the same job on a ``LocalCluster`` of 1 worker, then of 2 workers (processes, 1 thread
   each, onnxruntime limited to 1 thread per worker, so 2 workers use the 2 cores), ``--chunk`` frames per
   chunk; the engine-alone time at 1 thread is measured too. Cluster start-up and the workers' engine
@@ -102,6 +105,14 @@ def end_to_end(
     return seconds, len(result.rendered)
 
 
+def _clear_model_outputs() -> None:
+    """Forget the model outputs this process kept (``render.chunk.MODEL_OUTPUTS``): each timed render
+    with an output deflicker starts cold."""
+    from remaster_core.render.chunk import MODEL_OUTPUTS
+
+    MODEL_OUTPUTS.clear()
+
+
 def warm_up(node: NodeParams) -> list[str]:
     """Load the engine in this (worker) process; its providers."""
     return engine_for(node).providers
@@ -153,6 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         rows["end_to_end_local"] = {"seconds": t_e2e, "fps": n / t_e2e, "overhead_ratio": t_e2e / t_engine}
         t_skip, _ = end_to_end(src, folder / "local", node)
         rows["rerun_all_valid"] = {"seconds": t_skip, "ms_per_frame_check": 1000 * t_skip / len(frames)}
+        # the deflickers (steadiness): the input's, then the model output's too (the model also runs on
+        # the frames within its radius beyond a chunk; a process keeps its outputs for the next chunk)
+        for name, kw in (
+            ("deflicker_4", {"deflicker": 4}),
+            ("deflicker_4_output_4", {"deflicker": 4, "deflicker_output": 4}),
+            (
+                "deflicker_4_output_4_chunks",
+                {"deflicker": 4, "deflicker_output": 4, "chunk_size": args.chunk},
+            ),
+        ):
+            _clear_model_outputs()
+            t, n = end_to_end(src, folder / name, node, **kw)
+            rows[f"end_to_end_{name}"] = {"seconds": t, "fps": n / t, "ratio_vs_end_to_end": t / t_e2e}
 
         if not args.skip_dask:
             single = NodeParams(model=model, output_size=out_size, provider="cpu", threads=1)

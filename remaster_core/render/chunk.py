@@ -70,7 +70,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -695,10 +695,12 @@ def _read_and_prepare(
     plans: dict[int, _Plan],
     frames: list[int],
     held: frozenset[int] = frozenset(),
+    plain: Collection[int] = (),
 ) -> Iterator[_Prepared]:
     """The frames read and prepared in order (``_prepare``), each with its seconds. With a deflicker,
     the frames within its radius that the input holds (``held``) are read too (beyond the chunk's ends)
-    and each frame is prepared once its last neighbour is read."""
+    and each frame is prepared once its last neighbour is read; ``plain``: frames prepared without it
+    (their model output is already made: only their resample's border and metadata are used)."""
     d = settings.deflicker
     if d is None or d.off:
         t0 = time.perf_counter()
@@ -707,7 +709,7 @@ def _read_and_prepare(
             t0 = time.perf_counter()
         return
     r = d.radius
-    wanted = deflicker_reads(frames, r, held)
+    wanted = sorted(set(deflicker_reads([f for f in frames if f not in plain], r, held)) | set(frames))
     colour = settings.colour
     read: dict[int, SourceFrame] = {}
     working: dict[int, np.ndarray | None] = {}
@@ -716,6 +718,8 @@ def _read_and_prepare(
 
     def emit(frame: int) -> _Prepared:
         sf = read.get(frame) or SourceFrame(frame, None, None, "not read")
+        if frame in plain:
+            return _prepare(settings, source, plans, sf, time.perf_counter() - t0)
         window = [working.get(g) for g in range(frame - r, frame + r + 1)]
         return _prepare(settings, source, plans, sf, time.perf_counter() - t0, window)
 
@@ -796,16 +800,18 @@ def _render(
     every = _model_plans(settings, opened, plans)
     o = settings.output_deflicker
     q = 0 if o is None else o.radius
-    model_keys: dict[int, str | None] = {}
+    model_keys: dict[int, str] = {}
     outputs: dict[int, np.ndarray | None] = {}  # the model's (mixed) output of each frame run, by frame
+    kept: dict[int, tuple[np.ndarray, GuardReport | None]] = {}
     if q:  # outputs this process made before: a neighbour's is not read again, a planned frame's not run
-        model_keys = {
-            g: _model_key(settings, opened.model_sha, source, g, (p[0], p[1]), opened.held)
-            for g, p in every.items()
-        }
-        for g, k in model_keys.items():
-            if g not in plans and k is not None and (hit := MODEL_OUTPUTS.get(k)) is not None:
-                outputs[g] = hit[0]
+        # (nor its input deflickered: only its resample's border and metadata are used)
+        for g, p in every.items():
+            k = _model_key(settings, opened.model_sha, source, g, (p[0], p[1]), opened.held)
+            if k is not None:
+                model_keys[g] = k
+                if (hit := MODEL_OUTPUTS.get(k)) is not None:
+                    kept[g] = hit  # held here: the store may drop it before it is used
+        outputs.update({g: hit[0] for g, hit in kept.items() if g not in plans})
     to_run = {g: p for g, p in every.items() if g not in outputs}
     stopped: str | None = None
     attempted: set[int] = set()
@@ -879,7 +885,8 @@ def _render(
                 finish(*pending.pop(0))
 
     reader = prefetch(
-        _read_and_prepare(settings, source, to_run, sorted(to_run), opened.held), depth=READ_AHEAD
+        _read_and_prepare(settings, source, to_run, sorted(to_run), opened.held, plain=set(kept)),
+        depth=READ_AHEAD,
     )
     frames_in: Iterator[_Prepared] = reader
     if show_progress:
@@ -900,7 +907,7 @@ def _render(
                     submit(ready.frame)
                     continue
                 mkey = model_keys.get(ready.frame)
-                hit = MODEL_OUTPUTS.get(mkey) if mkey is not None else None
+                hit = kept.get(ready.frame)
                 if hit is not None:
                     mixed = hit[0]
                     if hit[1] is not None:
