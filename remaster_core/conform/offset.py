@@ -282,6 +282,11 @@ def _match_shot(
     (``_free_jumps``, which judges the frame right after such a jump on the signatures themselves).
     """
     sim = _similarity(b, f, slice(None))
+    # the shot's first frame: its motion signature is the step across the cut into it, which matches the
+    # film's step into a frame only where the shot before is the same in both; after an edit, a video
+    # stretch or a shot whose film is lost it only lowers the right frame's score, so the frame scores
+    # the better of that and its appearance alone
+    sim[0] = np.maximum(sim[0], b[0][0] @ f[0].T)
     length, n_film = sim.shape
     if segments is not None and len(segments) > 1:
         segments = _placed_segments(sim, segments, params.max_skip, firm)
@@ -353,8 +358,9 @@ def _path_similarity(
     size tells where the jump is (a jump placed three frames early in a slow pan matched as well).
     ``b``: the shot's appearance and motion signatures (L, 192) each, ``f``: the film's (Nf, 192)
     (``signatures``). Row 0, whose step crosses the cut into the shot, is scored as ``_similarity`` does
-    (against the film's own step into each frame, across the film's cut at the right one); columns off
-    the film hold 0."""
+    (against the film's own step into each frame, across the film's cut at the right one; scored on its
+    appearance alone here, as ``_match_shot`` does, 12 more frames of the cached looked-at stress reels
+    were paired wrong, on 1102 and 1140); columns off the film hold 0."""
     (b_app, b_mot), (f_app, f_mot) = b, f
     length, n_film = b_app.shape[0], f_app.shape[0]
     k = offsets.size
