@@ -433,6 +433,14 @@ def colour_text(colour: Any) -> str:
     return "colour: {s} ({h}; OCIO config {c})".format(s=steps, h=how, c=colour.get("config"))
 
 
+def _flagged(template: str, shares: dict[int, float]) -> str:
+    """A status line on flagged frames: ``template`` filled with their count ``n``, the first ten ``f``
+    and the largest share ``w`` (percent)."""
+    frames = sorted(shares)
+    listed = ", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else "")
+    return "\n" + template.format(n=len(frames), f=listed, w=100 * max(shares.values()))
+
+
 def summary(report: Report) -> str:
     """The status line of a finished run."""
     text = "{r} rendered, {s} already valid in {t:.1f} s ({p})".format(
@@ -444,26 +452,16 @@ def summary(report: Report) -> str:
     if report.cancelled:
         text = "cancelled: " + text
     if report.guard_flagged:
-        frames = sorted(report.guard_flagged)
-        worst = max(report.guard_flagged.values())
-        text += (
-            "\nGUARD: {n} frame(s) ({f}) hold colours outside what the model was trained on (up to {w:.1f}% "
-            "of the pixels): blended towards the model's grade there"
-        ).format(
-            n=len(frames),
-            f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
-            w=100 * worst,
+        text += _flagged(
+            "GUARD: {n} frame(s) ({f}) hold colours outside what the model was trained on (up to {w:.1f}% "
+            "of the pixels): blended towards the model's grade there",
+            report.guard_flagged,
         )
     if report.grain_extrapolated:
-        frames = sorted(report.grain_extrapolated)
-        worst = max(report.grain_extrapolated.values())
-        text += (
-            "\nGRAIN: {n} frame(s) ({f}) lie mostly at brightness levels where the film's grain was never "
-            "measured (up to {w:.0f}% of the pixels): the grain there is a guess; check its amount"
-        ).format(
-            n=len(frames),
-            f=", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else ""),
-            w=100 * worst,
+        text += _flagged(
+            "GRAIN: {n} frame(s) ({f}) lie mostly at brightness levels where the film's grain was never "
+            "measured (up to {w:.0f}% of the pixels): the grain there is a guess; check its amount",
+            report.grain_extrapolated,
         )
     if report.colour:
         text += "\n" + report.colour

@@ -109,11 +109,12 @@ class JobResult:
         if not flagged:
             return None
         worst = max(flagged, key=lambda f: flagged[f])
+        frames = format_frame_range(list(flagged))
         return (
-            f"{len(flagged)} of {len(self.rendered)} rendered frame(s) ({format_frame_range(list(flagged))}) lie "
-            f"mostly at levels where the film's grain was never measured (up to {100 * flagged[worst]:.0f}% of "
-            f"the pixels, frame {worst}): the training film's flat areas had no such brightness, so the grain "
-            "there takes the amplitude of the nearest level measured, a guess. Check its amount on these frames "
+            f"{len(flagged)} of {len(self.rendered)} rendered frame(s) ({frames}) lie mostly at levels "
+            f"where the film's grain was never measured (up to {100 * flagged[worst]:.0f}% of the pixels, "
+            f"frame {worst}): the training film's flat areas had no such brightness, so the grain there "
+            "takes the amplitude of the nearest level measured, a guess. Check its amount on these frames "
             "(--grain-amount), or train with film of such shots; the chunk logs give every frame's share "
             "(grain_unmeasured)"
         )

@@ -90,6 +90,17 @@ def test_process_range_gives_what_remaster_render_gives(
     assert node["status"].value().startswith("0 rendered, 4 already valid")
 
 
+def _flicker_plate(folder: Path) -> str:
+    """One picture, its level alternating by 0.06 from frame to frame, fresh noise:
+    ``folder/flicker.####.exr`` over ``FRAMES``; returns the pattern."""
+    folder.mkdir()
+    base = picture(64, 48, 7)
+    for k, f in enumerate(FRAMES):
+        noise = np.random.default_rng(f).normal(0, 0.01, base.shape).astype(np.float32)
+        write_image(folder / f"flicker.{f:04d}.exr", np.clip(base + 0.03 * (-1) ** k + noise, 0, 1))
+    return str(folder / "flicker.####.exr")
+
+
 def test_a_deflicker_writes_the_frames_around_and_gives_what_remaster_render_gives(
     session: ModuleType, onnx_model: Path, worker_knob: str, tmp_path: Path
 ) -> None:
@@ -97,13 +108,7 @@ def test_a_deflicker_writes_the_frames_around_and_gives_what_remaster_render_giv
     with 'deflicker' 2, processing 1002-1003 writes the Source frames the deflicker reads (1001-1004,
     each once) and gives exactly what ``remaster render --deflicker 2`` gives on the whole plate, which
     differs from the plain render."""
-    folder = tmp_path / "plate"
-    folder.mkdir()
-    base = picture(64, 48, 7)
-    for k, f in enumerate(FRAMES):
-        noise = np.random.default_rng(f).normal(0, 0.01, base.shape).astype(np.float32)
-        write_image(folder / f"flicker.{f:04d}.exr", np.clip(base + 0.03 * (-1) ** k + noise, 0, 1))
-    plate = str(folder / "flicker.####.exr")
+    plate = _flicker_plate(tmp_path / "plate")
     node = _node(session, plate, onnx_model, worker_knob)
     fake_nuke.change(node, "deflicker", 2)
     node["frames"].setValue("1002-1003")
@@ -124,13 +129,7 @@ def test_an_output_deflicker_gives_what_remaster_render_gives(
     """'deflicker' 1 and 'deflicker output' 1: processing 1002 alone writes the Source frames within 2
     of it (1001-1004, the range's end) and gives exactly what ``remaster render --deflicker 1
     --deflicker-output 1`` gives on the whole plate, which differs from the input deflicker alone."""
-    folder = tmp_path / "plate"
-    folder.mkdir()
-    base = picture(64, 48, 7)
-    for k, f in enumerate(FRAMES):
-        noise = np.random.default_rng(f).normal(0, 0.01, base.shape).astype(np.float32)
-        write_image(folder / f"flicker.{f:04d}.exr", np.clip(base + 0.03 * (-1) ** k + noise, 0, 1))
-    plate = str(folder / "flicker.####.exr")
+    plate = _flicker_plate(tmp_path / "plate")
     node = _node(session, plate, onnx_model, worker_knob)
     fake_nuke.change(node, "deflicker", 1)
     fake_nuke.change(node, "deflicker_output", 1)
