@@ -812,6 +812,7 @@ def _render(
                 if (hit := MODEL_OUTPUTS.get(k)) is not None:
                     kept[g] = hit  # held here: the store may drop it before it is used
         outputs.update({g: hit[0] for g, hit in kept.items() if g not in plans})
+        kept = {g: hit for g, hit in kept.items() if g in plans}  # each let go once its frame is made
     to_run = {g: p for g, p in every.items() if g not in outputs}
     stopped: str | None = None
     attempted: set[int] = set()
@@ -907,7 +908,7 @@ def _render(
                     submit(ready.frame)
                     continue
                 mkey = model_keys.get(ready.frame)
-                hit = kept.get(ready.frame)
+                hit = kept.pop(ready.frame, None)
                 if hit is not None:
                     mixed = hit[0]
                     if hit[1] is not None:
