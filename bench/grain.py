@@ -222,10 +222,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         params = DeflickerParams(
             radius=args.deflicker, sigma=args.deflicker_sigma * truth["film"]["size"][0] / bw
         )
-        r = params.radius
-        sets["+deflicker"] = [
-            deflicker_frame(xs[max(0, k - r) : k + r + 1], k - max(0, k - r), params) for k in range(len(xs))
-        ]
+        sets["+deflicker"] = _deflickered(xs, params)
     out_params = DeflickerParams(radius=args.deflicker_output, sigma=args.deflicker_output_sigma)
     inputs: dict[str, list[np.ndarray]] = {}
     outs: dict[str, list[np.ndarray]] = {}
@@ -242,33 +239,28 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             outs[f"{name}{suffix}"] = _crops(full, boxes)
             if suffix and not out_params.off:
                 # as `remaster render --deflicker-output`: the model's output deflickered too (film raster)
-                q = out_params.radius
-                both = [
-                    deflicker_frame(full[max(0, k - q) : k + q + 1], k - max(0, k - q), out_params)
-                    for k in range(len(full))
-                ]
-                outs[f"{name}{suffix}+out"] = _crops(both, boxes)
+                outs[f"{name}{suffix}+out"] = _crops(_deflickered(full, out_params), boxes)
     shot = index.val[0].shot
     results = {name: score_variant(seq, films, {}, shot, []) for name, seq in inputs.items()}
     output_rms = {}
+    f = ring_frequencies(profile)
     for name, g in variants.items():
         own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
-        for suffix in [s for s in outs if s == name or s.startswith(name + "+")]:
-            suffix = suffix[len(name) :]
+        for label in [k for k in outs if k == name or k.startswith(name + "+")]:
+            suffix = label[len(name) :]
             # as `remaster render` does: a deflickered input (and output) carries less of the grain the
             # model reproduces, and the deficit takes that in (the deflickers ran at this raster: scale 1)
-            f = ring_frequencies(profile)
             passed = passed_power(f, params, 1.0) if suffix else None
             if suffix.endswith("+out") and passed is not None:
                 passed = passed * passed_power(f, out_params, 1.0)
             deficit = grain_deficit(profile, own, passed) if own.tile == profile.tile else profile
             # what a render could do on its own: the deficit over the grain this very shot's output
             # carries (measured on the output alone; the deflicker's effect is already in it)
-            on_shot = shot_output_grain(outs[f"{name}{suffix}"], profile)
+            on_shot = shot_output_grain(outs[label], profile)
             shot_deficit = grain_deficit(profile, on_shot) if on_shot.tile == profile.tile else profile
-            results[f"{name}{suffix}"] = score_variant(
-                outs[f"{name}{suffix}"], films,
+            results[label] = score_variant(
+                outs[label], films,
                 {"grain": profile, "deficit": deficit, "shot_deficit": shot_deficit}, shot, args.grain_seeds,
             )  # fmt: skip
     return {
@@ -281,6 +273,16 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "train_seconds": timings,
         "results": results,
     }
+
+
+def _deflickered(frames: list[np.ndarray], params: DeflickerParams) -> list[np.ndarray]:
+    """Each of ``frames`` (consecutive, one shot) deflickered with the frames within ``params.radius`` of
+    it, as a render does (``render.deflicker.deflicker_frame``)."""
+    r = params.radius
+    return [
+        deflicker_frame(frames[max(0, k - r) : k + r + 1], k - max(0, k - r), params)
+        for k in range(len(frames))
+    ]
 
 
 def _crops(frames: list[np.ndarray], boxes: list[tuple[slice, slice]]) -> list[np.ndarray]:

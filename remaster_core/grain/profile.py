@@ -55,7 +55,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -269,6 +269,12 @@ def _measured_bins(value: Any) -> tuple[bool, ...] | None:
     return tuple(value)
 
 
+def level_bins(level: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """int64 (level.size,): the level bin (0 .. len(edges) - 2) of each value of ``level`` (float32, any
+    shape, luma 0..1), bins bounded by ``edges``; values beyond the outer edges go to the outer bins."""
+    return np.digitize(np.asarray(level).ravel(), np.asarray(edges[1:-1], np.float32))
+
+
 def _check(ok: bool, name: str, what: str) -> None:
     if not ok:
         raise InputError(f"grain profile field {name!r} {what}")
@@ -351,7 +357,7 @@ class _Stats:
         flat_res = (res.astype(np.float64) * scale).reshape(-1, 3)
         self.cross += flat_res.T @ flat_res
         p = self.params
-        bins = np.digitize(sample.level.ravel(), np.asarray(p.level_edges[1:-1], np.float32))
+        bins = level_bins(sample.level, p.level_edges)
         nbins = len(p.level_edges) - 1
         self.level_pixels += np.bincount(bins, minlength=nbins)
         sq = flat_res**2

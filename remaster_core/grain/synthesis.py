@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from remaster_core.errors import InputError
-from remaster_core.grain.profile import GrainProfile
+from remaster_core.grain.profile import GrainProfile, level_bins
 from remaster_core.look.regions import gaussian, luma
 
 GRAIN_STREAM = 0x6772_6169_6E  # "grain": keeps these streams apart from any other SeedSequence use
@@ -201,7 +201,7 @@ def unmeasured_share(profile: GrainProfile | None, picture: np.ndarray) -> float
     if profile is None or profile.is_zero or profile.level_measured is None or all(profile.level_measured):
         return None
     level = gaussian(luma(np.asarray(picture, np.float32)), profile.smooth_sigma)
-    bins = np.digitize(level.ravel(), np.asarray(profile.level_edges[1:-1], np.float32))
+    bins = level_bins(level, profile.level_edges)
     unmeasured = ~np.asarray(profile.level_measured, bool)
     return float(np.count_nonzero(unmeasured[bins])) / bins.size
 

@@ -756,27 +756,29 @@ def frame_grain(
     1, the output's low band). None: no model, or no grain."""
     if info is None:
         return None
-    on = [p for p in (deflicker, output_deflicker) if p is not None and not p.off]
-    if not on or info.film_grain is None or info.output_grain is None:
+    if (
+        not (_radius(deflicker) or _radius(output_deflicker))
+        or info.film_grain is None
+        or info.output_grain is None
+    ):
         return info.grain
     frequencies = ring_frequencies(info.film_grain)
+    scale = 1.0 / math.sqrt(abs(transform.sx * transform.sy))  # output px per input px
     passed = np.ones_like(frequencies)
-    if deflicker is not None and not deflicker.off:
-        scale = 1.0 / math.sqrt(abs(transform.sx * transform.sy))  # output px per input px
-        passed = passed * passed_power(frequencies, deflicker, scale)
-    if output_deflicker is not None and not output_deflicker.off:
-        passed = passed * passed_power(frequencies, output_deflicker, 1.0)
+    for params, at in ((deflicker, scale), (output_deflicker, 1.0)):
+        if params is not None:  # passed_power is 1 where it is off
+            passed = passed * passed_power(frequencies, params, at)
     return grain_deficit(info.film_grain, info.output_grain, passed)
 
 
 def _model_plans(settings: RenderSettings, opened: _Opened, plans: dict[int, _Plan]) -> dict[int, _Plan]:
     """``plans`` and, with an output deflicker, a plan (no key: never written) for each frame the input
     holds within its radius of a planned frame, whose model output the deflicker reads."""
-    o = settings.output_deflicker
-    if o is None or o.off or not plans:
+    q = _radius(settings.output_deflicker)
+    if not q or not plans:
         return plans
     out = dict(plans)
-    for g in deflicker_reads(plans, o.radius, opened.held):
+    for g in deflicker_reads(plans, q, opened.held):
         if g not in out and (m := _safe_mapping(settings, opened.table, opened.source, g)) is not None:
             out[g] = (m[0], m[1], "", (0, 0))
     return out
@@ -799,7 +801,7 @@ def _render(
     todo = sorted(plans)
     every = _model_plans(settings, opened, plans)
     o = settings.output_deflicker
-    q = 0 if o is None else o.radius
+    q = _radius(o)
     model_keys: dict[int, str] = {}
     outputs: dict[int, np.ndarray | None] = {}  # the model's (mixed) output of each frame run, by frame
     kept: dict[int, tuple[np.ndarray, GuardReport | None]] = {}
@@ -846,7 +848,7 @@ def _render(
         try:
             own = window[q]
             assert own is not None  # a frame waits to be finished only once its model output is made
-            mixed = own if o is None or o.off else deflicker_frame(window, q, o)
+            mixed = deflicker_frame(window, q, o) if o is not None and q else own
             profile = grain_of(frame)
             if not node.grain().off:
                 unmeasured = unmeasured_share(profile, mixed)

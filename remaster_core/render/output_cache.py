@@ -64,6 +64,3 @@ class OutputCache(Generic[T]):
         with self._lock:
             self._items.clear()
             self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
