@@ -365,21 +365,22 @@ def _safe_mapping(
 def _frame_key(
     settings: RenderSettings,
     model_sha: str,
-    source: FrameSource,
+    identity: Callable[[int], str],
     frame: int,
     mapping: tuple[Transform4, Radial | None],
     held: frozenset[int] = frozenset(),
     neighbour_mapping: Callable[[int], tuple[Transform4, Radial | None] | None] | None = None,
 ) -> str:
-    """The render key of ``frame`` (``outputs.render_key``); ``mapping``: its (transform, distortion);
-    ``held``: the frames ``source`` holds (the deflickers' neighbours are looked up in it);
+    """The render key of ``frame`` (``outputs.render_key``); ``identity``: an input frame's
+    (``FrameSource.identity``); ``mapping``: its (transform, distortion); ``held``: the frames the
+    input holds (the deflickers' neighbours are looked up in it);
     ``neighbour_mapping``: another frame's mapping or None where it has none (needed with an output
     deflicker: a neighbour's model output depends on it)."""
     fields = {
         "model_sha256": model_sha,
         "node": settings.node.key_fields(),
         **_mapping_fields(mapping),
-        "input": source.identity(frame),
+        "input": identity(frame),
         "output": settings.output.key_fields(),
     }
     colour = settings.colour.key_fields() if settings.colour is not None else None
@@ -399,7 +400,7 @@ def _frame_key(
         ]
     if settings.reach():
         fields["neighbours"] = [
-            source.identity(g) for g in deflicker_window(frame, settings.reach(), held) if g != frame
+            identity(g) for g in deflicker_window(frame, settings.reach(), held) if g != frame
         ]
     return render_key(fields)
 
@@ -407,13 +408,14 @@ def _frame_key(
 def _model_key(
     settings: RenderSettings,
     model_sha: str,
-    source: FrameSource,
+    identity: Callable[[int], str],
     frame: int,
     mapping: tuple[Transform4, Radial | None],
     held: frozenset[int],
 ) -> str | None:
     """The key of ``frame``'s model output (mixed, before the output deflicker and the grain) in
-    ``MODEL_OUTPUTS``: everything it depends on; None where an input frame has no identity."""
+    ``MODEL_OUTPUTS``: everything it depends on (``identity``: an input frame's, as ``_frame_key``);
+    None where an input frame has no identity."""
     d = settings.deflicker
     try:
         fields = {
@@ -421,12 +423,10 @@ def _model_key(
             "model_sha256": model_sha,
             "node": {k: v for k, v in settings.node.key_fields().items() if k != "grain"},
             **_mapping_fields(mapping),
-            "input": source.identity(frame),
+            "input": identity(frame),
             "colour": settings.colour.key_fields() if settings.colour is not None else None,
             "deflicker": asdict(d) if d is not None and not d.off else None,
-            "neighbours": [
-                source.identity(g) for g in deflicker_window(frame, _radius(d), held) if g != frame
-            ],
+            "neighbours": [identity(g) for g in deflicker_window(frame, _radius(d), held) if g != frame],
         }
     except RemasterError:
         return None
@@ -547,13 +547,19 @@ class _Recorder:
 @dataclass
 class _Opened:
     """What a chunk opened before its first frame; ``held``: the frames the input holds, where the
-    deflicker looks its neighbours up (empty without a deflicker)."""
+    deflicker looks its neighbours up (empty without a deflicker); ``identity``: ``source.identity``,
+    each frame's worked out once for the chunk (with the deflickers a frame's identity enters the keys
+    of every frame within their reach, and its model output's key)."""
 
     source: FrameSource
     table: AlignTable | None
     model_sha: str
     size: tuple[int, int]
     held: frozenset[int] = frozenset()
+    identity: Callable[[int], str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.identity = functools.cache(self.source.identity)
 
 
 def _open(settings: RenderSettings, chunk: Chunk, record: _Recorder) -> _Opened | None:
@@ -614,7 +620,7 @@ def _check_existing(
             key = _frame_key(
                 settings,
                 opened.model_sha,
-                opened.source,
+                opened.identity,
                 frame,
                 (transform, distortion),
                 opened.held,
@@ -808,7 +814,7 @@ def _render(
     if q:  # outputs this process made before: a neighbour's is not read again, a planned frame's not run
         # (nor its input deflickered: only its resample's border and metadata are used)
         for g, p in every.items():
-            k = _model_key(settings, opened.model_sha, source, g, (p[0], p[1]), opened.held)
+            k = _model_key(settings, opened.model_sha, opened.identity, g, (p[0], p[1]), opened.held)
             if k is not None:
                 model_keys[g] = k
                 if (hit := MODEL_OUTPUTS.get(k)) is not None:
