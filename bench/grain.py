@@ -131,7 +131,7 @@ def shot_output_grain(outputs: list[np.ndarray], film: GrainProfile) -> GrainPro
     squared level gain over the shot's pixels (``synthesis.level_gain``): the deficit is synthesised
     with the film's level response, so ``grain_deficit`` over this profile leaves, at the shot's levels,
     the film's grain less the output's."""
-    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile))
+    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile), one_size=True)
     for k, out in enumerate(outputs):
         if k == 0:
             acc.add(out, reference=out)

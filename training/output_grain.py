@@ -72,7 +72,7 @@ def measure_output_grain(
     of ``frames``, in their targets' flat tiles, measured on ``film``'s tile size; each output with the
     output of the frame before it in its shot where there is one (their motion-compensated difference,
     the targets' motion: how the film's profile was measured, ``training.grain.measure_profile``)."""
-    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile))
+    acc = ProfileAccumulator(dataclasses.replace(LookParams(), tile=film.tile), one_size=True)
     device = next(generator.parameters()).device
     generator.eval()
     before = predecessors(frames)

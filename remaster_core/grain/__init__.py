@@ -6,6 +6,7 @@ average, a clean picture. The grain comes back here, matched to the film:
 - ``profile``: ``GrainProfile`` (spectrum and level response per channel, channel correlation),
   ``estimate_profile`` from scans (``remaster train`` writes ``RUN/grain.json`` from its training
   targets; export puts it in the model's metadata), ``read_profile``/``write_profile``;
+- ``outliers``: which flat tiles hold grain alone (the spectral-shape rule the profile is pooled by);
 - ``synthesis``: ``add_grain``, grain drawn for a whole frame, deterministic per (shot, frame, seed),
   with the ``GrainSettings`` amount, size and seed (``remaster render --grain-amount ...``, the Nuke
   node's grain knobs); ``remaster_core.node.render_frame`` applies it after the model and the mix.

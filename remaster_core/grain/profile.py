@@ -26,11 +26,17 @@ channel R, G, B:
 - **correlation**: the 3x3 correlation of the channels' residuals (film grain is largely shared by the
   three dye layers; a scanner's noise is not).
 
-Flat tiles are looked for at ``LookParams.tile`` (64 px) and, where a scan has none of that size (a
-picture textured all over: measured on the tiny reels, whose 480x360 film frames hold 35 such tiles),
-at half that size (``FALLBACK_TILE``, 32 px: four times as many tiles, each fitting between the
-picture's edges more often; spectral rings 1/32 cycle/px apart). The profile records the tile it was
-measured on; synthesis and the look metrics need nothing else.
+Flat tiles are looked for at ``LookParams.tile`` (64 px) and, where the scans show fewer than
+``outliers.MIN_TILES`` of that size (a picture textured all over: measured on the tiny reels, whose
+480x360 film frames hold 35 such tiles), at half that size (``FALLBACK_TILE``, 32 px: four times as many
+tiles, each fitting between the picture's edges more often; spectral rings 1/32 cycle/px apart) where
+those are enough. The profile records the tile it was measured on; synthesis and the look metrics need
+nothing else.
+
+The tiles are pooled (the spectrum averaged, the level response and the correlation summed) over those
+whose spectral shape is the grain's (``outliers.consistent_tiles``): a tile where some of the picture
+survived adds power in one band and, pooled with the others, was taken for grain everywhere.
+``flat_tiles`` counts the tiles kept.
 
 Non-finite pixels (NaN or Inf in a scan: a bad decode, a dead pixel, a masked area) are filled from
 their finite neighbours (``fill_non_finite``) and a tile is measured only while at most
@@ -64,8 +70,9 @@ import cv2
 import numpy as np
 
 from remaster_core.errors import InputError
+from remaster_core.grain.outliers import MIN_TILES, consistent_tiles
 from remaster_core.io.atomic import write_text_atomic
-from remaster_core.look.grain import grain_power
+from remaster_core.look.grain import band_power, tile_grain_power
 from remaster_core.look.grain_sample import (
     GrainSample,
     chosen,
@@ -328,21 +335,18 @@ def highpass_transfer(tile: int, sigma: float) -> np.ndarray:
 
 @dataclass
 class _Stats:
-    """The pooled statistics of one way of sampling (single frames or frame differences) at one tile size."""
+    """The per-tile statistics of one way of sampling (single frames or frame differences) at one tile
+    size, pooled over the tiles ``outliers.consistent_tiles`` keeps when the profile is made."""
 
     params: LookParams
     temporal: bool
-    flat_tiles: int = 0
     structured_tiles: int = 0  # flat tiles left out as not grain-like (``grain_sample.grain_like``)
-    psd: np.ndarray | None = None  # (T, T, 3) summed residual PSD
-    cross: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))  # sums of r_i r_j
-    level_sq: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
-    level_pixels: np.ndarray = field(init=False)  # (bins,)
-
-    def __post_init__(self) -> None:
-        bins = len(self.params.level_edges) - 1
-        self.level_sq = np.zeros((bins, 3))
-        self.level_pixels = np.zeros(bins, np.int64)
+    rings: list[np.ndarray] = field(default_factory=list)  # (n, rings, 3) each tile's grain PSD per ring
+    bands: list[np.ndarray] = field(default_factory=list)  # (n, 3) the deciding picture's band powers
+    cross: list[np.ndarray] = field(default_factory=list)  # (n, 3, 3) sums of r_i r_j
+    level_sq: list[np.ndarray] = field(default_factory=list)  # (n, bins, 3) sums of residual^2
+    level_pixels: list[np.ndarray] = field(default_factory=list)  # (n, bins)
+    flat_tiles: int = 0
 
     def add(self, sample: GrainSample) -> None:
         self.structured_tiles += sample.structured
@@ -350,23 +354,36 @@ class _Stats:
         if n == 0:
             return
         self.flat_tiles += n
-        res = sample.residuals[0]  # (n, t, t, 3): the frame's (a reference's, when given, is last)
-        psd, pixel_scale = grain_power(res, sample.divisor)
-        self.psd = psd if self.psd is None else self.psd + psd
-        scale = np.sqrt(pixel_scale)[:, None, None, :]  # one frame's grain
-        flat_res = (res.astype(np.float64) * scale).reshape(-1, 3)
-        self.cross += flat_res.T @ flat_res
         p = self.params
-        bins = level_bins(sample.level, p.level_edges)
+        res = sample.residuals[0]  # (n, t, t, 3): the frame's (a reference's, when given, is last)
+        psd, pixel_scale = tile_grain_power(res, sample.divisor)
+        self.rings.append(_ring_means(psd, p))
+        # the tiles are judged on the reference's grain where there is one: a model's output is then
+        # measured on the tiles its film's profile was
+        deciding = (
+            psd if len(sample.residuals) == 1 else tile_grain_power(sample.residuals[-1], sample.divisor)[0]
+        )
+        self.bands.append(
+            np.stack([band_power(deciding, lo, hi).mean(axis=-1) for lo, hi in p.bands], axis=1)
+        )
+        scale = np.sqrt(pixel_scale)[:, None, :]  # one frame's grain
+        flat_res = res.reshape(n, -1, 3).astype(np.float64) * scale
+        self.cross.append(np.einsum("npi,npj->nij", flat_res, flat_res))
         nbins = len(p.level_edges) - 1
-        self.level_pixels += np.bincount(bins, minlength=nbins)
-        sq = flat_res**2
-        for c in range(3):
-            self.level_sq[:, c] += np.bincount(bins, weights=sq[:, c], minlength=nbins)
+        index = (
+            np.arange(n)[:, None] * nbins + level_bins(sample.level, p.level_edges).reshape(n, -1)
+        ).ravel()
+        self.level_pixels.append(np.bincount(index, minlength=n * nbins).reshape(n, nbins))
+        sq = (flat_res**2).reshape(-1, 3)
+        self.level_sq.append(
+            np.stack(
+                [np.bincount(index, weights=sq[:, c], minlength=n * nbins) for c in range(3)], axis=-1
+            ).reshape(n, nbins, 3)
+        )
 
     def result(self, frames: int) -> GrainProfile:
         p = self.params
-        if self.psd is None or self.flat_tiles == 0:
+        if self.flat_tiles == 0:
             if self.structured_tiles:
                 reason = f"no grain-like flat region in {frames} scan frame(s): " + not_grain_like(
                     self.structured_tiles, p.tile
@@ -377,8 +394,12 @@ class _Stats:
                     f"below {p.flat_gradient} code values/px, so the grain could not be told from the picture"
                 )
             return zero_profile(reason, p, frames)
-        pixels = int(self.level_pixels.sum())
-        residual_rms = np.sqrt(np.diag(self.cross) / pixels)
+        keep = consistent_tiles(np.concatenate(self.bands))
+        cross = np.concatenate(self.cross)[keep].sum(axis=0)
+        level_sq = np.concatenate(self.level_sq)[keep].sum(axis=0)
+        level_pixels = np.concatenate(self.level_pixels)[keep].sum(axis=0)
+        pixels = int(level_pixels.sum())
+        residual_rms = np.sqrt(np.diag(cross) / pixels)
         has_grain = residual_rms >= p.grain_floor
         if not has_grain.any():
             return zero_profile(
@@ -386,11 +407,11 @@ class _Stats:
                 f"{p.grain_floor} (a digital source, or grain removed)",
                 p, frames,
             )  # fmt: skip
-        spectrum = _radial_grain_spectrum(self.psd / self.flat_tiles, p, bound=not self.temporal)
+        spectrum = _fill_rings(np.concatenate(self.rings)[keep].mean(axis=0), p, bound=not self.temporal)
         spectrum[:, ~has_grain] = 0.0
-        gains = _level_gains(self.level_sq, self.level_pixels, p.min_level_pixels)
-        scale = np.sqrt(np.outer(np.diag(self.cross), np.diag(self.cross)))
-        corr = np.divide(self.cross, scale, out=np.zeros((3, 3)), where=scale > 0)
+        gains = _level_gains(level_sq, level_pixels, p.min_level_pixels)
+        scale = np.sqrt(np.outer(np.diag(cross), np.diag(cross)))
+        corr = np.divide(cross, scale, out=np.zeros((3, 3)), where=scale > 0)
         corr[~has_grain, :] = 0.0
         corr[:, ~has_grain] = 0.0
         np.fill_diagonal(corr, 1.0)
@@ -402,9 +423,9 @@ class _Stats:
             level_gain=tuple(tuple(b) for b in gains),
             correlation=tuple(tuple(r) for r in _positive_definite(corr)),
             frames=frames,
-            flat_tiles=self.flat_tiles,
+            flat_tiles=int(np.count_nonzero(keep)),
             temporal=self.temporal,
-            level_measured=tuple(bool(n >= p.min_level_pixels) for n in self.level_pixels),
+            level_measured=tuple(bool(n >= p.min_level_pixels) for n in level_pixels),
         )
 
 
@@ -415,12 +436,14 @@ class ProfileAccumulator:
     before it in its shot is given, on their motion-compensated difference (``difference_sample``),
     where the picture's own fine structure cancels; the result is measured on the differences wherever
     they had a flat tile, on single frames otherwise. Tiles are ``params.tile`` px, or
-    ``FALLBACK_TILE`` px while the scans have shown no flat tile of that size.
+    ``FALLBACK_TILE`` px where the scans showed fewer than ``outliers.MIN_TILES`` flat tiles of that
+    size and enough of these. ``one_size``: ``params.tile`` px only (a model output's grain, which
+    ``grain_deficit`` takes from the film's profile ring by ring, on the film profile's tile).
     """
 
-    def __init__(self, params: LookParams | None = None) -> None:
+    def __init__(self, params: LookParams | None = None, *, one_size: bool = False) -> None:
         self.params = params or LookParams()
-        self.sizes = tile_sizes(self.params)
+        self.sizes = [self.params] if one_size else tile_sizes(self.params)
         self.single = [_Stats(p, temporal=False) for p in self.sizes]
         self.difference = [_Stats(p, temporal=True) for p in self.sizes]
         self.frames = 0
@@ -479,8 +502,8 @@ class ProfileAccumulator:
             motion = motion_between(prev_ref, ref, p)
             pair = (prev, prev_ref, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
         for k, size in enumerate(self.sizes):
-            if k > 0 and measured(self.single, self.difference, 0):
-                break  # the main size has measured flat tiles: the smaller ones are never needed
+            if k > 0 and measured(self.single, self.difference, 0, MIN_TILES):
+                break  # the main size has measured enough flat tiles: the smaller ones are never needed
             flat = flat_tiles(level, size)
             if bad.any():
                 flat &= tiles(bad, size.tile).mean(axis=(2, 3)) <= MAX_NON_FINITE
@@ -495,7 +518,7 @@ class ProfileAccumulator:
 
     def result(self) -> GrainProfile:
         """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
-        return chosen(self.single, self.difference).result(self.frames)
+        return chosen(self.single, self.difference, MIN_TILES).result(self.frames)
 
 
 def _rgb(frame: np.ndarray, what: str) -> np.ndarray:
@@ -527,26 +550,45 @@ def fill_non_finite(rgb: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarr
     return np.where(bad[..., None], fill, zeroed).astype(np.float32), bad
 
 
-def _radial_grain_spectrum(residual_psd: np.ndarray, p: LookParams, bound: bool = True) -> np.ndarray:
-    """(rings, 3) grain PSD per ring from a residual PSD (T, T, 3) (see the module docstring)."""
-    t = p.tile
-    transfer = highpass_transfer(t, p.smooth_sigma)
-    ring = np.rint(_radius_grid(t) * t).astype(np.int64)
+@functools.lru_cache(maxsize=4)
+def _ring_layout(tile: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring k of a ``tile`` px spectrum: (weights float64 (rings, T*T): the mean over the ring's usable
+    DFT bins, each divided by the high-pass's transfer; have bool (rings,): the ring has a usable bin)."""
+    transfer = highpass_transfer(tile, sigma)
+    ring = np.rint(_radius_grid(tile) * tile).astype(np.int64)
     usable = transfer >= MIN_TRANSFER
-    rings = ring_count(t)
-    out = np.zeros((rings, 3))
+    rings = ring_count(tile)
+    weights = np.zeros((rings, tile * tile))
     have = np.zeros(rings, bool)
     for k in range(rings):
-        sel = usable & (ring == k)
+        sel = (usable & (ring == k)).ravel()
         if sel.any():
-            out[k] = (residual_psd[sel] / transfer[sel][:, None]).mean(axis=0)
+            weights[k, sel] = 1.0 / (transfer.ravel()[sel] * np.count_nonzero(sel))
             have[k] = True
+    return weights, have
+
+
+def _ring_means(psd: np.ndarray, p: LookParams) -> np.ndarray:
+    """float64 (n, rings, 3): each tile's residual PSD (n, T, T, 3) over the high-pass's transfer, averaged
+    per ring of usable bins (0 where a ring has none; ``_fill_rings`` fills it)."""
+    weights, _ = _ring_layout(p.tile, p.smooth_sigma)
+    n = psd.shape[0]
+    return np.einsum("rq,nqc->nrc", weights, psd.reshape(n, -1, psd.shape[-1]))
+
+
+def _fill_rings(means: np.ndarray, p: LookParams, bound: bool = True) -> np.ndarray:
+    """(rings, 3) grain PSD per ring from the pooled ``_ring_means`` (see the module docstring): the rings
+    below the first usable one take its value, a ring with no usable bin its inner neighbour's."""
+    _, have = _ring_layout(p.tile, p.smooth_sigma)
+    out = means.copy()
     first = int(np.argmax(have))
     out[:first] = out[first]
-    for k in range(first + 1, rings):  # a ring with no sample (none at these sizes): its inner neighbour's
+    for k in range(
+        first + 1, len(have)
+    ):  # a ring with no sample (none at these sizes): its inner neighbour's
         if not have[k]:
             out[k] = out[k - 1]
-    return _bound_low_frequencies(out, t) if bound else out
+    return _bound_low_frequencies(out, p.tile) if bound else out
 
 
 def _bound_low_frequencies(spectrum: np.ndarray, tile: int) -> np.ndarray:  # single-frame profiles only

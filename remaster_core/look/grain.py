@@ -166,30 +166,37 @@ def tile_power(residual_tiles: np.ndarray) -> np.ndarray:
     return (spectrum.real**2 + spectrum.imag**2) / float(np.sum(win**2))
 
 
-def grain_power(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The spectrum and the pixel scale of N residual tiles (float (N, T, T, C)), read as one frame's grain.
+def tile_grain_power(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The spectrum and the pixel scale of each of N residual tiles (float (N, T, T, C)), read as one
+    frame's grain.
 
     Returns:
-        (psd, scale): float64 (T, T, C), the sum over the tiles of ``tile_power``, each divided by
-        ``divisor`` (float64 (N, T, T), a frame difference's ``1 + T(f)``: ``look.grain_sample``; None
-        for a single frame); and float64 (N, C), what a residual pixel's square is multiplied by (1 for
-        a single frame; for a difference its tile's PSD total after ``divisor`` over before, so the
-        amplitude and the level response follow the spectrum).
+        (psd, scale): float64 (N, T, T, C), each tile's ``tile_power`` divided by ``divisor`` (float64
+        (N, T, T), a frame difference's ``1 + T(f)``: ``look.grain_sample``; None for a single frame);
+        and float64 (N, C), what a residual pixel's square is multiplied by (1 for a single frame; for a
+        difference its tile's PSD total after ``divisor`` over before, so the amplitude and the level
+        response follow the spectrum).
     """
     power = tile_power(residual_tiles)
     if divisor is None:
-        return power.sum(axis=0), np.ones((power.shape[0], power.shape[-1]))
+        return power, np.ones((power.shape[0], power.shape[-1]))
     corrected = power / divisor[..., None]
     before = power.sum(axis=(1, 2))
     after = corrected.sum(axis=(1, 2))
-    return corrected.sum(axis=0), np.divide(after, before, out=np.ones_like(before), where=before > 0)
+    return corrected, np.divide(after, before, out=np.ones_like(before), where=before > 0)
+
+
+def grain_power(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``tile_grain_power`` with the spectra summed over the tiles: float64 (T, T, C) and (N, C)."""
+    psd, scale = tile_grain_power(residual_tiles, divisor)
+    return psd.sum(axis=0), scale
 
 
 def band_power(psd: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Variance (per channel, float64 (C,)) a PSD (T, T, C) holds in the band ``low < |f| <= high``."""
-    tile = psd.shape[0]
+    """Variance (per channel, float64 (..., C)) a PSD (..., T, T, C) holds in the band ``low < |f| <= high``."""
+    tile = psd.shape[-3]
     inside = (_radius(tile) > low) & (_radius(tile) <= high)
-    return psd[inside].sum(axis=0) / float(tile * tile)
+    return psd[..., inside, :].sum(axis=-2) / float(tile * tile)
 
 
 def band_share(tile: int, low: float, high: float) -> float:

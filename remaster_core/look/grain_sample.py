@@ -81,24 +81,32 @@ class _Pooled(Protocol):
 P = TypeVar("P", bound=_Pooled)
 
 
-def measured(single: Sequence[P], difference: Sequence[P], k: int) -> bool:
-    """Whether size ``k`` of ``tile_sizes`` has measured a flat tile, in single frames or differences."""
-    return bool(single[k].flat_tiles or difference[k].flat_tiles)
+def measured(single: Sequence[P], difference: Sequence[P], k: int, min_tiles: int = 1) -> bool:
+    """Whether size ``k`` of ``tile_sizes`` has measured at least ``min_tiles`` flat tiles, in single
+    frames or in differences."""
+    return max(single[k].flat_tiles, difference[k].flat_tiles) >= min_tiles
 
 
-def chosen(single: Sequence[P], difference: Sequence[P]) -> P:
-    """Of the statistics pooled per size of ``tile_sizes`` (single frames, frame differences): the
-    frame differences where they had flat tiles, else the single frames; the smaller tiles where only
-    they measured a flat tile, or where neither size did and only they saw one (left out as not
-    grain-like, ``grain_like``: the reason then says so)."""
+def chosen(single: Sequence[P], difference: Sequence[P], min_tiles: int = 1) -> P:
+    """Of the statistics pooled per size of ``tile_sizes`` (single frames, frame differences): at the
+    main size where it measured ``min_tiles`` flat tiles (single or differences), else at the smaller
+    size where that one did, else as if ``min_tiles`` were 1 (the smaller tiles where only they measured
+    one, or where neither size did and only they saw one, left out as not grain-like: the reason then
+    says so); at that size, the frame differences where they had a flat tile, else the single frames.
+    The look metrics take any tile (1); a grain profile wants more (``grain.outliers.MIN_TILES``)."""
 
     def seen(k: int) -> bool:
         return single[k].flat_tiles + single[k].structured_tiles > 0
 
-    small = len(single) > 1 and (
-        (not measured(single, difference, 0) and measured(single, difference, 1))
-        or (not measured(single, difference, 1) and not seen(0) and seen(1))
-    )
+    if len(single) > 1 and min_tiles > 1 and measured(single, difference, 0, min_tiles):
+        small = False
+    elif len(single) > 1 and min_tiles > 1 and measured(single, difference, 1, min_tiles):
+        small = True
+    else:
+        small = len(single) > 1 and (
+            (not measured(single, difference, 0) and measured(single, difference, 1))
+            or (not measured(single, difference, 1) and not seen(0) and seen(1))
+        )
     k = 1 if small else 0
     return difference[k] if difference[k].flat_tiles else single[k]
 
