@@ -168,12 +168,18 @@ def score_variant(
     return result
 
 
-def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    work = args.work / f"seed{seed}"
-    reel = build_reel(work / "reel", args.preset, seed)
+def seed_pairs(work: Path, preset: str, seed: int) -> tuple[Path, Path]:
+    """The reel of ``seed`` and its pairs folder under ``work`` (built when missing, kept otherwise)."""
+    reel = build_reel(work / "reel", preset, seed)
     pairs = work / "PAIRS"
     if not (pairs / "align.json").is_file():
         build_synth_pairs(reel, pairs, seed=seed)
+    return reel, pairs
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    work = args.work / f"seed{seed}"
+    reel, pairs = seed_pairs(work, args.preset, seed)
     degrained = degrain_pairs(pairs, work / "PAIRS_degrained", args.degrain_h) if args.degrained else None
     index = scan_pairs(pairs)
     base = {

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ablation import build_reel, build_synth_pairs
+from grain import seed_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
 from remaster_core.grain.profile import GrainProfile, level_bins
@@ -66,11 +66,7 @@ def compare_at(profile: GrainProfile, stock: GrainParams, level: float, frames: 
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    work = args.work / f"seed{seed}"
-    reel = build_reel(work / "reel", args.preset, seed)
-    pairs = work / "PAIRS"
-    if not (pairs / "align.json").is_file():
-        build_synth_pairs(reel, pairs, seed=seed)
+    reel, pairs = seed_pairs(args.work / f"seed{seed}", args.preset, seed)
     stock = GrainParams(**json.loads((reel / "truth.json").read_text())["film_grain"])
     profile = measure_profile(scan_pairs(pairs).train)
     return {
