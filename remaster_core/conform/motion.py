@@ -168,26 +168,44 @@ def motion_pulldown(motion: FieldMotion, touched: np.ndarray, params: CadencePar
     return out
 
 
+def _repeats(motion: FieldMotion, trusted: np.ndarray, params: CadenceParams) -> np.ndarray:
+    """(N-2,) bool: the comparisons whose motion is nearer (on a log scale) the repeat level than the
+    step level: field i+2 repeats field i."""
+    shift = motion.shift
+    out = np.zeros(shift.shape[0], bool)
+    for i in np.nonzero(trusted)[0]:
+        levels = _levels(shift, trusted, i, params)
+        out[i] = levels is not None and _said(float(shift[i]), levels, params) < 0
+    return out
+
+
 def motion_comb(motion: FieldMotion, touched: np.ndarray, params: CadenceParams) -> np.ndarray:
     """(N-1,) float32 comb evidence from the motion (> 0: fields i and i+1 are two moments), for the
     pairs in ``touched`` ((N-1,) bool) and 0 elsewhere. Two fields of one film frame differ by the half
     line between the parities alone; two film frames also by the camera's step. The half line is taken
-    from the stretch itself (the median vertical offset of the pairs that start on the same parity
-    within ``motion_window``: most pairs of telecined film are one moment), what is left is judged
-    against the same-parity repeat and step levels as ``motion_pulldown`` judges a repeat (looked-at
-    seed 1088's edit leaving a lone field in a dark pan at 1 px a frame: one moment 0.04-0.1 px, two
-    0.3-0.45)."""
+    from the stretch itself: the median vertical offset of the pairs that start on the same parity
+    within ``motion_window`` and are known to be one moment, those inside a 3-field run (fields i, i+1
+    and i+1, i+2 where field i+2 repeats field i by its motion, ``_repeats``); at least two of them, or
+    nothing is said. What is left is judged against the same-parity repeat and step levels as
+    ``motion_pulldown`` judges a repeat (looked-at seed 1088's edit leaving a lone field in a dark pan
+    at 1 px a frame: one moment 0.04-0.1 px, two 0.3-0.45). The median of all the pairs of a parity
+    is no half line: 2 in 5 of them are run boundaries (two moments), more where an edit leaves a lone
+    field, and within a window of 7 the median fell between the two (stress seeds 1167 and 1168: an
+    edit's lone field, or a run, misplaced by it)."""
     p = params
     n = motion.shift.shape[0]
     out = np.zeros(n + 1, np.float32)
     trusted = np.isfinite(motion.shift) & (motion.response >= p.motion_min_response)
     across = np.isfinite(motion.across_dy) & (motion.across_response >= p.motion_min_response)
+    repeats = _repeats(motion, trusted, p)
+    inside = repeats.copy()  # pairs inside a 3-field run: i, i+1 and i+1, i+2 around a repeat i -> i+2
+    inside[1:] |= repeats[:-1]
     parity = np.arange(n) % 2
     for i in np.nonzero(touched[:n] & across)[0]:
         levels = _levels(motion.shift, trusted, i, p)
         lo, hi = max(0, i - p.motion_window), min(n, i + p.motion_window + 1)
-        alike = across[lo:hi] & (parity[lo:hi] == parity[i])
-        if levels is None or alike.sum() < 3:
+        alike = across[lo:hi] & inside[lo:hi] & (parity[lo:hi] == parity[i])
+        if levels is None or alike.sum() < 2:
             continue
         half_line = float(np.median(motion.across_dy[lo:hi][alike]))
         residual = float(np.hypot(motion.across_dx[i], motion.across_dy[i] - half_line))

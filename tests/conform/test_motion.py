@@ -118,3 +118,23 @@ def test_motion_comb_says_one_moment_or_two_past_the_half_line() -> None:
     # nothing moves: no levels, nothing said
     still = _motion(np.full(n, 0.05), np.full(n, 0.02), half)
     assert not motion_comb(still, np.ones(n + 1, bool), p).any()
+
+
+def test_motion_comb_takes_the_half_line_from_the_pairs_inside_a_run() -> None:
+    """A step with a vertical part moves the pairs across two film frames off the half line: 2 in 5
+    pairs of a parity (more past an edit that leaves a lone field) sit there, and the median of a
+    parity's pairs falls between the two (stress seeds 1167, 1168). The pairs either side of a repeat
+    are one moment and give the half line."""
+    p = CadenceParams()
+    counts = [3, 2, 3, 2, 3, 2, 1, 2, 3, 2, 3, 2, 3]  # an edit after the telecine leaves a lone field
+    frames = [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14]
+    sources = np.array([f for f, c in zip(frames, counts, strict=True) for _ in range(c)])
+    n = len(sources) - 2
+    step = (sources[2:] - sources[:-2]).astype(np.float64)
+    across = (sources[1 : n + 1] - sources[:n]).astype(np.float64)
+    half = np.where(np.arange(n) % 2 == 0, -0.6, 0.6)
+    motion = _motion(np.where(step == 0, 0.05, step), 0.3 * across + 0.01, half + 0.95 * across)
+    ev = motion_comb(motion, np.ones(n + 1, bool), p)[:n]
+    one = across == 0
+    assert (ev[one] < -1.5).all() and (ev[~one & (ev != 0)] > 1.5).all()
+    assert (ev[:-2] != 0).all()  # the last pairs have a single one-moment pair of their parity in reach
