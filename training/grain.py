@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from remaster_core.grain.outliers import MIN_TILES
 from remaster_core.grain.profile import GRAIN_FILE, GrainProfile, ProfileAccumulator, write_profile
 from remaster_core.io.images import read_image
 
@@ -97,6 +98,12 @@ def write_run_profile(frames: Sequence[_Pair], run_dir: Path) -> GrainProfile:
             "film grain (%d frames, %d flat tiles): RMS R %.4f G %.4f B %.4f -> %s",
             profile.frames, profile.flat_tiles, r, g, b, path,
         )  # fmt: skip
+        if profile.flat_tiles < MIN_TILES:
+            log.warning(
+                "%s: the training film's grain rests on %d flat %d px tile(s) (fewer than %d): its spectrum "
+                "and level response are rough; add film of shots with flat areas (sky, walls) to measure it",
+                path, profile.flat_tiles, profile.tile, MIN_TILES,
+            )  # fmt: skip
         gaps = profile.unmeasured_ranges()
         if gaps and not profile.is_zero:
             where = ", ".join(f"{lo:.1f}-{hi:.1f}" for lo, hi in gaps)
