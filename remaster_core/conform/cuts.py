@@ -202,12 +202,14 @@ def detect_cuts(thumbs: np.ndarray, params: CutParams | None = None) -> tuple[li
         if any(picture[u] != picture[t] or not flash(min(t, u), max(t, u)) for u in larger):
             continue
         around = motion if picture[t] else scores
+        # a side with no frame to judge (the reel's first cut after frame 0, its last frame) is quiet:
+        # the cut must clear the other side by ``ratio_busy`` (looked-at stress seed 1182: a one-frame
+        # grey leader cut into a fade-in, 1.16 against the fade's own 0.58)
         sides = [
-            float(np.median(side))
+            float(np.median(side)) if side.size else 0.0
             for side in (around[max(1, t - p.window) : t], around[t + 1 : t + 1 + p.window])
-            if side.size
         ]
-        if sides and (s < p.ratio * min(sides) or s < p.ratio_busy * max(sides)):
+        if s < p.ratio * min(sides) or s < p.ratio_busy * max(sides):
             continue
         cuts.append(t)
     return _without_light_flashes(cuts, features, p), scores

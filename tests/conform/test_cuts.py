@@ -110,6 +110,27 @@ def test_a_cut_from_a_grey_leader_into_a_fade_in_is_found() -> None:
     assert scores[1] < CutParams().ratio * float(np.median(scores[2:8]))  # by its score alone: no cut
 
 
+def test_the_reels_first_cut_needs_only_clear_the_side_it_has() -> None:
+    """Thumbnails of held-out stress reel 1182's conformed frames 0-13 (``data/``, uint8, made by
+    ``frame_thumbnail``; loaded without pickle): a one-frame grey leader, then a fade-in whose picture
+    forms quickly (its steps score 0.44-0.82 and move the standardised picture 0.11-0.19). The cut at
+    frame 1 scores 1.16 and moves the picture 0.33: less than ``ratio`` times the fade's own, so only
+    the leader's side, which has no frame to judge by, can be the quiet one. It is taken as quiet; the
+    cut clears the fade by ``ratio_busy``."""
+    from pathlib import Path
+
+    with np.load(
+        Path(__file__).parent / "data" / "stress1182_leader_into_fade.npz", allow_pickle=False
+    ) as data:
+        thumbs = data["thumbnails"]
+    cuts, scores = detect_cuts(thumbs)
+    assert cuts == [0, 1]
+    assert scores[1] < CutParams().ratio * float(np.median(scores[2:8]))
+    # a steady shot from frame 0 (the same thumbnails from the fade's end on): no cut at frame 1
+    steady, _ = detect_cuts(thumbs[9:])
+    assert steady == [0]
+
+
 def test_a_dark_flash_shot_into_a_fade_from_black_keeps_both_cuts() -> None:
     """Thumbnails of held-out stress reel 960's conformed frames 80-100 (``data/``, uint8, made by
     ``frame_thumbnail``; loaded without pickle): a frozen shot, a two-frame flash of the Hubble deep
