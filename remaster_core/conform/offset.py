@@ -324,7 +324,7 @@ def _match_shot(
         if d > 0:
             jumps.append((first + segments[k], start + segments[k] + skipped))
     path = np.array([film_index((start, first), jumps, first + j) for j in range(length)], np.int64)
-    cols = _free_jumps(path, params.max_skip, b, f, film_cuts)
+    cols = _free_jumps(path, params.max_skip, b, f, film_cuts, segments[1:])
     if not np.array_equal(cols, path):
         start = int(cols[0])
         jumps = [(first + j, int(cols[j])) for j in range(1, length) if cols[j] != cols[j - 1] + 1]
@@ -405,6 +405,7 @@ def _free_jumps(
     b: tuple[np.ndarray, np.ndarray],
     f: tuple[np.ndarray, np.ndarray],
     film_cuts: list[int],
+    breaks: Collection[int] = (),
 ) -> np.ndarray:
     """``cols`` ((L,) int64: the film frame each row of the shot shows) with up to ``_FREE_JUMPS`` more
     forward jumps of 1..``max_skip`` film frames where the film says so with no cadence break: an edit
@@ -422,7 +423,16 @@ def _free_jumps(
     without ``_kept_in_place`` a shot whose film ends inside it took a jump that pulled its first rows
     into the film shot before. A jump in a still or near-still shot gains
     nothing and is not found (nor does the pairing matter much there). Signatures as
-    ``_path_similarity``."""
+    ``_path_similarity``.
+
+    ``breaks``: rows of the shot that follow a cadence break (``_match_shot``'s segments). A jump whose
+    place the film cannot tell goes there: one at another row must gain ``_PLACE_GAIN`` over the same
+    jump at the best break row, as a segment boundary must to leave its break (``_placed_segments``).
+    Looked-at stress seed 1188: a dark shot whose edit after the telecine dropped a film frame at a
+    lone field; the segmented diagonal missed the drop, and a one-frame jump at any of rows 3-21 gained
+    0.50-0.53, the break's row 0.517 and row 14 0.532, where it went: 9 frames paired a frame early."""
+    at_break = np.zeros(cols.shape[0] + 1, bool)
+    at_break[[r for r in breaks if 0 < r < cols.shape[0]]] = True
     length = cols.shape[0]
     offsets = np.arange(-max_skip, max_skip + 1)
     diagonal = np.arange(offsets.size)
@@ -436,7 +446,8 @@ def _free_jumps(
         # film count 0, so pulling a shot's rows onto the film's end or a neighbour shot would gain
         kept = _kept_in_place(cols, offsets, film_cuts, f[0].shape[0]).astype(np.int64)
         kept_sum = np.hstack([np.zeros((offsets.size, 1), np.int64), np.cumsum(kept, axis=1)])  # (K, L + 1)
-        best, choice = float(cum[length, max_skip]) + _FREE_JUMP_GAIN, None  # offset 0: the path as it is
+        base = float(cum[length, max_skip]) + _FREE_JUMP_GAIN  # offset 0: the path as it is
+        best: dict[tuple[bool, int, int], tuple[float, int]] = {}  # (at a break, i, j) -> (value, row)
         for r in range(_FREE_JUMP_ROWS, length - _FREE_JUMP_ROWS + 1):
             before, after = cum[r], cum[length] - cum[r + 1]
             fits_before = kept_sum[:, r] == r
@@ -445,12 +456,18 @@ def _free_jumps(
                 for j in range(i + 1, min(offsets.size, i + max_skip + 1)):
                     if not fits_after[j]:
                         continue
-                    value = before[i] + across[r, i, j] + after[j]
-                    if value > best:
-                        best, choice = float(value), (r, int(offsets[i]), int(offsets[j]))
-        if choice is None:
+                    value = float(before[i] + across[r, i, j] + after[j])
+                    key = (bool(at_break[r]), int(i), j)
+                    if value > best.get(key, (-np.inf, 0))[0]:
+                        best[key] = (value, r)
+        top = max(best.items(), key=lambda kv: kv[1][0], default=None)
+        if top is None or top[1][0] <= base:
             break
-        r, lo, hi = choice
+        (_, i, j), (value, r) = top
+        at = best.get((True, i, j))
+        if at is not None and at[0] > base and at[0] >= value - _PLACE_GAIN:
+            r = at[1]  # the film cannot tell the jump's place: the cadence break's row
+        lo, hi = int(offsets[i]), int(offsets[j])
         cols = np.concatenate([cols[:r] + lo, cols[r:] + hi])
     return cols
 

@@ -177,3 +177,20 @@ def test_a_short_shot_after_a_shot_whose_film_is_lost_is_matched_on_its_appearan
                 seed,
                 n,
             )
+
+
+def test_a_jump_the_film_cannot_place_goes_to_the_cadence_break() -> None:
+    """Thumbnails of held-out stress reel 1188's conformed frames 70-94 (a one-frame flash, then a dark
+    shot) and its film frames 54-100 (``data/``, uint8, made by ``frame_thumbnail``; loaded without
+    pickle). An edit after the telecine dropped the dark shot's 7th film frame at a lone field (output
+    frame 76, row 6 here: a firm cadence break). A one-frame jump gains alike at any row of the dark
+    shot (0.50-0.53); it goes to the break, where the edit is, not nine frames later."""
+    from pathlib import Path
+
+    with np.load(
+        Path(__file__).parent / "data" / "stress1188_dark_shot_edit.npz", allow_pickle=False
+    ) as data:
+        broadcast, film = data["broadcast"], data["film"]
+    shot = find_offset(broadcast, film, [0, 1], breaks=[6], firm_breaks=[6]).shots[1]
+    assert (shot.first, shot.last, shot.film_first) == (1, 24, 11)  # film frame 65 of the reel
+    assert shot.film_jumps == ((6, 17),)  # film frame 71 after the edit: 70 was cut away
