@@ -30,7 +30,10 @@ that stands out (every cut found, no false cut, 1.15-1.85x ffmpeg; 1167 mixes on
 misses one 24p frame at an edit after the telecine, 1168 splits one film frame's two fields into two
 orphans at an edit placed 6 fields early and pairs 3 frames 2 film frames late, 1169 pairs a lone frame
 left between a cut and a video stretch with its film shot's first frame, 4 early:
-docs/architecture.md). The held-out seeds are 1180-1189, never run.
+docs/architecture.md). 1180-1189, fixed in session 21, were run once in session 22 (1526 of 1527 frames
+exact, 1.34-2.03x ffmpeg; 1182 missed the cut from a one-frame leader into a fade, 1188 paired 9 frames
+of a dark shot a film frame early after an edit, 1189 built one frame 1.29 dB under its clean fields'
+reference: docs/architecture.md). The held-out seeds are 1200-1209, never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
