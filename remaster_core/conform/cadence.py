@@ -288,16 +288,33 @@ def _repeat_floor(dup: np.ndarray, window: int, least: float) -> np.ndarray:
     return np.clip(local, np.float32(least) * median, median)
 
 
-def _neighbour_min(values: np.ndarray, reach: int = 2) -> np.ndarray:
-    """For each element, the smallest of the others within +-``reach`` (itself when it has none)."""
+def _neighbour_min(values: np.ndarray, reach: int = 2, stride: int = 1) -> np.ndarray:
+    """For each element, the smallest of the others within +-``reach`` that are a multiple of ``stride``
+    away (itself when it has none)."""
     n = values.shape[0]
     out = np.full(n, np.inf, dtype=values.dtype)
-    for k in range(1, reach + 1):
+    for k in range(stride, reach + 1, stride):
         if k >= n:
             break
         out[k:] = np.minimum(out[k:], values[:-k])
         out[:-k] = np.minimum(out[:-k], values[k:])
     return np.where(np.isfinite(out), out, values)
+
+
+def _comb_reference(own: np.ndarray) -> np.ndarray:
+    """(N-1,) the one-moment level each pair's comb ratio ``own`` is judged against (``field_evidence``):
+    the least of the pairs of its own kind i-4, i-2, i+2, i+4, but no lower than the least of any kind
+    within two fields less the reel's gap between the kinds. The gap: the median, over the pairs across
+    two coded frames (odd i), of their own kind's least less the mean of their neighbours' (pairs i-1 and
+    i+1, inside a coded frame); none where that is negative (a codec that codes the fields apart)."""
+    n = own.shape[0]
+    alike = _neighbour_min(own, reach=4, stride=2)
+    near = _neighbour_min(own)
+    odd = np.arange(1, n - 1, 2)
+    if odd.size == 0:
+        return near
+    gap = max(float(np.median(alike[odd] - 0.5 * (alike[odd - 1] + alike[odd + 1]))), 0.0)
+    return np.maximum(alike, near - np.float32(gap))
 
 
 def _contrast(values: np.ndarray, eps: float) -> np.ndarray:
@@ -316,14 +333,27 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
 
     Combing is judged in two steps. First each pair's comb is divided by the zig-zag its two fields
     have on their own (``FieldMetrics.intra``), which puts a flat leader and a detailed picture on
-    one scale. Then that ratio is judged *relative to the neighbouring pairs*: pair (i, i+1) against
-    the least combed of the pairs within two fields of it. Every field of telecined film belongs to a run of 2 or 3,
-    so within two pairs of any boundary there is a pair of one moment; a run boundary combs clearly
-    more than that, a pair inside a run does not, and two pieces joined by an edit where the cadence
-    expected one film frame comb far more (the reach of two keeps a one-moment pair in reach there
-    too, where both adjacent pairs are run boundaries). The ratio cancels what the picture's own vertical detail
-    contributes (the same fields are on both sides), which an absolute comb threshold cannot. Video
-    (every pair two moments) and still pictures give ratios near 1: no evidence, as it should be.
+    one scale. Then that ratio is judged *relative to the neighbouring pairs of its own kind*
+    (``_comb_reference``): pair (i, i+1) against the least combed of pairs i-4, i-2, i+2 and i+4. A
+    pair 2k | 2k+1 holds the two fields of one coded frame, a pair 2k+1 | 2k+2 fields of two, and a
+    codec that codes a frame's fields together (MPEG-2, DV) gives the second kind unrelated coding noise
+    to comb on: on the 47 looked-at stress reels a one-moment pair across two coded frames combs
+    0.16-0.45 (log) more than one inside a frame on every MPEG-2 reel (median 0.27), 0.15 on DV, 0 on
+    ProRes. Judged against the least combed pair of either kind within two fields (before session 22),
+    a run boundary inside a coded frame read as about one moment where a shot hardly combs, and a
+    one-moment pair across two as a weak boundary (stress seed 1041's dark pan at 1 px a frame, pulldown
+    and motion silent: boundaries -0.10 and -0.22 where that kind's one-moment pairs read -0.36..-0.68,
+    so an edit's lone field was woven with the frame before; 966's edit inside a still shot likewise).
+    Every field of telecined film belongs to a run of 2 or 3, so among those four pairs there is one of
+    one moment (in 3:2 and in 2:3:3:2); a run boundary combs clearly more than that, a pair inside a run
+    does not, and two pieces joined by an edit where the cadence expected one film frame comb far more.
+    The reference is kept no lower than the least combed pair of either kind within two fields less the
+    reel's gap between the kinds: a pair of its kind 4 fields off that combs less than that lies in
+    another stretch (a video stretch's first and last pairs judged against the film beside it said "two
+    moments" and pulled the film's runs 2 fields into DV reel 1148's video). The ratio cancels what the
+    picture's own vertical detail contributes (the same fields are on both sides), which an absolute
+    comb threshold cannot. Video (every pair two moments) and still pictures give ratios near 1: no
+    evidence, as it should be.
 
     Repeats are judged against the noise floor of repeated fields (``_repeat_floor``), capped at
     ``repeat_floor_cap`` code values so that a reel made mostly of video, which has no repeats to
@@ -360,7 +390,7 @@ def field_evidence(metrics: FieldMetrics, params: CadenceParams | None = None) -
         if intra.shape[0] > 1
         else metrics.comb
     )
-    comb_lr = own - _neighbour_min(own)
+    comb_lr = own - _comb_reference(own)
     floor = np.minimum(
         _repeat_floor(metrics.dup, p.floor_window, p.repeat_floor_least), np.float32(p.repeat_floor_cap)
     )
