@@ -105,7 +105,7 @@ def write_run_profile(frames: Sequence[_Pair], run_dir: Path) -> GrainProfile:
                 path, profile.flat_tiles, profile.tile, MIN_TILES,
             )  # fmt: skip
         gaps = profile.unmeasured_ranges()
-        if gaps and not profile.is_zero:
+        if gaps:
             where = ", ".join(f"{lo:.1f}-{hi:.1f}" for lo, hi in gaps)
             log.warning(
                 "%s: the training film's flat areas hold no luma %s, so the grain's amplitude there was "

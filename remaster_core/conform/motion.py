@@ -168,15 +168,11 @@ def motion_pulldown(motion: FieldMotion, touched: np.ndarray, params: CadencePar
     return out
 
 
-def _repeats(motion: FieldMotion, trusted: np.ndarray, params: CadenceParams) -> np.ndarray:
+def _repeats(motion: FieldMotion, params: CadenceParams) -> np.ndarray:
     """(N-2,) bool: the comparisons whose motion is nearer (on a log scale) the repeat level than the
-    step level: field i+2 repeats field i."""
-    shift = motion.shift
-    out = np.zeros(shift.shape[0], bool)
-    for i in np.nonzero(trusted)[0]:
-        levels = _levels(shift, trusted, i, params)
-        out[i] = levels is not None and _said(float(shift[i]), levels, params) < 0
-    return out
+    step level, ``motion_pulldown``'s evidence below 0 wherever there is motion: field i+2 repeats
+    field i."""
+    return motion_pulldown(motion, np.ones(motion.shift.shape[0], bool), params) < 0
 
 
 def motion_comb(motion: FieldMotion, touched: np.ndarray, params: CadenceParams) -> np.ndarray:
@@ -197,7 +193,7 @@ def motion_comb(motion: FieldMotion, touched: np.ndarray, params: CadenceParams)
     out = np.zeros(n + 1, np.float32)
     trusted = np.isfinite(motion.shift) & (motion.response >= p.motion_min_response)
     across = np.isfinite(motion.across_dy) & (motion.across_response >= p.motion_min_response)
-    repeats = _repeats(motion, trusted, p)
+    repeats = _repeats(motion, p)
     inside = repeats.copy()  # pairs inside a 3-field run: i, i+1 and i+1, i+2 around a repeat i -> i+2
     inside[1:] |= repeats[:-1]
     parity = np.arange(n) % 2

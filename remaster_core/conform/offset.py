@@ -431,7 +431,7 @@ def _free_jumps(
     Looked-at stress seed 1188: a dark shot whose edit after the telecine dropped a film frame at a
     lone field; the segmented diagonal missed the drop, and a one-frame jump at any of rows 3-21 gained
     0.50-0.53, the break's row 0.517 and row 14 0.532, where it went: 9 frames paired a frame early."""
-    at_break = np.zeros(cols.shape[0] + 1, bool)
+    at_break = np.zeros(cols.shape[0], bool)
     at_break[[r for r in breaks if 0 < r < cols.shape[0]]] = True
     length = cols.shape[0]
     offsets = np.arange(-max_skip, max_skip + 1)

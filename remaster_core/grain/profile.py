@@ -583,10 +583,8 @@ def _fill_rings(means: np.ndarray, p: LookParams, bound: bool = True) -> np.ndar
     out = means.copy()
     first = int(np.argmax(have))
     out[:first] = out[first]
-    for k in range(
-        first + 1, len(have)
-    ):  # a ring with no sample (none at these sizes): its inner neighbour's
-        if not have[k]:
+    for k in range(first + 1, len(have)):
+        if not have[k]:  # a ring with no sample (none at these sizes): its inner neighbour's
             out[k] = out[k - 1]
     return _bound_low_frequencies(out, p.tile) if bound else out
 

@@ -13,25 +13,15 @@ from remaster_core.grain.profile import ProfileAccumulator
 from remaster_core.look import score_sequences
 from remaster_core.look.grain_sample import chosen
 from remaster_core.look.regions import LookParams
-from remaster_core.synth.scenes import GrainParams
-from remaster_core.synth.scenes import add_grain as film_grain
+from tests.grain.test_profile import H, W, film, ramp
 
-H, W, TILE = 256, 320, 64
-
-
-def ramp() -> np.ndarray:
-    """A flat picture (slow ramps, luma about 0.3..0.6): every 64 px tile is flat."""
-    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
-    return np.stack([0.2 + 0.6 * x / W, 0.3 + 0.4 * y / H, np.full_like(x, 0.5)], -1).astype(np.float32)
-
-
-def film(count: int) -> list[np.ndarray]:
-    return [film_grain(ramp(), np.random.default_rng([21, k]), GrainParams()) for k in range(count)]
+TILE = 64
 
 
 def with_texture(frames: list[np.ndarray], tiles: list[tuple[int, int]]) -> list[np.ndarray]:
-    """``frames`` with fine Gaussian texture (white, 0.03 RMS: Gaussian, so grain-like, and flat) added in ``tiles``
-    (row, col of 64 px tiles): a picture's fine structure that passed for flat."""
+    """``frames`` with fine Gaussian texture (white, 0.03 RMS: Gaussian, so grain-like, and flat) added in
+    ``tiles`` (row, col of 64 px tiles): a picture's fine structure that passed for flat. ``film`` and
+    ``ramp`` are ``test_profile``'s: the reels' grain on slow ramps, every 64 px tile flat."""
     out = []
     for k, frame in enumerate(frames):
         rng = np.random.default_rng([22, k])
