@@ -32,10 +32,12 @@ frame shown at the shot's first frame, and each segment that skips film is recor
 (``ShotMatch.film_jumps``: the output frame and the film frame shown there), which ``conform.json``
 carries and the alignment pairs by: without it every frame after the edit was paired with a film
 frame 1-4 frames early (stress seeds 1062, 1064, 1084, 1089: 8-22 pairs a reel). A break may sit a
-frame before the gap, so each split moves by a frame where the film clearly says so
-(``_placed_segments``). An edit that keeps the cadence's phase (it removes whole film frames' fields in
-step with the pulldown) makes no break; such a jump is added where the film alone says so clearly
-(``_free_jumps``: looked-at seeds 1069 and 1102, 4 and 2 film frames dropped). The matched shots must
+frame before the gap, or anywhere in a stretch of frames whose phase the cadence could not tell
+(``break_spans``: there every place pairs the fields alike), so each split moves by a frame, or
+within that stretch, where the film clearly says so (``_placed_segments``). An edit that keeps the
+cadence's phase (it removes whole film frames' fields in step with the pulldown) makes no break; such
+a jump is added where the film alone says so clearly (``_free_jumps``: looked-at seeds 1069 and 1102,
+4 and 2 film frames dropped). The matched shots must
 then run forward through the film (the scan is in broadcast order): the heaviest chain of matches with
 increasing, non-overlapping film ranges is kept and the rest are unmatched, which also throws out the
 odd chance match of an unrelated film. ``film_first`` is the film frame shown at the shot's first frame
@@ -50,7 +52,7 @@ answer when no single shot is conclusive but the whole reel is.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -219,18 +221,34 @@ _PLACE_GAIN = 0.03  # summed similarity a boundary move must gain (``_placed_seg
 
 
 def _placed_segments(
-    sim: np.ndarray, segments: list[int], max_skip: int, firm: Collection[int] = ()
+    sim: np.ndarray,
+    segments: list[int],
+    max_skip: int,
+    firm: Collection[int] = (),
+    spans: Mapping[int, tuple[int, int]] | None = None,
+    loose: Collection[tuple[int, int]] = (),
 ) -> list[int]:
-    """``segments`` (row offsets, 0 first) with each later boundary moved by up to a frame either way
-    where the film matches better so (in order, each on the ones before). A cadence break says where
-    the pulldown's phase changes, which may be a frame before the film frames an edit dropped (stress
-    seeds 112 and 115: the old piece's last film frame kept two fields of the new phase). A move must
-    raise the shot's summed similarity by ``_PLACE_GAIN``; boundaries in ``firm`` stay (a lone field at
-    the break, whose partner the edit cut away, is the new piece's first film frame: there a frame
-    rebuilt from one field, whose motion signature spans the gap, made moves gain 0.019 and 0.030 that
-    misplaced the jump, seeds 112 and 1083, where the right moves gained 0.038 and 0.108)."""
+    """``segments`` (row offsets, 0 first) with each later boundary moved where the film matches better
+    (in order, each on the ones before): by up to a frame either way, or anywhere in its span. A cadence
+    break says where the pulldown's phase changes, which may be a frame before the film frames an edit
+    dropped (stress seeds 112 and 115: the old piece's last film frame kept two fields of the new
+    phase). A move must raise the shot's summed similarity by ``_PLACE_GAIN``; boundaries in ``firm``
+    stay (a lone field at the break, whose partner the edit cut away, is the new piece's first film
+    frame: there a frame rebuilt from one field, whose motion signature spans the gap, made moves gain
+    0.019 and 0.030 that misplaced the jump, seeds 112 and 1083, where the right moves gained 0.038 and
+    0.108).
+
+    ``spans``: boundary row -> (first, last) rows where the break could sit as well: where the
+    cadence's evidence cannot tell the frames' phases apart (``decision_margins``), breaking at any of
+    them pairs the fields alike and costs the same, and the decision takes one of them (held-out seed
+    1205: the break a frame before the gap, the film frame before it unmoved by 0.002; 1202: three
+    frames before it). ``loose``: such spans (rows, clipped to the shot) of a break outside the shot:
+    a boundary is added at the row of one where the film gains ``_PLACE_GAIN`` by it (1202: a break
+    placed 2 frames before a shot's cut whose span reaches the gap, at the shot's second frame: +0.27).
+    """
     length = sim.shape[0]
     placed = list(segments)
+    spans = spans or {}
 
     def best(candidate: list[int]) -> float:
         acc, _, _ = _segmented_diagonals(sim, candidate, max_skip)
@@ -240,13 +258,21 @@ def _placed_segments(
     for k in range(1, len(placed)):
         if placed[k] in firm:
             continue
-        for move in (-1, 1):
-            b = placed[k] + move
-            low = placed[k - 1] + 1
-            high = placed[k + 1] - 1 if k + 1 < len(placed) else length - 1
-            if not low <= b <= high:
-                continue
+        low = placed[k - 1] + 1
+        high = placed[k + 1] - 1 if k + 1 < len(placed) else length - 1
+        here = placed[k]
+        lo, hi = spans.get(here, (here, here))
+        rows = {here - 1, here + 1, *range(lo, hi + 1)} - {here}
+        for b in sorted(r for r in rows if low <= r <= high):
             trial = [*placed[:k], b, *placed[k + 1 :]]
+            trial_score = best(trial)
+            if trial_score > score + _PLACE_GAIN:
+                placed, score = trial, trial_score
+    for lo, hi in loose:
+        for b in range(max(lo, 1), min(hi, length - 1) + 1):
+            if b in placed:
+                continue
+            trial = sorted([*placed, b])
             trial_score = best(trial)
             if trial_score > score + _PLACE_GAIN:
                 placed, score = trial, trial_score
@@ -262,6 +288,8 @@ def _match_shot(
     params: OffsetParams,
     segments: list[int] | None = None,
     firm: Collection[int] = (),
+    spans: Mapping[int, tuple[int, int]] | None = None,
+    loose: Collection[tuple[int, int]] = (),
 ) -> ShotMatch:
     """Find the film start of one shot from its appearance and motion signatures ``b`` ((L, 192) each,
     ``signatures``) and the film's ``f`` ((Nf, 192) each), through their (L, Nf) similarity block.
@@ -278,8 +306,9 @@ def _match_shot(
 
     ``segments``: row offsets (0 first) where the shot is cut by an edit after telecine
     (``_segmented_diagonals``); None or [0]: one diagonal. ``firm``: those of them not to move
-    (``_placed_segments``). 4. Jumps that no cadence break marks are added where the film says so
-    (``_free_jumps``, which judges the frame right after such a jump on the signatures themselves).
+    (``_placed_segments``); ``spans``, ``loose``: where else they, and breaks outside the shot, may go
+    (as there). 4. Jumps that no cadence break marks are added where the film says so (``_free_jumps``,
+    which judges the frame right after such a jump on the signatures themselves).
     """
     sim = _similarity(b, f, slice(None))
     # the shot's first frame: its motion signature is the step across the cut into it, which matches the
@@ -288,8 +317,9 @@ def _match_shot(
     # the better of that and its appearance alone
     sim[0] = np.maximum(sim[0], b[0][0] @ f[0].T)
     length, n_film = sim.shape
+    if segments is not None and (len(segments) > 1 or loose):
+        segments = _placed_segments(sim, segments, params.max_skip, firm, spans, loose)
     if segments is not None and len(segments) > 1:
-        segments = _placed_segments(sim, segments, params.max_skip, firm)
         acc, cnt, own = _segmented_diagonals(sim, segments, params.max_skip)
     else:
         acc, cnt = _diagonals(sim)
@@ -522,6 +552,24 @@ def global_curve(b: tuple[np.ndarray, np.ndarray], f: tuple[np.ndarray, np.ndarr
     return np.where(cnt >= need, acc / np.maximum(cnt, 1), -np.inf).astype(np.float32)
 
 
+def _shot_spans(
+    break_spans: Mapping[int, tuple[int, int]], first: int, last: int
+) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int]]]:
+    """``find_offset``'s ``break_spans`` as rows of the shot ``first..last``: those of its own breaks
+    (row -> (first, last) rows) and those of breaks outside it whose span reaches past its first row."""
+    own: dict[int, tuple[int, int]] = {}
+    loose: list[tuple[int, int]] = []
+    for k, (lo, hi) in break_spans.items():
+        lo, hi = max(lo, first + 1) - first, min(hi, last) - first
+        if lo > hi:
+            continue
+        if first < k <= last:
+            own[k - first] = (lo, hi)
+        else:
+            loose.append((lo, hi))
+    return own, loose
+
+
 def find_offset(
     broadcast_thumbs: np.ndarray,
     film_thumbs: np.ndarray,
@@ -529,6 +577,7 @@ def find_offset(
     params: OffsetParams | None = None,
     breaks: list[int] | None = None,
     firm_breaks: Collection[int] = (),
+    break_spans: Mapping[int, tuple[int, int]] | None = None,
 ) -> OffsetResult:
     """Match the film to the broadcast: per-shot film starts, the global offset, or no match.
 
@@ -541,6 +590,9 @@ def find_offset(
             moved by a frame where the film says so (``_placed_segments``) unless it is in
             ``firm_breaks``: frames known to open the new piece (a lone field the edit cut from its
             partner: the first film frame after the gap).
+        break_spans: break frame -> (first, last) output frames where the cadence could have placed it
+            at about the same cost (``pipeline``: its frames of uncertain phase, ``decision_margins``);
+            the split may go anywhere in it where the film says so, into the next shot too.
     """
     p = params or OffsetParams()
     nb, nf = broadcast_thumbs.shape[0], film_thumbs.shape[0]
@@ -554,8 +606,11 @@ def find_offset(
             continue
         segments = [0, *sorted({k - first for k in (breaks or ()) if first < k <= last})]
         firm = {k - first for k in firm_breaks if first < k <= last}
+        spans, loose = _shot_spans(break_spans or {}, first, last)
         rows = slice(first, last + 1)
-        shots.append(_match_shot((b[0][rows], b[1][rows]), f, first, last, film_cuts, p, segments, firm))
+        shots.append(
+            _match_shot((b[0][rows], b[1][rows]), f, first, last, film_cuts, p, segments, firm, spans, loose)
+        )
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
     if curve.size and np.isfinite(curve).any():

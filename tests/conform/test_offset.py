@@ -194,3 +194,26 @@ def test_a_jump_the_film_cannot_place_goes_to_the_cadence_break() -> None:
     shot = find_offset(broadcast, film, [0, 1], breaks=[6], firm_breaks=[6]).shots[1]
     assert (shot.first, shot.last, shot.film_first) == (1, 24, 11)  # film frame 65 of the reel
     assert shot.film_jumps == ((6, 17),)  # film frame 71 after the edit: 70 was cut away
+
+
+def test_a_break_placed_before_a_cut_may_split_the_shot_after_it() -> None:
+    """Thumbnails of held-out stress reel 1202's conformed frames 142-153 and its film frames 140-156
+    (``data/``, uint8, ``frame_thumbnail``; loaded without pickle). A 3-frame shot starts at row 6; an
+    edit after the telecine dropped three film frames after its first frame. The frames from row 4 to
+    row 6 are 2-field frames of uncertain phase, so the cadence broke at row 4, in the shot before,
+    where the same pairing costs the same: without the span the short shot is one diagonal, paired by
+    its last two frames, and its first frame shows a film frame 3 too late."""
+    from pathlib import Path
+
+    with np.load(
+        Path(__file__).parent / "data" / "stress1202_edit_beside_cut.npz", allow_pickle=False
+    ) as data:
+        broadcast, film = data["broadcast"], data["film"]
+    cuts = [0, 6, 9]
+    alone = find_offset(broadcast, film, cuts, breaks=[4]).shots[1]
+    assert (alone.film_first, alone.film_jumps) == (10, ())
+    shot = find_offset(broadcast, film, cuts, breaks=[4], break_spans={4: (4, 7)}).shots[1]
+    assert (shot.first, shot.last, shot.film_first) == (6, 8, 7)
+    assert shot.film_jumps == ((7, 11),)  # film frames 8-10 were cut away
+    # the shot before keeps its single diagonal: nothing there gains from a split
+    assert find_offset(broadcast, film, cuts, breaks=[4], break_spans={4: (4, 7)}).shots[0].film_jumps == ()

@@ -33,7 +33,9 @@ left between a cut and a video stretch with its film shot's first frame, 4 early
 docs/architecture.md). 1180-1189, fixed in session 21, were run once in session 22 (1526 of 1527 frames
 exact, 1.34-2.03x ffmpeg; 1182 missed the cut from a one-frame leader into a fade, 1188 paired 9 frames
 of a dark shot a film frame early after an edit, 1189 built one frame 1.29 dB under its clean fields'
-reference: docs/architecture.md). The held-out seeds are 1200-1209, never run.
+reference: docs/architecture.md). 1200-1209 were run once in session 23 (1436 of 1438 frames exact, 1.12-1.77x
+ffmpeg; film offsets wrong on 1202, 1205 and 1206: docs/architecture.md). The held-out seeds are 1220-1229,
+never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
