@@ -179,7 +179,9 @@ class CadenceParams:
         damage_isolation: a marked field is left out of its weave (by the rules of ``plan``) only where
             its coded frame's change is more than 1 / this times that of the coded frames on either side
             (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either
-            side); a fast dissolve raises its neighbours (seeds 905, 940, 982: 0.53-0.70).
+            side); a fast dissolve raises its neighbours (seeds 905, 940, 982: 0.53-0.70). A coded frame
+            between two film runs is also held against the film-frame boundaries on either side
+            (``plan.moving_boundaries``): 2:3:3:2's mixed frame has no such neighbour in the coded frames.
         motion_window: same-parity comparisons each side over which ``motion.motion_pulldown`` and
             ``motion.motion_comb`` take the repeat level (the second least motion) and the step level
             (the median), and ``motion_comb`` the half line between the parities.
