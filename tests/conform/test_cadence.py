@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -10,12 +13,14 @@ from remaster_core.conform.cadence import (
     VIDEO,
     CadenceParams,
     CadenceTrack,
+    _between_combed_excess,
     decision_margins,
     field_evidence,
     group_runs,
     track_cadence,
 )
 from remaster_core.conform.fields import FieldMetrics, measure_fields
+from remaster_core.conform.motion import FieldMotion, comparisons_to_measure, motion_comb, motion_pulldown
 from remaster_core.conform.overrides import allowed_states, parse_overrides
 from remaster_core.synth.telecine import telecine_mapping
 
@@ -251,3 +256,53 @@ def test_combing_is_judged_against_pairs_of_the_same_kind() -> None:
             runs = _runs_as_sources(track, sources)
             assert all(len(r) == 1 for r in runs), (phases, seed)
             assert [r.pop() for r in runs] == sorted(set(sources)), (phases, seed)
+
+
+def test_pairs_between_two_combed_frames_are_judged_against_their_kind() -> None:
+    """Pair 2k+1 | 2k+2 between two coded frames that comb gets the reel's median ratio of such pairs
+    taken off; other pairs keep theirs, and a median below 0 takes nothing off."""
+    lr = np.float32([1.0, 0.5, 1.0, 0.1, 1.0, -0.2, 0.0, 0.9, 1.0])  # coded frame 3 (pair 6) does not comb
+    off = _between_combed_excess(lr, 0.25)
+    assert np.allclose(off, [0.0, 0.3, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert not _between_combed_excess(lr - np.float32([0, 1, 0, 1, 0, 0, 0, 0, 0]), 0.25).any()
+
+
+def test_real_edit_after_32_keeps_the_film_frame_before_it_whole() -> None:
+    """Stress seed 1206 (MPEG-2, bottom field first; field measures and every field's motion in
+    ``data/``): a 3:2 piece ends with 24p 101-103 in fields 252-254, 255-256 and 257-259, and an edit
+    after the telecine (24p 104 cut away) joins a 2:3:3:2 piece at field 260. Fields 255 | 256, the two
+    fields of 24p 102, sit in two coded frames that each hold two film frames; they combed 0.31 (log)
+    over their reference and said "two moments" (+0.11), the second look's motion added +0.89, and a
+    break at 256 leaving both fields orphans (24p 102 output twice) cost 0.01 less than the break at
+    260. Judged against the reel's pairs between two combed coded frames (0.16 over their references),
+    the pair says one moment (-0.20) and the right decision wins by 2.4, clear of the second look."""
+    data = np.load(Path(__file__).parent / "data" / "stress1206_edit_after_32.npz", allow_pickle=False)
+    metrics = FieldMetrics(
+        comb=data["comb"],
+        intra=data["intra"],
+        dup=data["dup"],
+        first_parity="bottom",
+        change=data["change"],
+        dup_local=data["dup_local"],
+    )
+    p = CadenceParams()
+    evidence = field_evidence(metrics, p)
+    track = track_cadence(evidence, params=p)
+    uncertain = decision_margins(evidence, track, params=p) < p.uncertain_margin
+    # the second look (``pipeline.analyse``), on the motion measured where it measures it
+    n = metrics.field_count
+    wanted = comparisons_to_measure(uncertain, n, p.motion_window)
+    keys = ("shift", "response", "across_dx", "across_dy", "across_response")
+    motion = FieldMotion(*(np.where(wanted, data[k], 0.0 if "response" in k else np.nan) for k in keys))
+    extra = motion_pulldown(motion, comparisons_to_measure(uncertain, n, 0), p)
+    extra_comb = motion_comb(motion, uncertain[:-1] | uncertain[1:], p)
+    evidence = replace(
+        evidence,
+        pulldown=np.clip(evidence.pulldown + extra, -p.clip, p.clip_not_repeat).astype(np.float32),
+        comb=np.clip(evidence.comb + extra_comb, -p.clip, p.clip_two_moments).astype(np.float32),
+    )
+    track = track_cadence(evidence, params=p)
+    runs = {r.fields[0]: r.fields for r in group_runs(track)}
+    assert runs[252] == (252, 253, 254) and runs[255] == (255, 256) and runs[257] == (257, 258, 259)
+    assert track.broken[260] and not track.broken[256]
+    assert (decision_margins(evidence, track, params=p)[252:260] >= p.uncertain_margin).all()
