@@ -701,6 +701,10 @@ def _break_frames(records: list[FrameRecord], track: CadenceTrack | None) -> lis
     return [r.index for r in records if r.index > 0 and any(f in broken for f in r.fields)]
 
 
+BREAK_SPAN = 6
+"""Output frames either side of a cadence break that ``_break_spans`` reaches at most."""
+
+
 def _break_spans(
     records: list[FrameRecord], breaks: list[int], uncertain_margin: float
 ) -> dict[int, tuple[int, int]]:
@@ -708,7 +712,9 @@ def _break_spans(
     broken as well: the frames of uncertain phase (``cadence_margin`` under ``uncertain_margin``) around
     it, and the frame after them. Breaking at the start of any of them gives those frames one phase or
     the other, and in a run of 2-field frames that pairs their fields alike at the same cost, so the
-    decision's place is one of several (held-out seeds 1202 and 1205: 3 and 1 frames before the gap)."""
+    decision's place is one of several (held-out seeds 1202 and 1205: 3 and 1 frames before the gap).
+    At most ``BREAK_SPAN`` frames either side: in a long still stretch the film cannot place the split
+    either, and each place tried costs the offset search a pass over the film."""
 
     def unsure(k: int) -> bool:
         margin = records[k].cadence_margin
@@ -717,9 +723,9 @@ def _break_spans(
     spans = {}
     for b in breaks:
         lo, hi = b, b
-        while lo - 1 > 0 and unsure(lo - 1):
+        while lo - 1 > max(0, b - BREAK_SPAN - 1) and unsure(lo - 1):
             lo -= 1
-        while hi + 1 < len(records) and unsure(hi):
+        while hi + 1 < min(len(records), b + BREAK_SPAN + 1) and unsure(hi):
             hi += 1
         spans[b] = (lo, hi)
     return spans

@@ -245,10 +245,12 @@ def test_bottom_field_first(tmp_path_factory: pytest.TempPathFactory, tmp_path: 
 def test_a_break_spans_the_frames_of_uncertain_phase_around_it() -> None:
     """``_break_spans``: a break may sit at any frame of uncertain phase next to it, or at the first
     sure frame after them (held-out reel 1202: margins 0 at frames 146-148, the gap before 149)."""
-    from remaster_core.conform.pipeline import _break_spans
+    from remaster_core.conform.pipeline import BREAK_SPAN, _break_spans
     from remaster_core.manifests.conform import FrameRecord
 
     margins = [9.0, 9.0, 0.0, 0.0, 0.0, 9.0, 9.0, 0.5, 9.0, None]
     records = [FrameRecord(k, "film", (2 * k, 2 * k + 1), cadence_margin=m) for k, m in enumerate(margins)]
     spans = _break_spans(records, [2, 6, 8], uncertain_margin=2.0)
     assert spans == {2: (2, 5), 6: (6, 6), 8: (7, 8)}  # a sure frame before 6 closes its span
+    still = [FrameRecord(k, "film", (2 * k, 2 * k + 1), cadence_margin=0.0) for k in range(30)]
+    assert _break_spans(still, [10], uncertain_margin=2.0) == {10: (10 - BREAK_SPAN, 10 + BREAK_SPAN)}
