@@ -287,6 +287,37 @@ def test_a_deficit_takes_only_the_share_of_the_output_that_survives() -> None:
         grain_deficit(profile, profile, np.ones(3))
 
 
+def test_a_deficit_leaves_no_band_with_more_than_the_film() -> None:
+    """An output with 1.3 times the film's grain in the lower half of the finest band's rings and a third
+    of it in the upper half (a model that makes grain too coarse and too soft at once): ring by ring the
+    deficit would fill the upper rings and leave the excess, so the band held more than the film's.
+    The deficit is scaled down there until output plus deficit hold the film's power in the band,
+    keeping its shape; the coarser bands, which the output matches, get nothing."""
+    from dataclasses import replace
+
+    from remaster_core.grain.profile import _radius_grid, ring_frequencies
+
+    profile = estimate_profile(film(2))
+    f = ring_frequencies(profile)
+    fine = (f > 1 / 4) & (f <= 1 / 2)
+    mid = (1 / 4 + 1 / 2) / 2
+    factor = np.where(fine & (f <= mid), 1.3, np.where(fine, 1 / 3, 1.0))
+    output = replace(
+        profile, spectrum=tuple(tuple(float(v) for v in np.asarray(c) * factor) for c in profile.spectrum)
+    )
+    deficit = grain_deficit(profile, output)
+    bins = np.bincount(np.rint(_radius_grid(profile.tile) * profile.tile).astype(int).ravel())[: f.size]
+    w = np.where(fine, bins, 0).astype(float)
+    for film_c, out_c, def_c in zip(profile.spectrum, output.spectrum, deficit.spectrum, strict=True):
+        film_c, out_c, def_c = np.asarray(film_c), np.asarray(out_c), np.asarray(def_c)
+        per_ring = np.maximum(film_c - out_c, 0.0)
+        assert out_c @ w < film_c @ w < (out_c + per_ring) @ w  # ring by ring: the band over
+        assert (out_c + def_c) @ w == pytest.approx(film_c @ w, rel=1e-6)  # capped: the film's
+        upper = fine & (f > mid)
+        assert np.allclose(def_c[upper] / per_ring[upper], def_c[upper][0] / per_ring[upper][0])  # its shape
+        assert np.allclose(def_c[~fine], 0.0)
+
+
 def test_nan_and_inf_pixels_scattered_over_the_scans_are_filled_not_the_end_of_the_grain() -> None:
     """2 % of each scan's pixels NaN or Inf (the training pairs' 'NaN in targets' case): the profile is
     the clean scans' within a few percent (filled pixels carry no grain, so it may read a little low),
