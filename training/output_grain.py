@@ -14,8 +14,9 @@ motion-compensated difference, as the film's profile is), at most ``MAX_SIDE`` p
 of its target: a 2K scan costs no more than a small one; on the GPU when there is one), measures the
 output's grain in the film targets' flat tiles (``ProfileAccumulator.add(output, reference=target)``:
 the tiles ``remaster_core.look`` compares) at the film profile's tile size, and records the profile in
-the checkpoint's ``extra`` under ``OUTPUT_GRAIN_KEY``. ``remaster export`` then embeds ``grain_deficit(film, output)``: the film's
-spectrum less the output's, ring by ring, never below 0.
+the checkpoint's ``extra`` under ``OUTPUT_GRAIN_KEY``. ``remaster export`` then embeds
+``grain_deficit(film, output)``: the film's spectrum less the output's, ring by ring, never below 0,
+and scaled down in an octave band where output and deficit would hold more than the film's.
 """
 
 from __future__ import annotations
