@@ -210,12 +210,12 @@ def moving_boundaries(runs: list[Run], metrics: FieldMetrics, ratio: float) -> n
     0.10 and 0.99 of 1.31, where a merge is 1.22 dB worse).
     """
     out = np.zeros(metrics.field_count, bool)
+    changes = [_boundary_change(runs, j, metrics) for j in range(len(runs) + 1)]  # None at 0 and past the end
     for j in range(1, len(runs)):
         f = runs[j].fields[0]
         if f % 2 == 0:
             continue  # the boundary falls between two coded frames
-        change = _boundary_change(runs, j, metrics)
-        before, after = _boundary_change(runs, j - 1, metrics), _boundary_change(runs, j + 1, metrics)
+        change, before, after = changes[j], changes[j - 1], changes[j + 1]
         if change is None or before is None or after is None:
             continue
         if min(before, after) >= ratio * change:

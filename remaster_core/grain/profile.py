@@ -322,6 +322,12 @@ def _radius_grid(tile: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
+def _ring_of_bins(tile: int) -> np.ndarray:
+    """int64 (T, T): the ring ``k`` (``k / tile`` cycles/px) of each DFT bin of a ``tile`` px spectrum."""
+    return np.rint(_radius_grid(tile) * tile).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=4)
 def highpass_transfer(tile: int, sigma: float) -> np.ndarray:
     """Power transfer (tile, tile) of ``regions.highpass`` at the DFT frequencies of a tile (fftfreq order):
     ``(1 - G(fx) G(fy))^2``, G the 1-D transfer of OpenCV's Gaussian kernel for ``sigma`` (float32 images)."""
@@ -555,7 +561,7 @@ def _ring_layout(tile: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Per ring k of a ``tile`` px spectrum: (weights float64 (rings, T*T): the mean over the ring's usable
     DFT bins, each divided by the high-pass's transfer; have bool (rings,): the ring has a usable bin)."""
     transfer = highpass_transfer(tile, sigma)
-    ring = np.rint(_radius_grid(tile) * tile).astype(np.int64)
+    ring = _ring_of_bins(tile)
     usable = transfer >= MIN_TRANSFER
     rings = ring_count(tile)
     weights = np.zeros((rings, tile * tile))
@@ -644,8 +650,9 @@ def grain_deficit(film: GrainProfile, output: GrainProfile, passed: np.ndarray |
     reproduces, measured on its output in the film's flat tiles, ``ProfileAccumulator.add(output,
     reference=film)``), never below 0, and scaled down in each octave band where the rings the output
     has more of would leave the band with more than the film's (``_band_capped``). The level response
-    and the channel correlation stay the film's. Synthesised grain is independent of the output's, so their powers add; the full profile
-    on top of an output that already carries the film's coarse grain doubles it there.
+    and the channel correlation stay the film's. Synthesised grain is independent of the output's, so
+    their powers add; the full profile on top of an output that already carries the film's coarse grain
+    doubles it there.
 
     ``passed`` (float64 (rings,), 0..1, at ``ring_frequencies``): the share of the output's grain power
     that survives a step before the model (a deflicker's averaging of the input's low band over frames:
@@ -682,7 +689,7 @@ def _band_capped(film: np.ndarray, carried: np.ndarray, deficit: np.ndarray, til
     power there: with the held-out output's own 1.10 and 1.25, seeds 11 and 20 read 1.27 and 1.39."""
     rings = film.shape[1]
     f = np.arange(rings) / tile
-    bins = np.bincount(np.rint(_radius_grid(tile) * tile).astype(np.int64).ravel(), minlength=rings)[:rings]
+    bins = np.bincount(_ring_of_bins(tile).ravel(), minlength=rings)[:rings]
     out = deficit.copy()
     for low, high in LookParams().bands:
         inside = (f > low) & (f <= high)
