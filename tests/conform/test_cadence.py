@@ -14,6 +14,7 @@ from remaster_core.conform.cadence import (
     CadenceParams,
     CadenceTrack,
     _between_combed_excess,
+    _boundary_level,
     decision_margins,
     field_evidence,
     group_runs,
@@ -306,3 +307,42 @@ def test_real_edit_after_32_keeps_the_film_frame_before_it_whole() -> None:
     assert runs[252] == (252, 253, 254) and runs[255] == (255, 256) and runs[257] == (257, 258, 259)
     assert track.broken[260] and not track.broken[256]
     assert (decision_margins(evidence, track, params=p)[252:260] >= p.uncertain_margin).all()
+
+
+def test_boundary_level_is_the_second_most_combed_pair_of_its_kind_nearby() -> None:
+    """Per pair, the second largest of the same-kind pairs within 2 * reach (itself left out): one
+    outlier (a cut) does not set it; 0 where fewer than two such pairs exist."""
+    lr = np.float32([0.0, 0.1, 0.9, 0.0, 3.0, 0.1, 0.8, 0.0, 0.1])
+    level = _boundary_level(lr, 2)  # even pairs 0, 2, 4, 6, 8 and odd 1, 3, 5, 7
+    assert np.isclose(level[0], 0.9) and np.isclose(level[4], 0.8) and np.isclose(level[8], 0.8)
+    assert np.isclose(level[2], 0.8) and np.isclose(level[1], 0.0) and np.isclose(level[3], 0.1)
+    assert not _boundary_level(np.float32([1.0, 2.0]), 2).any()
+
+
+def test_real_jump_inside_a_run_breaks_it_into_two_orphans() -> None:
+    """Stress seed 1228 (MPEG-2, top field first; field measures in ``data/``): an edit made after the
+    telecine cut 24p 144 out of a moving shot, and 143's second field and 145's first with it, so fields
+    357 (24p 143) and 358 (24p 145) sit where the unbroken cadence expects one 2-field film frame (3:2
+    phases 5 | 6), each the lone field of its film frame. Their weave combs 1.45 (log) over the one-moment
+    pairs, where the shot's run boundaries comb 0.82-0.95: two film frames' step. Said as any boundary
+    (+2.4), it did not pay for a break leaving an orphan on both sides (10), and the two were woven. As a
+    jump (``CadenceParams.jump_ratio``) it breaks the run, and nothing else in the reel changes."""
+    data = np.load(Path(__file__).parent / "data" / "stress1228_jump_inside_run.npz", allow_pickle=False)
+    metrics = FieldMetrics(
+        comb=data["comb"],
+        intra=data["intra"],
+        dup=data["dup"],
+        first_parity="top",
+        change=data["change"],
+        dup_local=data["dup_local"],
+    )
+    old = CadenceParams(jump_separation=float("inf"))
+    before = group_runs(track_cadence(field_evidence(metrics, old), params=old))
+    assert (357, 358) in [r.fields for r in before]
+    p = CadenceParams()
+    after = group_runs(track_cadence(field_evidence(metrics, p), params=p))
+    lone = {r.fields[0]: r.kind for r in after if r.fields[0] in (357, 358)}
+    assert lone == {357: "orphan", 358: "orphan"}
+    assert [r.fields for r in before if 357 not in r.fields] == [
+        r.fields for r in after if r.fields[0] not in (357, 358)
+    ]

@@ -34,8 +34,9 @@ docs/architecture.md). 1180-1189, fixed in session 21, were run once in session 
 exact, 1.34-2.03x ffmpeg; 1182 missed the cut from a one-frame leader into a fade, 1188 paired 9 frames
 of a dark shot a film frame early after an edit, 1189 built one frame 1.29 dB under its clean fields'
 reference: docs/architecture.md). 1200-1209 were run once in session 23 (1436 of 1438 frames exact, 1.12-1.77x
-ffmpeg; film offsets wrong on 1202, 1205 and 1206: docs/architecture.md). The held-out seeds are 1220-1229,
-never run.
+ffmpeg; film offsets wrong on 1202, 1205 and 1206: docs/architecture.md). 1220-1229 were run once in
+session 24 (8 of 10 reels exact; 1228 wove two lone fields of an edit inside a moving shot, 1223 merged a
+field of a still shot with grain only: docs/architecture.md). The held-out seeds are 1240-1249, never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
