@@ -241,6 +241,8 @@ class StressScore:
             inside a fade or dissolve, or within a frame of a video stretch's edge, is neither).
         shots_film_ok: every frame of every conform shot with film (with a film scan) is given its own
             film frame (``film_first`` and ``film_jumps``: what ``align`` pairs it with).
+        film_wrong: output frame -> how many film frames later (negative: earlier) than its own the film
+            frame it is given is, for the frames ``shots_film_ok`` finds wrong (empty without a scan).
     """
 
     present: list[int]
@@ -257,6 +259,7 @@ class StressScore:
     cuts_missed: list[int] = field(default_factory=list)
     cuts_false: list[int] = field(default_factory=list)
     shots_film_ok: bool | None = None
+    film_wrong: dict[int, int] = field(default_factory=dict)
 
     def shortfall(self) -> dict[int, float]:
         """Per exact 24p index, dB below the reference (both capped at ``PSNR_CAP``; negative: above)."""
@@ -348,7 +351,6 @@ def score_stress(out_dir: Path, reel: Path, *, with_psnr: bool = True) -> Stress
     ]
     if conform.film is not None:
         leader = truth["leader_frames"]
-        ok = True
         for s in conform.shots:
             if s.film_first is None:
                 continue
@@ -358,8 +360,9 @@ def score_stress(out_dir: Path, reel: Path, *, with_psnr: bool = True) -> Stress
                     continue
                 # a frame inside a frozen run: any film frame of that run is as right
                 shown = s.film_index(i) + leader  # type: ignore[operator]
-                ok = ok and 0 <= shown < len(canon) and canon[shown] == src
-        score.shots_film_ok = ok
+                if not (0 <= shown < len(canon) and canon[shown] == src):
+                    score.film_wrong[i] = shown - src
+        score.shots_film_ok = not score.film_wrong
     if with_psnr:
         pattern = str(reel / truth["frames24p"]["pattern"])
         for n, index in exact.items():

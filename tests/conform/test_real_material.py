@@ -12,6 +12,7 @@ clip as the film scan, the offset and every shot's film frame exact.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,13 @@ def test_real_clip_conforms_exactly_with_film(real_reel: Path, tmp_path: Path) -
     assert [(s.first, s.film_first) for s in manifest.shots] == [
         (s.first, FIRST + s.first) for s in manifest.shots
     ]
+    score = score_stress(out, real_reel, with_psnr=False)
+    assert score.shots_film_ok and score.film_wrong == {}
+    # the scorer names every frame of a shot paired a film frame late, and by how much
+    data = json.loads((out / "conform.json").read_text())
+    shot = data["shots"][1]
+    shot["film_first"] += 1
+    (out / "conform.json").write_text(json.dumps(data))
+    score = score_stress(out, real_reel, with_psnr=False)
+    assert not score.shots_film_ok
+    assert score.film_wrong == {i: 1 for i in range(shot["first"], shot["last"] + 1)}

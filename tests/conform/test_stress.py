@@ -36,7 +36,9 @@ of a dark shot a film frame early after an edit, 1189 built one frame 1.29 dB un
 reference: docs/architecture.md). 1200-1209 were run once in session 23 (1436 of 1438 frames exact, 1.12-1.77x
 ffmpeg; film offsets wrong on 1202, 1205 and 1206: docs/architecture.md). 1220-1229 were run once in
 session 24 (8 of 10 reels exact; 1228 wove two lone fields of an edit inside a moving shot, 1223 merged a
-field of a still shot with grain only: docs/architecture.md). The held-out seeds are 1240-1249, never run.
+field of a still shot with grain only: docs/architecture.md). 1240-1249 were run once in session 24 after
+the jump evidence (all 1581 frames exact; film pairings wrong on 1243, 9 frames, and 1249, 1 frame:
+docs/architecture.md). The held-out seeds are 1260-1269, never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
