@@ -217,3 +217,18 @@ def test_a_break_placed_before_a_cut_may_split_the_shot_after_it() -> None:
     assert shot.film_jumps == ((7, 11),)  # film frames 8-10 were cut away
     # the shot before keeps its single diagonal: nothing there gains from a split
     assert find_offset(broadcast, film, cuts, breaks=[4], break_spans={4: (4, 7)}).shots[0].film_jumps == ()
+
+
+def test_a_dark_shot_whose_start_stands_out_is_matched_below_the_min_score() -> None:
+    """Thumbnails of looked-at stress reel 1221's conformed frames 0-30 (a dark, low-contrast shot of 28
+    frames, then 3 of the next) and its film frames 0-57 (``data/``, uint8, ``frame_thumbnail``). The
+    tape's noise holds the dark shot's mean similarity to 0.38, under ``min_score``, and it was left
+    without film; its right start stands out from every other by a robust z of 17, so it matches."""
+    from pathlib import Path
+
+    with np.load(Path(__file__).parent / "data" / "stress1221_dark_shot.npz", allow_pickle=False) as data:
+        broadcast, film = data["broadcast"], data["film"]
+    shot = find_offset(broadcast, film, [0, 28]).shots[0]
+    assert shot.film_first == 0 and shot.match_score is not None and shot.match_score < 0.5
+    assert shot.z is not None and shot.z >= OffsetParams().min_z
+    assert find_offset(broadcast, film, [0, 28], OffsetParams(distinct_score=0.5)).shots[0].film_first is None
