@@ -25,7 +25,7 @@ scan, the leader, or film of another show), unless its best start stands out fro
 ``min_z`` (robust z) with a score of at least ``distinct_score``: in a dark or low-contrast shot the
 tape's noise holds the similarity down (the motion signature of a slow move is mostly noise) while the
 right start still stands out. On the 170 looked-at stress reels 8 such shots (191 frames, scores
-0.36-0.49, z 9-15) had been left without film; matched so, 190 of their frames get their own film frame
+0.33-0.49, z 8.3-15) had been left without film; matched so, 190 of their frames get their own film frame
 (one, 1041's, a frame off after a jump), and no shot of 57 reels matched against another reel's film
 matches.
 
