@@ -268,6 +268,12 @@ def test_pairs_between_two_combed_frames_are_judged_against_their_kind() -> None
     assert not _between_combed_excess(lr - np.float32([0, 1, 0, 1, 0, 0, 0, 0, 0]), 0.25).any()
 
 
+def _stored_metrics(data: np.lib.npyio.NpzFile, first_parity: str) -> FieldMetrics:
+    """The ``FieldMetrics`` of a reel stored in ``data/`` (its comb, intra, dup, dup_local, change)."""
+    keys = ("comb", "intra", "dup", "change", "dup_local")
+    return FieldMetrics(**{k: data[k] for k in keys}, first_parity=first_parity)
+
+
 def test_real_edit_after_32_keeps_the_film_frame_before_it_whole() -> None:
     """Stress seed 1206 (MPEG-2, bottom field first; field measures and every field's motion in
     ``data/``): a 3:2 piece ends with 24p 101-103 in fields 252-254, 255-256 and 257-259, and an edit
@@ -278,14 +284,7 @@ def test_real_edit_after_32_keeps_the_film_frame_before_it_whole() -> None:
     260. Judged against the reel's pairs between two combed coded frames (0.16 over their references),
     the pair says one moment (-0.20) and the right decision wins by 2.4, clear of the second look."""
     data = np.load(Path(__file__).parent / "data" / "stress1206_edit_after_32.npz", allow_pickle=False)
-    metrics = FieldMetrics(
-        comb=data["comb"],
-        intra=data["intra"],
-        dup=data["dup"],
-        first_parity="bottom",
-        change=data["change"],
-        dup_local=data["dup_local"],
-    )
+    metrics = _stored_metrics(data, "bottom")
     p = CadenceParams()
     evidence = field_evidence(metrics, p)
     track = track_cadence(evidence, params=p)
@@ -328,14 +327,7 @@ def test_real_jump_inside_a_run_breaks_it_into_two_orphans() -> None:
     (+2.4), it did not pay for a break leaving an orphan on both sides (10), and the two were woven. As a
     jump (``CadenceParams.jump_ratio``) it breaks the run, and nothing else in the reel changes."""
     data = np.load(Path(__file__).parent / "data" / "stress1228_jump_inside_run.npz", allow_pickle=False)
-    metrics = FieldMetrics(
-        comb=data["comb"],
-        intra=data["intra"],
-        dup=data["dup"],
-        first_parity="top",
-        change=data["change"],
-        dup_local=data["dup_local"],
-    )
+    metrics = _stored_metrics(data, "top")
     old = CadenceParams(jump_separation=float("inf"))
     before = group_runs(track_cadence(field_evidence(metrics, old), params=old))
     assert (357, 358) in [r.fields for r in before]
