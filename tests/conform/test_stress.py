@@ -38,7 +38,9 @@ ffmpeg; film offsets wrong on 1202, 1205 and 1206: docs/architecture.md). 1220-1
 session 24 (8 of 10 reels exact; 1228 wove two lone fields of an edit inside a moving shot, 1223 merged a
 field of a still shot with grain only: docs/architecture.md). 1240-1249 were run once in session 24 after
 the jump evidence (all 1581 frames exact; film pairings wrong on 1243, 9 frames, and 1249, 1 frame:
-docs/architecture.md). The held-out seeds are 1260-1269, never run.
+docs/architecture.md). 1260-1269 were run once in session 24 after the offset's distinct_score (all 1451
+frames exact; film pairings wrong on 1265, 16 frames, and 1266, 3 frames: docs/architecture.md). The
+held-out seeds are 1280-1289, never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
