@@ -232,3 +232,21 @@ def test_a_dark_shot_whose_start_stands_out_is_matched_below_the_min_score() -> 
     assert shot.film_first == 0 and shot.match_score is not None and shot.match_score < 0.5
     assert shot.z is not None and shot.z >= OffsetParams().min_z
     assert find_offset(broadcast, film, [0, 28], OffsetParams(distinct_score=0.5)).shots[0].film_first is None
+
+
+def test_a_film_cut_does_not_fix_a_shot_edge_an_edit_made() -> None:
+    """Thumbnails of looked-at stress reel 1265's conformed frames 33-52 and its film frames 15-64
+    (``data/``). An edit after the telecine cut the last two film frames of the moving shot at rows
+    2-17 (a cadence break at row 18). The film's shot ends two frames after the broadcast's, and taken
+    as the shot's end it put the start a frame late (with a jump a frame later still); the edge the
+    edit made is no film cut, and the shot is paired on its content and its first frame's film cut."""
+    from pathlib import Path
+
+    with np.load(
+        Path(__file__).parent / "data" / "stress1265_edit_cuts_shot_end.npz", allow_pickle=False
+    ) as data:
+        broadcast, film = data["broadcast"], data["film"]
+    shot = find_offset(broadcast, film, [0, 2, 18], breaks=[18]).shots[1]
+    assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (2, 17, 14, ())
+    # without the break the film's shot end is taken for the shot's: a frame late
+    assert find_offset(broadcast, film, [0, 2, 18]).shots[1].film_first != 14
