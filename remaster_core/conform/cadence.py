@@ -304,17 +304,21 @@ def _repeat_floor(dup: np.ndarray, window: int, least: float) -> np.ndarray:
     return np.clip(local, np.float32(least) * median, median)
 
 
+def _neighbours(values: np.ndarray, reach: int, stride: int, fill: float) -> np.ndarray:
+    """(N, K) for each element of ``values`` (N,), the others ``stride``, 2 ``stride``, ... up to ``reach``
+    away on either side (K = 2 (``reach`` // ``stride``)), ``fill`` where that is past either end."""
+    n = values.shape[0]
+    offsets = np.array([d for k in range(stride, reach + 1, stride) for d in (-k, k)], np.int64)
+    pad = reach
+    padded = np.concatenate([np.full(pad, fill, values.dtype), values, np.full(pad, fill, values.dtype)])
+    return padded[np.arange(n)[:, None] + pad + offsets[None, :]]
+
+
 def _neighbour_min(values: np.ndarray, reach: int = 2, stride: int = 1) -> np.ndarray:
     """For each element, the smallest of the others within +-``reach`` that are a multiple of ``stride``
     away (itself when it has none)."""
-    n = values.shape[0]
-    out = np.full(n, np.inf, dtype=values.dtype)
-    for k in range(stride, reach + 1, stride):
-        if k >= n:
-            break
-        out[k:] = np.minimum(out[k:], values[:-k])
-        out[:-k] = np.minimum(out[:-k], values[k:])
-    return np.where(np.isfinite(out), out, values)
+    least = _neighbours(values, reach, stride, np.inf).min(axis=1, initial=np.inf)
+    return np.where(np.isfinite(least), least, values)
 
 
 def _comb_reference(own: np.ndarray) -> np.ndarray:
@@ -353,12 +357,9 @@ def _boundary_level(comb_lr: np.ndarray, reach: int) -> np.ndarray:
     ``reach`` (itself left out; 0 where fewer than two exist). In telecined film 2 in 5 pairs of a kind
     are run boundaries in 3:2 (1 or 3 in 5 in 2:3:3:2), so within 5 each side the second largest is a
     run boundary's even where one of them is a cut or an edit."""
-    n = comb_lr.shape[0]
-    offsets = np.array([2 * k for k in range(-reach, reach + 1) if k])
-    idx = np.arange(n)[:, None] + offsets[None, :]
-    valid = (idx >= 0) & (idx < n)
-    values = np.where(valid, comb_lr[np.clip(idx, 0, max(n - 1, 0))], -np.inf) if n else np.zeros((0, 2))
-    second = np.sort(values, axis=1)[:, -2] if offsets.size >= 2 else np.full(n, -np.inf)
+    if reach < 1:
+        return np.zeros(comb_lr.shape[0], np.float32)
+    second = np.sort(_neighbours(comb_lr, 2 * reach, 2, -np.inf), axis=1)[:, -2]
     return np.where(np.isfinite(second), second, 0.0).astype(np.float32)
 
 
