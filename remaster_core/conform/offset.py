@@ -326,14 +326,16 @@ def _match_shot(
     (as there). 4. Jumps that no cadence break marks are added where the film says so (``_free_jumps``,
     which judges the frame right after such a jump on the signatures themselves). ``edited_start``,
     ``edited_end``: a cadence break opens the shot, or the one after it; that edge takes no film cut
-    in step 2.
+    in step 2, and an edited start pairs the shot's first frame on its appearance alone.
     """
     sim = _similarity(b, f, slice(None))
     # the shot's first frame: its motion signature is the step across the cut into it, which matches the
-    # film's step into a frame only where the shot before is the same in both; after an edit, a video
-    # stretch or a shot whose film is lost it only lowers the right frame's score, so the frame scores
-    # the better of that and its appearance alone
-    sim[0] = np.maximum(sim[0], b[0][0] @ f[0].T)
+    # film's step into a frame only where the shot before is the same in both; after a video stretch or
+    # a shot whose film is lost it only lowers the right frame's score, so the frame scores the better of
+    # that and its appearance alone. After an edit it may raise a wrong one: the edit may have dropped
+    # the film shot's first frames, and the step across it then matches the film's step into the film
+    # shot's first frame, a frame the broadcast no longer shows (a still shot: 0.98 there, 0.5 at its own)
+    sim[0] = b[0][0] @ f[0].T if edited_start else np.maximum(sim[0], b[0][0] @ f[0].T)
     length, n_film = sim.shape
     if segments is not None and (len(segments) > 1 or loose):
         segments = _placed_segments(sim, segments, params.max_skip, firm, spans, loose)
@@ -375,7 +377,7 @@ def _match_shot(
         if d > 0:
             jumps.append((first + segments[k], start + segments[k] + skipped))
     path = np.array([film_index((start, first), jumps, first + j) for j in range(length)], np.int64)
-    cols = _free_jumps(path, params.max_skip, b, f, film_cuts, segments[1:])
+    cols = _free_jumps(path, params.max_skip, b, f, film_cuts, segments[1:], edited_start)
     if not np.array_equal(cols, path):
         start = int(cols[0])
         jumps = [(first + j, int(cols[j])) for j in range(1, length) if cols[j] != cols[j - 1] + 1]
@@ -398,7 +400,11 @@ _STEP_FLOOR = 0.02  # a signature step this size is as good as none (grain on a 
 
 
 def _path_similarity(
-    cols: np.ndarray, offsets: np.ndarray, b: tuple[np.ndarray, np.ndarray], f: tuple[np.ndarray, np.ndarray]
+    cols: np.ndarray,
+    offsets: np.ndarray,
+    b: tuple[np.ndarray, np.ndarray],
+    f: tuple[np.ndarray, np.ndarray],
+    edited_start: bool = False,
 ) -> np.ndarray:
     """(L, K, K) similarity of row ``r`` of a shot to film frame ``cols[r] + offsets[j]`` when row ``r - 1``
     shows ``cols[r - 1] + offsets[i]`` (index ``[r, i, j]``; ``[r, i, i]``: the path shifted by
@@ -411,7 +417,8 @@ def _path_similarity(
     (``signatures``). Row 0, whose step crosses the cut into the shot, is scored as ``_similarity`` does
     (against the film's own step into each frame, across the film's cut at the right one; scored on its
     appearance alone here, as ``_match_shot`` does, 12 more frames of the cached looked-at stress reels
-    were paired wrong, on 1102 and 1140); columns off the film hold 0."""
+    were paired wrong, on 1102 and 1140), or on its appearance alone where a cadence break opens the
+    shot (``edited_start``: ``_match_shot``); columns off the film hold 0."""
     (b_app, b_mot), (f_app, f_mot) = b, f
     length, n_film = b_app.shape[0], f_app.shape[0]
     k = offsets.size
@@ -425,7 +432,9 @@ def _path_similarity(
             continue
         now_c = np.clip(now, 0, n_film - 1)
         value = np.broadcast_to(0.5 * (f_app[now_c] @ b_app[r])[None, :], (k, k)).copy()
-        if r == 0:
+        if r == 0 and edited_start:
+            value *= 2.0  # appearance alone: the step across an edit may span film frames it dropped
+        elif r == 0:
             value += 0.5 * (f_mot[now_c] @ b_mot[0])[None, :]
         else:
             prev_c = np.clip(cols[r - 1] + offsets, 0, n_film - 1)
@@ -457,6 +466,7 @@ def _free_jumps(
     f: tuple[np.ndarray, np.ndarray],
     film_cuts: list[int],
     breaks: Collection[int] = (),
+    edited_start: bool = False,
 ) -> np.ndarray:
     """``cols`` ((L,) int64: the film frame each row of the shot shows) with up to ``_FREE_JUMPS`` more
     forward jumps of 1..``max_skip`` film frames where the film says so with no cadence break: an edit
@@ -490,7 +500,7 @@ def _free_jumps(
     for _ in range(_FREE_JUMPS):
         if length < 2 * _FREE_JUMP_ROWS:
             break
-        across = _path_similarity(cols, offsets, b, f)
+        across = _path_similarity(cols, offsets, b, f, edited_start)
         band = across[:, diagonal, diagonal]  # (L, K): the path shifted as a whole
         cum = np.vstack([np.zeros(offsets.size), np.cumsum(band, axis=0)])  # (L + 1, K)
         # a shift may not carry a row into another film shot, nor onto the film or off it: frames off the
@@ -613,7 +623,8 @@ def find_offset(
             partner: the first film frame after the gap).
         break_spans: break frame -> (first, last) output frames where the cadence could have placed it
             at about the same cost (``pipeline``: its frames of uncertain phase, ``decision_margins``);
-            the split may go anywhere in it where the film says so, into the next shot too.
+            the split may go anywhere in it where the film says so, into the next shot too. A cut in a
+            break's span is an edited shot edge (``_match_shot``'s ``edited_start``, ``edited_end``).
     """
     p = params or OffsetParams()
     nb, nf = broadcast_thumbs.shape[0], film_thumbs.shape[0]
@@ -621,7 +632,8 @@ def find_offset(
     film_cuts = detect_cuts(film_thumbs)[0] if nf else []
     bounds = [(c, (cuts[k + 1] - 1) if k + 1 < len(cuts) else nb - 1) for k, c in enumerate(cuts)]
     shots = []
-    edits = set(breaks or ())
+    # an edit may lie anywhere in its break's span: a cut there may be where it fell
+    edits = set(breaks or ()) | {c for c in cuts for lo, hi in (break_spans or {}).values() if lo <= c <= hi}
     for first, last in bounds:
         if nf == 0:
             shots.append(ShotMatch(first, last, None, None, None))

@@ -197,10 +197,10 @@ def test_a_jump_the_film_cannot_place_goes_to_the_cadence_break() -> None:
 
 
 def test_a_break_placed_before_a_cut_may_split_the_shot_after_it() -> None:
-    """Thumbnails of held-out stress reel 1202's conformed frames 142-153 and its film frames 140-156
-    (``data/``, uint8, ``frame_thumbnail``; loaded without pickle). A 3-frame shot starts at row 6; an
-    edit after the telecine dropped three film frames after its first frame. The frames from row 4 to
-    row 6 are 2-field frames of uncertain phase, so the cadence broke at row 4, in the shot before,
+    """Thumbnails of held-out stress reel 1202's conformed frames 137-153 and its film frames 136-156
+    (``data/``, uint8, ``frame_thumbnail``; loaded without pickle). A 3-frame shot starts at row 11; an
+    edit after the telecine dropped three film frames after its first frame. The frames from row 9 to
+    row 12 are 2-field frames of uncertain phase, so the cadence broke at row 9, in the shot before,
     where the same pairing costs the same: without the span the short shot is one diagonal, paired by
     its last two frames, and its first frame shows a film frame 3 too late."""
     from pathlib import Path
@@ -209,14 +209,14 @@ def test_a_break_placed_before_a_cut_may_split_the_shot_after_it() -> None:
         Path(__file__).parent / "data" / "stress1202_edit_beside_cut.npz", allow_pickle=False
     ) as data:
         broadcast, film = data["broadcast"], data["film"]
-    cuts = [0, 6, 9]
-    alone = find_offset(broadcast, film, cuts, breaks=[4]).shots[1]
-    assert (alone.film_first, alone.film_jumps) == (10, ())
-    shot = find_offset(broadcast, film, cuts, breaks=[4], break_spans={4: (4, 7)}).shots[1]
-    assert (shot.first, shot.last, shot.film_first) == (6, 8, 7)
-    assert shot.film_jumps == ((7, 11),)  # film frames 8-10 were cut away
+    cuts = [0, 11, 14]
+    alone = find_offset(broadcast, film, cuts, breaks=[9]).shots[1]
+    assert (alone.film_first, alone.film_jumps) == (14, ())
+    shots = find_offset(broadcast, film, cuts, breaks=[9], break_spans={9: (9, 12)}).shots
+    assert (shots[1].first, shots[1].last, shots[1].film_first) == (11, 13, 11)
+    assert shots[1].film_jumps == ((12, 15),)  # film frames 12-14 were cut away
     # the shot before keeps its single diagonal: nothing there gains from a split
-    assert find_offset(broadcast, film, cuts, breaks=[4], break_spans={4: (4, 7)}).shots[0].film_jumps == ()
+    assert (shots[0].film_first, shots[0].film_jumps) == (0, ())
 
 
 def test_a_dark_shot_whose_start_stands_out_is_matched_below_the_min_score() -> None:
@@ -250,3 +250,42 @@ def test_a_film_cut_does_not_fix_a_shot_edge_an_edit_made() -> None:
     assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (2, 17, 14, ())
     # without the break the film's shot end is taken for the shot's: a frame late
     assert find_offset(broadcast, film, [0, 2, 18]).shots[1].film_first != 14
+
+
+def test_an_edit_that_opens_a_still_shot_is_not_paired_by_its_step() -> None:
+    """Thumbnails of held-out stress reel 1280's conformed frames 5-37 and its film frames 0-39
+    (``data/``). An edit after the telecine (a cadence break at row 16) dropped the first two film frames
+    of a still shot. The broadcast's step across that edit is the step across the film's cut into the
+    film shot's first frame (motion cosine 0.98 there, 0.5 at the row's own frame), so the shot was paired
+    from that frame with a jump three rows on; after an edit its first row is paired on its appearance."""
+    from pathlib import Path
+
+    with np.load(
+        Path(__file__).parent / "data" / "stress1280_edit_opens_still_shot.npz", allow_pickle=False
+    ) as data:
+        broadcast, film = data["broadcast"], data["film"]
+    edited = find_offset(broadcast, film, [0, 16], breaks=[16], break_spans={16: (16, 22)}).shots
+    assert [(s.first, s.last, s.film_first, s.film_jumps) for s in edited] == [
+        (0, 15, 0, ()),
+        (16, 32, 18, ()),
+    ]
+    # without the break the step into the shot counts, and pairs its first rows two film frames early
+    assert find_offset(broadcast, film, [0, 16]).shots[1].film_first == 16
+
+
+def test_a_cut_in_a_break_span_is_an_edited_shot_start() -> None:
+    """Thumbnails of held-out stress reel 1288's conformed frames 13-81 and its film frames 11-85
+    (``data/``). An edit after the telecine dropped the last film frame of the shot at rows 0-26 and the
+    first two of the still shot after it; the cadence placed its break a frame before the cut (row 26),
+    where it could as well have been at the cut (its span). The cut in the span opens the still shot by
+    an edit, whose first row is then paired on its appearance alone, not on its step across the cut (which
+    matched the film shot's first frame, one the edit dropped)."""
+    from pathlib import Path
+
+    with np.load(Path(__file__).parent / "data" / "stress1288_edit_at_cut.npz", allow_pickle=False) as data:
+        broadcast, film = data["broadcast"], data["film"]
+    shot = find_offset(broadcast, film, [0, 27], breaks=[26], break_spans={26: (26, 27)}).shots[1]
+    assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (27, 68, 30, ())
+    # a span that stops short of the cut: the still shot is paired from the film shot's first frame
+    inside = find_offset(broadcast, film, [0, 27], breaks=[26], break_spans={26: (26, 26)}).shots[1]
+    assert inside.film_first == 28
