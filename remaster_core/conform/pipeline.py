@@ -69,6 +69,7 @@ from remaster_core.conform import timecode as timecode_mod
 from remaster_core.conform.cadence import (
     CadenceParams,
     CadenceTrack,
+    Evidence,
     decision_margins,
     field_evidence,
     group_runs,
@@ -260,7 +261,7 @@ def beside_cuts(
     damaged = fields_across_cuts([p.fields for p in plans], cut_list)
     beside = {j for k in cut_list for j in (k - 1, k)}
     scores = comb_scores(metrics, params)
-    evidence = field_evidence(metrics, params)
+    evidence = analysis.evidence if analysis.evidence is not None else field_evidence(metrics, params)
     fixes: dict[int, FramePlan] = {}
     for k, plan in enumerate(plans):
         better = None
@@ -359,6 +360,8 @@ class Analysis:
         frames_decoded: broadcast frames that decoded (all of them unless ``decode_error``).
         decode_error: the error that stopped decoding early (a truncated or corrupt file), or None.
         margins: (N,) float64, each field's ``cadence.decision_margins`` (None for "progressive24").
+        evidence: the evidence the cadence was decided on, the second look's included (None for
+            "progressive24").
     """
 
     info: VideoInfo
@@ -370,6 +373,7 @@ class Analysis:
     frames_decoded: int
     decode_error: str | None
     margins: np.ndarray | None = None
+    evidence: Evidence | None = None
 
 
 def analyse(
@@ -422,8 +426,12 @@ def analyse(
             evidence = replace(evidence, pulldown=pulldown, comb=comb)
             track = track_cadence(evidence, allowed=allowed, params=p)
             margins = decision_margins(evidence, track, allowed=allowed, params=p)
-    plans = plan_frames(group_runs(track), metrics, p, fields_coded_apart=info.fields_coded_apart)
-    return Analysis(info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error, margins)
+    plans = plan_frames(
+        group_runs(track), metrics, p, fields_coded_apart=info.fields_coded_apart, evidence=evidence
+    )
+    return Analysis(
+        info, kind, first_is_top, metrics, track, plans, seen.frames, seen.error, margins, evidence
+    )
 
 
 def conform(

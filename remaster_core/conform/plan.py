@@ -352,13 +352,16 @@ def plan_frames(
     params: CadenceParams | None = None,
     *,
     fields_coded_apart: bool = False,
+    evidence: Evidence | None = None,
 ) -> list[FramePlan]:
     """The output frames, in order, for ``runs`` of a stream measured as ``metrics``;
     ``fields_coded_apart``: the codec codes a frame's two fields as two pictures
-    (``VideoInfo.fields_coded_apart``: a marked field is left out only where its weave combs)."""
+    (``VideoInfo.fields_coded_apart``: a marked field is left out only where its weave combs);
+    ``evidence``: the evidence the cadence was decided on (``pipeline.analyse``'s, with the second
+    look's), else ``field_evidence(metrics)``."""
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
-    evidence = field_evidence(metrics, p)
+    evidence = evidence if evidence is not None else field_evidence(metrics, p)
     marks = Marks(
         shot_changes(metrics, SHOT_CHANGE_WEAK),
         shot_changes(metrics, SHOT_CHANGE_MIN),

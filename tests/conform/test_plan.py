@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from remaster_core.conform.cadence import Run, field_evidence
+from remaster_core.conform.cadence import CadenceParams, Run, field_evidence
 from remaster_core.conform.fields import FieldMetrics
 from remaster_core.conform.plan import (
     FramePlan,
@@ -244,3 +245,17 @@ def test_real_2332_fast_shots_merge_the_mixed_frames_decode() -> None:
         )
         plan = _plan_of(plan_frames(runs, metrics), fields)
         assert plan.build == "merged" and plan.copy is not None, (seed, plan)
+
+
+def test_frames_are_planned_on_the_evidence_the_cadence_was_decided_on() -> None:
+    """A 3-field run's repeated field is merged where the evidence says its two decodes are one moment.
+    ``analyse`` decides the cadence on evidence that a second look (the motion) may have changed; the
+    frames follow that evidence, not one measured again from the field measures alone."""
+    metrics = _metrics()
+    own = field_evidence(metrics)
+    assert _plan_of(plan_frames(RUNS, metrics), (0, 1, 2)).build == "merged"
+    pulldown, repeat = own.pulldown.copy(), own.repeat.copy()
+    pulldown[0] = repeat[0] = CadenceParams().clip_not_repeat  # the second look: fields 0, 2 two moments
+    second = replace(own, pulldown=pulldown, repeat=repeat)
+    plan = _plan_of(plan_frames(RUNS, metrics, evidence=second), (0, 1, 2))
+    assert plan.build == "woven" and plan.copy is None
