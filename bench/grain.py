@@ -18,7 +18,10 @@ Each variant's output on every held-out frame is scored against the film (``rema
 grain amplitude and octave bands, detail, steadiness; on the frame's largest fully covered rectangle)
 clean, and with grain synthesised (``remaster_core.grain``) from the profile of the training targets
 (``training.grain.measure_profile``, what ``remaster train`` writes as ``RUN/grain.json``) for each of
-``--grain-seeds``. The bilinear input is scored alike. With ``--deflicker N`` (default 2) every variant is
+``--grain-seeds``, and the mean over them (``_mean``: one draw of grain on a held-out shot's few flat
+tiles reads the coarse band 0.8-1.2 of another's). Row ``stock``: the held-out shot's film picture
+plus the reel's true grain stock, drawn afresh per grain seed, scored as a render: what a perfect
+grain synthesis reads against this film (``stock_control``). The bilinear input is scored alike. With ``--deflicker N`` (default 2) every variant is
 also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N`` does
 (``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
 raster, default the render's); with ``--deflicker-output N`` also with the model's output deflickered
@@ -58,6 +61,8 @@ from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
 from remaster_core.look.regions import LookParams
 from remaster_core.render.deflicker import OUTPUT_SIGMA, DeflickerParams, deflicker_frame, passed_power
+from remaster_core.synth.scenes import CameraPath, GrainParams, load_picture, render_view
+from remaster_core.synth.scenes import add_grain as stock_grain
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
 from training.data import read_pair, scan_pairs
@@ -165,6 +170,62 @@ def score_variant(
                 for k, o in enumerate(outputs)
             ]
             result[f"{label}_seed{seed}"] = _summary(score_sequences(grainy, films))
+        if len(grain_seeds) > 1:
+            result[f"{label}_mean"] = mean_summary([result[f"{label}_seed{seed}"] for seed in grain_seeds])
+    return result
+
+
+def mean_summary(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of ``_summary`` dicts (one per grain seed), field by field and band by band; a ratio that
+    any of them lacks (None) is None."""
+
+    def mean(values: list[Any]) -> Any:
+        if any(v is None for v in values):
+            return None
+        if isinstance(values[0], list):
+            return [mean([v[i] for v in values]) for i in range(len(values[0]))]
+        return float(np.mean(values))
+
+    return {key: mean([s[key] for s in summaries]) for key in summaries[0]}
+
+
+def stock_control(
+    truth: dict[str, Any], frames: list[Any], boxes: list[tuple[slice, slice]], films: list[np.ndarray],
+    grain_seeds: list[int],
+) -> dict[str, Any]:  # fmt: skip
+    """What a perfect grain synthesis reads against this film on these tiles: the held-out shot's film
+    picture without grain (``truth.json``'s camera, ``synth.scenes.render_view``) plus the reel's true
+    stock (``film_grain``) drawn afresh for each of ``grain_seeds``, scored as a render is
+    (``stock_seedN``), and their mean (``stock_mean``). The film is one draw of its stock and a held-out
+    shot has few flat tiles, so even the stock itself does not read 1: its spread is the bars' own
+    noise on this shot. ``frames``: the held-out ``PairFrame``s scored, ``boxes`` their rectangles,
+    ``films`` the film there. Empty where the pairs' film is not the truth's picture plus grain (its
+    residual more than twice the stock's amplitude: another colour space or raster)."""
+    shot = truth["shots"][frames[0].shot]
+    fields = CameraPath.__dataclass_fields__
+    camera = CameraPath(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in shot["camera"].items() if k in fields}
+    )
+    stock = GrainParams(**truth["film_grain"])
+    picture = load_picture(camera.source)
+    size = tuple(truth["film"]["size"])
+    clean = []
+    for frame, (rows, cols) in zip(frames, boxes, strict=True):
+        cx, cy, scale = camera.at(frame.frame - shot["first_24p"])  # a pair's frame: its 24p index
+        clean.append(np.ascontiguousarray(render_view(picture, (cx, cy), scale, size)[rows, cols]))
+    residual = float(np.sqrt(np.mean([np.mean((f - c) ** 2) for f, c in zip(films, clean, strict=True)])))
+    if not stock.amplitude or residual > 2.0 * stock.amplitude:
+        return {}
+    result = {
+        f"stock_seed{seed}": _summary(
+            score_sequences(
+                [stock_grain(c, np.random.default_rng([seed, 7, k]), stock) for k, c in enumerate(clean)],
+                films,
+            )
+        )
+        for seed in grain_seeds
+    }
+    result["stock_mean"] = mean_summary(list(result.values()))
     return result
 
 
@@ -213,7 +274,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     profile = measure_profile(index.train)  # what `remaster train` writes to RUN/grain.json
     torch.set_num_threads(1)
     xs, films, boxes = [], [], []
-    for frame in index.val[: args.eval_frames]:
+    scored = list(index.val[: args.eval_frames])
+    for frame in scored:
         x, y, m = read_pair(frame)
         rows, cols = inner_box(m)
         xs.append(x)
@@ -248,6 +310,11 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
                 outs[f"{name}{suffix}+out"] = _crops(_deflickered(full, out_params), boxes)
     shot = index.val[0].shot
     results = {name: score_variant(seq, films, {}, shot, []) for name, seq in inputs.items()}
+    control = stock_control(
+        json.loads((reel / "truth.json").read_text()), scored, boxes, films, args.grain_seeds
+    )
+    if control:
+        results["stock"] = control
     output_rms = {}
     f = ring_frequencies(profile)
     for name, g in variants.items():
