@@ -123,6 +123,9 @@ def _summary(report: Any) -> dict[str, Any]:
         "psnr": report.fidelity.psnr_db,
         "grain_amplitude": g.amplitude.ratio,
         "grain_bands": [b.power.ratio for b in g.bands],
+        # 90 % intervals over the flat tiles (``look.grain``), None where not estimated
+        "grain_amplitude_interval": g.amplitude.interval,
+        "grain_bands_interval": [b.power.interval for b in g.bands],
         "grain_channels": [c.ratio for c in g.channels],
         "detail": report.detail.energy.ratio,
         "steadiness": report.steadiness.change.ratio,
@@ -180,8 +183,8 @@ def mean_summary(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     any of them lacks (None) is None."""
 
     def mean(values: list[Any]) -> Any:
-        if any(v is None for v in values):
-            return None
+        if any(v is None or isinstance(v, tuple) for v in values):
+            return None  # a ratio missing somewhere, or an interval (not averaged)
         if isinstance(values[0], list):
             return [mean([v[i] for v in values]) for i in range(len(values[0]))]
         return float(np.mean(values))

@@ -19,6 +19,11 @@ grain, rescaled to read as one frame's (``look.grain_sample``), else on single f
   render/reference RMS. Film grain varies with density; a render that adds the same noise everywhere
   shows it as ratios that differ between levels.
 
+The pooled amplitude ratio and each band's power ratio carry a 90 % interval (``Ratio.interval``): the
+flat tiles resampled with replacement. A held-out shot may have a few flat tiles only, and one draw of
+grain there reads its coarsest band 0.8-1.2 of another draw's: the interval says how far a ratio is
+from 1 by more than that.
+
 The summary is the amplitude ratio with the channels pooled (RMS over R, G, B): 1 is the film's grain,
 0 a grainless render, above 1 a noisier one. A reference without grain (a digital source: residual
 RMS below ``LookParams.grain_floor``) gives ratios of None with the reason, and the render's own RMS.
@@ -26,6 +31,7 @@ RMS below ``LookParams.grain_floor``) gives ratios of None with the reason, and 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -186,12 +192,6 @@ def tile_grain_power(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> 
     return corrected, np.divide(after, before, out=np.ones_like(before), where=before > 0)
 
 
-def grain_power(residual_tiles: np.ndarray, divisor: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """``tile_grain_power`` with the spectra summed over the tiles: float64 (T, T, C) and (N, C)."""
-    psd, scale = tile_grain_power(residual_tiles, divisor)
-    return psd.sum(axis=0), scale
-
-
 def band_power(psd: np.ndarray, low: float, high: float) -> np.ndarray:
     """Variance (per channel, float64 (..., C)) a PSD (..., T, T, C) holds in the band ``low < |f| <= high``."""
     tile = psd.shape[-3]
@@ -206,9 +206,18 @@ def band_share(tile: int, low: float, high: float) -> float:
 
 
 def _scaled_squares(residual_tiles: np.ndarray, scale: np.ndarray, per_tile: int) -> np.ndarray:
-    """float64 (n * t * t, C): each pixel's squared residual times its tile's scale (``grain_power``)."""
+    """float64 (n * t * t, C): each pixel's squared residual times its tile's scale (``tile_grain_power``)."""
     sq = residual_tiles.reshape(-1, residual_tiles.shape[-1]).astype(np.float64) ** 2
     return sq * np.repeat(scale, per_tile, axis=0)
+
+
+BOOTSTRAP = 200  # resamples of the flat tiles behind a grain ratio's interval (``GrainAccumulator``)
+MIN_INTERVAL_TILES = 4  # fewer flat tiles than this: no interval
+
+
+def _with_interval(r: Ratio, interval: tuple[float, float] | None) -> Ratio:
+    """``r`` with ``interval`` where it has a ratio."""
+    return r if r.ratio is None or interval is None else dataclasses.replace(r, interval=interval)
 
 
 @dataclass
@@ -226,6 +235,9 @@ class GrainAccumulator:
     level_sq_render: np.ndarray = field(init=False)  # (bins, 3) sums of residual^2
     level_sq_reference: np.ndarray = field(init=False)
     level_pixels: np.ndarray = field(init=False)  # (bins,)
+    # per flat tile, channels pooled: its band powers (n, bands) and its sum of squared residual (n,)
+    tile_bands: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    tile_squares: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         bins = len(self.params.level_edges) - 1
@@ -242,10 +254,17 @@ class GrainAccumulator:
             return
         self.flat_tiles += n
         render, reference = sample.residuals  # (n, t, t, 3)
-        psd_r, scale_r = grain_power(render, sample.divisor)
-        psd_f, scale_f = grain_power(reference, sample.divisor)
+        tiles_r, scale_r = tile_grain_power(render, sample.divisor)
+        tiles_f, scale_f = tile_grain_power(reference, sample.divisor)
+        psd_r, psd_f = tiles_r.sum(axis=0), tiles_f.sum(axis=0)
         self.psd_render = psd_r if self.psd_render is None else self.psd_render + psd_r
         self.psd_reference = psd_f if self.psd_reference is None else self.psd_reference + psd_f
+        self.tile_bands.append(
+            tuple(  # type: ignore[arg-type]
+                np.stack([band_power(t, lo, hi).sum(axis=-1) for lo, hi in self.params.bands], axis=1)
+                for t in (tiles_r, tiles_f)
+            )
+        )
         inner_edges = np.asarray(self.params.level_edges[1:-1], np.float32)
         bins = np.digitize(sample.level.ravel(), inner_edges)  # 0 .. len(edges) - 2; outside 0..1 -> end bins
         nbins = len(self.params.level_edges) - 1
@@ -253,6 +272,7 @@ class GrainAccumulator:
         per_tile = sample.level.shape[1] * sample.level.shape[2]
         r2 = _scaled_squares(render, scale_r, per_tile)
         f2 = _scaled_squares(reference, scale_f, per_tile)
+        self.tile_squares.append((r2.reshape(n, -1).sum(axis=1), f2.reshape(n, -1).sum(axis=1)))
         for c in range(3):
             self.level_sq_render[:, c] += np.bincount(bins, weights=r2[:, c], minlength=nbins)
             self.level_sq_reference[:, c] += np.bincount(bins, weights=f2[:, c], minlength=nbins)
@@ -277,6 +297,36 @@ class GrainAccumulator:
             for c in range(3)
         ]
         return pooled, per_channel
+
+    def _intervals(self) -> tuple[tuple[float, float] | None, list[tuple[float, float]] | None]:
+        """90 % intervals of the pooled amplitude ratio and of each band's power ratio: the flat tiles
+        (tile and frame, render and reference together) resampled with replacement ``BOOTSTRAP`` times
+        (seeded: the same pictures give the same interval). A tile of consecutive frame differences
+        shares a frame with the next one's, which this treats as independent: the intervals are a
+        little narrow. None with fewer than ``MIN_INTERVAL_TILES`` tiles."""
+        if sum(r.shape[0] for r, _ in self.tile_squares) < MIN_INTERVAL_TILES:
+            return None, None
+        sq_r = np.concatenate([r for r, _ in self.tile_squares])
+        sq_f = np.concatenate([f for _, f in self.tile_squares])
+        bands_r = np.concatenate([r for r, _ in self.tile_bands])
+        bands_f = np.concatenate([f for _, f in self.tile_bands])
+        n = sq_r.shape[0]
+        counts = (
+            np.random.default_rng(0).multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(np.float64)
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            amp = np.sqrt((counts @ sq_r) / (counts @ sq_f))
+            band = (counts @ bands_r) / (counts @ bands_f)  # (BOOTSTRAP, bands)
+
+        def spread(values: np.ndarray) -> tuple[float, float] | None:
+            values = values[np.isfinite(values)]
+            if values.size < BOOTSTRAP // 2:
+                return None
+            low, high = np.percentile(values, [5.0, 95.0])
+            return float(low), float(high)
+
+        bands = [spread(band[:, b]) for b in range(band.shape[1])]
+        return spread(amp), None if any(b is None for b in bands) else bands  # type: ignore[return-value]
 
     def result(self) -> GrainResult:
         """The grain measures of everything added."""
@@ -312,8 +362,10 @@ class GrainAccumulator:
         amplitude, channels = self._amplitudes(
             self.level_sq_render.sum(axis=0), self.level_sq_reference.sum(axis=0), pixels
         )
+        amplitude_interval, band_intervals = self._intervals()
+        amplitude = _with_interval(amplitude, amplitude_interval)
         bands = []
-        for lo, hi in p.bands:
+        for b, (lo, hi) in enumerate(p.bands):
             pr = band_power(self.psd_render, lo, hi) / self.flat_tiles
             pf = band_power(self.psd_reference, lo, hi) / self.flat_tiles
             floor = p.grain_floor**2 * band_share(p.tile, lo, hi)
@@ -322,7 +374,10 @@ class GrainAccumulator:
                 GrainBand(
                     lo,
                     hi,
-                    ratio_of(float(pr.sum()), float(pf.sum()), floor=3 * floor, what=what),
+                    _with_interval(
+                        ratio_of(float(pr.sum()), float(pf.sum()), floor=3 * floor, what=what),
+                        None if band_intervals is None else band_intervals[b],
+                    ),
                     tuple(
                         ratio_of(float(pr[c]), float(pf[c]), floor=floor, what=f"{what} in {CHANNELS[c]}")
                         for c in range(3)

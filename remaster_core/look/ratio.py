@@ -20,20 +20,25 @@ class Ratio:
         ratio: the ratio (>= 0), or None (``reason`` says why).
         render, reference: the two values in the measure's units, or None where nothing was measured.
         reason: why ``ratio`` is None; None when it is a number.
+        interval: (low, high), where the ratio would lie 90 % of the time had other samples of the same
+            pictures been measured (the grain's: ``look.grain``), or None where not estimated.
     """
 
     ratio: float | None
     render: float | None
     reference: float | None
     reason: str | None = None
+    interval: tuple[float, float] | None = None
 
-    def to_dict(self) -> dict[str, float | str | None]:
-        """JSON-able: ``{"ratio", "render", "reference", "reason"}``."""
+    def to_dict(self) -> dict[str, float | str | list[float] | None]:
+        """JSON-able: ``{"ratio", "render", "reference", "reason", "interval"}`` (interval: [low, high]
+        or None)."""
         return {
             "ratio": self.ratio,
             "render": self.render,
             "reference": self.reference,
             "reason": self.reason,
+            "interval": None if self.interval is None else [self.interval[0], self.interval[1]],
         }
 
 

@@ -180,6 +180,8 @@ def _num(value: float | None, fmt: str) -> str:
 
 def _row(label: str, r: Ratio, fmt: str) -> str:
     note = f"  ({r.reason})" if r.reason else ""
+    if r.interval is not None:
+        note = f"  (90 %: {r.interval[0]:.3f}-{r.interval[1]:.3f})" + note
     return f"{label:<32}{_num(r.render, fmt):>12}{_num(r.reference, fmt):>12}{_num(r.ratio, '.3f'):>9}{note}"
 
 

@@ -151,3 +151,39 @@ def test_a_picture_with_no_flat_64_px_tile_is_measured_on_32_px_tiles() -> None:
     smooth = smooth_picture()
     a, b = (white_grain(np.random.default_rng(k), 0.01) for k in (13, 14))
     assert score_sequences([smooth + a], [smooth + b]).grain.tile == 64
+
+
+def test_grain_ratios_carry_an_interval_that_covers_another_draw_of_the_same_grain() -> None:
+    """Render and reference: two draws of the same white grain. The pooled amplitude and every band
+    carry a 90 % interval (the flat tiles resampled); on a small picture (9 tiles a frame) the interval
+    is wider than on a large one, covers 1 in most of 20 pairs of draws, and the same pictures give the
+    same interval. Grain twice as strong: every band's interval lies around 4, far from 1."""
+    rng = np.random.default_rng(5)
+    large = _grain(
+        [white_grain(rng, 0.02) for _ in range(FRAMES)], [white_grain(rng, 0.02) for _ in range(FRAMES)]
+    )
+    assert large.amplitude.interval is not None
+    lo, hi = large.amplitude.interval
+    assert lo < 1.0 < hi and hi - lo < 0.1
+    small_pic = smooth_picture(192)
+    covered, widths = 0, []
+    for k in range(20):
+        r = np.random.default_rng([6, k])
+        render = [small_pic + white_grain(r, 0.02, 192) for _ in range(FRAMES)]
+        reference = [small_pic + white_grain(r, 0.02, 192) for _ in range(FRAMES)]
+        coarse = score_sequences(render, reference).grain.bands[-1].power
+        assert coarse.interval is not None and coarse.ratio is not None
+        covered += coarse.interval[0] <= 1.0 <= coarse.interval[1]
+        widths.append(coarse.interval[1] - coarse.interval[0])
+        if k == 0:
+            again = score_sequences(render, reference).grain.bands[-1].power
+            assert again.interval == coarse.interval
+    assert covered >= 15, covered
+    assert min(widths) > large.bands[-1].power.interval[1] - large.bands[-1].power.interval[0]  # type: ignore[index]
+    strong = _grain(
+        [white_grain(rng, 0.04) for _ in range(FRAMES)], [white_grain(rng, 0.02) for _ in range(FRAMES)]
+    )
+    for band in strong.bands:  # around 4, far from 1 (a little narrow: consecutive differences share a frame)
+        assert (
+            band.power.interval is not None and 3.5 < band.power.interval[0] <= band.power.interval[1] < 4.5
+        )
