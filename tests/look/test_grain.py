@@ -155,7 +155,7 @@ def test_a_picture_with_no_flat_64_px_tile_is_measured_on_32_px_tiles() -> None:
 
 def test_grain_ratios_carry_an_interval_that_covers_another_draw_of_the_same_grain() -> None:
     """Render and reference: two draws of the same white grain. The pooled amplitude and every band
-    carry a 90 % interval (the flat tiles resampled); on a small picture (9 tiles a frame) the interval
+    carry a 90 % interval (the flat tiles resampled); on a small picture (four 192 px frames) the interval
     is wider than on a large one, covers 1 in most of 20 pairs of draws, and the same pictures give the
     same interval. Grain twice as strong: every band's interval lies around 4, far from 1."""
     rng = np.random.default_rng(5)
