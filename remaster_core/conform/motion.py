@@ -161,7 +161,7 @@ def motion_pulldown(motion: FieldMotion, touched: np.ndarray, params: CadencePar
     shift = motion.shift
     out = np.zeros(shift.shape[0], np.float32)
     trusted = np.isfinite(shift) & (motion.response >= params.motion_min_response)
-    for i in np.nonzero(touched & trusted)[0]:
+    for i in np.nonzero(touched & trusted)[0].tolist():
         levels = _levels(shift, trusted, i, params)
         if levels is not None:
             out[i] = _said(float(shift[i]), levels, params)
@@ -197,7 +197,7 @@ def motion_comb(motion: FieldMotion, touched: np.ndarray, params: CadenceParams)
     inside = repeats.copy()  # pairs inside a 3-field run: i, i+1 and i+1, i+2 around a repeat i -> i+2
     inside[1:] |= repeats[:-1]
     parity = np.arange(n) % 2
-    for i in np.nonzero(touched[:n] & across)[0]:
+    for i in np.nonzero(touched[:n] & across)[0].tolist():
         levels = _levels(motion.shift, trusted, i, p)
         lo, hi = max(0, i - p.motion_window), min(n, i + p.motion_window + 1)
         alike = across[lo:hi] & inside[lo:hi] & (parity[lo:hi] == parity[i])

@@ -513,7 +513,7 @@ def _free_jumps(
             before, after = cum[r], cum[length] - cum[r + 1]
             fits_before = kept_sum[:, r] == r
             fits_after = kept_sum[:, length] - kept_sum[:, r] == length - r
-            for i in np.nonzero(fits_before)[0]:
+            for i in np.nonzero(fits_before)[0].tolist():
                 for j in range(i + 1, min(offsets.size, i + max_skip + 1)):
                     if not fits_after[j]:
                         continue

@@ -40,7 +40,7 @@ field of a still shot with grain only: docs/architecture.md). 1240-1249 were run
 the jump evidence (all 1581 frames exact; film pairings wrong on 1243, 9 frames, and 1249, 1 frame:
 docs/architecture.md). 1260-1269 were run once in session 24 after the offset's distinct_score (all 1451
 frames exact; film pairings wrong on 1265, 16 frames, and 1266, 3 frames: docs/architecture.md). 1280-1289
-were run once in session 25 (all 1433 frames exact; film pairings wrong on 1280, 3 frames, and 1288, 4
+were run once in session 25 (all 1320 frames exact; film pairings wrong on 1280, 3 frames, and 1288, 4
 frames, still shots an edit opens: docs/architecture.md). 1300-1309 were run once in session 25 after the
 offset's edited-start change (9 of 10 reels exact; 1303 merged fields of a still shot with grain only
 between two edits, frames listed as uncertain: docs/architecture.md). The held-out seeds are 1320-1329,
