@@ -311,12 +311,15 @@ class GrainAccumulator:
         bands_r = np.concatenate([r for r, _ in self.tile_bands])
         bands_f = np.concatenate([f for _, f in self.tile_bands])
         n = sq_r.shape[0]
-        counts = (
-            np.random.default_rng(0).multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(np.float64)
-        )
+        rng = np.random.default_rng(0)
+        sums = np.zeros((BOOTSTRAP, 2, 1 + bands_r.shape[1]))  # per resample: render, reference
+        for k in range(BOOTSTRAP):  # one resample at a time: memory O(tiles) for any sequence length
+            pick = rng.integers(0, n, n)
+            sums[k, 0, 0], sums[k, 1, 0] = sq_r[pick].sum(), sq_f[pick].sum()
+            sums[k, 0, 1:], sums[k, 1, 1:] = bands_r[pick].sum(axis=0), bands_f[pick].sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            amp = np.sqrt((counts @ sq_r) / (counts @ sq_f))
-            band = (counts @ bands_r) / (counts @ bands_f)  # (BOOTSTRAP, bands)
+            amp = np.sqrt(sums[:, 0, 0] / sums[:, 1, 0])
+            band = sums[:, 0, 1:] / sums[:, 1, 1:]  # (BOOTSTRAP, bands)
 
         def spread(values: np.ndarray) -> tuple[float, float] | None:
             values = values[np.isfinite(values)]
