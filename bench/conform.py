@@ -309,7 +309,9 @@ def bench_stress_reel(
         "present": len(score.present),
         "present_ffmpeg": len(present),
         "ours": {
-            "exact": sum(1 for n in score.exact if short.get(n, 0.0) <= 1.0) if not score.mixed else 0,
+            # 24p frames built from their own fields only, within 1 dB of their clean fields' reference
+            # (a reel with mixed frames used to read 0 here; the bar below still needs all of them)
+            "exact": sum(1 for n in score.exact if short.get(n, 0.0) <= 1.0),
             "mixed": len(score.mixed),
             "missing": len(score.missing),
             "short": {str(n): round(v, 2) for n, v in sorted(short.items()) if v > 1.0},
