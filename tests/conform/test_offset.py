@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -42,6 +44,13 @@ def _broadcast(shots: list[list[np.ndarray]]) -> tuple[np.ndarray, list[int]]:
     frames = leader + [f for s in shots for f in s]
     cuts = [0, *np.cumsum([LEADER, *LENGTHS[:-1]]).tolist()]
     return _thumbs(frames), cuts
+
+
+def _excerpt(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A stored excerpt of a stress reel (``data/NAME``, loaded without pickle): the conformed frames'
+    and the film frames' thumbnails, uint8 (N, h, w, 3) each (``cuts.frame_thumbnail``)."""
+    with np.load(Path(__file__).parent / "data" / name, allow_pickle=False) as data:
+        return data["broadcast"], data["film"]
 
 
 def test_offset_exact_with_gaps_extra_and_short_film() -> None:
@@ -185,12 +194,7 @@ def test_a_jump_the_film_cannot_place_goes_to_the_cadence_break() -> None:
     pickle). An edit after the telecine dropped the dark shot's 7th film frame at a lone field (output
     frame 76, row 6 here: a firm cadence break). A one-frame jump gains alike at any row of the dark
     shot (0.50-0.53); it goes to the break, where the edit is, not nine frames later."""
-    from pathlib import Path
-
-    with np.load(
-        Path(__file__).parent / "data" / "stress1188_dark_shot_edit.npz", allow_pickle=False
-    ) as data:
-        broadcast, film = data["broadcast"], data["film"]
+    broadcast, film = _excerpt("stress1188_dark_shot_edit.npz")
     shot = find_offset(broadcast, film, [0, 1], breaks=[6], firm_breaks=[6]).shots[1]
     assert (shot.first, shot.last, shot.film_first) == (1, 24, 11)  # film frame 65 of the reel
     assert shot.film_jumps == ((6, 17),)  # film frame 71 after the edit: 70 was cut away
@@ -203,12 +207,7 @@ def test_a_break_placed_before_a_cut_may_split_the_shot_after_it() -> None:
     row 12 are 2-field frames of uncertain phase, so the cadence broke at row 9, in the shot before,
     where the same pairing costs the same: without the span the short shot is one diagonal, paired by
     its last two frames, and its first frame shows a film frame 3 too late."""
-    from pathlib import Path
-
-    with np.load(
-        Path(__file__).parent / "data" / "stress1202_edit_beside_cut.npz", allow_pickle=False
-    ) as data:
-        broadcast, film = data["broadcast"], data["film"]
+    broadcast, film = _excerpt("stress1202_edit_beside_cut.npz")
     cuts = [0, 11, 14]
     alone = find_offset(broadcast, film, cuts, breaks=[9]).shots[1]
     assert (alone.film_first, alone.film_jumps) == (14, ())
@@ -224,10 +223,7 @@ def test_a_dark_shot_whose_start_stands_out_is_matched_below_the_min_score() -> 
     frames, then 3 of the next) and its film frames 0-57 (``data/``, uint8, ``frame_thumbnail``). The
     tape's noise holds the dark shot's mean similarity to 0.38, under ``min_score``, and it was left
     without film; its right start stands out from every other by a robust z of 17, so it matches."""
-    from pathlib import Path
-
-    with np.load(Path(__file__).parent / "data" / "stress1221_dark_shot.npz", allow_pickle=False) as data:
-        broadcast, film = data["broadcast"], data["film"]
+    broadcast, film = _excerpt("stress1221_dark_shot.npz")
     shot = find_offset(broadcast, film, [0, 28]).shots[0]
     assert shot.film_first == 0 and shot.match_score is not None and shot.match_score < 0.5
     assert shot.z is not None and shot.z >= OffsetParams().min_z
@@ -240,12 +236,7 @@ def test_a_film_cut_does_not_fix_a_shot_edge_an_edit_made() -> None:
     2-17 (a cadence break at row 18). The film's shot ends two frames after the broadcast's, and taken
     as the shot's end it put the start a frame late (with a jump a frame later still); the edge the
     edit made is no film cut, and the shot is paired on its content and its first frame's film cut."""
-    from pathlib import Path
-
-    with np.load(
-        Path(__file__).parent / "data" / "stress1265_edit_cuts_shot_end.npz", allow_pickle=False
-    ) as data:
-        broadcast, film = data["broadcast"], data["film"]
+    broadcast, film = _excerpt("stress1265_edit_cuts_shot_end.npz")
     shot = find_offset(broadcast, film, [0, 2, 18], breaks=[18]).shots[1]
     assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (2, 17, 14, ())
     # without the break the film's shot end is taken for the shot's: a frame late
@@ -258,12 +249,7 @@ def test_an_edit_that_opens_a_still_shot_is_not_paired_by_its_step() -> None:
     of a still shot. The broadcast's step across that edit is the step across the film's cut into the
     film shot's first frame (motion cosine 0.98 there, 0.5 at the row's own frame), so the shot was paired
     from that frame with a jump three rows on; after an edit its first row is paired on its appearance."""
-    from pathlib import Path
-
-    with np.load(
-        Path(__file__).parent / "data" / "stress1280_edit_opens_still_shot.npz", allow_pickle=False
-    ) as data:
-        broadcast, film = data["broadcast"], data["film"]
+    broadcast, film = _excerpt("stress1280_edit_opens_still_shot.npz")
     edited = find_offset(broadcast, film, [0, 16], breaks=[16], break_spans={16: (16, 22)}).shots
     assert [(s.first, s.last, s.film_first, s.film_jumps) for s in edited] == [
         (0, 15, 0, ()),
@@ -280,10 +266,7 @@ def test_a_cut_in_a_break_span_is_an_edited_shot_start() -> None:
     where it could as well have been at the cut (its span). The cut in the span opens the still shot by
     an edit, whose first row is then paired on its appearance alone, not on its step across the cut (which
     matched the film shot's first frame, one the edit dropped)."""
-    from pathlib import Path
-
-    with np.load(Path(__file__).parent / "data" / "stress1288_edit_at_cut.npz", allow_pickle=False) as data:
-        broadcast, film = data["broadcast"], data["film"]
+    broadcast, film = _excerpt("stress1288_edit_at_cut.npz")
     shot = find_offset(broadcast, film, [0, 27], breaks=[26], break_spans={26: (26, 27)}).shots[1]
     assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (27, 68, 30, ())
     # a span that stops short of the cut: the still shot is paired from the film shot's first frame
