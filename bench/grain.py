@@ -205,10 +205,7 @@ def stock_control(
     ``films`` the film there. Empty where the pairs' film is not the truth's picture plus grain (its
     residual more than twice the stock's amplitude: another colour space or raster)."""
     shot = truth["shots"][frames[0].shot]
-    fields = CameraPath.__dataclass_fields__
-    camera = CameraPath(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in shot["camera"].items() if k in fields}
-    )
+    camera = CameraPath.from_dict(shot["camera"])
     stock = GrainParams(**truth["film_grain"])
     picture = load_picture(camera.source)
     size = tuple(truth["film"]["size"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -104,6 +104,19 @@ class CameraPath:
         cy = self.centre_start[1] + (self.centre_end[1] - self.centre_start[1]) * w
         scale = self.scale_start * (self.scale_end / self.scale_start) ** w
         return cx, cy, scale
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CameraPath:
+        """A camera as ``to_dict`` wrote it into ``truth.json`` (the derived motion figures are ignored)."""
+        return cls(
+            source=str(d["source"]),
+            centre_start=(float(d["centre_start"][0]), float(d["centre_start"][1])),
+            centre_end=(float(d["centre_end"][0]), float(d["centre_end"][1])),
+            scale_start=float(d["scale_start"]),
+            scale_end=float(d["scale_end"]),
+            ease=float(d["ease"]),
+            n_frames=int(d["n_frames"]),
+        )
 
     def to_dict(self, film_size: tuple[int, int]) -> dict[str, Any]:
         """For ``truth.json``: the parameters plus the mean motion in film px per frame."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from remaster_core.errors import InputError
 from remaster_core.synth.presets import PRESETS, get_preset, with_overrides
 from remaster_core.synth.reel import cadence_position, plan_reel, plan_shot_lengths
-from remaster_core.synth.scenes import SOURCE_PICTURES, load_picture, sample_camera
+from remaster_core.synth.scenes import SOURCE_PICTURES, CameraPath, load_picture, sample_camera
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -57,6 +58,7 @@ def test_camera_window_stays_inside_the_picture() -> None:
                 assert 0 <= cy - half_h and cy + half_h <= h - 1
             d = cam.to_dict(film_size)
             assert d["pan_px_per_frame"] + d["zoom_px_per_frame"] > 0.8
+            assert CameraPath.from_dict(json.loads(json.dumps(d))) == cam  # as truth.json holds it
 
 
 def test_overrides_and_bad_settings() -> None:
