@@ -255,13 +255,12 @@ def beside_cuts(
     first picture of a shot, beside a cut between broadcast frames, may be coded poorly and stays as
     the marks built it). A codec that codes the fields apart (ProRes) codes such fields well: nothing
     is changed there."""
-    if analysis.metrics is None or analysis.info.fields_coded_apart:
-        return {}
-    metrics = analysis.metrics
+    if analysis.metrics is None or analysis.evidence is None or analysis.info.fields_coded_apart:
+        return {}  # (``analyse`` sets the field measures and their evidence together)
+    metrics, evidence = analysis.metrics, analysis.evidence
     damaged = fields_across_cuts([p.fields for p in plans], cut_list)
     beside = {j for k in cut_list for j in (k - 1, k)}
     scores = comb_scores(metrics, params)
-    evidence = analysis.evidence if analysis.evidence is not None else field_evidence(metrics, params)
     fixes: dict[int, FramePlan] = {}
     for k, plan in enumerate(plans):
         better = None
