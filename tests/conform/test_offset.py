@@ -272,3 +272,20 @@ def test_a_cut_in_a_break_span_is_an_edited_shot_start() -> None:
     # a span that stops short of the cut: the still shot is paired from the film shot's first frame
     inside = find_offset(broadcast, film, [0, 27], breaks=[26], break_spans={26: (26, 26)}).shots[1]
     assert inside.film_first == 28
+
+
+def test_a_start_that_fits_both_film_cuts_wins_a_tie() -> None:
+    """Thumbnails of looked-at stress reel 1228's conformed frames 104-160 and its film frames 104-160
+    (``data/``). Rows 15-51 are one shot to the cut detector: a still shot and a slow dissolve out of it,
+    with an edit after the telecine at row 40 that dropped a film frame. Starting at the film shot's first
+    frame with a jump at the break and starting a frame later without one both end on the film shot's last
+    frame and score alike (the broadcast's grade and blur make a dissolve frame look a frame or two further
+    on); the first fits both film cuts. It was paired from the film shot's end, with the jump at the
+    dissolve's first row: 12 frames a film frame late."""
+    broadcast, film = _excerpt("stress1228_dissolve_edit.npz")
+    r = find_offset(
+        broadcast, film, [0, 15, 52, 53], breaks=[40], firm_breaks={40}, break_spans={40: (40, 40)}
+    )
+    shot = r.shots[1]
+    assert r.film_cuts[:3] == (0, 12, 50)
+    assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (15, 51, 12, ((40, 38),))
