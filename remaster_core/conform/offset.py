@@ -495,7 +495,12 @@ def _free_jumps(
     splits the shot at a row at least ``_FREE_JUMP_ROWS`` from either end, shifts the rows before it by
     ``a`` and those after by ``b > a`` (``|a|, |b| <= max_skip``; the jumps already in ``cols`` are
     kept) and is taken when the summed ``_path_similarity`` (frames off the film count 0) gains
-    ``_FREE_JUMP_GAIN``. Set on the 329 matched shots of 32 looked-at stress reels (1060-1069,
+    ``_FREE_JUMP_GAIN``; so is a shift of the whole path by ``a``, which undoes a film cut's snap (step
+    2 of ``_match_shot``) where the broadcast's own edit trimmed the shot: looked-at seed 1006, a pan
+    whose last film frame the broadcast leaves out, snapped to the film shot's end and one frame late,
+    took a jump that paired its first three rows two frames early and the rest right (on the cached
+    offset inputs of 194 looked-at and tuning stress reels this changes two shots, both now right:
+    wrong-paired frames 42 -> 39). Set on the 329 matched shots of 32 looked-at stress reels (1060-1069,
     1080-1089, 1100-1109, tuning 112 and 115): 0.05 added wrong jumps (beside a mis-built frame), 1.0 lost
     1102's; every gain from 0.1 to 0.7, with ``_STEP_FLOOR`` from 0.005 to 0.1, pairs them alike (every
     frame right but 1106's two after a jump at a cadence break that gains 0.002). Without the step
@@ -540,6 +545,11 @@ def _free_jumps(
                     key = (bool(at_break[r]), int(i), j)
                     if value > best.get(key, (-np.inf, 0))[0]:
                         best[key] = (value, r)
+        # the whole path shifted: a film cut that snapped the shot's start or end a frame or two off, where
+        # the broadcast's own edit trimmed the shot (a jump could only move all but its first rows)
+        for i in np.nonzero(kept_sum[:, length] == length)[0].tolist():
+            if offsets[i] != 0:
+                best[(False, int(i), int(i))] = (float(cum[length, i]), 0)
         top = max(best.items(), key=lambda kv: kv[1][0], default=None)
         if top is None or top[1][0] <= base:
             break

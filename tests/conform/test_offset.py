@@ -239,8 +239,9 @@ def test_a_film_cut_does_not_fix_a_shot_edge_an_edit_made() -> None:
     broadcast, film = _excerpt("stress1265_edit_cuts_shot_end.npz")
     shot = find_offset(broadcast, film, [0, 2, 18], breaks=[18]).shots[1]
     assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (2, 17, 14, ())
-    # without the break the film's shot end is taken for the shot's: a frame late
-    assert find_offset(broadcast, film, [0, 2, 18]).shots[1].film_first != 14
+    # without the break the film's shot end is taken for the shot's (a frame late), and the content
+    # shifts the whole shot back (``_free_jumps``): right either way
+    assert find_offset(broadcast, film, [0, 2, 18]).shots[1].film_first == 14
 
 
 def test_an_edit_that_opens_a_still_shot_is_not_paired_by_its_step() -> None:
@@ -289,3 +290,18 @@ def test_a_start_that_fits_both_film_cuts_wins_a_tie() -> None:
     shot = r.shots[1]
     assert r.film_cuts[:3] == (0, 12, 50)
     assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (15, 51, 12, ((40, 38),))
+
+
+def test_a_trimmed_shot_is_shifted_whole_where_the_film_says_so() -> None:
+    """Thumbnails of looked-at stress reel 1006's conformed frames 96-124 and its film frames 90-124
+    (``data/``). The pan at rows 8-24 shows film frames 10-26 of a film shot that runs 8-27: the broadcast's
+    edit left out its first two and its last film frame. Its start snapped to the film shot's end (one
+    frame late); a jump, which keeps its first rows where they were, then paired rows 8-10 a frame early
+    and the rest right. The whole path shifted back gains as much as a jump must."""
+    broadcast, film = _excerpt("stress1006_trimmed_pan.npz")
+    r = find_offset(broadcast, film, [0, 8, 25])
+    assert r.film_cuts == (0, 8, 28)
+    assert [(s.first, s.last, s.film_first, s.film_jumps) for s in r.shots[1:]] == [
+        (8, 24, 10, ()),
+        (25, 28, 28, ()),
+    ]
