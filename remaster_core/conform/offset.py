@@ -498,7 +498,7 @@ def _free_jumps(
     ``_FREE_JUMP_GAIN``; so is a shift of the whole path by ``a``, which undoes a film cut's snap (step
     2 of ``_match_shot``) where the broadcast's own edit trimmed the shot: looked-at seed 1006, a pan
     whose last film frame the broadcast leaves out, snapped to the film shot's end and one frame late,
-    took a jump that paired its first three rows two frames early and the rest right (on the cached
+    took a jump that paired its first three rows a frame early and the rest right (on the cached
     offset inputs of 194 looked-at and tuning stress reels this changes two shots, both now right:
     wrong-paired frames 42 -> 39). Set on the 329 matched shots of 32 looked-at stress reels (1060-1069,
     1080-1089, 1100-1109, tuning 112 and 115): 0.05 added wrong jumps (beside a mis-built frame), 1.0 lost
