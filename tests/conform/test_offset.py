@@ -206,11 +206,13 @@ def test_a_break_placed_before_a_cut_may_split_the_shot_after_it() -> None:
     edit after the telecine dropped three film frames after its first frame. The frames from row 9 to
     row 12 are 2-field frames of uncertain phase, so the cadence broke at row 9, in the shot before,
     where the same pairing costs the same: without the span the short shot is one diagonal, paired by
-    its last two frames, and its first frame shows a film frame 3 too late."""
+    its last two frames, and its first frame showed a film frame 3 too late (now its middle one, 3 too
+    early)."""
     broadcast, film = _excerpt("stress1202_edit_beside_cut.npz")
     cuts = [0, 11, 14]
     alone = find_offset(broadcast, film, cuts, breaks=[9]).shots[1]
-    assert (alone.film_first, alone.film_jumps) == (14, ())
+    # the jump that fits both film cuts (``_fit_jump``) may not sit at row 1 of a shot: row 12 shows 12
+    assert (alone.film_first, alone.film_jumps) == (11, ((13, 16),))
     shots = find_offset(broadcast, film, cuts, breaks=[9], break_spans={9: (9, 12)}).shots
     assert (shots[1].first, shots[1].last, shots[1].film_first) == (11, 13, 11)
     assert shots[1].film_jumps == ((12, 15),)  # film frames 12-14 were cut away
@@ -305,3 +307,17 @@ def test_a_trimmed_shot_is_shifted_whole_where_the_film_says_so() -> None:
         (8, 24, 10, ()),
         (25, 28, 28, ()),
     ]
+
+
+def test_a_jump_that_fits_both_film_cuts_needs_less_gain() -> None:
+    """Thumbnails of looked-at stress reel 1243's conformed frames 58-91 and its film frames 56-91
+    (``data/``). An edit after the telecine that kept the cadence's phase (no break) dropped film frames
+    19-20 of the dark shot at rows 7-27. Paired from its film shot's first frame without a jump, the shot
+    ends two frames before the film shot's last; the jump that fits both film cuts gains 0.24 in the
+    noise of a dark shot (a free jump must gain 0.3), so the 9 frames after the edit were paired two
+    film frames early."""
+    broadcast, film = _excerpt("stress1243_dark_shot_drop.npz")
+    r = find_offset(broadcast, film, [0, 5, 7, 28])
+    assert r.film_cuts == (0, 5, 7, 30)
+    shot = r.shots[2]
+    assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (7, 27, 7, ((19, 21),))
