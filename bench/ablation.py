@@ -52,13 +52,17 @@ from training.trainer import best_checkpoint, train
 LF_SIGMA = 8.0
 
 
-def build_reel(out: Path, preset: str = "small", seed: int = 1) -> Path:
-    """``remaster synth --preset PRESET --seed SEED --out OUT`` (kept if ``out/truth.json`` exists)."""
+def build_reel(out: Path, preset: str = "small", seed: int = 1, grain_stock: str = "preset") -> Path:
+    """``remaster synth --preset PRESET --seed SEED --grain-stock STOCK --out OUT`` (kept if
+    ``out/truth.json`` exists)."""
     if (out / "truth.json").is_file():
         return out
     from remaster_core.cli import main
 
-    code = main(["-q", "synth", "--preset", preset, "--seed", str(seed), "--out", str(out), "--force"])
+    code = main(
+        ["-q", "synth", "--preset", preset, "--seed", str(seed), "--grain-stock", grain_stock, "--out", str(out),
+         "--force"]
+    )  # fmt: skip
     if code != 0:
         raise SystemExit(f"remaster synth failed with exit code {code}")
     return out

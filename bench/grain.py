@@ -3,8 +3,10 @@ stage 2 with D's feature matching; each scored clean and with synthesised grain 
 
     .venv/bin/python bench/grain.py --seeds 1 2 3 --out bench/results/grain.json     # ~10 min a seed
 
-Per reel seed: a ``remaster synth`` reel (``--preset``, default ``tiny``) made into a pairs folder from its
-truth (``bench/ablation.py``'s ``build_synth_pairs``: no alignment error); the last shot with film is
+Per reel seed: a ``remaster synth`` reel (``--preset``, default ``tiny``; ``--grain-stock``, default
+``drawn``: a film stock drawn from the seed, amplitude, size, colour and level response,
+``synth.scenes.drawn_stock``; seeds up to 31 were measured with the presets' one stock, ``--grain-stock
+preset``) made into a pairs folder from its truth (``bench/ablation.py``'s ``build_synth_pairs``: no alignment error); the last shot with film is
 held out (never trained on). Runs (``lite``, batch 8 of 128 px crops, one thread, train seed = reel seed):
 
 - ``scans``: ``--steps`` + ``--gan-steps`` steps, stage 2 from ``--steps`` on, with feature matching (no
@@ -61,7 +63,7 @@ from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
 from remaster_core.look.regions import LookParams
 from remaster_core.render.deflicker import OUTPUT_SIGMA, DeflickerParams, deflicker_frame, passed_power
-from remaster_core.synth.scenes import CameraPath, GrainParams, load_picture, render_view
+from remaster_core.synth.scenes import CameraPath, GrainParams, drawn_stock, load_picture, render_view
 from remaster_core.synth.scenes import add_grain as stock_grain
 from training.checkpoint import load_checkpoint
 from training.config import resolve_config
@@ -229,9 +231,16 @@ def stock_control(
     return result
 
 
-def seed_pairs(work: Path, preset: str, seed: int) -> tuple[Path, Path]:
-    """The reel of ``seed`` and its pairs folder under ``work`` (built when missing, kept otherwise)."""
-    reel = build_reel(work / "reel", preset, seed)
+def seed_pairs(work: Path, preset: str, seed: int, grain_stock: str = "preset") -> tuple[Path, Path]:
+    """The reel of ``seed`` and its pairs folder under ``work`` (built when missing, kept otherwise; a
+    kept reel must hold the stock asked for)."""
+    reel = build_reel(work / "reel", preset, seed, grain_stock)
+    stock = GrainParams(**json.loads((reel / "truth.json").read_text())["film_grain"])
+    wanted = drawn_stock(seed) if grain_stock == "drawn" else GrainParams()
+    if stock != wanted:
+        raise SystemExit(
+            f"{reel}: its film grain is {stock}, not --grain-stock {grain_stock}'s; use another --work"
+        )
     pairs = work / "PAIRS"
     if not (pairs / "align.json").is_file():
         build_synth_pairs(reel, pairs, seed=seed)
@@ -240,7 +249,7 @@ def seed_pairs(work: Path, preset: str, seed: int) -> tuple[Path, Path]:
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     work = args.work / f"seed{seed}"
-    reel, pairs = seed_pairs(work, args.preset, seed)
+    reel, pairs = seed_pairs(work, args.preset, seed, args.grain_stock)
     degrained = degrain_pairs(pairs, work / "PAIRS_degrained", args.degrain_h) if args.degrained else None
     index = scan_pairs(pairs)
     base = {
@@ -374,6 +383,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/remaster_grain"), help="scratch folder")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/grain.json")
     parser.add_argument("--preset", default="tiny")
+    parser.add_argument(
+        "--grain-stock", default="drawn", choices=("preset", "drawn"),
+        help="the reels' film grain: drawn from each seed (default; remaster synth --grain-stock drawn) or "
+        "the preset's one stock (seeds up to 31 were measured so)",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=300, help="stage 1 steps")
     parser.add_argument("--gan-steps", type=int, default=150, help="stage 2 steps after them")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from typing import Any
 
 from remaster_core.cli.argtypes import output_path
 from remaster_core.errors import InputError
 from remaster_core.synth.presets import PRESETS, get_preset, with_overrides
 from remaster_core.synth.reel import AUDIO_KINDS, FILM_FORMATS, build_reel
+from remaster_core.synth.scenes import drawn_stock
 from remaster_core.synth.stress import StressParams, build_stress_reel
 from remaster_core.synth.telecine import CODECS
 from remaster_core.synth.warps import FAMILIES as WARP_FAMILIES
@@ -97,6 +99,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a smooth telecine warp per shot beyond the lens model, with its truth: "
         f"{', '.join(WARP_FAMILIES)} (default none; mixed: some kinds per shot, all: every kind)",
     )  # fmt: skip
+    p.add_argument(
+        "--grain-stock", default="preset", choices=("preset", "drawn"),
+        help="the film's grain: the preset's one stock (default), or a stock drawn from the seed (amplitude, "
+        "size, colour and level response; not with --preset stress, which draws its own)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace a reel already in --out")
     p.set_defaults(run=run)
     return p
@@ -107,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     if args.preset == "stress":
+        if args.grain_stock != "preset":
+            raise InputError("--grain-stock: a stress reel draws its own stock from the seed; leave it out")
         stress = build_stress_reel(
             args.out, seed=args.seed, params=StressParams(codec=args.codec), force=args.force
         )
@@ -119,9 +128,19 @@ def run(args: argparse.Namespace) -> int:
         pulldown_phase=args.pulldown_phase,
         leader_frames=args.leader_frames,
     )
+    if args.grain_stock == "drawn":
+        preset = replace(preset, grain=drawn_stock(args.seed))
     truth = build_reel(
-        args.out, preset, seed=args.seed, codec=args.codec or "mpeg2", film_format=args.film_format, force=args.force,
-        timecode=args.timecode, audio=args.audio, warp=args.telecine_warp, film_colorspace=args.film_colorspace,
+        args.out,
+        preset,
+        seed=args.seed,
+        codec=args.codec or "mpeg2",
+        film_format=args.film_format,
+        force=args.force,
+        timecode=args.timecode,
+        audio=args.audio,
+        warp=args.telecine_warp,
+        film_colorspace=args.film_colorspace,
     )
     log.info(
         "reel in %s: %d shots (%d without film), %d film frames, %d broadcast frames",

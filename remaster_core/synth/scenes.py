@@ -16,7 +16,9 @@ Decisions:
   The photographs are 450-1400 px wide, so at 960x720 the film is mostly an upsampled photograph: its
   fine detail is the photograph's plus the grain.
 - Film grain: fresh per frame, fine (white noise blurred with sigma ``size`` px), mostly monochrome with
-  a little independent colour, luminance dependent (``amplitude`` at mid grey, 0.4x at black and white).
+  a little independent colour, luminance dependent (the presets' stock: ``amplitude`` at mid grey, 0.4x
+  at black and white; ``remaster synth --grain-stock drawn``: every parameter drawn from the seed,
+  ``drawn_stock``).
 - Film frames are float32 RGB (H, W, 3) code values in 0..1, display-referred (no transfer function is
   applied or removed), 23.976 fps progressive, square pixels.
 """
@@ -207,12 +209,43 @@ def render_view(
 
 @dataclass(frozen=True)
 class GrainParams:
-    """Film grain. ``amplitude``: std in code values (0..1) at mid grey; ``size``: blur sigma in film px;
-    ``colour``: weight of the independent per-channel part against the monochrome part (1.0)."""
+    """Film grain. ``amplitude``: std in code values (0..1) at the strongest level; ``size``: blur sigma in
+    film px; ``colour``: weight of the independent per-channel part against the monochrome part (1.0).
+    Level response (``grain_level_response``): the std is ``amplitude`` at luma ``peak`` and falls to
+    ``floor`` times that at black or white, whichever lies further from ``peak`` (a print's toe and
+    shoulder compress the negative's grain); ``floor`` 1 is a flat response."""
 
     amplitude: float = 0.012
     size: float = 0.6
     colour: float = 0.35
+    floor: float = 0.4
+    peak: float = 0.5
+
+
+def grain_level_response(lum: np.ndarray, grain: GrainParams) -> np.ndarray:
+    """float32, shaped like ``lum`` (luma 0..1): the grain's std over ``grain.amplitude`` at each level,
+    ``floor`` .. 1, a parabola peaking at ``peak`` (0.4 + 2.4 L (1 - L) for the defaults)."""
+    half = np.float32(max(grain.peak, 1.0 - grain.peak))
+    bell = np.float32(1.0) - np.square((lum - np.float32(grain.peak)) / half)
+    return np.float32(grain.floor) + np.float32(1.0 - grain.floor) * np.maximum(bell, np.float32(0.0))
+
+
+DRAWN_STOCK_SALT = 9
+"""``drawn_stock`` draws from ``default_rng([seed, DRAWN_STOCK_SALT])``: a stream no other part of a reel uses."""
+
+
+def drawn_stock(seed: int) -> GrainParams:
+    """A film stock drawn from ``seed`` (``remaster synth --grain-stock drawn``): amplitude 0.005-0.03,
+    size 0.4-1.2 film px, colour 0.1-0.6, level response floor 0.2-1.0 peaking at luma 0.3-0.7, each
+    uniform. The presets' one stock (``GrainParams()``) is one point of these ranges."""
+    rng = np.random.default_rng([seed, DRAWN_STOCK_SALT])
+    return GrainParams(
+        amplitude=round(float(rng.uniform(0.005, 0.03)), 5),
+        size=round(float(rng.uniform(0.4, 1.2)), 3),
+        colour=round(float(rng.uniform(0.1, 0.6)), 3),
+        floor=round(float(rng.uniform(0.2, 1.0)), 3),
+        peak=round(float(rng.uniform(0.3, 0.7)), 3),
+    )
 
 
 def _blur_gain(sigma: float) -> float:
@@ -230,7 +263,7 @@ def add_grain(frame: np.ndarray, rng: np.random.Generator, grain: GrainParams) -
     noise: np.ndarray = cv2.GaussianBlur(white, (ksize, ksize), sigmaX=grain.size, sigmaY=grain.size)
     noise *= np.float32(1.0 / (_blur_gain(grain.size) * math.sqrt(1.0 + grain.colour**2)))
     lum = frame @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    amp = np.float32(grain.amplitude) * (np.float32(0.4) + np.float32(2.4) * lum * (np.float32(1.0) - lum))
+    amp = np.float32(grain.amplitude) * grain_level_response(lum, grain)
     out = frame + amp[..., None] * noise
     return np.clip(out, 0.0, 1.0, out=out)
 
