@@ -406,7 +406,7 @@ def analyse(
             "there is nothing to inverse-telecine, and conform does not convert frame rates. Give the "
             "interlaced broadcast, or convert the rate with a standards converter"
         )
-    evidence = field_evidence(metrics, p)
+    evidence = field_evidence(metrics, p, fields_coded_apart=info.fields_coded_apart)
     allowed = allowed_states(override_list, metrics.field_count)
     track = track_cadence(evidence, allowed=allowed, params=p)
     margins = decision_margins(evidence, track, allowed=allowed, params=p)

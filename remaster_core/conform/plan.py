@@ -358,10 +358,14 @@ def plan_frames(
     ``fields_coded_apart``: the codec codes a frame's two fields as two pictures
     (``VideoInfo.fields_coded_apart``: a marked field is left out only where its weave combs);
     ``evidence``: the evidence the cadence was decided on (``pipeline.analyse``'s, with the second
-    look's), else ``field_evidence(metrics)``."""
+    look's), else ``field_evidence`` of ``metrics``."""
     p = params or CadenceParams()
     scores = comb_scores(metrics, p)
-    evidence = evidence if evidence is not None else field_evidence(metrics, p)
+    evidence = (
+        evidence
+        if evidence is not None
+        else field_evidence(metrics, p, fields_coded_apart=fields_coded_apart)
+    )
     marks = Marks(
         shot_changes(metrics, SHOT_CHANGE_WEAK),
         shot_changes(metrics, SHOT_CHANGE_MIN),

@@ -338,3 +338,23 @@ def test_real_jump_inside_a_run_breaks_it_into_two_orphans() -> None:
     assert [r.fields for r in before if 357 not in r.fields] == [
         r.fields for r in after if r.fields[0] not in (357, 358)
     ]
+
+
+def test_prores_fields_beside_a_cut_keep_their_evidence() -> None:
+    """Stress seed 1369 (ProRes, top field first; field measures in ``data/``), held out until session 26:
+    an edit made after the telecine at a cut left field 311, the lone first field of the new shot's first
+    film frame (a pan), in the cut's coded frame, then fields 312-313 of a film frame 4 further on. The
+    cut marks fields 310 and 311 (``fields.shot_changes``) and their repeat comparisons were taken away as
+    damaged, so nothing said that 313 does not repeat 311 and the track made 311-313 one 3-field run: the
+    film frame was lost. ProRes codes the two fields apart (nothing damages them): with
+    ``fields_coded_apart`` the comparison says "not a repeat" (+3) and 311 is its own film frame."""
+    data = np.load(Path(__file__).parent / "data" / "stress1369_prores_edit_at_cut.npz", allow_pickle=False)
+    metrics = _stored_metrics(data, "top")
+    p = CadenceParams()
+    joined = group_runs(track_cadence(field_evidence(metrics, p), params=p))
+    assert (311, 312, 313) in [r.fields for r in joined]
+    evidence = field_evidence(metrics, p, fields_coded_apart=True)
+    assert evidence.repeat[311] > 2
+    apart = {r.fields[0]: r for r in group_runs(track_cadence(evidence, params=p))}
+    assert (apart[311].fields, apart[311].kind) == ((311,), "orphan") and apart[312].fields == (312, 313)
+    assert apart[309].fields == (309, 310) and apart[314].fields == (314, 315)
