@@ -440,7 +440,12 @@ def _path_similarity(
     (against the film's own step into each frame, across the film's cut at the right one; scored on its
     appearance alone here, as ``_match_shot`` does, 12 more frames of the cached looked-at stress reels
     were paired wrong, on 1102 and 1140), or on its appearance alone where a cadence break opens the
-    shot (``edited_start``: ``_match_shot``); columns off the film hold 0."""
+    shot (``edited_start``: ``_match_shot``); columns off the film hold 0. An edit at a cut that no break
+    marks misleads it: held-out 1369 (before its cadence found the break) took a free jump that paired a
+    slow pan's first three rows to its film shot's first frames, 4 early (row 0's step across the cut,
+    +0.48, carried it). Row 0 on its appearance alone everywhere fixed that and nothing else changed on
+    214 cached reels, but a film framed a few percent off then pulls a shot's first rows a frame late
+    (``tests/conform/test_offset.py``'s synthetic edits): not taken."""
     (b_app, b_mot), (f_app, f_mot) = b, f
     length, n_film = b_app.shape[0], f_app.shape[0]
     k = offsets.size
@@ -469,10 +474,10 @@ def _path_similarity(
     return out
 
 
-_FIT_JUMP_GAIN = (
-    0.05  # summed similarity a jump that fits a shot to both its film cuts must gain (``_fit_jump``)
-)
-_FIT_JUMP_FIRST = 2  # the first row such a jump may sit at (row 0's score holds its step across the cut)
+# summed similarity a jump that fits a shot to both its film cuts must gain (``_fit_jump``)
+_FIT_JUMP_GAIN = 0.05
+# the first row such a jump may sit at (row 0's score holds its step across the cut)
+_FIT_JUMP_FIRST = 2
 
 
 def _fit_jump(
