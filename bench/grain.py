@@ -56,7 +56,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ablation import build_reel, build_synth_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
-from remaster_core.grain.profile import GrainProfile, ProfileAccumulator, grain_deficit, ring_frequencies
+from remaster_core.grain.profile import (
+    GrainProfile,
+    ProfileAccumulator,
+    band_powers,
+    grain_deficit,
+    ring_frequencies,
+)
 from remaster_core.grain.synthesis import level_gain
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
@@ -324,11 +330,16 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     )
     if control:
         results["stock"] = control
-    output_rms = {}
+    output_rms, output_bands = {}, {}
     f = ring_frequencies(profile)
     for name, g in variants.items():
         own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
+        if own.tile == profile.tile and not profile.is_zero:  # what training warns of (EXCESS)
+            power = band_powers(np.asarray(own.spectrum), own.tile).sum(axis=0)
+            output_bands[name] = list(
+                power / band_powers(np.asarray(profile.spectrum), profile.tile).sum(axis=0)
+            )
         for label in [k for k in outs if k == name or k.startswith(name + "+")]:
             suffix = label[len(name) :]
             # as `remaster render` does: a deflickered input (and output) carries less of the grain the
@@ -352,6 +363,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "crop": list(films[0].shape[:2]),
         "profile_rms": list(profile.rms),
         "output_grain_rms": output_rms,
+        "output_grain_bands": output_bands,  # per band, finest first: the output's / the film's, training shots
         "train_seconds": timings,
         "results": results,
     }
