@@ -445,7 +445,13 @@ def open_model(
                 f"{graph_precision}: the metadata was edited or the export is broken; re-export"
             )
         expected_weights = props.get(KEY_SHA256_WEIGHTS)
-        if expected_weights is not None and weights_sha256(model) != expected_weights.strip().lower():
+        try:
+            actual_weights = weights_sha256(model) if expected_weights is not None else None
+        except (ValueError, TypeError) as exc:  # a tensor whose dims do not hold its data (a flipped bit)
+            raise ModelError(
+                f"{label}: a weight tensor cannot be read ({exc}): the file is damaged; re-copy or re-export it"
+            ) from exc
+        if expected_weights is not None and actual_weights != expected_weights.strip().lower():
             raise ModelError(
                 f"{label}: its weights do not match {KEY_SHA256_WEIGHTS} written at export; the model "
                 "was modified after export (tampered or damaged): re-copy or re-export it"
