@@ -131,17 +131,9 @@ def run(args: argparse.Namespace) -> int:
     if args.grain_stock == "drawn":
         preset = replace(preset, grain=drawn_stock(args.seed))
     truth = build_reel(
-        args.out,
-        preset,
-        seed=args.seed,
-        codec=args.codec or "mpeg2",
-        film_format=args.film_format,
-        force=args.force,
-        timecode=args.timecode,
-        audio=args.audio,
-        warp=args.telecine_warp,
-        film_colorspace=args.film_colorspace,
-    )
+        args.out, preset, seed=args.seed, codec=args.codec or "mpeg2", film_format=args.film_format, force=args.force,
+        timecode=args.timecode, audio=args.audio, warp=args.telecine_warp, film_colorspace=args.film_colorspace,
+    )  # fmt: skip
     log.info(
         "reel in %s: %d shots (%d without film), %d film frames, %d broadcast frames",
         args.out, len(truth["shots"]), sum(s["missing_film"] for s in truth["shots"]),
