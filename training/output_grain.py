@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from remaster_core.grain.profile import GrainProfile, ProfileAccumulator, band_powers
+from remaster_core.grain.profile import GrainProfile, ProfileAccumulator, excess_bands
 from remaster_core.look.regions import LookParams, flat_tiles, gaussian, luma
 from training.checkpoint import add_to_extra
 from training.colour_init import deployable_generator
@@ -42,12 +42,6 @@ OUTPUT_GRAIN_KEY = "output_grain"
 """The checkpoint ``extra`` key of the output's grain profile (``GrainProfile.to_dict``)."""
 MAX_FRAMES = 8
 """The most training frames the output's grain is measured on."""
-EXCESS = 1.25
-"""An octave band (``LookParams.bands``) in which the output alone carries more than this share of the
-film's grain power (channels summed) is reported when training ends (``excess_bands``): the film-look
-bar's upper end. Grain synthesis adds nothing there and cannot take the excess away, so a render reads
-at least that much (held-out grain seeds 32 and 34: 1.45 and 2.70 of the film's finest band on the
-training shots, 1.32 and 1.71 on the held-out shot; docs/training.md)."""
 MAX_SIDE = 512
 """px: the central part of a frame at most this wide and high is run through the model (64 tiles of 64 px
 a frame: 8 frames give enough flat ones, and the paper preset on a CPU stays at seconds a frame)."""
@@ -103,22 +97,6 @@ def measure_output_grain(
             previous=run(px[rows, cols]), previous_reference=py[rows, cols],
         )  # fmt: skip
     return acc.result()
-
-
-def excess_bands(output: GrainProfile, film: GrainProfile) -> list[tuple[tuple[float, float], float]]:
-    """((low, high) cycles/px, output power / film power) for each octave band where ``output``'s grain
-    (channels summed, ``band_powers``) is more than ``EXCESS`` times ``film``'s, finest first; [] where
-    either profile is zero or their tiles differ."""
-    if output.is_zero or film.is_zero or output.tile != film.tile:
-        return []
-    have = band_powers(np.asarray(output.spectrum), output.tile).sum(axis=0)
-    want = band_powers(np.asarray(film.spectrum), film.tile).sum(axis=0)
-    bands = LookParams().bands
-    return [
-        (bands[k], float(have[k] / want[k]))
-        for k in range(len(bands))
-        if want[k] > 0 and have[k] > EXCESS * want[k]
-    ]
 
 
 def record_output_grain(

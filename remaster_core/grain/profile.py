@@ -692,6 +692,30 @@ def band_powers(spectrum: np.ndarray, tile: int) -> np.ndarray:
     return out
 
 
+EXCESS = 1.25
+"""An octave band (``LookParams.bands``) in which the output alone carries more than this share of the
+film's grain power (channels summed) is reported (``excess_bands``): the film-look bar's upper end.
+Grain synthesis adds nothing there and cannot take the excess away, so a render reads at least that
+much: ``training.output_grain`` warns when training ends, ``render.job`` when a render synthesises grain (held-out grain seeds 32 and 34: 1.45 and 2.70 of the film's finest band on the
+training shots, 1.32 and 1.71 on the held-out shot; docs/training.md)."""
+
+
+def excess_bands(output: GrainProfile, film: GrainProfile) -> list[tuple[tuple[float, float], float]]:
+    """((low, high) cycles/px, output power / film power) for each octave band where ``output``'s grain
+    (channels summed, ``band_powers``) is more than ``EXCESS`` times ``film``'s, finest first; [] where
+    either profile is zero or their tiles differ."""
+    if output.is_zero or film.is_zero or output.tile != film.tile:
+        return []
+    have = band_powers(np.asarray(output.spectrum), output.tile).sum(axis=0)
+    want = band_powers(np.asarray(film.spectrum), film.tile).sum(axis=0)
+    bands = LookParams().bands
+    return [
+        (bands[k], float(have[k] / want[k]))
+        for k in range(len(bands))
+        if want[k] > 0 and have[k] > EXCESS * want[k]
+    ]
+
+
 def _band_capped(film: np.ndarray, carried: np.ndarray, deficit: np.ndarray, tile: int) -> np.ndarray:
     """``deficit`` (float64 (3, rings), film less the output ring by ring, never below 0) scaled down per
     channel and octave band (``LookParams.bands``) so that the output's power there (``carried``) plus

@@ -26,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from remaster_core.grain.profile import excess_bands
 from remaster_core.io.frame_range import check_frame_numbers, format_frame_range, parse_frame_range
 from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.node import NodeParams, read_align, region_of_definition
@@ -34,7 +35,7 @@ from remaster_core.render.colour import render_colour
 from remaster_core.render.deflicker import OUTPUT_SIGMA, DeflickerParams
 from remaster_core.render.inputs import FrameSource, SequenceSource, open_source
 from remaster_core.render.outputs import OutputSpec, output_spec
-from remaster_core.runtime.model import open_model
+from remaster_core.runtime.model import ModelInfo, open_model
 
 log = logging.getLogger("remaster.render")
 
@@ -166,6 +167,22 @@ def _output_size(node: NodeParams, source: FrameSource, align: Path | None) -> t
     return table.output_size
 
 
+def grain_excess_warnings(info: ModelInfo | None, node: NodeParams) -> list[str]:
+    """One line per octave band in which ``info``'s model output alone carries more of the film's grain
+    than ``grain.profile.EXCESS`` allows (measured in training, ``remaster.output_grain`` beside
+    ``remaster.film_grain``), where ``node`` synthesises grain: synthesis adds none there and cannot
+    take it away. [] without a model, with grain off, or without both profiles."""
+    if info is None or node.grain().off or info.film_grain is None or info.output_grain is None:
+        return []
+    return [
+        f"{node.model.name}: its output alone carries {ratio:.2f} of the film's grain power at "
+        f"{low:.3g}-{high:.3g} cycles/px (measured in training): grain synthesis adds none there and "
+        "cannot take it away, so the render reads at least that much grain at that scale (check a render "
+        "against film with remaster evaluate; --grain-amount does not lower it)"
+        for (low, high), ratio in excess_bands(info.output_grain, info.film_grain)
+    ]
+
+
 def plan_job(
     input: str,
     output: OutputSpec,
@@ -216,6 +233,8 @@ def plan_job(
     elif frames is not None:
         frame_list = check_frame_numbers(frames, "frames")
     info = open_model(node.model)[0] if node.mix > 0 else None  # ModelError now, not in every chunk
+    for line in grain_excess_warnings(info, node):
+        log.warning("%s", line)
     colour = render_colour(
         info, broadcast=broadcast_colorspace, output=output_colorspace, ocio_config=ocio_config
     )

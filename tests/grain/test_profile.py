@@ -353,3 +353,19 @@ def test_nan_and_inf_pixels_scattered_over_the_scans_are_filled_not_the_end_of_t
     assert 0 < MAX_NON_FINITE < 0.5
     nothing = estimate_profile([np.full((H, W, 3), np.nan, np.float32)] * 2)
     assert nothing.is_zero and nothing.reason
+
+
+def test_a_band_where_the_output_alone_has_more_grain_than_the_film_is_reported() -> None:
+    """White film grain (flat spectrum) against an output with twice its power at 1/4-1/2 cycles/px and
+    1.2 times it below: the finest band is reported (2.0), the others are within ``EXCESS``."""
+    from dataclasses import replace
+
+    from remaster_core.grain.profile import EXCESS, excess_bands, ring_frequencies, zero_profile
+
+    base = zero_profile("test")
+    film = replace(base, spectrum=((1e-6,) * len(base.spectrum[0]),) * 3)
+    gain = np.where(ring_frequencies(film) > 0.25, 2.0, 1.2)
+    output = replace(film, spectrum=tuple(tuple(float(v) for v in 1e-6 * gain) for _ in range(3)))
+    found = excess_bands(output, film)
+    assert [band for band, _ in found] == [(0.25, 0.5)] and abs(found[0][1] - 2.0) < 1e-9
+    assert 1.2 < EXCESS and excess_bands(film, film) == [] and excess_bands(output, base) == []

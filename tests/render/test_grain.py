@@ -95,3 +95,26 @@ def test_changing_a_grain_control_re_renders(grain_model: Path, plates: str, tmp
     log = read_log(out / ".remaster" / "logs" / "chunk-1-2.jsonl")
     statuses = [e["status"] for e in frame_events(log)]
     assert statuses == ["rendered"] * 2 + ["skipped"] * 2 + ["rendered"] * 2
+
+
+def test_a_render_warns_of_a_band_the_models_output_alone_carries_too_much_of() -> None:
+    """``grain_excess_warnings``: a model whose recorded output grain holds twice the film's power at
+    1/4-1/2 cycles/px gets one line naming that band where grain is on; none with grain off, without a
+    model, or without the output's profile."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from remaster_core.grain.profile import ring_frequencies, zero_profile
+    from remaster_core.render.job import grain_excess_warnings
+
+    base = zero_profile("test")
+    flat = replace(base, spectrum=((1e-6,) * len(base.spectrum[0]),) * 3)
+    gain = np.where(ring_frequencies(flat) > 0.25, 2.0, 1.0)
+    output = replace(flat, spectrum=tuple(tuple(float(v) for v in 1e-6 * gain) for _ in range(3)))
+    info = SimpleNamespace(film_grain=flat, output_grain=output)
+    node = NodeParams(model=Path("show.onnx"))
+    (line,) = grain_excess_warnings(info, node)  # type: ignore[arg-type]
+    assert line.startswith("show.onnx: its output alone carries 2.00 of the film's grain power at 0.25-0.5")
+    assert grain_excess_warnings(info, replace(node, grain_amount=0.0)) == []  # type: ignore[arg-type]
+    assert grain_excess_warnings(None, node) == []
+    assert grain_excess_warnings(SimpleNamespace(film_grain=flat, output_grain=None), node) == []  # type: ignore[arg-type]

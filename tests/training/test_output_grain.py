@@ -39,20 +39,3 @@ def test_each_sampled_frame_is_measured_with_the_one_before_it_in_its_shot() -> 
     frames = [Pair(0, 10, Path("a")), Pair(0, 11, Path("b")), Pair(0, 13, Path("c")), Pair(2, 14, Path("d"))]
     before = predecessors(frames)
     assert before == {(0, 11): frames[0]}  # 13 follows a gap, 10 and 14 begin their shots
-
-
-def test_a_band_where_the_output_alone_has_more_grain_than_the_film_is_reported() -> None:
-    """White film grain (flat spectrum) against an output with twice its power at 1/4-1/2 cycles/px and
-    1.2 times it below: the finest band is reported (2.0), the others are within ``EXCESS``."""
-    from dataclasses import replace
-
-    from remaster_core.grain.profile import ring_frequencies, zero_profile
-    from training.output_grain import EXCESS, excess_bands
-
-    base = zero_profile("test")
-    film = replace(base, spectrum=((1e-6,) * len(base.spectrum[0]),) * 3)
-    gain = np.where(ring_frequencies(film) > 0.25, 2.0, 1.2)
-    output = replace(film, spectrum=tuple(tuple(float(v) for v in 1e-6 * gain) for _ in range(3)))
-    found = excess_bands(output, film)
-    assert [band for band, _ in found] == [(0.25, 0.5)] and abs(found[0][1] - 2.0) < 1e-9
-    assert 1.2 < EXCESS and excess_bands(film, film) == [] and excess_bands(output, base) == []
