@@ -6,8 +6,9 @@ stage 2 with D's feature matching; each scored clean and with synthesised grain 
 Per reel seed: a ``remaster synth`` reel (``--preset``, default ``tiny``; ``--grain-stock``, default
 ``drawn``: a film stock drawn from the seed, amplitude, size, colour and level response,
 ``synth.scenes.drawn_stock``; seeds up to 31 were measured with the presets' one stock, ``--grain-stock
-preset``) made into a pairs folder from its truth (``bench/ablation.py``'s ``build_synth_pairs``: no alignment error); the last shot with film is
-held out (never trained on). Runs (``lite``, batch 8 of 128 px crops, one thread, train seed = reel seed):
+preset``) made into a pairs folder from its truth (``bench/ablation.py``'s ``build_synth_pairs``: no
+alignment error); the last shot with film is held out (never trained on). Runs (``lite``, batch 8 of
+128 px crops, one thread, train seed = reel seed):
 
 - ``scans``: ``--steps`` + ``--gan-steps`` steps, stage 2 from ``--steps`` on, with feature matching (no
   VGG19 weights). Its EMA weights at step ``--steps`` are "stage 1 on the scans" (stage 1 is the same
@@ -20,15 +21,15 @@ Each variant's output on every held-out frame is scored against the film (``rema
 grain amplitude and octave bands, detail, steadiness; on the frame's largest fully covered rectangle)
 clean, and with grain synthesised (``remaster_core.grain``) from the profile of the training targets
 (``training.grain.measure_profile``, what ``remaster train`` writes as ``RUN/grain.json``) for each of
-``--grain-seeds``, and the mean over them (``_mean``: one draw of grain on a held-out shot's few flat
-tiles reads the coarse band 0.8-1.2 of another's). Row ``stock``: the held-out shot's film picture
-plus the reel's true grain stock, drawn afresh per grain seed, scored as a render: what a perfect
-grain synthesis reads against this film (``stock_control``). The bilinear input is scored alike. With ``--deflicker N`` (default 2) every variant is
-also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N`` does
-(``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
-raster, default the render's); with ``--deflicker-output N`` also with the model's output deflickered
-over N frames each side as ``remaster render --deflicker-output N`` does ("+deflicker+out", the deficit
-taking both deflickers' ``passed_power``). The grain is measured on motion-compensated frame differences
+``--grain-seeds``, and the mean over them (``_mean``: one draw of grain on a held-out shot's few flat tiles
+reads the coarse band 0.8-1.2 of another's). Row ``stock``: the held-out shot's film picture plus the reel's
+true grain stock, drawn afresh per grain seed, scored as a render: what a perfect grain synthesis reads
+against this film (``stock_control``). The bilinear input is scored alike. With ``--deflicker N`` (default 2)
+every variant is also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N``
+does (``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
+raster, default the render's); with ``--deflicker-output N`` also with the model's output deflickered over N
+frames each side as ``remaster render --deflicker-output N`` does ("+deflicker+out", the deficit taking both
+deflickers' ``passed_power``). The grain is measured on motion-compensated frame differences
 (``remaster_core.look.grain_sample``), the profile and the output's grain alike.
 """
 
@@ -59,7 +60,7 @@ from remaster_core.grain import GrainSettings, add_grain
 from remaster_core.grain.profile import (
     GrainProfile,
     ProfileAccumulator,
-    band_powers,
+    band_ratios,
     grain_deficit,
     ring_frequencies,
 )
@@ -335,11 +336,9 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     for name, g in variants.items():
         own = measure_output_grain(g, list(index.train), profile)  # what `remaster train` records
         output_rms[name] = list(own.rms)
-        if own.tile == profile.tile and not profile.is_zero:  # what training warns of (EXCESS)
-            power = band_powers(np.asarray(own.spectrum), own.tile).sum(axis=0)
-            output_bands[name] = list(
-                power / band_powers(np.asarray(profile.spectrum), profile.tile).sum(axis=0)
-            )
+        ratios = band_ratios(own, profile)  # what training warns of (EXCESS)
+        if ratios is not None:
+            output_bands[name] = ratios.tolist()
         for label in [k for k in outs if k == name or k.startswith(name + "+")]:
             suffix = label[len(name) :]
             # as `remaster render` does: a deflickered input (and output) carries less of the grain the

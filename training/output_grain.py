@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from remaster_core.grain.profile import GrainProfile, ProfileAccumulator, excess_bands
+from remaster_core.grain.profile import GrainProfile, ProfileAccumulator, excess_bands, excess_message
 from remaster_core.look.regions import LookParams, flat_tiles, gaussian, luma
 from training.checkpoint import add_to_extra
 from training.colour_init import deployable_generator
@@ -116,12 +116,6 @@ def record_output_grain(
         "flat areas; export adds only the rest",
         "/".join(f"{s:.2f}" for s in share),
     )
-    for (low, high), ratio in excess_bands(output, film):
-        log.warning(
-            "best.safetensors: its output alone carries %.2f of the film's grain power at %.3g-%.3g cycles/px "
-            "in the film's flat areas (training shots): grain synthesis adds none there and cannot take it "
-            "away, so renders read at least that much grain at that scale (measure a render against film with "
-            "remaster evaluate; --grain-amount does not lower it)",
-            ratio, low, high,
-        )  # fmt: skip
+    for band, ratio in excess_bands(output, film):
+        log.warning("best.safetensors: %s", excess_message(band, ratio))
     return output

@@ -525,7 +525,7 @@ def _fit_jump(
     offsets = np.array([before, after], np.int64)
     across = _path_similarity(cols, offsets, b, f)
     cum = np.cumsum(across[:, [0, 1], [0, 1]], axis=0)  # (L, 2): the path shifted by before, by after
-    base = float(np.sum(across[:, 0, 0])) if before == 0 else float(np.sum(across[:, 1, 1]))
+    base = float(cum[length - 1, 0 if before == 0 else 1])  # the path as it is
     value = {
         r: float(cum[r - 1, 0] + across[r, 0, 1] + cum[length - 1, 1] - cum[r, 1])
         for r in range(_FIT_JUMP_FIRST, length)

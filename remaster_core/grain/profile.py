@@ -696,24 +696,42 @@ EXCESS = 1.25
 """An octave band (``LookParams.bands``) in which the output alone carries more than this share of the
 film's grain power (channels summed) is reported (``excess_bands``): the film-look bar's upper end.
 Grain synthesis adds nothing there and cannot take the excess away, so a render reads at least that
-much: ``training.output_grain`` warns when training ends, ``render.job`` when a render synthesises grain (held-out grain seeds 32 and 34: 1.45 and 2.70 of the film's finest band on the
-training shots, 1.32 and 1.71 on the held-out shot; docs/training.md)."""
+much: ``training.output_grain`` warns when training ends, ``render.job`` when a render synthesises
+grain (held-out grain seeds 32 and 34: 1.45 and 2.70 of the film's finest band on the training shots,
+1.32 and 1.71 on the held-out shot; docs/training.md)."""
+
+
+def band_ratios(output: GrainProfile, film: GrainProfile) -> np.ndarray | None:
+    """float64 (bands,): ``output``'s grain power over ``film``'s in each octave band (channels summed,
+    ``band_powers``; finest first), NaN in a band where the film has none; None where the film's profile
+    is zero or the two were measured on different tiles."""
+    if film.is_zero or output.tile != film.tile:
+        return None
+    have = band_powers(np.asarray(output.spectrum), output.tile).sum(axis=0)
+    want = band_powers(np.asarray(film.spectrum), film.tile).sum(axis=0)
+    return np.divide(have, want, out=np.full_like(have, np.nan), where=want > 0)
 
 
 def excess_bands(output: GrainProfile, film: GrainProfile) -> list[tuple[tuple[float, float], float]]:
     """((low, high) cycles/px, output power / film power) for each octave band where ``output``'s grain
-    (channels summed, ``band_powers``) is more than ``EXCESS`` times ``film``'s, finest first; [] where
-    either profile is zero or their tiles differ."""
-    if output.is_zero or film.is_zero or output.tile != film.tile:
+    is more than ``EXCESS`` times ``film``'s (``band_ratios``), finest first; [] where either profile is
+    zero or their tiles differ."""
+    ratios = band_ratios(output, film)
+    if ratios is None or output.is_zero:
         return []
-    have = band_powers(np.asarray(output.spectrum), output.tile).sum(axis=0)
-    want = band_powers(np.asarray(film.spectrum), film.tile).sum(axis=0)
     bands = LookParams().bands
-    return [
-        (bands[k], float(have[k] / want[k]))
-        for k in range(len(bands))
-        if want[k] > 0 and have[k] > EXCESS * want[k]
-    ]
+    return [(bands[k], float(r)) for k, r in enumerate(ratios.tolist()) if r > EXCESS]
+
+
+def excess_message(band: tuple[float, float], ratio: float) -> str:
+    """What a user is told of one ``excess_bands`` entry (the caller names the model or weights first)."""
+    low, high = band
+    return (
+        f"its output alone carries {ratio:.2f} of the film's grain power at {low:.3g}-{high:.3g} cycles/px "
+        "in the film's flat areas (measured on the training shots): grain synthesis adds none there and "
+        "cannot take it away, so renders read at least that much grain at that scale (check a render "
+        "against film with remaster evaluate; --grain-amount does not lower it)"
+    )
 
 
 def _band_capped(film: np.ndarray, carried: np.ndarray, deficit: np.ndarray, tile: int) -> np.ndarray:

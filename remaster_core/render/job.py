@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from remaster_core.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from remaster_core.grain.profile import excess_bands
+from remaster_core.grain.profile import excess_bands, excess_message
 from remaster_core.io.frame_range import check_frame_numbers, format_frame_range, parse_frame_range
 from remaster_core.io.outdir import ensure_folder, refuse_overwrite
 from remaster_core.node import NodeParams, read_align, region_of_definition
@@ -175,11 +175,8 @@ def grain_excess_warnings(info: ModelInfo | None, node: NodeParams) -> list[str]
     if info is None or node.grain().off or info.film_grain is None or info.output_grain is None:
         return []
     return [
-        f"{node.model.name}: its output alone carries {ratio:.2f} of the film's grain power at "
-        f"{low:.3g}-{high:.3g} cycles/px (measured in training): grain synthesis adds none there and "
-        "cannot take it away, so the render reads at least that much grain at that scale (check a render "
-        "against film with remaster evaluate; --grain-amount does not lower it)"
-        for (low, high), ratio in excess_bands(info.output_grain, info.film_grain)
+        f"{node.model.name}: {excess_message(band, ratio)}"
+        for band, ratio in excess_bands(info.output_grain, info.film_grain)
     ]
 
 
