@@ -253,7 +253,10 @@ def beside_cuts(
     A frame the marks rebuilt from one field with no cut at it or the next frame is woven again where
     its weave is clean (``plan.rewoven``: the end of a dissolve, stress reel 1020, 24p 91, 1.1 dB; the
     first picture of a shot, beside a cut between broadcast frames, may be coded poorly and stays as
-    the marks built it). A codec that codes the fields apart (ProRes) codes such fields well: nothing
+    the marks built it). A frame all of whose fields are coded with a field across a cut (a one-frame
+    shot between two cuts) has no clean field to rebuild from: it is woven again where the weave is
+    clean (``plan.rewoven``: stress reel 1400, DV, 24p 54, rebuilt from one field 1.45 dB below the
+    weave of its two). A codec that codes the fields apart (ProRes) codes such fields well: nothing
     is changed there."""
     if analysis.metrics is None or analysis.evidence is None or analysis.info.fields_coded_apart:
         return {}  # (``analyse`` sets the field measures and their evidence together)
@@ -264,7 +267,9 @@ def beside_cuts(
     fixes: dict[int, FramePlan] = {}
     for k, plan in enumerate(plans):
         better = None
-        if damaged & set(plan.fields):
+        if damaged >= set(plan.fields):  # a one-frame shot: every field shares a coded frame with a cut
+            better = rewoven(plan, scores, evidence, metrics.first_parity, params)
+        elif damaged & set(plan.fields):
             better = without_fields(plan, damaged, scores, metrics.first_parity, params)
         elif k not in beside:
             better = rewoven(plan, scores, evidence, metrics.first_parity, params)

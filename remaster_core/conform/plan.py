@@ -64,7 +64,9 @@ the cuts are found on the built frames, ``fields_across_cuts`` names the fields 
 across a cut and ``without_fields`` rebuilds the frames on either side without them (the conform's
 second look, ``pipeline.beside_cuts``; not for a codec that codes the fields apart). The same look
 weaves again (``rewoven``) a frame the marks rebuilt from one field where no cut is found and the
-weave is clean: a big step at the end of a soft transition.
+weave is clean: a big step at the end of a soft transition; and a one-frame shot whose fields all
+share a coded frame with a cut, where the weave is clean: no field of it is clean, and the rebuild
+from the one whose picture changed less loses the other's lines (DV, stress reel 1400, 24p 54: 1.45 dB).
 
 Each recipe carries ``score``: log((comb + eps) / (intra + eps)) of the woven pair (see
 ``fields``), about <= 0 for a clean weave of one film frame, larger when the two fields are

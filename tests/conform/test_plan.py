@@ -259,3 +259,31 @@ def test_frames_are_planned_on_the_evidence_the_cadence_was_decided_on() -> None
     second = replace(own, pulldown=pulldown, repeat=repeat)
     plan = _plan_of(plan_frames(RUNS, metrics, evidence=second), (0, 1, 2))
     assert plan.build == "woven" and plan.copy is None
+
+
+def test_a_one_frame_shot_with_no_clean_field_is_woven_where_its_weave_is_clean() -> None:
+    """Stress seed 1400 (DV, bottom field first; its field measures in ``data/``): 24p 54 is a one-frame
+    shot between cuts at 3:2 positions 5 and 7, fields 125 | 126, each coded with a field of another shot
+    (coded frames 62 and 63). Both marks are strong and isolated; the cut's change in 62 (0.65) is under
+    half of 63's (1.36), so the marks rebuilt the frame from field 125 (40.31 dB). No field of it is
+    clean, and the two weave cleanly (-0.001): the cut list's second look (``pipeline.beside_cuts``)
+    weaves them (41.76 dB, the codec's best for that frame)."""
+    from types import SimpleNamespace
+
+    from remaster_core.conform.cadence import group_runs, track_cadence
+    from remaster_core.conform.pipeline import Analysis, beside_cuts
+
+    data = np.load(Path(__file__).parent / "data" / "stress1400_dv_flash_frame.npz", allow_pickle=False)
+    metrics = FieldMetrics(
+        **{k: data[k] for k in ("comb", "intra", "dup", "change", "dup_local")}, first_parity="bottom"
+    )
+    p = CadenceParams()
+    evidence = field_evidence(metrics, p)
+    plans = plan_frames(group_runs(track_cadence(evidence, params=p)), metrics, p, evidence=evidence)
+    k = next(i for i, plan in enumerate(plans) if plan.fields == (125, 126))
+    assert plans[k].build == "rebuilt" and plans[k].keep == 125
+    info = SimpleNamespace(fields_coded_apart=False)
+    analysis = Analysis(info, "ivtc", False, metrics, None, plans, 131, None, None, evidence)  # type: ignore[arg-type]
+    fixes = beside_cuts(analysis, plans, [k, k + 1], p)
+    assert fixes[k].build == "woven" and {fixes[k].top, fixes[k].bottom} == {125, 126}
+    assert fixes[k].score is not None and fixes[k].score < p.damage_comb
