@@ -29,7 +29,11 @@ every variant is also run and scored on the held-out inputs deflickered as ``rem
 does (``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
 raster, default the render's); with ``--deflicker-output N`` also with the model's output deflickered over N
 frames each side as ``remaster render --deflicker-output N`` does ("+deflicker+out", the deficit taking both
-deflickers' ``passed_power``). The grain is measured on motion-compensated frame differences
+deflickers' ``passed_power``). Kinds ``excess_clean`` and ``excess_*``: what ``remaster render`` does with
+a model that records its output's grain (``node.grain_plan``): the grain the output carries beyond
+the film's taken away in flat areas (``remaster_core.grain.excess``), clean and with the film's less
+what is left synthesised; only where the output has such an excess. The grain is measured on
+motion-compensated frame differences
 (``remaster_core.look.grain_sample``), the profile and the output's grain alike.
 """
 
@@ -57,6 +61,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ablation import build_reel, build_synth_pairs
 
 from remaster_core.grain import GrainSettings, add_grain
+from remaster_core.grain.excess import excess_plan, remove_excess
 from remaster_core.grain.profile import (
     GrainProfile,
     ProfileAccumulator,
@@ -355,6 +360,16 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
                 outs[label], films,
                 {"grain": profile, "deficit": deficit, "shot_deficit": shot_deficit}, shot, args.grain_seeds,
             )  # fmt: skip
+            # what `remaster render` does (node.grain_plan): the output's grain beyond the film's taken
+            # away in flat areas, then the film's less what is left synthesised
+            plan = excess_plan(profile, own, passed) if own.tile == profile.tile else None
+            if plan is not None and plan.removes:
+                reduced = [remove_excess(o, plan) for o in outs[label]]
+                scored_excess = score_variant(
+                    reduced, films, {"excess": plan.deficit}, shot, args.grain_seeds
+                )
+                results[label]["excess_clean"] = scored_excess.pop("clean")
+                results[label].update(scored_excess)
     return {
         "seed": seed,
         "held_out_shot": shot,

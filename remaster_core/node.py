@@ -46,8 +46,10 @@ the training film, ``remaster_core.grain``), grain drawn from it for the whole o
 ``grain_size`` times its size, is added to the mixed picture (``remaster_core.grain.synthesis``). The
 frame is keyed by its shot and its frame WITHIN the shot (``frame - shot's first frame``; the frame
 number itself outside any shot), so a host that numbers frames otherwise (Nuke's plate numbers) draws the
-same grain. ``grain_amount`` 0, mix 0, or a model without (or with a zero) profile: the clean picture,
-bit for bit. The grain never depends on tiling or chunking: it is generated for the whole frame, from
+same grain. A model that carries the film's grain and its output's (``remaster.film_grain``,
+``remaster.output_grain``) has, first, the grain its output carries beyond the film's taken away in
+the picture's flat areas (``grain.excess``), and the film's less the rest synthesised (``grain_plan``).
+``grain_amount`` 0, mix 0, or a model without (or with a zero) profile: the clean picture, bit for bit. The grain never depends on tiling or chunking: it is generated for the whole frame, from
 the whole mixed picture.
 
 Colour: frames are R'G'B' code values 0..1 (display-referred, as the model contract says), float32
@@ -68,7 +70,7 @@ import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4, nominal_transform, resample, sampling_maps
 from remaster_core.errors import InputError
-from remaster_core.grain.profile import GrainProfile
+from remaster_core.grain.excess import ExcessPlan, excess_plan, remove_excess
 from remaster_core.grain.synthesis import GrainSettings, add_grain
 from remaster_core.guard import Guard, GuardReport, guard_frame
 from remaster_core.io.finite import check_finite
@@ -94,6 +96,7 @@ from remaster_core.node_params import (
     ProviderChoice,
 )
 from remaster_core.runtime import Engine, EngineOptions, load_engine
+from remaster_core.runtime.model import ModelInfo
 
 NODE_VERSION = 1
 """Version of the node's behaviour; part of every render key (a change re-renders existing frames)."""
@@ -383,7 +386,9 @@ def render_frame(
     if params.mix <= 0.0:
         return resampled.output()
     mixed = model_frame(resampled.picture, params, where=where, on_guard=on_guard)
-    return resampled.finish(apply_grain(mixed, params, engine_for(params).info.grain, shot=shot, frame=frame))
+    return resampled.finish(
+        apply_grain(mixed, params, grain_plan(engine_for(params).info), shot=shot, frame=frame)
+    )
 
 
 def prepare_frame(
@@ -456,13 +461,33 @@ def guard_output(
     return guard_frame(resampled, enhanced, guard)
 
 
+def grain_plan(info: ModelInfo | None, passed: np.ndarray | None = None) -> ExcessPlan | None:
+    """What the grain step does with ``info``'s model (None: no model, or no grain): with the film's
+    and the output's profiles, ``grain.excess.excess_plan`` (the output's grain beyond the film's taken
+    away in flat areas, the deficit synthesised), ``passed`` (float64 (rings,), 0..1) of the output's
+    grain surviving a deflicker; otherwise the model's own profile (``remaster.grain_profile``), also
+    where nothing is to be taken away and no deflicker runs (the deficit export wrote, bit for bit)."""
+    if info is None:
+        return None
+    if info.film_grain is None or info.output_grain is None:
+        return None if info.grain is None else ExcessPlan(info.grain)
+    plan = excess_plan(info.film_grain, info.output_grain, passed)
+    if passed is None and not plan.removes:
+        return ExcessPlan(info.grain)
+    return plan
+
+
 def apply_grain(
-    picture: np.ndarray, params: NodeParams, profile: GrainProfile | None, *, shot: int, frame: int
+    picture: np.ndarray, params: NodeParams, plan: ExcessPlan | None, *, shot: int, frame: int
 ) -> np.ndarray:
     """The grain step of ``render_frame`` (after the model and the mix): ``picture`` (float32 (H, W, 3)
-    on the output raster) plus grain of ``profile`` keyed by (shot, frame, ``params.grain_seed``);
-    ``picture`` itself when the grain is off or there is no profile (see the module docstring)."""
-    return add_grain(picture, profile, params.grain(), shot=shot, frame=frame)
+    on the output raster) less the grain it carries beyond the film's (``grain.excess.remove_excess``)
+    plus grain of ``plan.deficit`` keyed by (shot, frame, ``params.grain_seed``); ``picture`` itself
+    when the grain is off or there is no plan or profile (see the module docstring)."""
+    settings = params.grain()
+    if settings.off or plan is None or plan.deficit is None:
+        return picture
+    return add_grain(remove_excess(picture, plan), plan.deficit, settings, shot=shot, frame=frame)
 
 
 def grain_key(shot: ShotMapping | None, frame: int) -> tuple[int, int]:

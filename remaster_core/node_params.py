@@ -192,7 +192,9 @@ MEMORY_MB: NodeField[int] = NodeField(
 )  # fmt: skip
 GRAIN_AMOUNT: NodeField[float] = NodeField(
     "grain_amount", float, 1.0, "film grain synthesised on the output, times the film's amplitude (the "
-    "model's grain profile); 0: off, the clean output", "float", minimum=0.0, maximum=4.0,
+    "model's grain profile; where the model records its output's grain, what it carries beyond the film's "
+    "is first taken away in flat areas); 0: off, the clean output as the model made it", "float",
+    minimum=0.0, maximum=4.0,
 )  # fmt: skip
 GRAIN_SIZE: NodeField[float] = NodeField(
     "grain_size", float, 1.0, "grain size, times the film's (2: twice as coarse, the same amplitude)", "float",

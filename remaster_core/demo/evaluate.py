@@ -74,6 +74,7 @@ from remaster_core.node import (
     NodeParams,
     apply_grain,
     engine_for,
+    grain_plan,
     model_frame,
     read_align,
     resample_to_output,
@@ -324,7 +325,7 @@ def evaluate_shot(
         _score(registered, film, frame_mask & reg_inside, acc, ssims, frame_psnr)
         pictures.update(registered)
         key = -1 if conform_shot is None else conform_shot
-        grainy = apply_grain(pictures["ours"], node, engine.info.grain, shot=key, frame=k)
+        grainy = apply_grain(pictures["ours"], node, grain_plan(engine.info), shot=key, frame=k)
         for key, picture in ({**pictures, "ours_grain": grainy, "film": film}).items():
             if key in look_frames:
                 look_frames[key].append(picture)

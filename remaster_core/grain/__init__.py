@@ -7,6 +7,8 @@ average, a clean picture. The grain comes back here, matched to the film:
   ``estimate_profile`` from scans (``remaster train`` writes ``RUN/grain.json`` from its training
   targets; export puts it in the model's metadata), ``read_profile``/``write_profile``;
 - ``outliers``: which flat tiles hold grain alone (the spectral-shape rule the profile is pooled by);
+- ``excess``: ``remove_excess``, the grain a model's output carries beyond the film's taken away in
+  its flat areas before synthesis (``excess_plan`` from the film's and the output's profiles);
 - ``synthesis``: ``add_grain``, grain drawn for a whole frame, deterministic per (shot, frame, seed),
   with the ``GrainSettings`` amount, size and seed (``remaster render --grain-amount ...``, the Nuke
   node's grain knobs); ``remaster_core.node.render_frame`` applies it after the model and the mix.

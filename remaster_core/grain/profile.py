@@ -695,10 +695,11 @@ def band_powers(spectrum: np.ndarray, tile: int) -> np.ndarray:
 EXCESS = 1.25
 """An octave band (``LookParams.bands``) in which the output alone carries more than this share of the
 film's grain power (channels summed) is reported (``excess_bands``): the film-look bar's upper end.
-Grain synthesis adds nothing there and cannot take the excess away, so a render reads at least that
-much: ``training.output_grain`` warns when training ends, ``render.job`` when a render synthesises
-grain (held-out grain seeds 32 and 34: 1.45 and 2.70 of the film's finest band on the training shots,
-1.32 and 1.71 on the held-out shot; docs/training.md)."""
+Grain synthesis adds nothing there; a render with grain on takes the excess away in flat areas
+(``grain.excess``), one with grain off keeps it: ``training.output_grain`` warns when training ends,
+``render.job`` when a render is asked for without grain (held-out grain seeds 32 and 34: 1.45 and
+2.70 of the film's finest band on the training shots, 1.32 and 1.71 on the held-out shot;
+docs/training.md)."""
 
 
 def band_ratios(output: GrainProfile, film: GrainProfile) -> np.ndarray | None:
@@ -728,9 +729,9 @@ def excess_message(band: tuple[float, float], ratio: float) -> str:
     low, high = band
     return (
         f"its output alone carries {ratio:.2f} of the film's grain power at {low:.3g}-{high:.3g} cycles/px "
-        "in the film's flat areas (measured on the training shots): grain synthesis adds none there and "
-        "cannot take it away, so renders read at least that much grain at that scale (check a render "
-        "against film with remaster evaluate; --grain-amount does not lower it)"
+        "in the film's flat areas (measured on the training shots): a render with grain on takes the excess "
+        "away in flat areas, not near edges or in texture; with grain off (--grain-amount 0) the output "
+        "keeps it (check a render against film with remaster evaluate)"
     )
 
 

@@ -21,7 +21,8 @@
    - write behind (a thread, one frame): with ``settings.output_deflicker``, the output's low band
      averaged with the model's output on its neighbours (``render.deflicker`` at the output raster; the
      model also runs on the frames within its radius beyond the chunk's ends or skipped as valid, which
-     are not written), the film grain (``node.apply_grain``), black beyond the broadcast picture
+     are not written), the film grain (``node.apply_grain``: the output's grain beyond the film's taken
+     away in flat areas, the film's deficit added), black beyond the broadcast picture
      (``Resampled.finish``), the output colour space and its tag, the atomic write of the previous frame.
 
    Frames are recorded and written in frame order; an error in a background stage is recorded against
@@ -81,7 +82,8 @@ import numpy as np
 
 from remaster_core.align.transform import Radial, Transform4
 from remaster_core.errors import EXIT_BAD_INPUT, EXIT_MODEL, EXIT_OK, EXIT_PARTIAL, ModelError, RemasterError
-from remaster_core.grain.profile import GrainProfile, grain_deficit, ring_frequencies
+from remaster_core.grain.excess import ExcessPlan
+from remaster_core.grain.profile import ring_frequencies
 from remaster_core.grain.synthesis import unmeasured_share
 from remaster_core.guard import GuardReport
 from remaster_core.io.images import ImageMeta
@@ -94,6 +96,7 @@ from remaster_core.node import (
     engine_for,
     frame_transform,
     grain_key,
+    grain_plan,
     model_frame,
     prepare_frame,
     read_align,
@@ -753,13 +756,13 @@ def frame_grain(
     deflicker: DeflickerParams | None,
     transform: Transform4,
     output_deflicker: DeflickerParams | None = None,
-) -> GrainProfile | None:
-    """The grain profile a frame's output gets: the model's (``ModelInfo.grain``: the film's grain less
-    what its output carries), or, when a deflicker is on and the model carries the film's and its
-    output's profiles, the film's less what of the output's grain survives the deflickers
-    (``deflicker.passed_power``: the input's deflicker at this frame's scale averages the input's low
-    band over frames, and the coarse grain the model reproduces from it with it; the output's, at scale
-    1, the output's low band). None: no model, or no grain."""
+) -> ExcessPlan | None:
+    """What the grain step does on a frame's output (``node.grain_plan``): without a deflicker, the
+    model's plan; with one, when the model carries the film's and its output's profiles, the plan for
+    what of the output's grain survives the deflickers (``deflicker.passed_power``: the input's
+    deflicker at this frame's scale averages the input's low band over frames, and the coarse grain the
+    model reproduces from it with it; the output's, at scale 1, the output's low band): the film's less
+    that is synthesised. None: no model, or no grain."""
     if info is None:
         return None
     if (
@@ -767,14 +770,14 @@ def frame_grain(
         or info.film_grain is None
         or info.output_grain is None
     ):
-        return info.grain
+        return grain_plan(info)
     frequencies = ring_frequencies(info.film_grain)
     scale = 1.0 / math.sqrt(abs(transform.sx * transform.sy))  # output px per input px
     passed = np.ones_like(frequencies)
     for params, at in ((deflicker, scale), (output_deflicker, 1.0)):
         if params is not None:  # passed_power is 1 where it is off
             passed = passed * passed_power(frequencies, params, at)
-    return grain_deficit(info.film_grain, info.output_grain, passed)
+    return grain_plan(info, passed)
 
 
 def _model_plans(settings: RenderSettings, opened: _Opened, plans: dict[int, _Plan]) -> dict[int, _Plan]:
@@ -827,10 +830,10 @@ def _render(
     pending: list[tuple[int, float, Future[_Finished]]] = []
     guards: dict[int, GuardReport] = {}
     engine = engine_for(node) if node.mix > 0 else None
-    grains: dict[tuple[float, float], GrainProfile | None] = {}
+    grains: dict[tuple[float, float], ExcessPlan | None] = {}
     waiting: list[tuple[int, float, Resampled, ImageMeta]] = []  # planned frames made, not yet finished
 
-    def grain_of(frame: int) -> GrainProfile | None:
+    def grain_of(frame: int) -> ExcessPlan | None:
         transform = plans[frame][0]
         key = (transform.sx, transform.sy)
         if key not in grains:
@@ -855,10 +858,10 @@ def _render(
             own = window[q]
             assert own is not None  # a frame waits to be finished only once its model output is made
             mixed = deflicker_frame(window, q, o) if o is not None and q else own
-            profile = grain_of(frame)
-            if not node.grain().off:
-                unmeasured = unmeasured_share(profile, mixed)
-            out = resampled.finish(apply_grain(mixed, node, profile, shot=shot, frame=in_shot))
+            plan = grain_of(frame)
+            if not node.grain().off and plan is not None:
+                unmeasured = unmeasured_share(plan.deficit, mixed)
+            out = resampled.finish(apply_grain(mixed, node, plan, shot=shot, frame=in_shot))
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
         except RemasterError as exc:

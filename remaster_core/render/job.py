@@ -170,9 +170,10 @@ def _output_size(node: NodeParams, source: FrameSource, align: Path | None) -> t
 def grain_excess_warnings(info: ModelInfo | None, node: NodeParams) -> list[str]:
     """One line per octave band in which ``info``'s model output alone carries more of the film's grain
     than ``grain.profile.EXCESS`` allows (measured in training, ``remaster.output_grain`` beside
-    ``remaster.film_grain``), where ``node`` synthesises grain: synthesis adds none there and cannot
-    take it away. [] without a model, with grain off, or without both profiles."""
-    if info is None or node.grain().off or info.film_grain is None or info.output_grain is None:
+    ``remaster.film_grain``), where ``node`` turns the grain off: with grain on the render takes that
+    excess away in flat areas (``grain.excess``), without it the output keeps it. [] without a model,
+    with grain on, or without both profiles."""
+    if info is None or not node.grain().off or info.film_grain is None or info.output_grain is None:
         return []
     return [
         f"{node.model.name}: {excess_message(band, ratio)}"

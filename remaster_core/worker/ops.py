@@ -6,7 +6,9 @@
   the model's metadata, the active providers, the colour steps the render will take (``colour``:
   ``job_colour``), and ``warnings`` where the knobs and the model disagree in a way that still renders
   (an fp16 file run in fp32, a GPU asked for and the CPU used, inexact tiles, mix 0, the source's
-  colour space given for a model that records no working colour space).
+  colour space given for a model that records no working colour space, grain off for a model whose
+  output alone carries more of the film's grain than ``grain.profile.EXCESS`` allows in a band, which
+  only the grain step takes away: ``render.job.grain_excess_warnings``).
 - ``render``: staged source frames promoted (``promote_staged``), then exactly
   ``remaster render SOURCE --model M --out OUTPUT --frames F ...`` in this process (the job's plan is
   remembered per settings, ``job_plan``)
@@ -54,7 +56,7 @@ from remaster_core.node import describe as node_describe
 from remaster_core.node_params import GPU_PROVIDERS
 from remaster_core.optional import import_onnxruntime
 from remaster_core.render.colour import RenderColour, render_colour
-from remaster_core.render.job import JobPlan, plan_job, run_job, split_chunks
+from remaster_core.render.job import JobPlan, grain_excess_warnings, plan_job, run_job, split_chunks
 from remaster_core.render.outputs import OutputSpec, output_spec
 from remaster_core.runtime.model import ModelInfo, open_model
 from remaster_core.worker.protocol import (
@@ -200,7 +202,11 @@ def describe(body: dict[str, Any]) -> dict[str, Any]:
         "output": colour.output,
         "converts": colour.converts,
     }
-    out["warnings"] = knob_warnings(node, info) + colour_warnings(asked, colour, model_info)
+    out["warnings"] = (
+        knob_warnings(node, info)
+        + colour_warnings(asked, colour, model_info)
+        + grain_excess_warnings(model_info, node)
+    )
     return out
 
 

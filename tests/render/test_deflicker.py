@@ -218,14 +218,15 @@ def test_a_deflickered_render_synthesises_back_the_grain_the_deflicker_takes() -
     info = SimpleNamespace(grain=deficit, film_grain=profile, output_grain=output)
     half = Transform4(0.0, 0.0, 0.5, 0.5)  # two output px per input px
     params = DeflickerParams(radius=2)
-    assert frame_grain(info, None, half) is deficit  # type: ignore[arg-type]
-    assert frame_grain(info, DeflickerParams(radius=0), half) is deficit  # type: ignore[arg-type]
+    assert frame_grain(info, None, half).deficit is deficit  # type: ignore[arg-type]
+    assert frame_grain(info, DeflickerParams(radius=0), half).deficit is deficit  # type: ignore[arg-type]
     assert (
-        frame_grain(SimpleNamespace(grain=deficit, film_grain=None, output_grain=None), params, half)
+        frame_grain(SimpleNamespace(grain=deficit, film_grain=None, output_grain=None), params, half).deficit
         is deficit
     )  # type: ignore[arg-type]
-    got = frame_grain(info, params, half)  # type: ignore[arg-type]
-    assert got is not None
+    plan = frame_grain(info, params, half)  # type: ignore[arg-type]
+    assert plan is not None and not plan.removes
+    got = plan.deficit
     passed = passed_power(ring_frequencies(profile), params, 2.0)
     expected = np.maximum(0.0, np.asarray(profile.spectrum) - passed * np.asarray(output.spectrum))
     assert np.allclose(got.spectrum, expected)

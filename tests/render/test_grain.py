@@ -97,10 +97,10 @@ def test_changing_a_grain_control_re_renders(grain_model: Path, plates: str, tmp
     assert statuses == ["rendered"] * 2 + ["skipped"] * 2 + ["rendered"] * 2
 
 
-def test_a_render_warns_of_a_band_the_models_output_alone_carries_too_much_of() -> None:
+def test_a_render_without_grain_warns_of_a_band_the_models_output_alone_carries_too_much_of() -> None:
     """``grain_excess_warnings``: a model whose recorded output grain holds twice the film's power at
-    1/4-1/2 cycles/px gets one line naming that band where grain is on; none with grain off, without a
-    model, or without the output's profile."""
+    1/4-1/2 cycles/px gets one line naming that band where grain is off (nothing takes it away); none
+    with grain on (the grain step takes it away), without a model, or without the output's profile."""
     from dataclasses import replace
     from types import SimpleNamespace
 
@@ -113,8 +113,58 @@ def test_a_render_warns_of_a_band_the_models_output_alone_carries_too_much_of() 
     output = replace(flat, spectrum=tuple(tuple(float(v) for v in 1e-6 * gain) for _ in range(3)))
     info = SimpleNamespace(film_grain=flat, output_grain=output)
     node = NodeParams(model=Path("show.onnx"))
-    (line,) = grain_excess_warnings(info, node)  # type: ignore[arg-type]
+    off = replace(node, grain_amount=0.0)
+    (line,) = grain_excess_warnings(info, off)  # type: ignore[arg-type]
     assert line.startswith("show.onnx: its output alone carries 2.00 of the film's grain power at 0.25-0.5")
-    assert grain_excess_warnings(info, replace(node, grain_amount=0.0)) == []  # type: ignore[arg-type]
-    assert grain_excess_warnings(None, node) == []
-    assert grain_excess_warnings(SimpleNamespace(film_grain=flat, output_grain=None), node) == []  # type: ignore[arg-type]
+    assert "with grain off (--grain-amount 0) the output keeps it" in line
+    assert grain_excess_warnings(info, node) == []  # type: ignore[arg-type]
+    assert grain_excess_warnings(None, off) == []
+    assert grain_excess_warnings(SimpleNamespace(film_grain=flat, output_grain=None), off) == []  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def excess_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a model recording an output grain of twice the film's power in the finest octave, the same net
+    carrying only its deficit): the first's render takes the excess away, the second's cannot."""
+    from dataclasses import replace
+
+    from remaster_core.grain.profile import grain_deficit, ring_frequencies
+
+    film_profile = estimate_profile(film(2))
+    gain = np.where(ring_frequencies(film_profile) > 0.25, 2.0, 0.5)
+    output = replace(
+        film_profile,
+        spectrum=tuple(tuple(float(v) for v in np.asarray(ch) * gain) for ch in film_profile.spectrum),
+    )
+    deficit = {contract.KEY_GRAIN_PROFILE: profile_to_json(grain_deficit(film_profile, output))}
+    both = {
+        **deficit,
+        contract.KEY_FILM_GRAIN: profile_to_json(film_profile),
+        contract.KEY_OUTPUT_GRAIN: profile_to_json(output),
+    }
+    net = StandIn(s=2, width=8, convs=2, seed=1)
+    folder = tmp_path_factory.mktemp("excess-model")
+    with_excess, _ = make_model(
+        folder, "excess.onnx", net=net, props=metadata(net.s, net.receptive_field, **both)
+    )
+    plain, _ = make_model(
+        folder, "plain.onnx", net=net, props=metadata(net.s, net.receptive_field, **deficit)
+    )
+    return with_excess, plain
+
+
+def test_taking_the_excess_away_is_bit_identical_for_any_chunking(
+    excess_models: tuple[Path, Path], plates: str, tmp_path: Path
+) -> None:
+    """The excess is taken from the whole frame (``grain.excess``): chunks of 1 and 4 frames give the
+    same bits, and the frames differ from those of the model that cannot take it away (same net, same
+    grain seed) by less than the grain itself."""
+    with_excess, plain = excess_models
+    one = _render(plates, with_excess, tmp_path / "c1", "--chunk", "1")
+    four = _render(plates, with_excess, tmp_path / "c4", "--chunk", "4")
+    untouched = _render(plates, plain, tmp_path / "plain", "--chunk", "4")
+    clean = _render(plates, plain, tmp_path / "clean", "--grain-amount", "0")
+    for f in FRAMES:
+        assert np.array_equal(one[f], four[f]), f
+        assert 0 < float(np.abs(one[f] - untouched[f]).max())
+        assert float(np.std(one[f] - untouched[f])) < float(np.std(untouched[f] - clean[f]))

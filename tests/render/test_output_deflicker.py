@@ -145,12 +145,13 @@ def test_the_grain_synthesised_takes_both_deflickers_in() -> None:
         (d_in, d_out, passed_power(f, d_in, 2.0) * passed_power(f, d_out, 1.0)),
         (None, d_out, passed_power(f, d_out, 1.0)),
     ):
-        got = frame_grain(info, d, half, o)  # type: ignore[arg-type]
-        assert got is not None
+        plan = frame_grain(info, d, half, o)  # type: ignore[arg-type]
+        assert plan is not None and not plan.removes
+        got = plan.deficit
         expected = np.maximum(0.0, np.asarray(profile.spectrum) - passed * np.asarray(output.spectrum))
         assert np.allclose(got.spectrum, expected)
-    only_in = frame_grain(info, d_in, half)  # type: ignore[arg-type]
-    with_out = frame_grain(info, d_in, half, d_out)  # type: ignore[arg-type]
+    only_in = frame_grain(info, d_in, half).deficit  # type: ignore[union-attr, arg-type]
+    with_out = frame_grain(info, d_in, half, d_out).deficit  # type: ignore[union-attr, arg-type]
     assert only_in is not None and with_out is not None
     assert all(b > a for a, b in zip(only_in.rms, with_out.rms, strict=True))  # it takes more, gives more
 

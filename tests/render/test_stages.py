@@ -14,7 +14,15 @@ from remaster_core.grain import estimate_profile
 from remaster_core.grain.profile import profile_to_json
 from remaster_core.guard import Guard, GuardReport, coverage_of
 from remaster_core.io.images import read_image
-from remaster_core.node import NodeParams, apply_grain, engine_for, model_frame, prepare_frame, render_frame
+from remaster_core.node import (
+    NodeParams,
+    apply_grain,
+    engine_for,
+    grain_plan,
+    model_frame,
+    prepare_frame,
+    render_frame,
+)
 from remaster_core.render.inputs import open_source
 from remaster_core.render.job import plan_job, run_job
 from remaster_core.render.outputs import output_spec
@@ -54,8 +62,8 @@ def test_the_three_stages_are_render_frame_bit_for_bit(grain_guard_model: Path, 
     staged_reports: list[GuardReport] = []
     resampled = prepare_frame(source, params, pixel_aspect=0.9)
     mixed = model_frame(resampled.picture, params, on_guard=staged_reports.append)
-    profile = engine_for(params).info.grain if mix > 0 else None
-    staged = resampled.finish(apply_grain(mixed, params, profile, shot=1, frame=5))
+    plan = grain_plan(engine_for(params).info) if mix > 0 else None
+    staged = resampled.finish(apply_grain(mixed, params, plan, shot=1, frame=5))
     assert whole.dtype == staged.dtype == np.float32 and whole.shape == (72, 96, 3)
     assert np.array_equal(whole, staged)
     assert [r.to_dict() for r in reports] == [r.to_dict() for r in staged_reports]

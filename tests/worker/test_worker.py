@@ -175,6 +175,39 @@ def test_describe_reports_where_model_and_knobs_disagree(worker: client.WorkerCl
     assert any("mix is 0" in w for w in described["warnings"])
 
 
+def test_describe_warns_of_grain_the_models_output_alone_carries_too_much_of_with_grain_off(
+    worker: client.WorkerClient, tmp_path: Path
+) -> None:
+    """The node's "Check model" and every process call read ``describe``'s warnings: a model whose
+    recorded output grain holds twice the film's power at 1/4-1/2 cycles/px is named with that band
+    while grain is off (nothing takes it away), and not with grain on (the grain step takes it away)."""
+    from dataclasses import replace
+
+    from remaster_core.grain.profile import profile_to_json, ring_frequencies, zero_profile
+    from remaster_core.runtime import model as contract
+    from tests.runtime import StandIn, metadata
+
+    base = zero_profile("film")
+    film = replace(base, spectrum=((1e-6,) * len(base.spectrum[0]),) * 3)
+    gain = np.where(ring_frequencies(film) > 0.25, 2.0, 1.0)
+    output = replace(film, spectrum=tuple(tuple(float(v) for v in 1e-6 * gain) for _ in range(3)))
+    net = StandIn()
+    props = metadata(
+        net.s,
+        net.receptive_field,
+        **{
+            contract.KEY_FILM_GRAIN: profile_to_json(film),
+            contract.KEY_OUTPUT_GRAIN: profile_to_json(output),
+        },
+    )
+    path, _ = make_model(tmp_path, "grainy.onnx", net=net, props=props)
+    off = worker.request("describe", params={"model": str(path), "provider": "cpu", "grain_amount": 0.0})
+    (line,) = [w for w in off["warnings"] if "grain power" in w]
+    assert line.startswith("grainy.onnx: its output alone carries 2.00 of the film's grain power at 0.25-0.5")
+    described = worker.request("describe", params={"model": str(path), "provider": "cpu"})
+    assert not [w for w in described["warnings"] if "grain power" in w]
+
+
 def test_killed_mid_request_is_reported_and_the_next_request_restarts(
     worker: client.WorkerClient, slow_model: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,264 @@
+"""Taking away the grain a model's output carries beyond the film's, where the picture is flat.
+
+Grain synthesis (``synthesis.add_grain`` of ``profile.grain_deficit``) adds what the output lacks; it
+cannot take away what the output has too much of. A model trained on grainy scans can make grain of its
+own at a scale the film has less of (``bench/grain.py``'s looked-at grain seeds 32 and 34: 1.32 and 1.71
+of the film's finest octave on the held-out shot, all of it the model's). How much differs from shot
+to shot (seed 34: 2.68 on the training shots), so the training record (``remaster.output_grain``: the
+output's grain ``O`` measured in the film's flat tiles, times the share ``passed`` a deflicker lets
+through) gives its shape, and each frame says how strong it is.
+
+The grain's frequencies (from an octave below 1/16 cycle/px, the coarsest ``LookParams.bands`` edge,
+up) are split into half-octave bands (``band_centres``: 2^-1.5, 1/4, ... 1/16 cycle/px) by ``w_b``, a
+partition of unity linear in log frequency between the centres, faded out over the octave below 1/16
+(slower change is the picture's and the deflickers' business) (``_band_weights``). For each band that
+holds rings where ``O`` is more than the film's ``F`` (taking them down to ``F`` lowers its power by
+more than ``MIN_CUT`` of the film's), and each channel:
+
+1. **two filters** (radial, linear between rings; the picture reflect-padded by ``PAD`` px or more, to
+   a size the transform is fast at, so that the wrap-around sees no edge): the band, ``C = w_b(|f|)``,
+   and its excess, ``R = (1 - g(|f|)) w_b(|f|)`` with ``g = sqrt(min(1, F / O))`` ring by ring;
+2. **the frame's strength** ``k``: the local power of ``C`` over what ``O`` gives there (``A0``, its
+   power in the band, times the square of the output's level gain at the pixel,
+   ``synthesis.level_gain``), read over a Gaussian of ``STRENGTH_SPREAD`` times ``MASK_SIGMA`` px (at
+   the finest band; sqrt(2) wider a band down): about 1 where the frame's grain is the training
+   shots';
+3. **how much of R**: ``beta`` in 0..1 such that grain of ``k`` times ``O``'s spectrum, less ``beta R``,
+   holds the power ``sum w_b^2 min(F', k O)`` (``F'``: ``F`` at the film's level gain there): the film's
+   where the output has more, the output's own where it has less. With ``A1``, ``A2`` the powers of
+   ``O (1 - g)`` and ``O (1 - g)^2`` in the band, ``beta`` solves ``k (A0 - 2 beta A1 + beta^2 A2) =
+   target`` (``_beta``); ``k = 1`` gives ``beta = 1`` (the record's excess, exactly), a frame with no
+   excess ``beta = 0``. Never more than 1: what reads as more than the record's grain may be the
+   picture's texture or the tape's noise (taking more there took seed 32's coarsest octave from 0.97
+   to 0.68 of the film's without a deflicker);
+4. **only where it is grain**: the same ratio read over ``MASK_SIGMA`` px (edges and texture read far
+   more than grain): up to ``GRAIN_ONLY``, ``beta`` in full; none from ``DETAIL``, linearly between;
+5. ``picture - sum_b weight_b beta_b R_b``.
+
+The deficit synthesised afterwards is ``grain_deficit``'s (the profile export embeds): nothing in an
+octave where the output holds more than the film, the film's less the output's elsewhere. Whole-frame
+operations only (no tiles, no randomness): a frame is the same for any chunking or tiling. Cost: two
+inverse transforms per channel and band looked at (two or three bands for a fine excess).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from remaster_core.grain.profile import GrainProfile, grain_deficit
+from remaster_core.grain.synthesis import ccs_frequencies, level_gain
+from remaster_core.look.regions import LookParams, gaussian
+
+PAD = 16
+"""px of mirrored picture around the frame before the transform (the band filters' kernels are a few
+px)."""
+MASK_SIGMA = 4.0
+"""px: the Gaussian a band's local power is averaged over to tell grain from detail, at the finest band
+(about 200 px: grain alone reads within about 0.2 of its mean); sqrt(2) wider a band down."""
+STRENGTH_SPREAD = 3.0
+"""The frame's grain strength ``k`` is read over a Gaussian this many times wider than the detail's
+(``MASK_SIGMA``): ``beta`` is capped at 1, so the scatter of a narrow read would leave part of the
+excess (about 6 % of the film's power in the finest octave read at ``MASK_SIGMA``)."""
+GRAIN_ONLY = 2.0
+"""``k`` up to which the excess is taken away in full (a frame with twice the training shots' grain)."""
+DETAIL = 4.0
+"""``k`` from which nothing is taken away (an edge or texture)."""
+MIN_CUT = 0.01
+"""A band is looked at where taking the recorded excess away there (``A0 - T(1)``, channels summed)
+lowers its power by more than this share of the film's: rings shared with the next band count in
+both."""
+_STRENGTHS = np.geomspace(1e-3, 2 * DETAIL, 256)
+"""The ``k`` at which each band's target power is tabulated (``_Bands.target``)."""
+
+
+@dataclass(frozen=True)
+class ExcessPlan:
+    """What a render does to a model's output for the film's grain.
+
+    Attributes:
+        deficit: the grain to synthesise (``grain_deficit``), or None: no grain.
+        bands: per half-octave band (``band_centres``, finest first), whether its excess is taken away;
+            None: nothing is (no band has one, or the profiles are missing).
+        film, output: the film's grain and the output's (None with ``bands`` None).
+        passed: per ring, the share of the output's grain power a deflicker passes; None: all of it.
+    """
+
+    deficit: GrainProfile | None
+    bands: tuple[bool, ...] | None = None
+    film: GrainProfile | None = None
+    output: GrainProfile | None = None
+    passed: tuple[float, ...] | None = None
+
+    @property
+    def removes(self) -> bool:
+        """Whether ``remove_excess`` may change a picture."""
+        return self.bands is not None
+
+
+def band_centres() -> np.ndarray:
+    """float64 (bands,): the centres (cycles/px) of the half-octave bands the excess is judged in,
+    finest first: 2^(-3/2), 2^(-2), ... down to the coarsest ``LookParams.bands`` edge (1/16)."""
+    low = min(lo for lo, _ in LookParams().bands)
+    count = round(float(2 * np.log2(2.0**-1.5 / low))) + 1
+    return 2.0 ** (-1.5 - 0.5 * np.arange(count))
+
+
+def _band_weights(frequency: np.ndarray) -> np.ndarray:
+    """float64 (bands, *frequency.shape): a partition of unity over the half-octave bands
+    (``band_centres``, finest first) at ``frequency`` (cycles/px): 1 at each band's centre, linear in
+    log frequency to 0 at the next centres; the finest band's weight stays 1 above its centre, the
+    coarsest's (1/16) falls linearly in log frequency to 0 an octave below it."""
+    centres = np.log2(band_centres())[::-1]  # increasing
+    x = np.log2(np.maximum(frequency, 1e-12))
+    one_hot = np.eye(len(centres))[::-1]  # column j: the band at centres[j]
+    ramp = np.clip(x - centres[0] + 1.0, 0.0, 1.0)
+    return np.stack([np.interp(x, centres, one_hot[:, b]) * ramp for b in range(len(centres))])
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """A plan's per-band numbers (float64, (bands, 3) per channel; ``target`` (bands, 3, strengths)):
+    ``film`` the power of ``F`` in each band; ``a0``, ``a1``, ``a2`` those of ``O``, ``O (1 - g)`` and
+    ``O (1 - g)^2``; ``target[..., i]`` = ``sum w^2 min(F, k_i O)`` at ``k_i = _STRENGTHS[i]``; ``gains``:
+    ``g`` per channel and ring."""
+
+    film: np.ndarray
+    a0: np.ndarray
+    a1: np.ndarray
+    a2: np.ndarray
+    target: np.ndarray
+    gains: np.ndarray
+
+
+@functools.lru_cache(maxsize=4)
+def _bands(film_profile: GrainProfile, output: GrainProfile, passed: tuple[float, ...] | None) -> _Bands:
+    """The per-band numbers of a film, an output and a deflicker's ``passed`` share (``_Bands``),
+    integrated over the unit square of frequencies (on a ``2 tile`` grid: the profiles' own measure,
+    ``GrainProfile.rms``)."""
+    tile = film_profile.tile
+    n = 2 * tile
+    radius = np.hypot(np.fft.fftfreq(n)[:, None], np.fft.fftfreq(n)[None, :])
+    weights = _band_weights(radius) ** 2  # (bands, n, n)
+    rings = np.arange(len(film_profile.spectrum[0]), dtype=np.float64)
+    share = np.ones(len(rings)) if passed is None else np.asarray(passed)
+    film = np.asarray(film_profile.spectrum, np.float64)
+    carried = share[None, :] * np.asarray(output.spectrum, np.float64)
+    gains = np.sqrt(np.divide(film, carried, out=np.ones_like(film), where=carried > film))
+    bands = weights.shape[0]
+    power, a0, a1, a2 = (np.empty((bands, 3)) for _ in range(4))
+    target = np.empty((bands, 3, len(_STRENGTHS)))
+    for c in range(3):
+        f = np.interp(radius * tile, rings, film[c])
+        o = np.interp(radius * tile, rings, carried[c])
+        cut = 1.0 - np.interp(radius * tile, rings, gains[c])
+        for b in range(bands):
+            w = weights[b]
+            power[b, c] = float((f * w).mean())
+            a0[b, c] = float((o * w).mean())
+            a1[b, c] = float((o * cut * w).mean())
+            a2[b, c] = float((o * cut * cut * w).mean())
+            target[b, c] = [float((np.minimum(f, k * o) * w).mean()) for k in _STRENGTHS]
+    return _Bands(power, a0, a1, a2, target, gains)
+
+
+def excess_plan(film: GrainProfile, output: GrainProfile, passed: np.ndarray | None = None) -> ExcessPlan:
+    """The plan for an output whose recorded grain is ``output`` (measured in ``film``'s flat tiles, on
+    the same tile), ``passed`` (float64 (rings,), 0..1, or None: 1) of it surviving a deflicker.
+
+    Raises:
+        InputError: the two profiles were measured on different tiles, or ``passed`` has the wrong length.
+    """
+    deficit = grain_deficit(film, output, passed)  # names a tile or length mismatch
+    if film.is_zero or output.is_zero:
+        return ExcessPlan(deficit)
+    share = None if passed is None else tuple(float(v) for v in np.asarray(passed, np.float64))
+    numbers = _bands(film, output, share)
+    at_one = numbers.target[:, :, int(np.argmin(np.abs(np.log(_STRENGTHS))))]  # T(k = 1)
+    have, cut = numbers.film.sum(axis=1), (numbers.a0 - at_one).sum(axis=1)
+    bands = tuple(bool(c > MIN_CUT * h) for c, h in zip(cut, have, strict=True))
+    if not any(bands):
+        return ExcessPlan(deficit)
+    return ExcessPlan(deficit, bands, film, output, share)
+
+
+@functools.lru_cache(maxsize=4)
+def _transfers(plan: ExcessPlan, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 (bands, H, W), float32 (bands, 3, H, W)): ``w_b`` and ``(1 - g) w_b`` per channel, in
+    OpenCV's packed spectrum layout (CCS) of a real (H, W) plane (``synthesis.ccs_frequencies``)."""
+    assert plan.film is not None
+    radius = ccs_frequencies(height, width)
+    weights = _band_weights(radius)
+    rings = np.arange(len(plan.film.spectrum[0]), dtype=np.float64)
+    assert plan.output is not None
+    gains = _bands(plan.film, plan.output, plan.passed).gains
+    cut = np.stack([1.0 - np.interp(radius * plan.film.tile, rings, gains[c], right=1.0) for c in range(3)])
+    band = weights.astype(np.float32)
+    excess = (weights[:, None] * cut[None]).astype(np.float32)
+    band.flags.writeable = False
+    excess.flags.writeable = False
+    return band, excess
+
+
+def _beta(strength: np.ndarray, ratio: np.ndarray, o: _Bands, b: int) -> np.ndarray:
+    """float32 (H, W, 3) in 0..1: how much of band ``b``'s excess to take away (step 3) where the frame's
+    grain is ``strength`` (float32 (H, W, 3), ``k``) times the record's and the film's level gain
+    squared over the output's is ``ratio`` (float32 (H, W, 3), ``rho``): the target is ``rho
+    T(k / rho)`` with ``T`` the film-level table (``sum w^2 min(rho F, k O) = rho T(k / rho)``)."""
+    out = np.empty_like(strength)
+    log_k = np.log(_STRENGTHS)
+    for c in range(3):
+        k = np.maximum(strength[..., c], 1e-6)
+        rho = ratio[..., c]
+        target = rho * np.interp(np.log(np.maximum(k / rho, 1e-9)), log_k, o.target[b, c])
+        a0, a1, a2 = o.a0[b, c], o.a1[b, c], o.a2[b, c]
+        if a2 <= 0:
+            out[..., c] = 0.0
+            continue
+        tau = target / k  # the power, at k = 1, that the band is to keep
+        disc = np.maximum(a1 * a1 - a2 * (a0 - tau), 0.0)
+        out[..., c] = np.clip((a1 - np.sqrt(disc)) / a2, 0.0, 1.0)
+    return out
+
+
+def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
+    """``picture`` (float32 (H, W, 3), the model's output on the output raster, R'G'B') less the grain it
+    carries beyond the film's, in its flat areas (module docstring); ``picture`` itself when the plan
+    removes nothing. Not clipped."""
+    if plan.bands is None:
+        return picture
+    assert plan.film is not None and plan.output is not None
+    picture = np.ascontiguousarray(picture, np.float32)
+    h, w = picture.shape[:2]
+    pad = min(PAD, h - 1, w - 1)
+    bottom = min(cv2.getOptimalDFTSize(h + 2 * pad) - h - pad, h - 1)  # a size the transform is fast at
+    right = min(cv2.getOptimalDFTSize(w + 2 * pad) - w - pad, w - 1)
+    padded = cv2.copyMakeBorder(picture, pad, bottom, pad, right, cv2.BORDER_REFLECT_101)
+    band_filters, excess_filters = _transfers(plan, *padded.shape[:2])
+    o = _bands(plan.film, plan.output, plan.passed)
+    output_level = np.maximum(level_gain(plan.output, picture) ** 2, np.float32(1e-12))
+    ratio = level_gain(plan.film, picture) ** 2 / output_level  # rho
+    spectra = [cv2.dft(np.ascontiguousarray(padded[:, :, c])) for c in range(3)]
+
+    def filtered(transfer: np.ndarray, c: int) -> np.ndarray:
+        flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
+        return cv2.idft(spectra[c] * transfer, flags=flags)[pad : pad + h, pad : pad + w]
+
+    out = picture.copy()
+    for b, on in enumerate(plan.bands):
+        if not on:
+            continue
+        band = cv2.merge([filtered(band_filters[b], c) for c in range(3)])
+        squared = band * band
+        expected = output_level * o.a0[b].astype(np.float32) + np.float32(1e-20)
+        sigma = MASK_SIGMA * 2.0 ** (b / 2)
+        local = gaussian(squared, sigma) / expected  # detail or grain, pixel by pixel
+        weight = np.clip((DETAIL - local) / (DETAIL - GRAIN_ONLY), 0.0, 1.0)
+        strength = gaussian(squared, STRENGTH_SPREAD * sigma) / expected  # how strong, read wider
+        amount = (weight * _beta(strength, ratio, o, b)).astype(np.float32)
+        excess = cv2.merge([filtered(excess_filters[b, c], c) for c in range(3)])
+        out -= amount * excess
+    return out
