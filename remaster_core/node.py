@@ -49,8 +49,9 @@ number itself outside any shot), so a host that numbers frames otherwise (Nuke's
 same grain. A model that carries the film's grain and its output's (``remaster.film_grain``,
 ``remaster.output_grain``) has, first, the grain its output carries beyond the film's taken away in
 the picture's flat areas (``grain.excess``), and the film's less the rest synthesised (``grain_plan``).
-``grain_amount`` 0, mix 0, or a model without (or with a zero) profile: the clean picture, bit for bit. The grain never depends on tiling or chunking: it is generated for the whole frame, from
-the whole mixed picture.
+``grain_amount`` 0, mix 0, or a model without (or with a zero) profile: the clean picture, bit for bit.
+The grain never depends on tiling or chunking: it is generated for the whole frame, from the whole
+mixed picture.
 
 Colour: frames are R'G'B' code values 0..1 (display-referred, as the model contract says), float32
 (H, W, 3); nothing here converts colour or clips (the file writer clips to its format).

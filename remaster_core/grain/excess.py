@@ -63,6 +63,9 @@ STRENGTH_SPREAD = 3.0
 """The frame's grain strength ``k`` is read over a Gaussian this many times wider than the detail's
 (``MASK_SIGMA``): ``beta`` is capped at 1, so the scatter of a narrow read would leave part of the
 excess (about 6 % of the film's power in the finest octave read at ``MASK_SIGMA``)."""
+COARSE = 4
+"""The strength ``k`` and ``beta`` are worked out at 1/``COARSE`` of the resolution (area-averaged) and
+interpolated back: they follow the picture over ``STRENGTH_SPREAD * MASK_SIGMA`` px at least."""
 GRAIN_ONLY = 2.0
 """``k`` up to which the excess is taken away in full (a frame with twice the training shots' grain)."""
 DETAIL = 4.0
@@ -255,10 +258,18 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
         squared = band * band
         expected = output_level * o.a0[b].astype(np.float32) + np.float32(1e-20)
         sigma = MASK_SIGMA * 2.0 ** (b / 2)
-        local = gaussian(squared, sigma) / expected  # detail or grain, pixel by pixel
+        half = (max(1, w // 2), max(1, h // 2))  # the detail's power, at half the resolution
+        blurred = gaussian(cv2.resize(squared, half, interpolation=cv2.INTER_AREA), sigma / 2)
+        local = cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR) / expected
         weight = np.clip((DETAIL - local) / (DETAIL - GRAIN_ONLY), 0.0, 1.0)
-        strength = gaussian(squared, STRENGTH_SPREAD * sigma) / expected  # how strong, read wider
-        amount = (weight * _beta(strength, ratio, o, b)).astype(np.float32)
+        # how strong, read wider: at a quarter of the resolution (it changes slowly), then back
+        small = (max(1, w // COARSE), max(1, h // COARSE))
+        power = gaussian(
+            cv2.resize(squared, small, interpolation=cv2.INTER_AREA), STRENGTH_SPREAD * sigma / COARSE
+        )
+        strength = power / cv2.resize(expected, small, interpolation=cv2.INTER_AREA)
+        beta = _beta(strength, cv2.resize(ratio, small, interpolation=cv2.INTER_AREA), o, b)
+        amount = weight * cv2.resize(beta, (w, h), interpolation=cv2.INTER_LINEAR)
         excess = cv2.merge([filtered(excess_filters[b, c], c) for c in range(3)])
         out -= amount * excess
     return out
