@@ -34,10 +34,12 @@ onnxruntime accepts.
                                the runtime recomputes it and refuses a model whose weights changed.
 ``remaster.grain_profile``     optional, the film's grain (``remaster_core.grain.profile``, JSON) the
                                render synthesises on the output; absent: no grain is added.
-``remaster.film_grain``,       optional, both or neither: the training film's whole grain and what
-``remaster.output_grain``      the model's own output carries of it (profiles, JSON); the render
-                               synthesises from them when a deflicker changes what the output
-                               carries (``grain_profile`` is the film's less the output's).
+``remaster.film_grain``,       optional, both or neither, on one tile size: the training film's whole
+``remaster.output_grain``      grain and what the model's own output carries of it (profiles, JSON);
+                               the render takes away what the output carries beyond the film's
+                               (``grain.excess``) and synthesises from them when a deflicker changes
+                               what the output carries (``grain_profile`` is the film's less the
+                               output's).
 ``remaster.guard``             optional, JSON ``{"grade": ..., "coverage": ..., "grade_fallback":
                                ...}``: the model's own
                                closed-form grade and what it was trained on
@@ -470,6 +472,12 @@ def open_model(
             raise ModelError(
                 f"{label}: the metadata holds one of {KEY_FILM_GRAIN} and {KEY_OUTPUT_GRAIN} without the other; "
                 "the metadata was edited or the export is broken: re-export"
+            )
+        if film_grain is not None and output_grain is not None and film_grain.tile != output_grain.tile:
+            raise ModelError(
+                f"{label}: {KEY_FILM_GRAIN} was measured on {film_grain.tile} px tiles and {KEY_OUTPUT_GRAIN} "
+                f"on {output_grain.tile} px (export writes them alike): the metadata was edited or the export "
+                "is broken: re-export"
             )
         guard, held_out = _guard(label, props)
     elif convention is None:

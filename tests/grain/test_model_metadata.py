@@ -82,3 +82,18 @@ def test_the_film_and_output_profiles_come_both_or_not_at_all(tmp_path: Path) ->
     lone, _ = make_model(tmp_path, "one.onnx", net=net, props=metadata(net.s, net.receptive_field, **one))
     with pytest.raises(ModelError, match="without the other.*re-export"):
         open_model(lone)
+    # an edited pair the render could not compare (every frame's grain step would fail): refused at open
+    from remaster_core.grain.profile import zero_profile
+    from remaster_core.look.regions import LookParams
+
+    other = zero_profile("other", replace(LookParams(), tile=32))
+    other = replace(other, spectrum=((1e-6,) * len(other.spectrum[0]),) * 3, reason=None)
+    mixed = {
+        contract.KEY_FILM_GRAIN: profile_to_json(profile),
+        contract.KEY_OUTPUT_GRAIN: profile_to_json(other),
+    }
+    edited, _ = make_model(
+        tmp_path, "mixed.onnx", net=net, props=metadata(net.s, net.receptive_field, **mixed)
+    )
+    with pytest.raises(ModelError, match="32 px.*re-export"):
+        open_model(edited)
