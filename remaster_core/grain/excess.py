@@ -20,7 +20,7 @@ more than ``MIN_CUT`` of the film's), and each channel:
    and its excess, ``R = (1 - g(|f|)) w_b(|f|)`` with ``g = sqrt(min(1, F / O))`` ring by ring;
 2. **the frame's strength** ``k``: the local power of ``C`` over what ``O`` gives there (``A0``, its
    power in the band, times the square of the output's level gain at the pixel,
-   ``synthesis.level_gain``), read over a Gaussian of ``STRENGTH_SPREAD`` times ``MASK_SIGMA`` px (at
+   ``synthesis.gain_at_level``), read over a Gaussian of ``STRENGTH_SPREAD`` times ``MASK_SIGMA`` px (at
    the finest band; sqrt(2) wider a band down): about 1 where the frame's grain is the training
    shots';
 3. **how much of R**: ``beta`` in 0..1 such that grain of ``k`` times ``O``'s spectrum, less ``beta R``,
@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from remaster_core.grain.profile import GrainProfile, grain_deficit
-from remaster_core.grain.synthesis import ccs_frequencies, level_gain
+from remaster_core.grain.synthesis import ccs_frequencies, gain_at_level, picture_level
 from remaster_core.look.regions import LookParams, gaussian
 
 PAD = 16
@@ -192,11 +192,10 @@ def excess_plan(film: GrainProfile, output: GrainProfile, passed: np.ndarray | N
 def _transfers(plan: ExcessPlan, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(float32 (bands, H, W), float32 (bands, 3, H, W)): ``w_b`` and ``(1 - g) w_b`` per channel, in
     OpenCV's packed spectrum layout (CCS) of a real (H, W) plane (``synthesis.ccs_frequencies``)."""
-    assert plan.film is not None
+    assert plan.film is not None and plan.output is not None
     radius = ccs_frequencies(height, width)
     weights = _band_weights(radius)
     rings = np.arange(len(plan.film.spectrum[0]), dtype=np.float64)
-    assert plan.output is not None
     gains = _bands(plan.film, plan.output, plan.passed).gains
     cut = np.stack([1.0 - np.interp(radius * plan.film.tile, rings, gains[c], right=1.0) for c in range(3)])
     band = weights.astype(np.float32)
@@ -242,8 +241,13 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
     padded = cv2.copyMakeBorder(picture, pad, bottom, pad, right, cv2.BORDER_REFLECT_101)
     band_filters, excess_filters = _transfers(plan, *padded.shape[:2])
     o = _bands(plan.film, plan.output, plan.passed)
-    output_level = np.maximum(level_gain(plan.output, picture) ** 2, np.float32(1e-12))
-    ratio = level_gain(plan.film, picture) ** 2 / output_level  # rho
+    level = picture_level(picture, plan.output.smooth_sigma)
+    if plan.film.smooth_sigma != plan.output.smooth_sigma:  # export writes them alike
+        film_level = picture_level(picture, plan.film.smooth_sigma)
+    else:
+        film_level = level
+    output_level = np.maximum(gain_at_level(plan.output, level) ** 2, np.float32(1e-12))
+    ratio = gain_at_level(plan.film, film_level) ** 2 / output_level  # rho
     spectra = [cv2.dft(np.ascontiguousarray(padded[:, :, c])) for c in range(3)]
 
     def filtered(transfer: np.ndarray, c: int) -> np.ndarray:

@@ -183,13 +183,24 @@ def _level_table(profile: GrainProfile) -> tuple[np.ndarray, float, float]:
     return table.reshape(_LEVEL_TABLE, 1, 3), float(centres[0]), (_LEVEL_TABLE - 1) / span
 
 
+def picture_level(picture: np.ndarray, sigma: float) -> np.ndarray:
+    """float32 (H, W): the level grain follows at each pixel of ``picture`` (float32 (H, W, 3) R'G'B'):
+    its luma blurred by ``sigma`` px (a profile's ``smooth_sigma``)."""
+    return gaussian(luma(np.asarray(picture, np.float32)), sigma)
+
+
+def gain_at_level(profile: GrainProfile, level: np.ndarray) -> np.ndarray:
+    """float32 (H, W, 3): the profile's level gain at each pixel of ``level`` (``picture_level`` with
+    the profile's ``smooth_sigma``; not changed) (step 4)."""
+    table, start, per_unit = _level_table(profile)
+    floored = np.maximum(level, np.float32(start))  # convertScaleAbs takes |x|: nothing below the start
+    index = cv2.convertScaleAbs(floored, alpha=per_unit, beta=-start * per_unit)  # rounded, saturated
+    return cv2.LUT(cv2.merge([index, index, index]), table)
+
+
 def level_gain(profile: GrainProfile, picture: np.ndarray) -> np.ndarray:
     """float32 (H, W, 3): the profile's level gain at each pixel of ``picture`` (step 4)."""
-    level = gaussian(luma(np.asarray(picture, np.float32)), profile.smooth_sigma)
-    table, start, per_unit = _level_table(profile)
-    np.maximum(level, np.float32(start), out=level)  # convertScaleAbs takes |x|: nothing below the start
-    index = cv2.convertScaleAbs(level, alpha=per_unit, beta=-start * per_unit)  # rounded, saturated
-    return cv2.LUT(cv2.merge([index, index, index]), table)
+    return gain_at_level(profile, picture_level(picture, profile.smooth_sigma))
 
 
 def unmeasured_share(profile: GrainProfile | None, picture: np.ndarray) -> float | None:
@@ -200,8 +211,7 @@ def unmeasured_share(profile: GrainProfile | None, picture: np.ndarray) -> float
     does not record which bins were measured (or measured them all)."""
     if profile is None or profile.is_zero or profile.level_measured is None or all(profile.level_measured):
         return None
-    level = gaussian(luma(np.asarray(picture, np.float32)), profile.smooth_sigma)
-    bins = level_bins(level, profile.level_edges)
+    bins = level_bins(picture_level(picture, profile.smooth_sigma), profile.level_edges)
     unmeasured = ~np.asarray(profile.level_measured, bool)
     return float(np.count_nonzero(unmeasured[bins])) / bins.size
 
