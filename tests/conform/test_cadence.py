@@ -340,6 +340,30 @@ def test_real_jump_inside_a_run_breaks_it_into_two_orphans() -> None:
     ]
 
 
+def test_a_frozen_shot_s_coding_noise_is_no_jump() -> None:
+    """Stress seed 1420 (MPEG-2, bottom field first; field measures in ``data/``), held out until session
+    27: a frozen picture follows a cut at field 40 (24p 16), and 24p 17 fills fields 42-44. The pair 43 |
+    44, across two coded frames, combs 0.86 (log) over its kind's one-moment pairs, coding noise only;
+    the run boundaries near it comb 0.56 (the picture stands still: that is noise too), so the comb alone
+    said "jump" (1.5x), and the track broke the run: field 44 came out as a lone field, one 24p frame
+    twice, and the offset took the break for an edit (the film shot's first frame paired a frame early).
+    A jump joins two moments further apart than one film frame's step, so the picture steps further
+    there than at the run boundaries: the pair's picture change (0.040) is not above theirs (0.042; in
+    1228's jump 0.110 against 0.078), and the run stays whole."""
+    data = np.load(Path(__file__).parent / "data" / "stress1420_frozen_shot_noise.npz", allow_pickle=False)
+    metrics = _stored_metrics(data, "bottom")
+    p = CadenceParams()
+    blind = replace(metrics, change=np.zeros(0, np.float32))  # the comb alone, as before
+    assert field_evidence(blind, p).comb[43] >= p.jump_say
+    assert (42, 43) in [r.fields for r in group_runs(track_cadence(field_evidence(blind, p), params=p))]
+    evidence = field_evidence(metrics, p)
+    assert evidence.comb[43] < p.clip  # what any run boundary may say (+1.2 here), no jump
+    track = track_cadence(evidence, params=p)
+    runs = [r.fields for r in group_runs(track)]
+    assert (42, 43, 44) in runs and (45, 46) in runs
+    assert not track.broken[36:120].any()
+
+
 def test_prores_fields_beside_a_cut_keep_their_evidence() -> None:
     """Stress seed 1369 (ProRes, top field first; field measures in ``data/``), held out until session 26:
     an edit made after the telecine at a cut left field 311, the lone first field of the new shot's first
