@@ -13,7 +13,10 @@ motion is far more precise: an affine model fitted (least squares, then again wi
 than ``MODEL_OUTLIER`` px off it: moving objects) to the trusted flow where the picture has structure
 (gradient at least ``MODEL_GRADIENT``), or, with fewer than ``MODEL_MIN_SAMPLES`` such samples (a
 picture flat all over), the translation the two pictures' phase correlation finds (Hann window,
-sub-pixel; noisier on a picture with so little in it).
+sub-pixel; noisier on a picture with so little in it). ``Motion.warp`` follows that global motion
+except where the flow moves on its own (more than ``MODEL_OUTLIER`` off it, where the picture has
+structure): the flow's noise follows the reference's grain, and warping by it made the reference look
+steadier than a render with grain as strong (``Motion.follow_maps``).
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ class Motion:
         valid: bool (H, W), the pixels to trust (see the module docstring).
         model: float64 (2, 3), the global motion: frame t's pixel (x, y) was at ``model @ (x, y, 1)``
             in frame t-1.
+        structured: bool (H, W), where the picture has structure to track (``structure``), or None:
+            everywhere.
     """
 
     map_x: np.ndarray
     map_y: np.ndarray
     valid: np.ndarray
     model: np.ndarray = field(default_factory=lambda: np.eye(2, 3))
+    structured: np.ndarray | None = None
 
     def model_maps(self) -> tuple[np.ndarray, np.ndarray]:
         """float32 (H, W) sampling maps of the global motion alone (``model``), for ``cv2.remap``."""
@@ -57,9 +63,31 @@ class Motion:
         """The share of trusted pixels, 0..1."""
         return float(np.count_nonzero(self.valid)) / float(self.valid.size)
 
+    def follow_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (H, W) sampling maps that follow the picture: the flow where the picture has structure
+        (``structured``) and the flow there is more than ``MODEL_OUTLIER`` px off the global motion
+        (``model``): what moves on its own; the global motion everywhere else.
+
+        The flow is computed on the grainy reference and follows its grain (about 0.13 px RMS on a still
+        picture, more than ``MODEL_OUTLIER`` on a fifth of a pan's pixels): warping the reference by it
+        cancels part of the reference's own grain change, which a render's independent grain keeps, so a
+        render whose grain matched the film's exactly read 1.14-1.19 of the film's change (pans of 0-3 px
+        a frame of ``remaster synth`` pictures under its grain; 1.10 with the flow computed on a picture
+        blurred 6 px more, 1.13-1.15 on an NL-means denoised one, 1.003 with the clean picture's flow,
+        1.006 with the global motion alone). Following the global motion but where the flow moves on its
+        own, the same renders read 1.03-1.10 (``tests/look/test_steadiness.py``); a moving object's flow
+        is more than ``MODEL_OUTLIER`` off the global motion, and keeps it."""
+        model_x, model_y = self.model_maps()
+        own = np.hypot(self.map_x - model_x, self.map_y - model_y) > MODEL_OUTLIER
+        if self.structured is not None:
+            own &= self.structured
+        return np.where(own, self.map_x, model_x), np.where(own, self.map_y, model_y)
+
     def warp(self, previous: np.ndarray) -> np.ndarray:
-        """``previous`` (float32 (H, W) or (H, W, C), frame t-1) moved onto frame t: bilinear, edges replicated."""
-        return cv2.remap(previous, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        """``previous`` (float32 (H, W) or (H, W, C), frame t-1) moved onto frame t along ``follow_maps``:
+        bilinear, edges replicated."""
+        map_x, map_y = self.follow_maps()
+        return cv2.remap(previous, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def flow_picture(reference: np.ndarray, params: LookParams) -> np.ndarray:
@@ -138,9 +166,9 @@ def compensation(
     fb = np.hypot(back[..., 0] + there[..., 0], back[..., 1] + there[..., 1])
     inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
     valid = inside & (fb <= fb_threshold)
-    trackable = valid & structure(picture)
-    model = global_model(map_x, map_y, trackable, (-float(sx), -float(sy)))
-    return Motion(map_x, map_y, valid, model)
+    structured = structure(picture)
+    model = global_model(map_x, map_y, valid & structured, (-float(sx), -float(sy)))
+    return Motion(map_x, map_y, valid, model, structured)
 
 
 class MotionTracker:

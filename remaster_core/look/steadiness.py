@@ -6,8 +6,10 @@ stays), frame t is motion-compensated onto frame t+1 and what is left is the cha
 
     change = low(frame[t+1]) - warp(low(frame[t]), flow)
 
-The flow is the REFERENCE's (``look.motion``: DIS optical flow on its low-passed luma), applied to
-both sequences, so the render is judged on the film's own motion: a render that flickers
+The flow is the REFERENCE's (``look.motion``: DIS optical flow on its low-passed luma; its global
+motion wherever the flow does not move on its own, ``Motion.follow_maps``, so that the flow's pull
+toward the reference's own grain does not count as the film being steadier), applied to both
+sequences, so the render is judged on the film's own motion: a render that flickers
 (global gain wobble), boils (texture re-invented each frame) or crawls (detail that slides over the
 picture) changes where the film does not. Pixels whose flow fails the forward-backward check (more
 than ``LookParams.fb_threshold`` px apart: occlusions, uncovered edges) or that come from outside the
