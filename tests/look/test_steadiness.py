@@ -51,7 +51,7 @@ def test_grain_as_strong_as_the_films_reads_as_steady_as_the_film() -> None:
     synth``'s, 1 px, std 0.015), the render's grain drawn afresh: the flow computed on the grainy
     reference follows its grain a little, and warping by it cancelled part of the reference's own grain
     change (this perfect grain synthesis read 1.14 on both draws). Following the global motion where the
-    flow does not move on its own, it reads within 7 % of 1 (1.03)."""
+    flow does not move on its own, it reads within 5 % of 1 (1.016)."""
     picture = load_picture("motorcycle")
     h, w = picture.shape[:2]
     clean = [render_view(picture, (w / 2 + t, h / 2), 1.0, (SIZE, SIZE)) for t in range(FRAMES)]
@@ -60,7 +60,7 @@ def test_grain_as_strong_as_the_films_reads_as_steady_as_the_film() -> None:
         reference = [add_grain(c, np.random.default_rng([seed, 1, k]), stock) for k, c in enumerate(clean)]
         render = [add_grain(c, np.random.default_rng([seed, 2, k]), stock) for k, c in enumerate(clean)]
         ratio = score_sequences(render, reference).steadiness.change.ratio
-        assert ratio == pytest.approx(1.0, abs=0.07), (seed, ratio)
+        assert ratio == pytest.approx(1.0, abs=0.05), (seed, ratio)
 
 
 def test_a_single_flicker_is_found_as_the_worst_pair() -> None:
