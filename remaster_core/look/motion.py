@@ -51,13 +51,18 @@ class Motion:
     structured: np.ndarray | None = None
 
     def model_maps(self) -> tuple[np.ndarray, np.ndarray]:
-        """float32 (H, W) sampling maps of the global motion alone (``model``), for ``cv2.remap``."""
+        """float32 (H, W) sampling maps of the global motion alone (``model``), for ``cv2.remap``;
+        read-only, made once per ``Motion`` (the grain and steadiness measures both read them)."""
+        return self._model_maps
+
+    @functools.cached_property
+    def _model_maps(self) -> tuple[np.ndarray, np.ndarray]:
         h, w = self.valid.shape
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
         m = self.model
         map_x = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
         map_y = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
-        return map_x.astype(np.float32), map_y.astype(np.float32)
+        return _read_only(map_x.astype(np.float32)), _read_only(map_y.astype(np.float32))
 
     @property
     def valid_share(self) -> float:
@@ -81,7 +86,12 @@ class Motion:
         (``tests/look/test_steadiness.py``); on the grain bench's seed 43 the stock drawn again read 1.23,
         1.19 and 1.11. A moving object's flow is more than ``MODEL_OUTLIER`` off the global motion over
         its extent and keeps it (within about ``FLOW_SMOOTH`` px of its edge, blended with the motion
-        around it: both sequences are warped alike there)."""
+        around it: both sequences are warped alike there). Read-only, made once per ``Motion`` (each
+        frame pair's steadiness warps the render and the reference along them)."""
+        return self._follow_maps
+
+    @functools.cached_property
+    def _follow_maps(self) -> tuple[np.ndarray, np.ndarray]:
         model_x, model_y = self.model_maps()
         dx = gaussian(self.map_x - model_x, FLOW_SMOOTH)
         dy = gaussian(self.map_y - model_y, FLOW_SMOOTH)
@@ -89,13 +99,19 @@ class Motion:
         if self.structured is not None:
             own &= self.structured
         map_x = np.where(own, model_x + dx, model_x).astype(np.float32)
-        return map_x, np.where(own, model_y + dy, model_y).astype(np.float32)
+        return _read_only(map_x), _read_only(np.where(own, model_y + dy, model_y).astype(np.float32))
 
     def warp(self, previous: np.ndarray) -> np.ndarray:
         """``previous`` (float32 (H, W) or (H, W, C), frame t-1) moved onto frame t along ``follow_maps``:
         bilinear, edges replicated."""
         map_x, map_y = self.follow_maps()
         return cv2.remap(previous, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array`` marked read-only (a map cached on a ``Motion``, shared by its callers)."""
+    array.flags.writeable = False
+    return array
 
 
 def flow_picture(reference: np.ndarray, params: LookParams) -> np.ndarray:
