@@ -254,6 +254,9 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
         flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
         return cv2.idft(spectra[c] * transfer, flags=flags)[pad : pad + h, pad : pad + w]
 
+    half = (max(1, w // 2), max(1, h // 2))  # the detail's power, at half the resolution
+    small = (max(1, w // COARSE), max(1, h // COARSE))  # the strength's, at 1/COARSE
+    small_ratio = cv2.resize(ratio, small, interpolation=cv2.INTER_AREA)
     out = picture.copy()
     for b, on in enumerate(plan.bands):
         if not on:
@@ -262,17 +265,15 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
         squared = band * band
         expected = output_level * o.a0[b].astype(np.float32) + np.float32(1e-20)
         sigma = MASK_SIGMA * 2.0 ** (b / 2)
-        half = (max(1, w // 2), max(1, h // 2))  # the detail's power, at half the resolution
         blurred = gaussian(cv2.resize(squared, half, interpolation=cv2.INTER_AREA), sigma / 2)
         local = cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR) / expected
         weight = np.clip((DETAIL - local) / (DETAIL - GRAIN_ONLY), 0.0, 1.0)
         # how strong, read wider: at a quarter of the resolution (it changes slowly), then back
-        small = (max(1, w // COARSE), max(1, h // COARSE))
         power = gaussian(
             cv2.resize(squared, small, interpolation=cv2.INTER_AREA), STRENGTH_SPREAD * sigma / COARSE
         )
         strength = power / cv2.resize(expected, small, interpolation=cv2.INTER_AREA)
-        beta = _beta(strength, cv2.resize(ratio, small, interpolation=cv2.INTER_AREA), o, b)
+        beta = _beta(strength, small_ratio, o, b)
         amount = weight * cv2.resize(beta, (w, h), interpolation=cv2.INTER_LINEAR)
         excess = cv2.merge([filtered(excess_filters[b, c], c) for c in range(3)])
         out -= amount * excess
