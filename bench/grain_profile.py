@@ -10,7 +10,7 @@ profile (``remaster_core.grain.add_grain``) scored against as many frames of the
 (``synth.scenes.add_grain`` with the reel's ``truth.json`` ``film_grain``) by ``remaster_core.look``:
 the amplitude ratio and each octave band's power ratio (1 is the stock's own). Whether the profile
 measured that level (``GrainProfile.level_measured``) is reported beside it: elsewhere the level
-response is the nearest measured level's, a guess. No model is trained.
+response is guessed from the measured levels. No model is trained.
 
 This isolates the profile (the spectrum, the level response) from the model: ``bench/grain.py``'s
 figures are the model's output plus the grain synthesised over it, where an error of either can hide
@@ -20,6 +20,7 @@ one of the other.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -66,12 +67,12 @@ def compare_at(profile: GrainProfile, stock: GrainParams, level: float, frames: 
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    reel, pairs = seed_pairs(args.work / f"seed{seed}", args.preset, seed)
+    reel, pairs = seed_pairs(args.work / f"seed{seed}", args.preset, seed, args.grain_stock)
     stock = GrainParams(**json.loads((reel / "truth.json").read_text())["film_grain"])
     profile = measure_profile(scan_pairs(pairs).train)
     return {
         "seed": seed,
-        "stock": {"amplitude": stock.amplitude, "size": stock.size, "colour": stock.colour},
+        "stock": dataclasses.asdict(stock),
         "tile": profile.tile,
         "temporal": profile.temporal,
         "flat_tiles": profile.flat_tiles,
@@ -91,8 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/remaster_grain"), help="scratch folder")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/grain_profile.json")
     parser.add_argument("--preset", default="tiny")
+    parser.add_argument(
+        "--grain-stock", default="drawn", choices=("preset", "drawn"),
+        help="the reels' film grain, as bench/grain.py's option (the two benches share reels)",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--levels", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    parser.add_argument(
+        "--levels", type=float, nargs="+", default=[0.1, 0.3, 0.5, 0.7, 0.9], help="one per level bin"
+    )
     parser.add_argument("--frames", type=int, default=6)
     args = parser.parse_args(argv)
     rows = [run_seed(args, seed) for seed in args.seeds]

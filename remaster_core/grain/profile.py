@@ -20,9 +20,17 @@ channel R, G, B:
   frame differences, where the structure has cancelled, keeps them as measured (on ``bench/grain.py``'s
   seeds the bound had held the coarse octave band of the synthesised grain at about 0.8 of the
   film's). The grain's variance is the spectrum's integral over the unit square.
-- **level response**: the residual RMS per signal level (``level_edges``, luma of the smoothed scan) over
-  the RMS of every flat pixel: a gain per level bin and channel, 1 where the grain is average. Bins with
-  fewer than ``min_level_pixels`` flat pixels take the gain of the nearest measured bin.
+- **level response**: the grain's RMS per signal level (``LookParams.profile_level_edges``, bins of 0.1 in
+  the luma of the smoothed scan) over its RMS in the flat tiles the spectrum was measured on: a gain
+  per level bin and channel, 1 where the grain is as in those tiles. Where frame differences are given
+  it is measured in the flat WINDOWS of ``LookParams.level_window`` px of the differences
+  (``look.grain_sample.window_sample``), which fit between a picture's edges at nearly every level
+  where a flat 64 px tile fits at one or two (``bench/grain_profile.py`` seeds 35 and 40: the training
+  film's flat tiles held one and two levels of five, its windows every one, the grain's RMS there within
+  0.95-1.05 of the true stock's between luma 0.05 and 0.9, less near black, where the film's grain
+  clips); on single frames, in the flat tiles. Bins with fewer than ``min_level_pixels`` pixels take the
+  nearest measured bin's RMS between measured bins, and beyond the last (or first) one follow the two
+  measured bins nearest it, never above the nearest (``_level_gains``).
 - **correlation**: the 3x3 correlation of the channels' residuals (film grain is largely shared by the
   three dye layers; a scanner's noise is not).
 
@@ -82,6 +90,7 @@ from remaster_core.look.grain_sample import (
     not_grain_like,
     single_frame_sample,
     tile_sizes,
+    window_sample,
 )
 from remaster_core.look.motion import motion_between
 from remaster_core.look.regions import (
@@ -103,6 +112,9 @@ GRAIN_FILE = "grain.json"
 """The profile's file in a training run folder."""
 MIN_TRANSFER = 0.5
 """The smallest high-pass power transfer a ring's residual spectrum is divided by (see the docstring)."""
+MIN_GAIN = 1e-3
+"""The weakest level gain a profile holds (its format wants positive gains): no visible grain, where the
+measured fall-off towards black or white, carried on past the last measured level, reaches 0."""
 FIT_BAND = (0.2, 0.45)
 """cycles/px: the rings the grain's fall-off is fitted on to bound the lower ones (``_bound_low_frequencies``)."""
 
@@ -123,7 +135,7 @@ class GrainProfile:
             cancelled), else on single frames.
         reason: why the profile is zero when nothing could be measured, else None.
         level_measured: per level bin, whether the scans had enough flat pixels there to measure the
-            grain (``min_level_pixels``); the others' gain is the nearest measured bin's, an
+            grain (``min_level_pixels``); the others' gain is a guess from the measured ones, an
             extrapolation (``synthesis.unmeasured_share`` tells a render how much of a frame lies
             there). None: not recorded (a profile written before it was).
     """
@@ -295,8 +307,8 @@ def zero_profile(reason: str, params: LookParams | None = None, frames: int = 0)
         tile=p.tile,
         smooth_sigma=p.smooth_sigma,
         spectrum=((0.0,) * rings,) * 3,
-        level_edges=p.level_edges,
-        level_gain=((1.0, 1.0, 1.0),) * (len(p.level_edges) - 1),
+        level_edges=p.profile_level_edges,
+        level_gain=((1.0, 1.0, 1.0),) * (len(p.profile_level_edges) - 1),
         correlation=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
         frames=frames,
         reason=reason,
@@ -372,22 +384,16 @@ class _Stats:
         self.bands.append(
             np.stack([band_power(deciding, lo, hi).mean(axis=-1) for lo, hi in p.bands], axis=1)
         )
-        scale = np.sqrt(pixel_scale)[:, None, :]  # one frame's grain
-        flat_res = res.reshape(n, -1, 3).astype(np.float64) * scale
+        # one frame's grain
+        flat_res = res.reshape(n, -1, 3).astype(np.float64) * np.sqrt(pixel_scale)[:, None, :]
         self.cross.append(np.einsum("npi,npj->nij", flat_res, flat_res))
-        nbins = len(p.level_edges) - 1
-        index = (
-            np.arange(n)[:, None] * nbins + level_bins(sample.level, p.level_edges).reshape(n, -1)
-        ).ravel()
-        self.level_pixels.append(np.bincount(index, minlength=n * nbins).reshape(n, nbins))
-        sq = (flat_res**2).reshape(-1, 3)
-        self.level_sq.append(
-            np.stack(
-                [np.bincount(index, weights=sq[:, c], minlength=n * nbins) for c in range(3)], axis=-1
-            ).reshape(n, nbins, 3)
-        )
+        sq, pixels = _level_sums(flat_res, sample.level, p.profile_level_edges)
+        self.level_sq.append(sq)
+        self.level_pixels.append(pixels)
 
-    def result(self, frames: int) -> GrainProfile:
+    def result(self, frames: int, windows: _LevelSums | None = None) -> GrainProfile:
+        """The profile of the pooled tiles; its level response from ``windows`` (flat windows of frame
+        differences: ``look.grain_sample.window_sample``) where those measured one, else from the tiles."""
         p = self.params
         if self.flat_tiles == 0:
             if self.structured_tiles:
@@ -415,7 +421,10 @@ class _Stats:
             )  # fmt: skip
         spectrum = _fill_rings(np.concatenate(self.rings)[keep].mean(axis=0), p, bound=not self.temporal)
         spectrum[:, ~has_grain] = 0.0
-        gains = _level_gains(level_sq, level_pixels, p.min_level_pixels)
+        if windows is not None and windows.measured(p.min_level_pixels).any():
+            gains, measured_bins = _level_gains(windows.sq, windows.pixels, p.min_level_pixels, level_pixels)
+        else:
+            gains, measured_bins = _level_gains(level_sq, level_pixels, p.min_level_pixels, level_pixels)
         scale = np.sqrt(np.outer(np.diag(cross), np.diag(cross)))
         corr = np.divide(cross, scale, out=np.zeros((3, 3)), where=scale > 0)
         corr[~has_grain, :] = 0.0
@@ -425,14 +434,57 @@ class _Stats:
             tile=p.tile,
             smooth_sigma=p.smooth_sigma,
             spectrum=tuple(tuple(spectrum[:, c]) for c in range(3)),
-            level_edges=p.level_edges,
+            level_edges=p.profile_level_edges,
             level_gain=tuple(tuple(b) for b in gains),
             correlation=tuple(tuple(r) for r in _positive_definite(corr)),
             frames=frames,
             flat_tiles=int(np.count_nonzero(keep)),
             temporal=self.temporal,
-            level_measured=tuple(bool(n >= p.min_level_pixels) for n in level_pixels),
+            level_measured=tuple(bool(m) for m in measured_bins),
         )
+
+
+def _level_sums(
+    grain: np.ndarray, level: np.ndarray, edges: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile (or window) and level bin: the sums of squared grain, float64 (n, bins, 3), and the pixel
+    counts, int64 (n, bins), of ``grain`` float64 (n, pixels, 3) at ``level`` float32 (n, ...) (the same
+    pixels in the same order)."""
+    n = grain.shape[0]
+    nbins = len(edges) - 1
+    index = (np.arange(n)[:, None] * nbins + level_bins(level, edges).reshape(n, -1)).ravel()
+    pixels = np.bincount(index, minlength=n * nbins).reshape(n, nbins)
+    sq = (grain**2).reshape(-1, 3)
+    sums = np.stack([np.bincount(index, weights=sq[:, c], minlength=n * nbins) for c in range(3)], axis=-1)
+    return sums.reshape(n, nbins, 3), pixels
+
+
+@dataclass
+class _LevelSums:
+    """The grain's squares and pixels per bin of ``edges``, float64 (bins, 3) and int64 (bins,), summed
+    over the flat windows of frame differences (``look.grain_sample.window_sample``)."""
+
+    edges: tuple[float, ...]
+    sq: np.ndarray = field(init=False)
+    pixels: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sq = np.zeros((len(self.edges) - 1, 3))
+        self.pixels = np.zeros(len(self.edges) - 1, np.int64)
+
+    def add(self, sample: GrainSample) -> None:
+        if sample.count == 0:
+            return
+        res = sample.residuals[0]  # the frame's (a reference's, when given, decided the windows)
+        _, pixel_scale = tile_grain_power(res, sample.divisor)
+        grain = res.reshape(sample.count, -1, 3).astype(np.float64) * np.sqrt(pixel_scale)[:, None, :]
+        sq, pixels = _level_sums(grain, sample.level, self.edges)
+        self.sq += sq.sum(axis=0)
+        self.pixels += pixels.sum(axis=0)
+
+    def measured(self, min_pixels: int) -> np.ndarray:
+        """bool (bins,): the bins with at least ``min_pixels`` pixels."""
+        return self.pixels >= min_pixels
 
 
 class ProfileAccumulator:
@@ -452,6 +504,7 @@ class ProfileAccumulator:
         self.sizes = [self.params] if one_size else tile_sizes(self.params)
         self.single = [_Stats(p, temporal=False) for p in self.sizes]
         self.difference = [_Stats(p, temporal=True) for p in self.sizes]
+        self.windows = _LevelSums(self.params.profile_level_edges)
         self.frames = 0
 
     def add(
@@ -521,10 +574,17 @@ class ProfileAccumulator:
                 self.difference[k].add(
                     difference_sample(before, now, level, flat, prev_level, motion, size, clipped)
                 )
+        if pair is not None:
+            prev, prev_ref, prev_level, motion = pair
+            before, now = ((prev,), (rgb,)) if reference is None else ((prev, prev_ref), (rgb, ref))
+            usable = tiles(bad, p.level_window).mean(axis=(2, 3)) <= MAX_NON_FINITE
+            self.windows.add(window_sample(before, now, level, prev_level, motion, p, usable))
 
     def result(self) -> GrainProfile:
-        """The profile of everything added (a zero profile, with the reason, when nothing was flat)."""
-        return chosen(self.single, self.difference, MIN_TILES).result(self.frames)
+        """The profile of everything added (a zero profile, with the reason, when nothing was flat); its
+        level response from the flat windows of the frame differences when it is measured on those."""
+        stats = chosen(self.single, self.difference, MIN_TILES)
+        return stats.result(self.frames, self.windows if stats.temporal else None)
 
 
 def _rgb(frame: np.ndarray, what: str) -> np.ndarray:
@@ -615,19 +675,54 @@ def _bound_low_frequencies(spectrum: np.ndarray, tile: int) -> np.ndarray:  # si
     return out
 
 
-def _level_gains(level_sq: np.ndarray, level_pixels: np.ndarray, min_pixels: int) -> np.ndarray:
-    """(bins, 3) RMS per level over the RMS of all flat pixels; thin bins take their nearest measured one."""
-    total = level_sq.sum(axis=0) / max(int(level_pixels.sum()), 1)
-    measured = np.flatnonzero(level_pixels >= min_pixels)
+def _level_gains(
+    level_sq: np.ndarray, level_pixels: np.ndarray, min_pixels: int, population: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The level response: float64 (bins, 3) gains and bool (bins,) which bins were measured.
+
+    ``level_sq`` float64 (bins, 3) and ``level_pixels`` int64 (bins,) are the grain's squares and pixels
+    per level bin; a bin with at least ``min_pixels`` is measured. An unmeasured bin between measured
+    ones takes the nearest one's RMS; one beyond the last (or before the first) measured bin follows the
+    line through the two measured bins nearest it, never above the nearest one's RMS and never below 0
+    (``_beyond``). The gains are each bin's RMS over the RMS of ``population`` (int (bins,): the pixels
+    per bin of the flat tiles the spectrum was measured on), so that the spectrum, which holds those
+    tiles' grain, is what gain 1 synthesises there; all 1 where no bin was measured."""
+    measured = level_pixels >= min_pixels
     gains = np.ones_like(level_sq)
-    if measured.size == 0:
-        return gains
-    safe_total = np.where(total > 0, total, 1.0)
-    for b in range(len(level_pixels)):
-        src = measured[np.argmin(np.abs(measured - b))]
-        rms = np.sqrt(level_sq[src] / level_pixels[src] / safe_total)
-        gains[b] = np.where((total > 0) & (rms > 0), rms, 1.0)
-    return gains
+    where = np.flatnonzero(measured)
+    if where.size == 0:
+        return gains, measured
+    bins = np.arange(len(level_pixels))
+    nearest = where[np.argmin(np.abs(where[None, :] - bins[:, None]), axis=1)]
+    rms = np.sqrt(level_sq[nearest] / level_pixels[nearest][:, None])  # (bins, 3)
+    rms = _beyond(rms, where)
+    weights = np.asarray(population, np.float64)
+    if weights.sum() <= 0:
+        weights = level_pixels.astype(np.float64)
+    reference = np.sqrt(weights @ (rms * rms) / weights.sum())  # (3,)
+    grain = reference > 0  # a channel without grain keeps gain 1 (its spectrum is 0)
+    gains[:, grain] = np.maximum(rms[:, grain] / reference[grain], MIN_GAIN)
+    return gains, measured
+
+
+def _beyond(rms: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``rms`` (bins, 3) with the bins outside the measured ones (``where``, sorted bin indices) on the
+    line through the two measured bins nearest them, between 0 and the nearest one's value. Display-
+    referred film grain falls towards the toe and the shoulder (a print compresses them); where the
+    measured bins show it falling, the guess goes on falling, and where they show it rising it stays
+    at the last measured value: never more grain than was measured, the safe side (over-added grain
+    flickers; too little leaves the output closer to the clean model's)."""
+    out = rms.copy()
+    if where.size < 2:
+        return out
+    for end, inner, outside in (
+        (where[-1], where[-2], np.arange(where[-1] + 1, rms.shape[0])),
+        (where[0], where[1], np.arange(0, where[0])),
+    ):
+        slope = (rms[end] - rms[inner]) / float(end - inner)  # per bin, towards the outside
+        for b in outside:
+            out[b] = np.clip(rms[end] + slope * float(b - end), 0.0, rms[end])
+    return out
 
 
 def _positive_definite(corr: np.ndarray) -> np.ndarray:

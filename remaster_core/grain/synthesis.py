@@ -207,8 +207,8 @@ def unmeasured_share(profile: GrainProfile | None, picture: np.ndarray) -> float
     """The share (0..1) of ``picture``'s pixels (float32 (H, W, 3) R'G'B') whose level (the luma
     blurred by the profile's ``smooth_sigma``, as ``level_gain`` takes it) lies in a level bin where the
     film's grain was never measured (``GrainProfile.level_measured``): there the synthesised grain's
-    amplitude is the nearest measured level's, a guess. None: no profile, a zero profile, or one that
-    does not record which bins were measured (or measured them all)."""
+    amplitude is guessed from the measured levels. None: no profile, a zero profile, or one that does
+    not record which bins were measured (or measured them all)."""
     if profile is None or profile.is_zero or profile.level_measured is None or all(profile.level_measured):
         return None
     bins = level_bins(picture_level(picture, profile.smooth_sigma), profile.level_edges)

@@ -294,13 +294,61 @@ def difference_sample(
     """
     t = params.tile
     map_x, map_y, use = tile_motion(motion, flat, previous_level, params)
-    residuals = []
-    for prev, cur in zip(previous, current, strict=True):
-        moved = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        residual, _ = highpass((cur - moved).astype(np.float32, copy=False), params.smooth_sigma)
-        residuals.append(tiles(residual, t)[use])
+    residuals = [tiles(r, t)[use] for r in _difference_residuals(previous, current, map_x, map_y, params)]
     divisor = 1.0 + bilinear_transfer(tiles(map_x, t)[use], tiles(map_y, t)[use])
     return _sample(residuals, tiles(level, t)[use], clipped[use], divisor, int(flat.size), params.grain_floor)
+
+
+def _difference_residuals(
+    previous: Sequence[np.ndarray], current: Sequence[np.ndarray], map_x: np.ndarray, map_y: np.ndarray,
+    params: LookParams,
+) -> list[np.ndarray]:  # fmt: skip
+    """Per picture, float32 (H, W, 3): the high-pass residual of ``current - previous`` moved along the
+    maps (bilinear, edges replicated)."""
+    out = []
+    for prev, cur in zip(previous, current, strict=True):
+        moved = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out.append(highpass((cur - moved).astype(np.float32, copy=False), params.smooth_sigma)[0])
+    return out
+
+
+def window_sample(
+    previous: Sequence[np.ndarray], current: Sequence[np.ndarray], level: np.ndarray,
+    previous_level: np.ndarray, motion: Motion, params: LookParams, usable: np.ndarray,
+) -> GrainSample:  # fmt: skip
+    """The flat windows of ``params.level_window`` px of the motion-compensated differences ``current -
+    warp(previous)`` whose reference difference is grain-like: what the grain's LEVEL RESPONSE is
+    measured on (a profile's spectrum needs whole tiles, ``difference_sample``).
+
+    A picture with structure nearly everywhere (a face, a street, fur) holds no flat 64 px tile at most
+    of its levels, but flat windows of a few px between its edges at nearly all of them: measured on
+    ``bench/grain.py``'s seeds 35 and 40, the training film's flat tiles held one or two of the five
+    level bins, its flat 16 px windows all five, and the grain's RMS there read within 0.8-1.05 of the
+    true stock's level response (relative to the bin the tiles measured). A window follows the maps
+    ``tile_motion`` gives the tiles; it is measured when it is flat (the same ``flat_gradient`` rule, on
+    the window) at frame t, came from inside frame t-1 where it was flat too, and is ``usable`` (bool
+    (rows, cols) of windows: the caller's, e.g. not too many non-finite pixels).
+
+    Args:
+        previous, current: per picture, float32 (H, W, 3) frames t-1 and t (0..1 R'G'B'); the LAST
+            picture is the reference, which decides the windows.
+        level, previous_level: float32 (H, W), the reference's smoothed luma at frames t and t-1.
+        motion: the reference's motion from t-1 to t.
+    """
+    w = params.level_window
+    everywhere = np.ones((level.shape[0] // params.tile, level.shape[1] // params.tile), bool)
+    map_x, map_y, _ = tile_motion(motion, everywhere, previous_level, params)
+    h, wd = level.shape
+    inside = (map_x >= 0) & (map_x <= wd - 1) & (map_y >= 0) & (map_y <= h - 1)
+    source = cv2.remap(previous_level, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    flat = tile_gradient(level, w) < params.flat_gradient
+    use = (
+        flat & (tile_gradient(source, w) < params.flat_gradient) & tiles(inside, w).all(axis=(2, 3)) & usable
+    )
+    residuals = [tiles(r, w)[use] for r in _difference_residuals(previous, current, map_x, map_y, params)]
+    divisor = 1.0 + bilinear_transfer(tiles(map_x, w)[use], tiles(map_y, w)[use])
+    clipped = clipped_tiles(current[-1], w)[use]
+    return _sample(residuals, tiles(level, w)[use], clipped, divisor, int(flat.size), params.grain_floor)
 
 
 @functools.lru_cache(maxsize=4)

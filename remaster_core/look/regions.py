@@ -48,6 +48,15 @@ class LookParams:
         level_edges: luma bin edges of grain amplitude against signal level (the first and last bins
             also take what lies below 0 and above 1).
         min_level_pixels: flat pixels a level bin needs to be measured (one tile's worth).
+        profile_level_edges: luma bin edges of a grain profile's level response (``grain.profile``):
+            0.1 wide, finer than the metric's (``level_edges``, which needs a flat tile's worth of
+            pixels per bin), as the flat windows it is measured on hold most levels: a stock's grain
+            falls by half or more from its peak level to the toe or the shoulder, and a 0.2-wide bin
+            stood for a level 0.1 from where most of its pixels were.
+        level_window: px, the side of the windows a grain profile measures the level response in (on
+            frame differences: ``look.grain_sample.window_sample``; 16: flat windows fit between a
+            picture's edges at nearly every level, and a window's 256 pixels still tell grain from
+            sparse structure).
         steady_sigma: px, the Gaussian low-pass of the pictures compared frame to frame (2: grain is
             averaged away, anything the eye sees crawl or flicker is kept).
         fb_threshold: px, forward-backward flow disagreement above which a pixel is occluded or
@@ -66,6 +75,8 @@ class LookParams:
     bands: tuple[tuple[float, float], ...] = ((1 / 4, 1 / 2), (1 / 8, 1 / 4), (1 / 16, 1 / 8))
     level_edges: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     min_level_pixels: int = 4096
+    profile_level_edges: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    level_window: int = 16
     steady_sigma: float = 2.0
     fb_threshold: float = 1.0
     min_valid: float = 0.5
@@ -82,6 +93,8 @@ class LookParams:
             "bands": [list(b) for b in self.bands],
             "level_edges": list(self.level_edges),
             "min_level_pixels": self.min_level_pixels,
+            "profile_level_edges": list(self.profile_level_edges),
+            "level_window": self.level_window,
             "steady_sigma": self.steady_sigma,
             "fb_threshold": self.fb_threshold,
             "min_valid": self.min_valid,

@@ -241,7 +241,7 @@ class ChunkResult:
     frame -> that fraction (``remaster_core.guard``)."""
     grain_extrapolated: dict[int, float] = field(default_factory=dict)
     """frames with more than ``GRAIN_UNMEASURED_FLAG`` of their pixels at levels where the film's grain
-    was never measured (its amplitude there is the nearest measured level's): frame -> that share."""
+    was never measured (its amplitude there is guessed from the measured levels): frame -> that share."""
 
 
 GRAIN_UNMEASURED_FLAG = 0.25

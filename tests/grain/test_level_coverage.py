@@ -1,5 +1,5 @@
 """The levels a grain profile was measured at: recorded, kept through JSON, and told to a render whose
-frames lie elsewhere (the grain there takes the nearest measured level's amplitude: a guess, flagged)."""
+frames lie elsewhere (the grain there takes an amplitude guessed from the measured levels: flagged)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ def dark_film(count: int = 4) -> list[np.ndarray]:
 
 
 def test_the_profile_records_the_levels_it_measured() -> None:
-    ramp = estimate_profile(film())  # luma 0.2 .. 0.7
-    assert ramp.level_measured == (False, True, True, True, False)
-    assert ramp.unmeasured_ranges() == [(0.0, 0.2), (0.8, 1.0)]
+    ramp = estimate_profile(film())  # luma 0.2 .. 0.7; bins of 0.1 (LookParams.profile_level_edges)
+    assert ramp.level_measured == (False,) * 3 + (True,) * 4 + (False,) * 3
+    assert ramp.unmeasured_ranges() == [(0.0, 0.3), (0.7, 1.0)]
     dark = estimate_profile(dark_film())
-    assert dark.level_measured == (True, False, False, False, False)
+    assert dark.level_measured == (True, True) + (False,) * 8
     assert dark.unmeasured_ranges() == [(0.2, 1.0)]
     again = profile_from_json(profile_to_json(dark), "test")
     assert again == dark and again.level_measured == dark.level_measured
@@ -41,7 +41,7 @@ def test_a_profile_written_before_the_field_reads_as_unknown_and_bad_values_are_
     assert old.level_measured is None and old.unmeasured_ranges() == []
     assert unmeasured_share(old, np.full((64, 64, 3), 0.5, np.float32)) is None
     for bad, message in (
-        ([True, False], "must hold 5 bins"),
+        ([True, False], "must hold 10 bins"),
         ("yes", "must be a list"),
         ([1, 0, 0, 0, 0], "true/false"),
     ):
@@ -57,7 +57,7 @@ def test_the_share_of_a_frame_at_unmeasured_levels() -> None:
     half[:, 32:] = 0.6
     assert unmeasured_share(dark, half) == pytest.approx(0.5, abs=0.05)  # the blurred edge is split
     assert unmeasured_share(None, half) is None
-    every = GrainProfile.from_dict({**dark.to_dict(), "level_measured": [True] * 5})
+    every = GrainProfile.from_dict({**dark.to_dict(), "level_measured": [True] * 10})
     assert unmeasured_share(every, half) is None
 
 
@@ -103,3 +103,57 @@ def test_a_render_flags_the_frames_that_lie_where_the_grain_was_never_measured(t
     job, records = render("dark", 1.0)
     assert job.grain_extrapolated == {}
     assert [e["grain_unmeasured"] for e in frame_events(records, "rendered")] == [0.0, 0.0, 0.0]
+
+
+def striped_film(count: int = 6) -> tuple[list[np.ndarray], GrainParams]:
+    """A panning picture (2 px a frame) whose top half is flat (luma 0.55: the only level with flat
+    64 px tiles) and whose bottom half is 40 px stripes at luma 0.15, 0.25 .. 0.85, side by side 0.3 or
+    more apart (no flat tile: each spans an edge; flat 16 px windows inside each stripe), under a stock whose grain falls from 0.55 to
+    0.4x at black and white."""
+    stock = GrainParams(amplitude=0.02, floor=0.4, peak=0.55)
+    h, w = 384, 512
+    levels = np.array([0.15, 0.55, 0.25, 0.65, 0.35, 0.75, 0.45, 0.85])
+    stripes = levels[(np.arange(w + 2 * count) // 40) % 8]
+    rng = np.random.default_rng(7)
+    frames = []
+    for k in range(count):
+        picture = np.full((h, w, 3), 0.55, np.float32)
+        picture[h // 2 :] = stripes[2 * k : 2 * k + w, None].astype(np.float32)
+        frames.append(film_grain(picture, rng, stock))
+    return frames, stock
+
+
+def test_the_level_response_is_measured_between_a_picture_s_edges_on_frame_differences() -> None:
+    """Consecutive frames: the level response comes from flat 16 px windows of the frame differences,
+    so every stripe's level is measured and follows the stock's response; single frames measure only
+    the flat half's level (the rest is a guess)."""
+    from remaster_core.synth.scenes import grain_level_response
+
+    frames, stock = striped_film()
+    profile = estimate_profile(frames, consecutive=True)
+    assert profile.temporal and profile.level_measured is not None
+    assert all(profile.level_measured[1:9]) and profile.unmeasured_ranges() == [(0.0, 0.1), (0.9, 1.0)]
+    centres = np.arange(10) * 0.1 + 0.05
+    truth = grain_level_response(centres.astype(np.float32), stock)
+    gains = np.asarray(profile.level_gain)[:, 1]  # green
+    assert np.allclose(gains[1:9] / gains[5], truth[1:9] / truth[5], atol=0.05), gains
+    single = estimate_profile(frames)
+    assert single.level_measured == (False,) * 5 + (True,) + (False,) * 4
+    assert abs(np.asarray(single.level_gain)[1, 1] / np.asarray(single.level_gain)[5, 1] - 1) < 0.01
+
+
+def test_levels_never_measured_follow_the_measured_fall_off_and_never_exceed_the_nearest() -> None:
+    """Bins of RMS 1 .. 4 measured at 2-5 (a rise to the right, a fall to the left): the gap at 4 takes
+    its nearest neighbour's, the bins past 5 stay at 5's (a rise is not carried on), the bins before 2
+    go on falling by 1 a bin: no grain from bin 1 down (``MIN_GAIN``). The gains are over the RMS of the flat
+    tiles' pixels (all at bin 3 here)."""
+    from remaster_core.grain.profile import MIN_GAIN, _level_gains
+
+    rms = np.array([0.0, 0.0, 1.0, 2.0, 0.0, 4.0, 0.0, 0.0])
+    pixels = np.array([0, 0, 5000, 5000, 10, 5000, 0, 0])
+    sq = np.repeat((rms**2 * pixels)[:, None], 3, axis=1)
+    gains, measured = _level_gains(sq, pixels, 4096, population=np.array([0, 0, 0, 100, 0, 0, 0, 0]))
+    assert measured.tolist() == [False, False, True, True, False, True, False, False]
+    expected = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 4.0, 4.0]) / 2.0
+    expected[:2] = MIN_GAIN
+    assert np.allclose(gains[:, 0], expected) and np.allclose(gains, gains[:, :1])

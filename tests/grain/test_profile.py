@@ -57,8 +57,13 @@ def test_the_profile_of_film_grain_gives_back_its_amplitude_correlation_and_leve
     c = np.asarray(profile.correlation)
     expected = 1 / (1 + 0.35**2)  # shared part over shared + independent
     assert np.allclose(c[np.triu_indices(3, 1)], expected, atol=0.03)
-    gains = np.asarray(profile.level_gain)[1:4, 0]  # the measured levels: 0.2-0.8
-    assert np.all(np.abs(gains - 1) < 0.06)  # 0.4 + 2.4 L (1 - L) is nearly flat from 0.3 to 0.7
+    gains = np.asarray(profile.level_gain)[:, 0]  # bins of 0.1; measured 0.3-0.7 (the ramp's flat tiles)
+    centres = np.arange(10) * 0.1 + 0.05
+    shape = 0.4 + 2.4 * centres * (1 - centres)
+    shape *= gains[3:7].mean() / shape[3:7].mean()
+    assert np.allclose(gains[3:7], shape[3:7], atol=0.03)
+    # beyond them the measured fall-off goes on, never above the nearest measured bin's
+    assert np.all(np.diff(gains[:4]) > 0) and np.all(np.diff(gains[6:]) < 0)
     assert not profile.is_zero and profile.reason is None and profile.frames == 4
 
 
