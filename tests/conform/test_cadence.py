@@ -364,6 +364,33 @@ def test_a_frozen_shot_s_coding_noise_is_no_jump() -> None:
     assert not track.broken[36:120].any()
 
 
+def test_a_jump_on_a_sparse_picture_is_found_by_its_longer_step() -> None:
+    """Held-out stress seed 1489 (MPEG-2, bottom field first; field measures in ``data/``): an edit made
+    after the telecine cut 24p 18 and 19 out of a pan over a star field and left one field each of 24p
+    17 (field 43) and 24p 20 (field 44), side by side where 3:2 expects one film frame; 44 is coded
+    with the next shot's first field (a cut), so its combing is not believed. A star field combs little
+    more at a three-frame step than at one (1.83 over the one-moment pairs, its run boundaries 1.67:
+    not the 1.5x a jump needs), and 43 | 44 were woven into one frame (24p 20 lost). Its picture change
+    is 2.3x its run boundaries' (0.105 against 0.046): it spans more than one film step, a jump, and
+    both fields are film frames of their own."""
+    data = np.load(Path(__file__).parent / "data" / "stress1489_star_field_jump.npz", allow_pickle=False)
+    metrics = _stored_metrics(data, "bottom")
+    before = CadenceParams(jump_steps=np.inf)  # the combing's ratio alone, as before
+    assert field_evidence(metrics, before).comb[43] < before.clip
+    assert (43, 44) in [
+        r.fields for r in group_runs(track_cadence(field_evidence(metrics, before), params=before))
+    ]
+    p = CadenceParams()
+    evidence = field_evidence(metrics, p)
+    assert evidence.comb[43] >= p.jump_say
+    runs = {r.fields[0]: r for r in group_runs(track_cadence(evidence, params=p))}
+    assert (runs[43].fields, runs[43].kind) == ((43,), "orphan") and (runs[44].fields, runs[44].kind) == (
+        (44,),
+        "orphan",
+    )
+    assert runs[40].fields == (40, 41, 42) and runs[45].fields == (45, 46, 47)
+
+
 def test_prores_fields_beside_a_cut_keep_their_evidence() -> None:
     """Stress seed 1369 (ProRes, top field first; field measures in ``data/``), held out until session 26:
     an edit made after the telecine at a cut left field 311, the lone first field of the new shot's first
