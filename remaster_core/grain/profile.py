@@ -86,6 +86,7 @@ from remaster_core.look.grain_sample import (
     chosen,
     clipped_tiles,
     difference_sample,
+    frame_difference,
     measured,
     not_grain_like,
     single_frame_sample,
@@ -559,7 +560,9 @@ class ProfileAccumulator:
                 )
             bad |= bad_prev | bad_prev_ref
             motion = motion_between(prev_ref, ref, p)
-            pair = (prev, prev_ref, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
+            before, now = ((prev,), (rgb,)) if reference is None else ((prev, prev_ref), (rgb, ref))
+            pair = (before, now, luma(gaussian(prev_ref, p.smooth_sigma)), motion)
+        main = None  # the frame difference at the main tile size (the windows follow its maps)
         for k, size in enumerate(self.sizes):
             if k > 0 and measured(self.single, self.difference, 0, MIN_TILES):
                 break  # the main size has measured enough flat tiles: the smaller ones are never needed
@@ -569,16 +572,13 @@ class ProfileAccumulator:
             clipped = clipped_tiles(ref, size.tile)
             self.single[k].add(single_frame_sample(residuals, level, flat, clipped, size))
             if pair is not None:
-                prev, prev_ref, prev_level, motion = pair
-                before, now = ((prev,), (rgb,)) if reference is None else ((prev, prev_ref), (rgb, ref))
-                self.difference[k].add(
-                    difference_sample(before, now, level, flat, prev_level, motion, size, clipped)
-                )
-        if pair is not None:
-            prev, prev_ref, prev_level, motion = pair
-            before, now = ((prev,), (rgb,)) if reference is None else ((prev, prev_ref), (rgb, ref))
-            usable = tiles(bad, p.level_window).mean(axis=(2, 3)) <= MAX_NON_FINITE
-            self.windows.add(window_sample(before, now, level, prev_level, motion, p, usable))
+                difference = frame_difference(*pair, size)
+                main = difference if k == 0 else main
+                self.difference[k].add(difference_sample(difference, level, flat, size, clipped))
+        if main is not None:
+            w = p.level_window
+            usable = tiles(bad, w).mean(axis=(2, 3)) <= MAX_NON_FINITE
+            self.windows.add(window_sample(main, level, p, usable, clipped_tiles(ref, w)))
 
     def result(self) -> GrainProfile:
         """The profile of everything added (a zero profile, with the reason, when nothing was flat); its

@@ -42,6 +42,7 @@ from remaster_core.look.grain_sample import (
     chosen,
     clipped_tiles,
     difference_sample,
+    frame_difference,
     measured,
     not_grain_like,
     single_frame_sample,
@@ -449,9 +450,8 @@ class GrainMeter:
             if previous is not None and motion is not None:
                 prev_render, prev_reference, prev_level = previous
                 pictures = ((prev_render, prev_reference), (render, reference))
-                self.difference[k].add(
-                    difference_sample(*pictures, level, flat, prev_level, motion, p, clipped)
-                )
+                difference = frame_difference(*pictures, prev_level, motion, p)
+                self.difference[k].add(difference_sample(difference, level, flat, p, clipped))
 
     def result(self) -> GrainResult:
         """The grain measures of what ``grain_sample.chosen`` picks."""

@@ -17,7 +17,7 @@ as ONE frame's grain, in the same units as a single frame's residual: the two sa
 interchangeable, and a profile measured on either synthesises the same grain.
 
 A tile is used where the reference's (smoothed, frame t) luma is flat (``regions.flat_tiles``) and, for a
-difference, where it came from in frame t-1 was inside the frame and flat too (``tile_motion``). Grain that does not change from
+difference, where it came from in frame t-1 was inside the frame and flat too (``Difference.measurable``). Grain that does not change from
 frame to frame (a still picture's noise frozen on it, "grain stuck to the screen") cancels in ``D``:
 it is not film grain and is not counted as such.
 
@@ -234,124 +234,123 @@ MODEL_AGREEMENT = 0.5
 follows the global motion (precise) rather than its own flow (noisy)."""
 
 
-def tile_motion(
-    motion: Motion, flat: np.ndarray, previous_level: np.ndarray, params: LookParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each flat tile's pixels were in frame t-1, and which tiles can be measured.
+@dataclass(frozen=True)
+class Difference:
+    """Frame t-1 moved onto frame t along ``frame_difference``'s maps: what the difference's samples
+    (``difference_sample``'s tiles, ``window_sample``'s windows) are cut from.
+
+    Attributes:
+        map_x, map_y: float32 (H, W) sampling maps into frame t-1, for ``cv2.remap``.
+        residuals: per picture, float32 (H, W, 3): the high-pass residual of ``current - warp(previous)``;
+            the LAST picture is the reference.
+        source_level: float32 (H, W): the reference's smoothed luma at t-1, moved along the maps.
+        inside: bool (H, W): where the maps sample inside frame t-1.
+    """
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    residuals: tuple[np.ndarray, ...]
+    source_level: np.ndarray
+    inside: np.ndarray
+
+    def measurable(self, flat: np.ndarray, size: int, flat_gradient: float) -> np.ndarray:
+        """bool (rows, cols): of the ``size`` px tiles ``flat`` at frame t, those whose pixels come from
+        inside frame t-1 where it was flat too: a cut, an occlusion or a tile the motion got wrong brings
+        structure from elsewhere, which the flatness of its source rules out."""
+        source_flat = tile_gradient(self.source_level, size) < flat_gradient
+        return flat & tiles(self.inside, size).all(axis=(2, 3)) & source_flat
+
+
+def frame_difference(
+    previous: Sequence[np.ndarray], current: Sequence[np.ndarray], previous_level: np.ndarray,
+    motion: Motion, params: LookParams,
+) -> Difference:  # fmt: skip
+    """``previous`` (per picture, float32 (H, W, 3) frame t-1, 0..1 R'G'B'; the LAST picture the
+    reference) moved onto ``current`` (frame t) along where each ``params.tile`` px tile's pixels were in
+    frame t-1, and the difference's high-pass residuals; ``previous_level``: float32 (H, W), the
+    reference's smoothed luma at t-1; ``motion``: the reference's motion from t-1 to t.
 
     A tile follows the frame's global motion (``Motion.model``: fitted to the whole picture, far less
     noisy than the flow of a tile that holds little to track) unless its trusted flow says it moves
     otherwise: every pixel of it trusted and the flow's median distance to the global motion over
     ``MODEL_AGREEMENT`` px (a moving object). A tile the flow does not fully trust (an occlusion, or a
-    flat area where the flow is whatever the grain suggests) follows the global motion. A tile is measured when it is flat at frame t
-    (``flat``), comes from inside frame t-1, and was flat there too (``previous_level``, float32 (H, W):
-    the reference's smoothed luma at t-1, moved along those maps): a cut, an occlusion or a tile the
-    motion got wrong brings structure from elsewhere, which the flatness of its source rules out.
-
-    Returns:
-        (map_x, map_y, use): float32 (H, W) maps for ``cv2.remap``, bool (rows, cols) tiles to measure.
+    flat area where the flow is whatever the grain suggests) follows the global motion.
     """
     t = params.tile
     h, w = motion.valid.shape
-    rows, cols = flat.shape
-    model_x, model_y = motion.model_maps()
-    if flat.size == 0:  # smaller than one tile
-        return model_x, model_y, np.zeros(flat.shape, bool)
-    fully_trusted = tiles(motion.valid, t).all(axis=(2, 3))
-    apart = np.hypot(tiles(motion.map_x - model_x, t), tiles(motion.map_y - model_y, t))
-    own = fully_trusted & (np.median(apart, axis=(2, 3)) > MODEL_AGREEMENT)
-    per_px = np.zeros((h, w), bool)
-    per_px[: rows * t, : cols * t] = np.repeat(np.repeat(own, t, axis=0), t, axis=1)
-    map_x = np.where(per_px, motion.map_x, model_x).astype(np.float32)
-    map_y = np.where(per_px, motion.map_y, model_y).astype(np.float32)
-    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-    source = cv2.remap(previous_level, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    source_flat = tile_gradient(source, t) < params.flat_gradient
-    use = flat & tiles(inside, t).all(axis=(2, 3)) & source_flat
-    return map_x, map_y, use
+    rows, cols = h // t, w // t
+    map_x, map_y = motion.model_maps()
+    if rows and cols:  # a picture of one tile or more
+        model_x, model_y = map_x, map_y
+        fully_trusted = tiles(motion.valid, t).all(axis=(2, 3))
+        apart = np.hypot(tiles(motion.map_x - model_x, t), tiles(motion.map_y - model_y, t))
+        own = fully_trusted & (np.median(apart, axis=(2, 3)) > MODEL_AGREEMENT)
+        per_px = np.zeros((h, w), bool)
+        per_px[: rows * t, : cols * t] = np.repeat(np.repeat(own, t, axis=0), t, axis=1)
+        map_x = np.where(per_px, motion.map_x, model_x).astype(np.float32)
+        map_y = np.where(per_px, motion.map_y, model_y).astype(np.float32)
+    residuals = []
+    for prev, cur in zip(previous, current, strict=True):
+        moved = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        residuals.append(highpass((cur - moved).astype(np.float32, copy=False), params.smooth_sigma)[0])
+    return Difference(
+        map_x=map_x,
+        map_y=map_y,
+        residuals=tuple(residuals),
+        source_level=cv2.remap(
+            previous_level, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        ),
+        inside=(map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1),
+    )
 
 
 def difference_sample(
-    previous: Sequence[np.ndarray],
-    current: Sequence[np.ndarray],
-    level: np.ndarray,
-    flat: np.ndarray,
-    previous_level: np.ndarray,
-    motion: Motion,
-    params: LookParams,
-    clipped: np.ndarray,
+    difference: Difference, level: np.ndarray, flat: np.ndarray, params: LookParams, clipped: np.ndarray
 ) -> GrainSample:
-    """The measurable flat tiles (``tile_motion``) of the motion-compensated differences ``current -
-    warp(previous)``, those whose reference difference is grain-like (``grain_like``).
+    """The measurable flat tiles (``Difference.measurable``) of a frame difference (``frame_difference``
+    with these ``params``), those whose reference difference is grain-like (``grain_like``).
 
     Args:
-        previous, current: per picture, float32 (H, W, 3) frames t-1 and t (0..1 R'G'B'); the LAST
-            picture is the reference.
         level: float32 (H, W), the reference's smoothed luma at frame t; flat: bool (rows, cols), its flat
-            tiles of ``params.tile`` px; previous_level: the same luma at frame t-1.
-        motion: the reference's motion from t-1 to t.
+            tiles of ``params.tile`` px.
         clipped: bool (rows, cols), the reference's clipped tiles at frame t (``clipped_tiles``).
     """
     t = params.tile
-    map_x, map_y, use = tile_motion(motion, flat, previous_level, params)
-    residuals = [tiles(r, t)[use] for r in _difference_residuals(previous, current, map_x, map_y, params)]
-    divisor = 1.0 + bilinear_transfer(tiles(map_x, t)[use], tiles(map_y, t)[use])
+    use = difference.measurable(flat, t, params.flat_gradient)
+    residuals = [tiles(r, t)[use] for r in difference.residuals]
+    divisor = 1.0 + bilinear_transfer(tiles(difference.map_x, t)[use], tiles(difference.map_y, t)[use])
     return _sample(residuals, tiles(level, t)[use], clipped[use], divisor, int(flat.size), params.grain_floor)
 
 
-def _difference_residuals(
-    previous: Sequence[np.ndarray], current: Sequence[np.ndarray], map_x: np.ndarray, map_y: np.ndarray,
-    params: LookParams,
-) -> list[np.ndarray]:  # fmt: skip
-    """Per picture, float32 (H, W, 3): the high-pass residual of ``current - previous`` moved along the
-    maps (bilinear, edges replicated)."""
-    out = []
-    for prev, cur in zip(previous, current, strict=True):
-        moved = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out.append(highpass((cur - moved).astype(np.float32, copy=False), params.smooth_sigma)[0])
-    return out
-
-
 def window_sample(
-    previous: Sequence[np.ndarray], current: Sequence[np.ndarray], level: np.ndarray,
-    previous_level: np.ndarray, motion: Motion, params: LookParams, usable: np.ndarray,
-) -> GrainSample:  # fmt: skip
-    """The flat windows of ``params.level_window`` px of the motion-compensated differences ``current -
-    warp(previous)`` whose reference difference is grain-like: what the grain's LEVEL RESPONSE is
+    difference: Difference, level: np.ndarray, params: LookParams, usable: np.ndarray, clipped: np.ndarray
+) -> GrainSample:
+    """The flat windows of ``params.level_window`` px of a frame difference (``frame_difference`` with
+    these ``params``) whose reference difference is grain-like: what the grain's LEVEL RESPONSE is
     measured on (a profile's spectrum needs whole tiles, ``difference_sample``).
 
     A picture with structure nearly everywhere (a face, a street, fur) holds no flat 64 px tile at most
     of its levels, but flat windows of a few px between its edges at nearly all of them: measured on
     ``bench/grain.py``'s seeds 35 and 40, the training film's flat tiles held one or two of the five
     level bins, its flat 16 px windows all five, and the grain's RMS there read within 0.8-1.05 of the
-    true stock's level response (relative to the bin the tiles measured). A window follows the maps
-    ``tile_motion`` gives the tiles; it is measured when it is flat (the same ``flat_gradient`` rule, on
-    the window) at frame t, came from inside frame t-1 where it was flat too, and is ``usable`` (bool
-    (rows, cols) of windows: the caller's, e.g. not too many non-finite pixels). A window where black
-    or white clips the grain (``clipped_tiles``) is measured as it is, less than the stock would give
-    unclipped (seed 41's film at luma 0.025: 0.56 of it); leaving such windows out left the darkest
-    levels of other films (42, 40) to the nearest brighter level, further off.
+    true stock's level response (relative to the bin the tiles measured). A window follows the maps of
+    the tile it lies in; it is measured where it is flat (the same ``flat_gradient`` rule, on the
+    window) at frame t and ``Difference.measurable``, and is ``usable`` (bool (rows, cols) of windows: the
+    caller's, e.g. not too many non-finite pixels). A window where black or white clips the grain
+    (``clipped``: bool (rows, cols), the reference's ``clipped_tiles`` of windows) is measured as it is,
+    less than the stock would give unclipped (seed 41's film at luma 0.025: 0.56 of it); leaving such
+    windows out left the darkest levels of other films (42, 40) to the nearest brighter level, further
+    off.
 
     Args:
-        previous, current: per picture, float32 (H, W, 3) frames t-1 and t (0..1 R'G'B'); the LAST
-            picture is the reference, which decides the windows.
-        level, previous_level: float32 (H, W), the reference's smoothed luma at frames t and t-1.
-        motion: the reference's motion from t-1 to t.
+        level: float32 (H, W), the reference's smoothed luma at frame t.
     """
     w = params.level_window
-    everywhere = np.ones((level.shape[0] // params.tile, level.shape[1] // params.tile), bool)
-    map_x, map_y, _ = tile_motion(motion, everywhere, previous_level, params)
-    h, wd = level.shape
-    inside = (map_x >= 0) & (map_x <= wd - 1) & (map_y >= 0) & (map_y <= h - 1)
-    source = cv2.remap(previous_level, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     flat = tile_gradient(level, w) < params.flat_gradient
-    use = (
-        flat & (tile_gradient(source, w) < params.flat_gradient) & tiles(inside, w).all(axis=(2, 3)) & usable
-    )
-    residuals = [tiles(r, w)[use] for r in _difference_residuals(previous, current, map_x, map_y, params)]
-    divisor = 1.0 + bilinear_transfer(tiles(map_x, w)[use], tiles(map_y, w)[use])
-    clipped = clipped_tiles(current[-1], w)[use]
-    return _sample(residuals, tiles(level, w)[use], clipped, divisor, int(flat.size), params.grain_floor)
+    use = difference.measurable(flat, w, params.flat_gradient) & usable
+    residuals = [tiles(r, w)[use] for r in difference.residuals]
+    divisor = 1.0 + bilinear_transfer(tiles(difference.map_x, w)[use], tiles(difference.map_y, w)[use])
+    return _sample(residuals, tiles(level, w)[use], clipped[use], divisor, int(flat.size), params.grain_floor)
 
 
 @functools.lru_cache(maxsize=4)
