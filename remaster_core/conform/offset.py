@@ -52,8 +52,10 @@ within that stretch, where the film clearly says so (``_placed_segments``). An e
 cadence's phase (it removes whole film frames' fields in step with the pulldown) makes no break; such
 a jump is added where the film alone says so clearly (``_free_jumps``: looked-at seeds 1069 and 1102,
 4 and 2 film frames dropped), or, where the jump makes the shot fit both its film cuts, where the film
-says so at all (``_fit_jump``). The matched shots must
-then run forward through the film (the scan is in broadcast order): the heaviest chain of matches with
+says so at all (``_fit_jump``). Such an edit at a cut trims the shots on both sides of it: where one
+of them fits its film shot but for 1..``max_skip`` frames at that cut, the cut is an edited edge of
+the other too, matched again without the film cut's snap or a fitted jump (``_trimmed_cuts``). The
+matched shots must then run forward through the film (the scan is in broadcast order): the heaviest chain of matches with
 increasing, non-overlapping film ranges is kept and the rest are unmatched, which also throws out the
 odd chance match of an unrelated film. ``film_first`` is the film frame shown at the shot's first frame
 (negative when the film starts inside the shot).
@@ -67,6 +69,7 @@ answer when no single shot is conclusive but the whole reel is.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -703,6 +706,32 @@ def _shot_spans(
     return own, loose
 
 
+def _trimmed_cuts(shots: list[ShotMatch], film_cuts: list[int], n_film: int, max_skip: int) -> set[int]:
+    """Cuts (output frames) where the shot on one side was trimmed: it fits its film shot from the other
+    edge on, the film shot's cut there included, and stops 1..``max_skip`` film frames short of the film
+    shot's edge at this cut (or starts that many after it). Only the broadcast's own edit does that, and
+    an edit after telecine trims both sides of its cut alike, so the cut is an edited edge for the shot
+    on the other side too (``_match_shot``'s ``edited_start``, ``edited_end``): a cut that no cadence
+    break marks (the pieces joined at phases that follow on). Held-out stress seeds 1500 and 1504: a
+    shot trimmed at its end by 2 and 4, and the next one at its start by 3 and 1, which, fitted to its
+    film shot's start, took a jump to reach its end too (``_fit_jump``): its first 2 and 5 frames paired
+    3 and 1 film frames early."""
+    bounds = np.asarray([*film_cuts, n_film], np.int64)
+    out: set[int] = set()
+    for a, z in itertools.pairwise(shots):
+        for s, at_cut_end in ((a, True), (z, False)):  # the cut is a's end and z's start
+            if s.film_first is None or s.film_last is None or s.film_first < 0 or s.film_last >= n_film:
+                continue
+            k = int(np.searchsorted(bounds, s.film_first, side="right")) - 1
+            if k < 0 or k + 1 >= len(bounds) or s.film_last >= bounds[k + 1]:
+                continue  # off the film, or across a film cut
+            late, short = s.film_first - int(bounds[k]), int(bounds[k + 1]) - 1 - s.film_last
+            trim, other = (short, late) if at_cut_end else (late, short)
+            if other == 0 and 1 <= trim <= max_skip:
+                out.add(z.first)
+    return out
+
+
 def find_offset(
     broadcast_thumbs: np.ndarray,
     film_thumbs: np.ndarray,
@@ -733,23 +762,26 @@ def find_offset(
     b, f = signatures(broadcast_thumbs), signatures(film_thumbs)
     film_cuts = detect_cuts(film_thumbs)[0] if nf else []
     bounds = [(c, (cuts[k + 1] - 1) if k + 1 < len(cuts) else nb - 1) for k, c in enumerate(cuts)]
-    shots = []
     # an edit may lie anywhere in its break's span: a cut there may be where it fell
     edits = set(breaks or ()) | {c for c in cuts for lo, hi in (break_spans or {}).values() if lo <= c <= hi}
-    for first, last in bounds:
+
+    def match(first: int, last: int) -> ShotMatch:
         if nf == 0:
-            shots.append(ShotMatch(first, last, None, None, None))
-            continue
+            return ShotMatch(first, last, None, None, None)
         segments = [0, *sorted({k - first for k in (breaks or ()) if first < k <= last})]
         firm = {k - first for k in firm_breaks if first < k <= last}
         spans, loose = _shot_spans(break_spans or {}, first, last)
         rows = slice(first, last + 1)
-        shots.append(
-            _match_shot(
-                (b[0][rows], b[1][rows]), f, first, last, film_cuts, p, segments, firm, spans, loose,
-                edited_start=first in edits, edited_end=last + 1 in edits,
-            )
+        return _match_shot(
+            (b[0][rows], b[1][rows]), f, first, last, film_cuts, p, segments, firm, spans, loose,
+            edited_start=first in edits, edited_end=last + 1 in edits,
         )  # fmt: skip
+
+    shots = [match(first, last) for first, last in bounds]
+    trimmed = _trimmed_cuts(shots, film_cuts, nf, p.max_skip) - edits
+    if trimmed:
+        edits |= trimmed
+        shots = [match(s.first, s.last) if {s.first, s.last + 1} & trimmed else s for s in shots]
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
     if curve.size and np.isfinite(curve).any():

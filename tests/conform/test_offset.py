@@ -321,3 +321,19 @@ def test_a_jump_that_fits_both_film_cuts_needs_less_gain() -> None:
     assert r.film_cuts == (0, 5, 7, 30)
     shot = r.shots[2]
     assert (shot.first, shot.last, shot.film_first, shot.film_jumps) == (7, 27, 7, ((19, 21),))
+
+
+def test_a_cut_where_the_shot_before_was_trimmed_is_an_edited_start() -> None:
+    """Thumbnails of held-out stress reel 1504's conformed frames 88-120 and its film frames 80-120
+    (``data/``). An edit after the telecine that kept the cadence's phase (no break) cut film frames
+    16-20 at the cut at row 12: the dark shot at rows 2-11 shows film 6-15 of a film shot that runs
+    6-19, and the pan at rows 12-26 film 21-35 of one that runs 20-35. Fitted to its film shot's first
+    frame, the pan took a jump at row 17 to reach its last too (``_fit_jump``): rows 12-16 a film frame
+    early. The dark shot before it fits its film shot's start and stops 4 short: the cut is an edit."""
+    broadcast, film = _excerpt("stress1504_trimmed_at_cut.npz")
+    r = find_offset(broadcast, film, [0, 2, 12, 27])
+    assert r.film_cuts == (0, 6, 20, 36)
+    assert [(s.first, s.last, s.film_first, s.film_jumps) for s in r.shots[1:3]] == [
+        (2, 11, 6, ()),
+        (12, 26, 21, ()),
+    ]
