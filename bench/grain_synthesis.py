@@ -42,7 +42,7 @@ import numpy as np
 from remaster_core.grain import GrainSettings, add_grain, estimate_profile
 from remaster_core.grain.excess import excess_plan, remove_excess
 from remaster_core.grain.profile import GrainProfile, ring_frequencies
-from remaster_core.grain.synthesis import GRAIN_STREAM, _mixing
+from remaster_core.grain.synthesis import GRAIN_STREAM, _mixing, level_positions
 from remaster_core.io.atomic import write_json_atomic
 from remaster_core.look.regions import gaussian, luma
 from remaster_core.synth.scenes import GrainParams
@@ -73,8 +73,7 @@ def half_filters(profile: GrainProfile, height: int, width: int) -> np.ndarray:
 
 
 def _interp_gain(profile: GrainProfile, level: np.ndarray) -> np.ndarray:
-    edges = np.asarray(profile.level_edges)
-    centres, gains = (edges[:-1] + edges[1:]) / 2, np.asarray(profile.level_gain)
+    centres, gains = level_positions(profile), np.asarray(profile.level_gain)
     return np.stack([np.interp(level, centres, gains[:, c]) for c in range(3)], -1).astype(np.float32)
 
 

@@ -28,9 +28,12 @@ channel R, G, B:
   where a flat 64 px tile fits at one or two (``bench/grain_profile.py`` seeds 35 and 40: the training
   film's flat tiles held one and two levels of five, its windows every one, the grain's RMS there within
   0.95-1.05 of the true stock's between luma 0.05 and 0.9, less near black, where the film's grain
-  clips); on single frames, in the flat tiles. Bins with fewer than ``min_level_pixels`` pixels take the
-  nearest measured bin's RMS between measured bins, and beyond the last (or first) one follow the two
-  measured bins nearest it, never above the nearest (``_level_gains``).
+  clips); on single frames, in the flat tiles. Each bin's gain stands for the mean level of the pixels it
+  was measured on (``level_position``: flat regions need not fill a bin evenly; near black they may all
+  lie at its dark end), and synthesis interpolates between those levels. Bins with fewer than
+  ``min_level_pixels`` pixels lie on the line between the measured bins either side of them, and beyond
+  the last (or first) one follow the two measured bins nearest it, never above the nearest
+  (``_level_gains``).
 - **correlation**: the 3x3 correlation of the channels' residuals (film grain is largely shared by the
   three dye layers; a scanner's noise is not).
 
@@ -139,6 +142,11 @@ class GrainProfile:
             grain (``min_level_pixels``); the others' gain is a guess from the measured ones, an
             extrapolation (``synthesis.unmeasured_share`` tells a render how much of a frame lies
             there). None: not recorded (a profile written before it was).
+        level_position: per level bin, the luma its gain stands for: the mean level of the pixels it was
+            measured on (a bin's pixels need not fill it evenly: near black the flat regions may all lie
+            at 0.02-0.05 of a 0-0.1 bin), the bin's centre where it was not measured; within the bin,
+            increasing. Synthesis interpolates the gains between these. None: the bins' centres (a
+            profile written before it was recorded).
     """
 
     tile: int
@@ -153,6 +161,7 @@ class GrainProfile:
     reason: str | None = None
     version: int = field(default=PROFILE_VERSION)
     level_measured: tuple[bool, ...] | None = None
+    level_position: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spectrum", tuple(tuple(float(v) for v in ch) for ch in self.spectrum))
@@ -166,6 +175,13 @@ class GrainProfile:
                 "level_measured", "must be a list of true/false, one per level bin",
             )  # fmt: skip
             object.__setattr__(self, "level_measured", tuple(self.level_measured))
+        if self.level_position is not None:
+            _check(
+                isinstance(self.level_position, (tuple, list))
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.level_position),
+                "level_position", "must be a list of numbers, one per level bin",
+            )  # fmt: skip
+            object.__setattr__(self, "level_position", tuple(float(v) for v in self.level_position))
         _check(
             self.version == PROFILE_VERSION, "version", f"is {self.version!r}, this reads {PROFILE_VERSION}"
         )
@@ -193,6 +209,16 @@ class GrainProfile:
         _check(
             self.level_measured is None or len(self.level_measured) == len(edges) - 1,
             "level_measured", f"must hold {len(edges) - 1} bins",
+        )  # fmt: skip
+        where = self.level_position
+        _check(
+            where is None
+            or (
+                len(where) == len(edges) - 1
+                and all(lo <= x <= hi for x, lo, hi in zip(where, edges[:-1], edges[1:], strict=True))
+                and all(a < b for a, b in itertools.pairwise(where))
+            ),
+            "level_position", f"must hold {len(edges) - 1} increasing levels, each within its bin",
         )  # fmt: skip
         c = np.asarray(self.correlation, dtype=np.float64)
         ok = c.shape == (3, 3) and bool(np.all(np.isfinite(c)))
@@ -243,6 +269,7 @@ class GrainProfile:
             "temporal": self.temporal,
             "reason": self.reason,
             "level_measured": list(self.level_measured) if self.level_measured is not None else None,
+            "level_position": list(self.level_position) if self.level_position is not None else None,
         }
 
     @classmethod
@@ -269,6 +296,7 @@ class GrainProfile:
                 reason=data.get("reason"),
                 version=int(data.get("version", -1)),
                 level_measured=_measured_bins(data.get("level_measured")),
+                level_position=_optional_list(data.get("level_position"), "level_position"),
             )
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
@@ -282,10 +310,16 @@ class GrainProfile:
 def _measured_bins(value: Any) -> tuple[bool, ...] | None:
     """``level_measured`` as read from JSON: None when absent or null; a list stays a tuple (checked by
     ``GrainProfile``)."""
+    return _optional_list(value, "level_measured")
+
+
+def _optional_list(value: Any, name: str) -> tuple[Any, ...] | None:
+    """An optional per-bin list field as read from JSON: None when absent or null; a list stays a tuple
+    (its items checked by ``GrainProfile``)."""
     if value is None:
         return None
     if not isinstance(value, list):
-        raise InputError(f"grain profile field 'level_measured' must be a list, got {type(value).__name__}")
+        raise InputError(f"grain profile field {name!r} must be a list, got {type(value).__name__}")
     return tuple(value)
 
 
@@ -365,6 +399,7 @@ class _Stats:
     cross: list[np.ndarray] = field(default_factory=list)  # (n, 3, 3) sums of r_i r_j
     level_sq: list[np.ndarray] = field(default_factory=list)  # (n, bins, 3) sums of residual^2
     level_pixels: list[np.ndarray] = field(default_factory=list)  # (n, bins)
+    level_sum: list[np.ndarray] = field(default_factory=list)  # (n, bins) sums of the pixels' levels
     flat_tiles: int = 0
 
     def add(self, sample: GrainSample) -> None:
@@ -388,9 +423,10 @@ class _Stats:
         # one frame's grain
         flat_res = res.reshape(n, -1, 3).astype(np.float64) * np.sqrt(pixel_scale)[:, None, :]
         self.cross.append(np.einsum("npi,npj->nij", flat_res, flat_res))
-        sq, pixels = _level_sums(flat_res, sample.level, p.profile_level_edges)
+        sq, pixels, levels = _level_sums(flat_res, sample.level, p.profile_level_edges)
         self.level_sq.append(sq)
         self.level_pixels.append(pixels)
+        self.level_sum.append(levels)
 
     def result(self, frames: int, windows: _LevelSums | None = None) -> GrainProfile:
         """The profile of the pooled tiles; its level response from ``windows`` (flat windows of frame
@@ -411,6 +447,7 @@ class _Stats:
         cross = np.concatenate(self.cross)[keep].sum(axis=0)
         level_sq = np.concatenate(self.level_sq)[keep].sum(axis=0)
         level_pixels = np.concatenate(self.level_pixels)[keep].sum(axis=0)
+        level_sum = np.concatenate(self.level_sum)[keep].sum(axis=0)
         pixels = int(level_pixels.sum())
         residual_rms = np.sqrt(np.diag(cross) / pixels)
         has_grain = residual_rms >= p.grain_floor
@@ -422,10 +459,9 @@ class _Stats:
             )  # fmt: skip
         spectrum = _fill_rings(np.concatenate(self.rings)[keep].mean(axis=0), p, bound=not self.temporal)
         spectrum[:, ~has_grain] = 0.0
-        if windows is not None and windows.measured(p.min_level_pixels).any():
-            gains, measured_bins = _level_gains(windows.sq, windows.pixels, p.min_level_pixels, level_pixels)
-        else:
-            gains, measured_bins = _level_gains(level_sq, level_pixels, p.min_level_pixels, level_pixels)
+        if windows is None or not windows.measured(p.min_level_pixels).any():
+            windows = _LevelSums.of(p.profile_level_edges, level_sq, level_pixels, level_sum)
+        gains, measured_bins, positions = _level_gains(windows, p.min_level_pixels, level_pixels)
         scale = np.sqrt(np.outer(np.diag(cross), np.diag(cross)))
         corr = np.divide(cross, scale, out=np.zeros((3, 3)), where=scale > 0)
         corr[~has_grain, :] = 0.0
@@ -442,36 +478,54 @@ class _Stats:
             flat_tiles=int(np.count_nonzero(keep)),
             temporal=self.temporal,
             level_measured=tuple(bool(m) for m in measured_bins),
+            level_position=tuple(float(x) for x in positions),
         )
 
 
 def _level_sums(
     grain: np.ndarray, level: np.ndarray, edges: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per tile (or window) and level bin: the sums of squared grain, float64 (n, bins, 3), and the pixel
-    counts, int64 (n, bins), of ``grain`` float64 (n, pixels, 3) at ``level`` float32 (n, ...) (the same
-    pixels in the same order)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per tile (or window) and level bin: the sums of squared grain, float64 (n, bins, 3), the pixel
+    counts, int64 (n, bins), and the sums of the pixels' levels, float64 (n, bins), of ``grain`` float64
+    (n, pixels, 3) at ``level`` float32 (n, ...) (the same pixels in the same order)."""
     n = grain.shape[0]
     nbins = len(edges) - 1
     index = (np.arange(n)[:, None] * nbins + level_bins(level, edges).reshape(n, -1)).ravel()
     pixels = np.bincount(index, minlength=n * nbins).reshape(n, nbins)
+    levels = np.bincount(index, weights=np.asarray(level, np.float64).ravel(), minlength=n * nbins)
     sq = (grain**2).reshape(-1, 3)
     sums = np.stack([np.bincount(index, weights=sq[:, c], minlength=n * nbins) for c in range(3)], axis=-1)
-    return sums.reshape(n, nbins, 3), pixels
+    return sums.reshape(n, nbins, 3), pixels, levels.reshape(n, nbins)
 
 
 @dataclass
 class _LevelSums:
-    """The grain's squares and pixels per bin of ``edges``, float64 (bins, 3) and int64 (bins,), summed
-    over the flat windows of frame differences (``look.grain_sample.window_sample``)."""
+    """Per bin of ``edges``: the grain's squares, float64 (bins, 3), its pixels, int64 (bins,), and their
+    levels' sum, float64 (bins,); summed over the flat windows of frame differences
+    (``look.grain_sample.window_sample``), or given (a profile's flat tiles)."""
 
     edges: tuple[float, ...]
     sq: np.ndarray = field(init=False)
     pixels: np.ndarray = field(init=False)
+    level: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.sq = np.zeros((len(self.edges) - 1, 3))
         self.pixels = np.zeros(len(self.edges) - 1, np.int64)
+        self.level = np.zeros(len(self.edges) - 1)
+
+    @classmethod
+    def of(
+        cls, edges: tuple[float, ...], sq: np.ndarray, pixels: np.ndarray, level: np.ndarray
+    ) -> _LevelSums:
+        """Sums made elsewhere (a profile's flat tiles), shaped as the attributes."""
+        out = cls(edges)
+        out.sq, out.pixels, out.level = (
+            sq.astype(np.float64),
+            pixels.astype(np.int64),
+            level.astype(np.float64),
+        )
+        return out
 
     def add(self, sample: GrainSample) -> None:
         if sample.count == 0:
@@ -479,9 +533,10 @@ class _LevelSums:
         res = sample.residuals[0]  # the frame's (a reference's, when given, decided the windows)
         _, pixel_scale = tile_grain_power(res, sample.divisor)
         grain = res.reshape(sample.count, -1, 3).astype(np.float64) * np.sqrt(pixel_scale)[:, None, :]
-        sq, pixels = _level_sums(grain, sample.level, self.edges)
+        sq, pixels, levels = _level_sums(grain, sample.level, self.edges)
         self.sq += sq.sum(axis=0)
         self.pixels += pixels.sum(axis=0)
+        self.level += levels.sum(axis=0)
 
     def measured(self, min_pixels: int) -> np.ndarray:
         """bool (bins,): the bins with at least ``min_pixels`` pixels."""
@@ -676,42 +731,49 @@ def _bound_low_frequencies(spectrum: np.ndarray, tile: int) -> np.ndarray:  # si
 
 
 def _level_gains(
-    level_sq: np.ndarray, level_pixels: np.ndarray, min_pixels: int, population: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The level response: float64 (bins, 3) gains and bool (bins,) which bins were measured.
+    sums: _LevelSums, min_pixels: int, population: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The level response: float64 (bins, 3) gains, bool (bins,) which bins were measured, and float64
+    (bins,) the level each gain stands for (``GrainProfile.level_position``).
 
-    ``level_sq`` float64 (bins, 3) and ``level_pixels`` int64 (bins,) are the grain's squares and pixels
-    per level bin; a bin with at least ``min_pixels`` is measured. An unmeasured bin between measured
-    ones takes the nearest one's RMS; one beyond the last (or before the first) measured bin follows the
-    line through the two measured bins nearest it, never above the nearest one's RMS and never below 0
-    (``_beyond``). The gains are each bin's RMS over the RMS of ``population`` (int (bins,): the pixels
-    per bin of the flat tiles the spectrum was measured on), so that the spectrum, which holds those
-    tiles' grain, is what gain 1 synthesises there; all 1 where no bin was measured."""
-    measured = level_pixels >= min_pixels
-    gains = np.ones_like(level_sq)
+    ``sums`` holds the grain's squares, pixels and levels per bin; a bin with at least ``min_pixels``
+    pixels is measured, and its gain stands for the mean level of its pixels (within the bin). An
+    unmeasured bin takes its centre, and the RMS there on the line between the measured bins either side
+    of it; one beyond the last (or before the first) measured bin follows the line through the two
+    measured bins nearest it, never above the nearest one's RMS and never below 0 (``_beyond``). The
+    gains are each bin's RMS over the RMS of ``population`` (int (bins,): the pixels per bin of the flat
+    tiles the spectrum was measured on), so that the spectrum, which holds those tiles' grain, is what
+    gain 1 synthesises there; all 1 where no bin was measured."""
+    edges = np.asarray(sums.edges, np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    measured = sums.pixels >= min_pixels
+    gains = np.ones_like(sums.sq)
     where = np.flatnonzero(measured)
     if where.size == 0:
-        return gains, measured
-    bins = np.arange(len(level_pixels))
-    nearest = where[np.argmin(np.abs(where[None, :] - bins[:, None]), axis=1)]
-    rms = np.sqrt(level_sq[nearest] / level_pixels[nearest][:, None])  # (bins, 3)
-    rms = _beyond(rms, where)
+        return gains, measured, centres
+    positions = centres.copy()
+    mean = sums.level[where] / sums.pixels[where]
+    positions[where] = np.clip(mean, edges[:-1][where], edges[1:][where])
+    measured_rms = np.sqrt(sums.sq[where] / sums.pixels[where][:, None])  # (measured, 3)
+    rms = np.stack([np.interp(positions, positions[where], measured_rms[:, c]) for c in range(3)], -1)
+    rms = _beyond(rms, positions, where)
     weights = np.asarray(population, np.float64)
     if weights.sum() <= 0:
-        weights = level_pixels.astype(np.float64)
+        weights = sums.pixels.astype(np.float64)
     reference = np.sqrt(weights @ (rms * rms) / weights.sum())  # (3,)
     grain = reference > 0  # a channel without grain keeps gain 1 (its spectrum is 0)
     gains[:, grain] = np.maximum(rms[:, grain] / reference[grain], MIN_GAIN)
-    return gains, measured
+    return gains, measured, positions
 
 
-def _beyond(rms: np.ndarray, where: np.ndarray) -> np.ndarray:
+def _beyond(rms: np.ndarray, positions: np.ndarray, where: np.ndarray) -> np.ndarray:
     """``rms`` (bins, 3) with the bins outside the measured ones (``where``, sorted bin indices) on the
-    line through the two measured bins nearest them, between 0 and the nearest one's value. Display-
-    referred film grain falls towards the toe and the shoulder (a print compresses them); where the
-    measured bins show it falling, the guess goes on falling, and where they show it rising it stays
-    at the last measured value: never more grain than was measured, the safe side (over-added grain
-    flickers; too little leaves the output closer to the clean model's)."""
+    line through the two measured bins nearest them (at their ``positions``, float64 (bins,) levels),
+    between 0 and the nearest one's value. Display-referred film grain falls towards the toe and the
+    shoulder (a print compresses them); where the measured bins show it falling, the guess goes on
+    falling, and where they show it rising it stays at the last measured value: never more grain than
+    was measured, the safe side (over-added grain flickers; too little leaves the output closer to the
+    clean model's)."""
     out = rms.copy()
     if where.size < 2:
         return out
@@ -719,9 +781,9 @@ def _beyond(rms: np.ndarray, where: np.ndarray) -> np.ndarray:
         (where[-1], where[-2], np.arange(where[-1] + 1, rms.shape[0])),
         (where[0], where[1], np.arange(0, where[0])),
     ):
-        slope = (rms[end] - rms[inner]) / float(end - inner)  # per bin, towards the outside
+        slope = (rms[end] - rms[inner]) / float(positions[end] - positions[inner])  # per unit of level
         for b in outside:
-            out[b] = np.clip(rms[end] + slope * float(b - end), 0.0, rms[end])
+            out[b] = np.clip(rms[end] + slope * float(positions[b] - positions[end]), 0.0, rms[end])
     return out
 
 

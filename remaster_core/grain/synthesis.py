@@ -22,9 +22,9 @@
    noise has; then one inverse FFT over the WHOLE frame (``cv2.idft``, circular: grain has no edges).
    Grain is generated for the whole frame, never per tile, so it cannot depend on the engine's tiling;
 4. **level**: multiplied per pixel and channel by the profile's level gain at the luma of ``picture``
-   blurred by the profile's ``smooth_sigma`` (linear between bin centres, flat beyond the end ones; read
-   from a 256-entry table over the centres' span: within 1/510 of that span of the level), and by
-   ``amount``; then added to ``picture``.
+   blurred by the profile's ``smooth_sigma`` (linear between the levels the bins' gains stand for, flat
+   beyond the end ones; read from a 256-entry table over their span: within 1/510 of that span of the
+   level), and by ``amount``; then added to ``picture``.
 
 Cost (``bench/grain_synthesis.py``, one thread, against the numpy version this replaced): OpenCV's inverse
 transform of the packed layout is about 3x faster than numpy's ``irfft2``; uniform 16-bit numbers cost a
@@ -168,12 +168,21 @@ def grain_field(profile: GrainProfile, height: int, width: int, *, shot: int, fr
     return cv2.merge(planes)
 
 
+def level_positions(profile: GrainProfile) -> np.ndarray:
+    """float64 (bins,): the luma each of the profile's level gains stands for: its ``level_position``
+    (the mean level of the pixels measured), the bins' centres when a profile does not record it."""
+    if profile.level_position is not None:
+        return np.asarray(profile.level_position, np.float64)
+    edges = np.asarray(profile.level_edges, np.float64)
+    return (edges[:-1] + edges[1:]) / 2
+
+
 @functools.lru_cache(maxsize=4)
 def _level_table(profile: GrainProfile) -> tuple[np.ndarray, float, float]:
     """(float32 (256, 1, 3) gains, the level at entry 0, entries per unit of level): the profile's level
-    gain per channel, linear between bin centres, sampled over the centres' span (step 4)."""
-    edges = np.asarray(profile.level_edges, np.float64)
-    centres = (edges[:-1] + edges[1:]) / 2
+    gain per channel, linear between the levels the bins' gains stand for (``level_positions``), sampled
+    over their span (step 4)."""
+    centres = level_positions(profile)
     gains = np.asarray(profile.level_gain, np.float64)
     span = float(centres[-1] - centres[0])
     if span <= 0:  # one bin: a constant gain

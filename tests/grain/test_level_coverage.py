@@ -143,17 +143,67 @@ def test_the_level_response_is_measured_between_a_picture_s_edges_on_frame_diffe
 
 
 def test_levels_never_measured_follow_the_measured_fall_off_and_never_exceed_the_nearest() -> None:
-    """Bins of RMS 1 .. 4 measured at 2-5 (a rise to the right, a fall to the left): the gap at 4 takes
-    its nearest neighbour's, the bins past 5 stay at 5's (a rise is not carried on), the bins before 2
-    go on falling by 1 a bin: no grain from bin 1 down (``MIN_GAIN``). The gains are over the RMS of the flat
-    tiles' pixels (all at bin 3 here)."""
-    from remaster_core.grain.profile import MIN_GAIN, _level_gains
+    """Bins of RMS 1 .. 4 measured at 2-5 (a rise to the right, a fall to the left): the gap at 4 lies on
+    the line between its neighbours, the bins past 5 stay at 5's (a rise is not carried on), the bins
+    before 2 go on falling by 1 a bin: no grain from bin 1 down (``MIN_GAIN``). The gains are over the
+    RMS of the flat tiles' pixels (all at bin 3 here)."""
+    from remaster_core.grain.profile import MIN_GAIN, _level_gains, _LevelSums
 
+    edges = tuple(np.arange(9) * 0.1)
+    centres = np.arange(8) * 0.1 + 0.05
     rms = np.array([0.0, 0.0, 1.0, 2.0, 0.0, 4.0, 0.0, 0.0])
     pixels = np.array([0, 0, 5000, 5000, 10, 5000, 0, 0])
     sq = np.repeat((rms**2 * pixels)[:, None], 3, axis=1)
-    gains, measured = _level_gains(sq, pixels, 4096, population=np.array([0, 0, 0, 100, 0, 0, 0, 0]))
+    sums = _LevelSums.of(edges, sq, pixels, centres * pixels)
+    gains, measured, positions = _level_gains(sums, 4096, population=np.array([0, 0, 0, 100, 0, 0, 0, 0]))
     assert measured.tolist() == [False, False, True, True, False, True, False, False]
-    expected = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 4.0, 4.0]) / 2.0
+    assert np.allclose(positions, centres)
+    expected = np.array([0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0]) / 2.0
     expected[:2] = MIN_GAIN
     assert np.allclose(gains[:, 0], expected) and np.allclose(gains, gains[:, :1])
+
+
+def test_a_bin_s_gain_stands_for_the_level_its_pixels_lie_at() -> None:
+    """A bin's pixels all at one side of it (luma 0.02 in the 0-0.1 bin, 0.18 in 0.1-0.2): its gain is
+    placed there (``level_position``), and a render interpolates between those levels, not the bins'
+    centres; the levels go through JSON, and a profile without them reads the centres."""
+    from remaster_core.grain.profile import _level_gains, _LevelSums
+    from remaster_core.grain.synthesis import gain_at_level, level_positions
+
+    edges = tuple(np.arange(4) * 0.1)
+    pixels = np.array([5000, 5000, 5000])
+    rms = np.array([1.0, 2.0, 2.5])
+    sq = np.repeat((rms**2 * pixels)[:, None], 3, axis=1)
+    sums = _LevelSums.of(edges, sq, pixels, np.array([0.02, 0.18, 0.25]) * pixels)
+    gains, _, positions = _level_gains(sums, 4096, population=pixels)
+    assert np.allclose(positions, [0.02, 0.18, 0.25])
+    data = estimate_profile(dark_film()).to_dict()
+    data.update(level_edges=list(edges), level_gain=gains.tolist(), level_measured=[True] * 3)
+    profile = GrainProfile.from_dict({**data, "level_position": positions.tolist()})
+    assert profile_from_json(profile_to_json(profile), "test") == profile
+    assert np.allclose(level_positions(profile), positions)
+    at = gain_at_level(profile, np.array([[0.02, 0.06, 0.18]], np.float32))[0, :, 0]
+    expected = np.interp([0.02, 0.06, 0.18], positions, gains[:, 0])
+    assert np.allclose(at, expected, atol=0.01 * gains.max()), (at, expected)
+    # a quarter of the way from 0.02 to 0.18 (from the centres 0.05 to 0.15: a tenth)
+    assert at[1] == pytest.approx(0.75 * gains[0, 0] + 0.25 * gains[1, 0], abs=0.01)
+    centred = GrainProfile.from_dict(data | {"level_position": None})
+    assert np.allclose(level_positions(centred), [0.05, 0.15, 0.25])
+    for bad, message in (
+        ([0.02, 0.18], "must hold 3"),
+        ([0.02, 0.25, 0.26], "within its bin"),
+        ("x", "a list"),
+    ):
+        with pytest.raises(InputError, match=message):
+            GrainProfile.from_dict({**data, "level_position": bad}, where="grain.json")
+
+
+def test_measured_profiles_place_each_bin_where_its_pixels_were() -> None:
+    """The dark film (luma 0.1, blurred flat): its measured bins' levels are the picture's, within the
+    bins; the unmeasured ones' are their centres."""
+    dark = estimate_profile(dark_film())
+    assert dark.level_position is not None and dark.level_measured is not None
+    positions = np.asarray(dark.level_position)
+    measured = np.asarray(dark.level_measured)
+    assert np.all(np.abs(positions[measured] - 0.1) < 0.02), positions
+    assert np.allclose(positions[~measured], (np.arange(10) * 0.1 + 0.05)[~measured])
