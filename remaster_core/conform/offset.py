@@ -732,6 +732,33 @@ def _trimmed_cuts(shots: list[ShotMatch], film_cuts: list[int], n_film: int, max
     return out
 
 
+def _settled_cuts(
+    shots: list[ShotMatch], edits: set[int], break_spans: Mapping[int, tuple[int, int]], film_cuts: list[int]
+) -> set[int]:
+    """Cuts in ``edits`` only because a cadence break's span (``find_offset``'s ``break_spans``) reaches
+    them, where the film places that break's edit inside the shot on one side (a film jump of that
+    shot in the same span) and the shot on the other side starts (or ends) exactly on its film shot's
+    edge: the edit is the jump, not the cut, so the cut is a film cut for both shots (``_match_shot``
+    fits their edges to the film's cuts again). Looked-at stress seed 1485: an edit two frames before a
+    fading shot's last cut film frames 131-133; the break's span reached the cut after it, so the
+    shot's end took no film cut, and two dark frames sized the jump 2: the shot's last two frames a
+    film frame early."""
+    starts = {c: k for k, c in enumerate(film_cuts)}
+    out: set[int] = set()
+    for a, z in itertools.pairwise(shots):
+        cut = z.first
+        if cut not in edits or a.film_first is None or z.film_first is None or z.film_last is None:
+            continue
+        spans = [(lo, hi) for lo, hi in break_spans.values() if lo <= cut <= hi]
+        in_a = any(lo <= j < cut for j, _ in a.film_jumps for lo, hi in spans)
+        in_z = any(cut < j <= hi for j, _ in z.film_jumps for lo, hi in spans)
+        z_on_cut = z.film_first in starts
+        a_on_cut = a.film_last is not None and a.film_last + 1 in starts
+        if (in_a and z_on_cut) or (in_z and a_on_cut):
+            out.add(cut)
+    return out
+
+
 def find_offset(
     broadcast_thumbs: np.ndarray,
     film_thumbs: np.ndarray,
@@ -779,9 +806,10 @@ def find_offset(
 
     shots = [match(first, last) for first, last in bounds]
     trimmed = _trimmed_cuts(shots, film_cuts, nf, p.max_skip) - edits
-    if trimmed:
-        edits |= trimmed
-        shots = [match(s.first, s.last) if {s.first, s.last + 1} & trimmed else s for s in shots]
+    settled = _settled_cuts(shots, edits, break_spans or {}, film_cuts) - set(breaks or ())
+    if trimmed or settled:
+        edits = (edits | trimmed) - settled
+        shots = [match(s.first, s.last) if {s.first, s.last + 1} & (trimmed | settled) else s for s in shots]
     curve = global_curve(b, f) if nb and nf else np.zeros(0, np.float32)
     g_off = g_score = g_z = None
     if curve.size and np.isfinite(curve).any():

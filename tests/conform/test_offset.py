@@ -337,3 +337,20 @@ def test_a_cut_where_the_shot_before_was_trimmed_is_an_edited_start() -> None:
         (2, 11, 6, ()),
         (12, 26, 21, ()),
     ]
+
+
+def test_a_cut_a_break_s_span_reaches_is_a_film_cut_where_the_film_places_the_edit_before_it() -> None:
+    """Thumbnails of looked-at stress reel 1485's conformed frames 106-160 and its film frames 96-155
+    (``data/``). An edit after the telecine cut film frames 31-33 (here) out of a fading shot (rows
+    11-36, a film shot that runs 11-39) two frames before its end; the cadence break at row 35 could
+    as well sit anywhere to row 37, the next cut. As an edited edge the shot's end took no film cut,
+    and its last two dark frames sized the jump 2 (film 37-38 for 38-39). The film places the edit at
+    row 35 and the next shot starts on its film cut: the cut at 37 is a film cut, and the jump that
+    fits both film cuts is 3."""
+    broadcast, film = _excerpt("stress1485_edit_before_cut.npz")
+    r = find_offset(broadcast, film, [0, 11, 37], breaks=[35], break_spans={35: (35, 37)})
+    assert r.film_cuts == (0, 11, 40)
+    assert [(s.first, s.last, s.film_first, s.film_jumps) for s in r.shots[1:]] == [
+        (11, 36, 11, ((35, 38),)),
+        (37, 54, 40, ()),
+    ]
