@@ -105,7 +105,9 @@ def build_real_reel(out: Path, clip: Path, *, first: int, count: int, phase: int
     stretch = out / "telecine_in"
     stretch.mkdir()
     for k in range(count):
-        (stretch / f"frame.{k:06d}.png").symlink_to(Path(str(pattern) % (first + k)))
+        # absolute: a relative target is read from the link's own folder (``bench/conform.py --real``'s
+        # default --work is relative)
+        (stretch / f"frame.{k:06d}.png").symlink_to(Path(str(pattern) % (first + k)).absolute())
     telecine.encode_broadcast(
         stretch / "frame.%06d.png", count, out / "broadcast.mpg", codec="mpeg2", phase=phase
     )
