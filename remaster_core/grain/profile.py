@@ -143,8 +143,8 @@ class GrainProfile:
             extrapolation (``synthesis.unmeasured_share`` tells a render how much of a frame lies
             there). None: not recorded (a profile written before it was).
         level_position: per level bin, the luma its gain stands for: the mean level of the pixels it was
-            measured on (a bin's pixels need not fill it evenly: near black the flat regions may all lie
-            at 0.02-0.05 of a 0-0.1 bin), the bin's centre where it was not measured; within the bin,
+            measured on (a bin's pixels need not fill it evenly: near black the flat regions of a 0-0.1 bin
+            may lie at 0.01 on average), the bin's centre where it was not measured; within the bin,
             increasing. Synthesis interpolates the gains between these. None: the bins' centres (a
             profile written before it was recorded).
     """
