@@ -483,6 +483,19 @@ _FIT_JUMP_GAIN = 0.05
 _FIT_JUMP_FIRST = 2
 
 
+def _film_shot_margins(first: int, last: int, film_cuts: list[int], n_film: int) -> tuple[int, int] | None:
+    """(late, short): how many film frames after its film shot's first frame a shot showing film
+    ``first..last`` starts, and how many before that film shot's last frame it ends; None where it is
+    off the film (``first < 0``, ``last >= n_film``) or spans a film cut."""
+    if first < 0 or last >= n_film:
+        return None
+    bounds = [*film_cuts, n_film]
+    k = int(np.searchsorted(bounds, first, side="right")) - 1
+    if k < 0 or k + 1 >= len(bounds) or last >= bounds[k + 1]:
+        return None
+    return first - bounds[k], bounds[k + 1] - 1 - last
+
+
 def _fit_jump(
     cols: np.ndarray,
     max_skip: int,
@@ -510,15 +523,10 @@ def _fit_jump(
     row's step across the cut matching the film's own step across its cut) and rightly on 1040 (0.66).
     Every gain from 0.03 to 0.10 pairs them alike. Signatures as ``_path_similarity``."""
     length = cols.shape[0]
-    n_film = f[0].shape[0]
-    if length <= _FIT_JUMP_FIRST or cols[0] < 0 or cols[-1] >= n_film:
+    margins = _film_shot_margins(int(cols[0]), int(cols[-1]), film_cuts, f[0].shape[0])
+    if length <= _FIT_JUMP_FIRST or margins is None:
         return cols
-    bounds = [*film_cuts, n_film]
-    k = int(np.searchsorted(bounds, cols[0], side="right")) - 1
-    if k < 0 or k + 1 >= len(bounds) or cols[-1] >= bounds[k + 1]:
-        return cols  # the shot spans a film cut
-    short_end = bounds[k + 1] - 1 - int(cols[-1])
-    late_start = int(cols[0]) - bounds[k]
+    late_start, short_end = margins
     if late_start == 0 and 1 <= short_end <= max_skip:
         before, after = 0, short_end
     elif short_end == 0 and 1 <= late_start <= max_skip:
@@ -716,16 +724,15 @@ def _trimmed_cuts(shots: list[ShotMatch], film_cuts: list[int], n_film: int, max
     shot trimmed at its end by 2 and 4, and the next one at its start by 3 and 1, which, fitted to its
     film shot's start, took a jump to reach its end too (``_fit_jump``): its first 2 and 5 frames paired
     3 and 1 film frames early."""
-    bounds = np.asarray([*film_cuts, n_film], np.int64)
     out: set[int] = set()
     for a, z in itertools.pairwise(shots):
         for s, at_cut_end in ((a, True), (z, False)):  # the cut is a's end and z's start
-            if s.film_first is None or s.film_last is None or s.film_first < 0 or s.film_last >= n_film:
+            if s.film_first is None or s.film_last is None:
                 continue
-            k = int(np.searchsorted(bounds, s.film_first, side="right")) - 1
-            if k < 0 or k + 1 >= len(bounds) or s.film_last >= bounds[k + 1]:
-                continue  # off the film, or across a film cut
-            late, short = s.film_first - int(bounds[k]), int(bounds[k + 1]) - 1 - s.film_last
+            margins = _film_shot_margins(s.film_first, s.film_last, film_cuts, n_film)
+            if margins is None:
+                continue
+            late, short = margins
             trim, other = (short, late) if at_cut_end else (late, short)
             if other == 0 and 1 <= trim <= max_skip:
                 out.add(z.first)
@@ -743,17 +750,17 @@ def _settled_cuts(
     fading shot's last cut film frames 131-133; the break's span reached the cut after it, so the
     shot's end took no film cut, and two dark frames sized the jump 2: the shot's last two frames a
     film frame early."""
-    starts = {c: k for k, c in enumerate(film_cuts)}
+    starts = set(film_cuts)
     out: set[int] = set()
     for a, z in itertools.pairwise(shots):
         cut = z.first
-        if cut not in edits or a.film_first is None or z.film_first is None or z.film_last is None:
+        if cut not in edits or a.film_last is None or z.film_first is None:
             continue
         spans = [(lo, hi) for lo, hi in break_spans.values() if lo <= cut <= hi]
         in_a = any(lo <= j < cut for j, _ in a.film_jumps for lo, hi in spans)
         in_z = any(cut < j <= hi for j, _ in z.film_jumps for lo, hi in spans)
         z_on_cut = z.film_first in starts
-        a_on_cut = a.film_last is not None and a.film_last + 1 in starts
+        a_on_cut = a.film_last + 1 in starts
         if (in_a and z_on_cut) or (in_z and a_on_cut):
             out.add(cut)
     return out

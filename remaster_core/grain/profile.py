@@ -295,7 +295,7 @@ class GrainProfile:
                 temporal=bool(data.get("temporal", False)),
                 reason=data.get("reason"),
                 version=int(data.get("version", -1)),
-                level_measured=_measured_bins(data.get("level_measured")),
+                level_measured=_optional_list(data.get("level_measured"), "level_measured"),
                 level_position=_optional_list(data.get("level_position"), "level_position"),
             )
         except InputError as exc:
@@ -305,12 +305,6 @@ class GrainProfile:
                 f"{where}: not a grain profile ({type(exc).__name__}: {exc}); it is written by `remaster train` "
                 f"({GRAIN_FILE} in the run folder)"
             ) from None
-
-
-def _measured_bins(value: Any) -> tuple[bool, ...] | None:
-    """``level_measured`` as read from JSON: None when absent or null; a list stays a tuple (checked by
-    ``GrainProfile``)."""
-    return _optional_list(value, "level_measured")
 
 
 def _optional_list(value: Any, name: str) -> tuple[Any, ...] | None:

@@ -182,14 +182,14 @@ def _level_table(profile: GrainProfile) -> tuple[np.ndarray, float, float]:
     """(float32 (256, 1, 3) gains, the level at entry 0, entries per unit of level): the profile's level
     gain per channel, linear between the levels the bins' gains stand for (``level_positions``), sampled
     over their span (step 4)."""
-    centres = level_positions(profile)
+    positions = level_positions(profile)
     gains = np.asarray(profile.level_gain, np.float64)
-    span = float(centres[-1] - centres[0])
+    span = float(positions[-1] - positions[0])
     if span <= 0:  # one bin: a constant gain
         span = 1.0
-    grid = centres[0] + np.arange(_LEVEL_TABLE) * (span / (_LEVEL_TABLE - 1))
-    table = np.stack([np.interp(grid, centres, gains[:, c]) for c in range(3)], -1).astype(np.float32)
-    return table.reshape(_LEVEL_TABLE, 1, 3), float(centres[0]), (_LEVEL_TABLE - 1) / span
+    grid = positions[0] + np.arange(_LEVEL_TABLE) * (span / (_LEVEL_TABLE - 1))
+    table = np.stack([np.interp(grid, positions, gains[:, c]) for c in range(3)], -1).astype(np.float32)
+    return table.reshape(_LEVEL_TABLE, 1, 3), float(positions[0]), (_LEVEL_TABLE - 1) / span
 
 
 def picture_level(picture: np.ndarray, sigma: float) -> np.ndarray:
