@@ -24,7 +24,10 @@ clean, and with grain synthesised (``remaster_core.grain``) from the profile of 
 ``--grain-seeds``, and the mean over them (``_mean``: one draw of grain on a held-out shot's few flat tiles
 reads the coarse band 0.8-1.2 of another's). Row ``stock``: the held-out shot's film picture plus the reel's
 true grain stock, drawn afresh per grain seed, scored as a render: what a perfect grain synthesis reads
-against this film (``stock_control``). The bilinear input is scored alike. With ``--deflicker N`` (default 2)
+against this film (``stock_control``); its kind ``picture``, the picture alone: the share of each band's
+film reading that is not grain (seed 46's held-out shot: 0.69 of its finest octave, the picture's fine
+texture left over after motion compensation, where a band's verdict judges the picture more than the
+grain). The bilinear input is scored alike. With ``--deflicker N`` (default 2)
 every variant is also run and scored on the held-out inputs deflickered as ``remaster render --deflicker N``
 does (``remaster_core.render.deflicker``; "+deflicker"; its low band ``--deflicker-sigma`` px at the broadcast
 raster, default the render's); with ``--deflicker-output N`` also with the model's output deflickered over N
@@ -215,8 +218,9 @@ def stock_control(
     stock (``film_grain``) drawn afresh for each of ``grain_seeds``, scored as a render is
     (``stock_seedN``), and their mean (``stock_mean``). The film is one draw of its stock and a held-out
     shot has few flat tiles, so even the stock itself does not read 1: its spread is the bars' own
-    noise on this shot. ``frames``: the held-out ``PairFrame``s scored, ``boxes`` their rectangles,
-    ``films`` the film there. Empty where the pairs' film is not the truth's picture plus grain (its
+    noise on this shot. Kind ``picture``: the picture without grain, scored alike: each band's reading
+    there is the share of the film's that is not grain. ``frames``: the held-out ``PairFrame``s scored,
+    ``boxes`` their rectangles, ``films`` the film there. Empty where the pairs' film is not the truth's picture plus grain (its
     residual more than twice the stock's amplitude: another colour space or raster)."""
     shot = truth["shots"][frames[0].shot]
     camera = CameraPath.from_dict(shot["camera"])
@@ -240,6 +244,10 @@ def stock_control(
         for seed in grain_seeds
     }
     result["stock_mean"] = mean_summary(list(result.values()))
+    # the picture alone, no grain: what of each band's film reading is not grain (the picture's own fine
+    # texture left over after motion compensation); where it is a large share, a band's verdict says
+    # more about the picture than about the grain
+    result["picture"] = _summary(score_sequences(clean, films))
     return result
 
 
