@@ -31,9 +31,9 @@ channel R, G, B:
   clips); on single frames, in the flat tiles. Each bin's gain stands for the mean level of the pixels it
   was measured on (``level_position``: flat regions need not fill a bin evenly; near black they may all
   lie at its dark end), and synthesis interpolates between those levels. Bins with fewer than
-  ``min_level_pixels`` pixels lie on the line between the measured bins either side of them, and beyond
-  the last (or first) one follow the two measured bins nearest it, never above the nearest
-  (``_level_gains``).
+  ``min_level_pixels`` pixels between measured ones lie between the line joining those and the measured
+  slopes carried into the gap (``_between``), and beyond the last (or first) one follow the two measured
+  bins nearest it, never above the nearest (``_beyond``; both in ``_level_gains``).
 - **correlation**: the 3x3 correlation of the channels' residuals (film grain is largely shared by the
   three dye layers; a scanner's noise is not).
 
@@ -732,9 +732,10 @@ def _level_gains(
 
     ``sums`` holds the grain's squares, pixels and levels per bin; a bin with at least ``min_pixels``
     pixels is measured, and its gain stands for the mean level of its pixels (within the bin). An
-    unmeasured bin takes its centre, and the RMS there on the line between the measured bins either side
-    of it; one beyond the last (or before the first) measured bin follows the line through the two
-    measured bins nearest it, never above the nearest one's RMS and never below 0 (``_beyond``). The
+    unmeasured bin takes its centre; between measured bins, its RMS lies between the line joining them
+    and the measured slopes carried on (``_between``); beyond the last (or before the first) measured
+    bin it follows the line through the two measured bins nearest it, never above the nearest one's RMS
+    and never below 0 (``_beyond``). The
     gains are each bin's RMS over the RMS of ``population`` (int (bins,): the pixels per bin of the flat
     tiles the spectrum was measured on), so that the spectrum, which holds those tiles' grain, is what
     gain 1 synthesises there; all 1 where no bin was measured."""
@@ -750,6 +751,7 @@ def _level_gains(
     positions[where] = np.clip(mean, edges[:-1][where], edges[1:][where])
     measured_rms = np.sqrt(sums.sq[where] / sums.pixels[where][:, None])  # (measured, 3)
     rms = np.stack([np.interp(positions, positions[where], measured_rms[:, c]) for c in range(3)], -1)
+    rms = _between(rms, positions, where)
     rms = _beyond(rms, positions, where)
     weights = np.asarray(population, np.float64)
     if weights.sum() <= 0:
@@ -758,6 +760,44 @@ def _level_gains(
     grain = reference > 0  # a channel without grain keeps gain 1 (its spectrum is 0)
     gains[:, grain] = np.maximum(rms[:, grain] / reference[grain], MIN_GAIN)
     return gains, measured, positions
+
+
+def _between(rms: np.ndarray, positions: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``rms`` (bins, 3; the unmeasured bins between measured ones on the line joining them) with each
+    such gap's bins at the geometric mean of that line and the most a concave response could hold
+    there: the lines through the two measured bins beyond either end of the gap, carried into it (the
+    lower of the two where both exist), never above the largest RMS measured anywhere (the safe side,
+    as in ``_beyond``), never below the line. Display-referred print grain rises from the toe and falls
+    towards the shoulder, a concave response, which between two measured levels lies on or above the
+    line joining them and under the measured slopes carried on: on a film measured only near black and
+    near white the line read 0.74-0.91 of the grain across the middle (``docs/training.md``). Where no
+    measured pair lies beyond either end of a gap, the line stays. ``positions``: float64 (bins,)
+    levels; ``where``: sorted measured bin indices."""
+    out = rms.copy()
+    if where.size < 3:
+        return out
+    cap = rms[where].max(axis=0)  # (3,)
+    for k in range(where.size - 1):
+        lo, hi = where[k], where[k + 1]
+        if hi - lo < 2:
+            continue
+        gap = np.arange(lo + 1, hi)
+        x = positions[gap][:, None]
+        chords = []  # the two measured bins beyond either end: (farther, nearer the gap)
+        if k >= 1:
+            chords.append((where[k - 1], lo))
+        if k + 2 < where.size:
+            chords.append((where[k + 2], hi))
+        if not chords:
+            continue
+        upper = np.full((gap.size, 3), np.inf)
+        for far, near in chords:
+            slope = (rms[near] - rms[far]) / float(positions[near] - positions[far])
+            upper = np.minimum(upper, rms[near] + slope * (x - float(positions[near])))
+        line = rms[gap]
+        upper = np.clip(upper, line, np.maximum(cap, line))
+        out[gap] = np.sqrt(line * upper)
+    return out
 
 
 def _beyond(rms: np.ndarray, positions: np.ndarray, where: np.ndarray) -> np.ndarray:

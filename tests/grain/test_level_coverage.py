@@ -163,6 +163,36 @@ def test_levels_never_measured_follow_the_measured_fall_off_and_never_exceed_the
     assert np.allclose(gains[:, 0], expected) and np.allclose(gains, gains[:, :1])
 
 
+def test_a_gap_across_the_middle_lies_between_the_line_and_the_measured_slopes_carried_on() -> None:
+    """A response that rises and falls (a print's: RMS 4 - 0.06 (bin - 3)^2, bins 0-9, highest at bin 3)
+    measured at bins 0, 1, 8 and 9 only: each bin of the gap lies at the geometric mean of the line
+    between bins 1 and 8 (the least a response that does not bulge inwards holds there) and the measured
+    slopes carried on from either side, never above the largest RMS measured (bin 1's): nearer the
+    response than the line on every bin of the gap. Bins 1 and 8 alone (no slope measured beyond
+    either): the line."""
+    from remaster_core.grain.profile import _level_gains, _LevelSums
+
+    edges = tuple(np.arange(11) * 0.1)
+    centres = np.arange(10) * 0.1 + 0.05
+    truth = 4.0 - 0.06 * (np.arange(10) - 3.0) ** 2
+
+    def gains_of(seen: list[int]) -> np.ndarray:
+        pixels = np.zeros(10, np.int64)
+        pixels[seen] = 5000
+        sq = np.repeat((truth**2 * pixels)[:, None], 3, axis=1)
+        gains, _, _ = _level_gains(_LevelSums.of(edges, sq, pixels, centres * pixels), 4096, pixels)
+        assert np.allclose(gains, gains[:, :1])
+        return gains[:, 0] / gains[1, 0]  # against bin 1's: the gains' common scale drops out
+
+    gap = np.arange(2, 8)
+    line = np.interp(gap, [1, 8], truth[[1, 8]]) / truth[1]
+    wanted = truth[gap] / truth[1]
+    got = gains_of([0, 1, 8, 9])[gap]
+    assert np.all(got >= line - 1e-9) and np.all(got <= 1.0 + 1e-9)
+    assert np.all(np.abs(np.log(got / wanted)) < np.abs(np.log(line / wanted)))
+    assert np.allclose(gains_of([1, 8])[gap], line)
+
+
 def test_a_bin_s_gain_stands_for_the_level_its_pixels_lie_at() -> None:
     """A bin's pixels all at one side of it (luma 0.02 in the 0-0.1 bin, 0.18 in 0.1-0.2): its gain is
     placed there (``level_position``), and a render interpolates between those levels, not the bins'
