@@ -109,10 +109,9 @@ def write_run_profile(frames: Sequence[_Pair], run_dir: Path) -> GrainProfile:
             where = ", ".join(f"{lo:.1f}-{hi:.1f}" for lo, hi in gaps)
             log.warning(
                 "%s: the training film's flat areas hold no luma %s, so the grain's amplitude there was "
-                "never measured: renders give those levels one guessed from the nearest measured levels "
-                "(never more than theirs) and flag "
-                "the frames that lie mostly there (grain_extrapolated in their logs); add film of such shots "
-                "to measure it",
+                "never measured: renders give those levels one guessed from the measured levels (never "
+                "more than the most measured) and flag the frames that lie mostly there "
+                "(grain_extrapolated in their logs); add film of such shots to measure it",
                 path, where,
             )  # fmt: skip
     return profile
