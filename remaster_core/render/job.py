@@ -181,6 +181,29 @@ def grain_excess_warnings(info: ModelInfo | None, node: NodeParams) -> list[str]
     ]
 
 
+def deflicker_grain_warnings(
+    info: ModelInfo | None, node: NodeParams, *, deflicker: int, output: int
+) -> list[str]:
+    """One line where a deflicker runs (``deflicker`` or ``output`` frames each side, 0: off) with grain
+    on and ``info``'s model holds no film grain to synthesise (no profile, or a zero one: its training
+    film showed no measurable grain): averaging the low band over frames takes the model's own coarse
+    grain, which the grain step gives back from the film's profile (``render.deflicker.passed_power``),
+    and here nothing does. Held-out grain seed 53 (``docs/training.md``): the output's coarse octave
+    1.06 of the film's without a deflicker, 0.20 with both. [] without a model, a deflicker, or with
+    grain off (a clean output asked for)."""
+    if info is None or not (deflicker or output) or node.grain().off:
+        return []
+    if any(p is not None and not p.is_zero for p in (info.film_grain, info.grain)):
+        return []
+    which = " and ".join(n for n, on in (("--deflicker", deflicker), ("--deflicker-output", output)) if on)
+    line = (
+        f"{node.model.name}: with {which} the picture's low band is averaged over frames, which takes the "
+        "model's own coarse grain, and the model holds no film grain to give it back (its training film "
+        "showed no measurable grain): expect less coarse grain than the film has"
+    )
+    return [line]
+
+
 def plan_job(
     input: str,
     output: OutputSpec,
@@ -231,7 +254,9 @@ def plan_job(
     elif frames is not None:
         frame_list = check_frame_numbers(frames, "frames")
     info = open_model(node.model)[0] if node.mix > 0 else None  # ModelError now, not in every chunk
-    for line in grain_excess_warnings(info, node):
+    for line in grain_excess_warnings(info, node) + deflicker_grain_warnings(
+        info, node, deflicker=deflicker, output=deflicker_output
+    ):
         log.warning("%s", line)
     colour = render_colour(
         info, broadcast=broadcast_colorspace, output=output_colorspace, ocio_config=ocio_config

@@ -20,6 +20,38 @@ FRAMES = list(range(1, 7))
 SIZE = "160x120"
 
 
+def test_a_deflicker_warns_where_the_model_holds_no_film_grain_to_give_back_what_it_takes() -> None:
+    """``deflicker_grain_warnings``: a deflicker (input or output) with grain on and a model whose film
+    showed no measurable grain (no profile, or a zero one) gets one line naming the deflickers; none
+    where the model holds film grain (the grain step gives the coarse grain back), with grain off,
+    without a deflicker or without a model."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from remaster_core.grain.profile import zero_profile
+    from remaster_core.render.job import deflicker_grain_warnings
+
+    zero = zero_profile("test")
+    grainy = replace(zero, spectrum=((1e-6,) * len(zero.spectrum[0]),) * 3)
+    node = NodeParams(model=Path("show.onnx"))
+    bare = SimpleNamespace(film_grain=None, output_grain=None, grain=zero)
+    (line,) = deflicker_grain_warnings(bare, node, deflicker=2, output=4)  # type: ignore[arg-type]
+    assert line.startswith("show.onnx: with --deflicker and --deflicker-output the picture's low band")
+    assert "holds no film grain" in line
+    nothing = SimpleNamespace(film_grain=None, output_grain=None, grain=None)
+    (line,) = deflicker_grain_warnings(nothing, node, deflicker=0, output=4)  # type: ignore[arg-type]
+    assert line.startswith("show.onnx: with --deflicker-output the picture's")
+    for info in (
+        SimpleNamespace(film_grain=None, output_grain=None, grain=grainy),
+        SimpleNamespace(film_grain=grainy, output_grain=grainy, grain=zero),  # the deficit is zero
+    ):
+        assert deflicker_grain_warnings(info, node, deflicker=2, output=4) == []  # type: ignore[arg-type]
+    off = replace(node, grain_amount=0.0)
+    assert deflicker_grain_warnings(bare, off, deflicker=2, output=4) == []  # type: ignore[arg-type]
+    assert deflicker_grain_warnings(bare, node, deflicker=0, output=0) == []  # type: ignore[arg-type]
+    assert deflicker_grain_warnings(None, node, deflicker=2, output=4) == []
+
+
 @pytest.fixture(scope="module")
 def grain_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     net = StandIn(s=2, width=8, convs=2, seed=1)
