@@ -65,7 +65,7 @@ since: docs/architecture.md). 1520-1529 were run once in session 30 after those 
 1525 lost a lone damaged field of a fade beside an edit: docs/architecture.md). 1540-1549 were run once
 in session 31 with nothing changed since (all 10 reels exact in every frame, cut and pairing: 1532
 frames). 1560-1569 were run once in session 31, the conform code still unchanged (9 of 10 reels exact;
-every one of 1380 frames exact; 1562 paired five frames a film frame off after an edit inside a fade
+every one of 1380 frames exact; 1562 paired five frames a film frame late after edits inside a transition
 beside a flash cut: docs/architecture.md). The held-out seeds are 1580-1589, never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
