@@ -735,10 +735,9 @@ def _level_gains(
     unmeasured bin takes its centre; between measured bins, its RMS lies between the line joining them
     and the measured slopes carried on (``_between``); beyond the last (or before the first) measured
     bin it follows the line through the two measured bins nearest it, never above the nearest one's RMS
-    and never below 0 (``_beyond``). The
-    gains are each bin's RMS over the RMS of ``population`` (int (bins,): the pixels per bin of the flat
-    tiles the spectrum was measured on), so that the spectrum, which holds those tiles' grain, is what
-    gain 1 synthesises there; all 1 where no bin was measured."""
+    and never below 0 (``_beyond``). The gains are each bin's RMS over the RMS of ``population`` (int
+    (bins,): the pixels per bin of the flat tiles the spectrum was measured on), so that the spectrum,
+    which holds those tiles' grain, is what gain 1 synthesises there; all 1 where no bin was measured."""
     edges = np.asarray(sums.edges, np.float64)
     centres = (edges[:-1] + edges[1:]) / 2
     measured = sums.pixels >= min_pixels
@@ -792,8 +791,7 @@ def _between(rms: np.ndarray, positions: np.ndarray, where: np.ndarray) -> np.nd
             continue
         upper = np.full((gap.size, 3), np.inf)
         for far, near in chords:
-            slope = (rms[near] - rms[far]) / float(positions[near] - positions[far])
-            upper = np.minimum(upper, rms[near] + slope * (x - float(positions[near])))
+            upper = np.minimum(upper, _carried(rms, positions, far, near, x))
         line = rms[gap]
         upper = np.clip(upper, line, np.maximum(cap, line))
         out[gap] = np.sqrt(line * upper)
@@ -815,10 +813,18 @@ def _beyond(rms: np.ndarray, positions: np.ndarray, where: np.ndarray) -> np.nda
         (where[-1], where[-2], np.arange(where[-1] + 1, rms.shape[0])),
         (where[0], where[1], np.arange(0, where[0])),
     ):
-        slope = (rms[end] - rms[inner]) / float(positions[end] - positions[inner])  # per unit of level
-        for b in outside:
-            out[b] = np.clip(rms[end] + slope * float(positions[b] - positions[end]), 0.0, rms[end])
+        if outside.size:
+            at = positions[outside][:, None]
+            out[outside] = np.clip(_carried(rms, positions, inner, end, at), 0.0, rms[end])
     return out
+
+
+def _carried(rms: np.ndarray, positions: np.ndarray, far: int, near: int, at: np.ndarray) -> np.ndarray:
+    """float64 (len(at), 3): the RMS at levels ``at`` (float64 (k, 1)) on the line through bins ``far``
+    and ``near`` of ``rms`` (bins, 3), at their ``positions`` (float64 (bins,) levels), carried on past
+    ``near``."""
+    slope = (rms[near] - rms[far]) / float(positions[near] - positions[far])  # per unit of level
+    return rms[near] + slope * (at - float(positions[near]))
 
 
 def _positive_definite(corr: np.ndarray) -> np.ndarray:
