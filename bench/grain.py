@@ -220,8 +220,9 @@ def stock_control(
     shot has few flat tiles, so even the stock itself does not read 1: its spread is the bars' own
     noise on this shot. Kind ``picture``: the picture without grain, scored alike: each band's reading
     there is the share of the film's that is not grain. ``frames``: the held-out ``PairFrame``s scored,
-    ``boxes`` their rectangles, ``films`` the film there. Empty where the pairs' film is not the truth's picture plus grain (its
-    residual more than twice the stock's amplitude: another colour space or raster)."""
+    ``boxes`` their rectangles, ``films`` the film there. Empty where the pairs' film is not the truth's
+    picture plus grain (its residual more than twice the stock's amplitude: another colour space or
+    raster)."""
     shot = truth["shots"][frames[0].shot]
     camera = CameraPath.from_dict(shot["camera"])
     stock = GrainParams(**truth["film_grain"])
