@@ -57,8 +57,8 @@ of them fits its film shot but for 1..``max_skip`` frames at that cut, the cut i
 the other too, matched again without the film cut's snap or a fitted jump (``_trimmed_cuts``). The
 matched shots must then run forward through the film (the scan is in broadcast order): the heaviest
 chain of matches with increasing, non-overlapping film ranges is kept and the rest are unmatched, which
-also throws out the odd chance match of an unrelated film. ``film_first`` is the film frame shown at the shot's first frame
-(negative when the film starts inside the shot).
+also throws out the odd chance match of an unrelated film. ``film_first`` is the film frame shown at the
+shot's first frame (negative when the film starts inside the shot).
 
 Global offset (``offset``: the output frame that shows film frame 0) comes from the matched shot
 whose film range holds frame 0 (else the matched shot that starts earliest in the film). The paper's

@@ -573,6 +573,7 @@ def conform(
             "fields; or marked as a cut where none is, woven): %s",
             len(rebuilt), ", ".join(str(k) for k in rebuilt),
         )  # fmt: skip
+    p_cadence = params or CadenceParams()
     offset_result: OffsetResult | None = None
     film_info: manifest.FilmInfo | None = None
     joined: list[int] = []
@@ -581,7 +582,7 @@ def conform(
         breaks = _break_frames(records, analysis.track)
         # a lone field at a break is the new piece's first film frame: the film jumps there
         firm = [i for i in breaks if records[i].kind == "orphan"]
-        spans = _break_spans(records, breaks, (params or CadenceParams()).uncertain_margin)
+        spans = _break_spans(records, breaks, p_cadence.uncertain_margin)
         offset_result = find_offset(
             thumb_arr, film_thumbs, cut_list, breaks=breaks, firm_breaks=firm, break_spans=spans
         )
@@ -597,7 +598,6 @@ def conform(
                     len(joined), ", ".join(str(k) for k in joined),
                 )  # fmt: skip
 
-    p_cadence = params or CadenceParams()
     against = (
         repeats_against_evidence(records, analysis.evidence, p_cadence.repeat_against)
         if analysis.evidence is not None
@@ -631,7 +631,7 @@ def conform(
             len(against), _spans(tuple(against)),
         )  # fmt: skip
     flagged = set(against)
-    little = tuple(k for k in conform_manifest.uncertain_cadence if k not in flagged)
+    little = tuple(k for k in conform_manifest.uncertain_cadence or () if k not in flagged)
     if little:
         log.info(
             "%d frame(s) whose cadence rests on little evidence (a still or frozen stretch with an edit in "
