@@ -584,7 +584,7 @@ class ProfileAccumulator:
         self.frames += 1
         residual, smooth = highpass(rgb, p.smooth_sigma)
         # the pictures sampled: the frame's, then the reference's, which decides the grain-like tiles
-        residuals = (residual,)
+        residuals: tuple[np.ndarray, ...] = (residual,)
         if reference is None:
             level = luma(smooth)
         else:
