@@ -144,6 +144,9 @@ def _summary(report: Any) -> dict[str, Any]:
         "grain_amplitude_interval": g.amplitude.interval,
         "grain_bands_interval": [b.power.interval for b in g.bands],
         "grain_channels": [c.ratio for c in g.channels],
+        # what the grain figures were read on: flat tiles of frame differences or of single frames
+        "grain_measured_on": "frame differences" if g.temporal else "single frames",
+        "grain_flat_tiles": g.flat_tiles,
         "detail": report.detail.energy.ratio,
         "steadiness": report.steadiness.change.ratio,
     }
@@ -197,11 +200,13 @@ def score_variant(
 
 def mean_summary(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean of ``_summary`` dicts (one per grain seed), field by field and band by band; a ratio that
-    any of them lacks (None) is None."""
+    any of them lacks (None) is None; a text field is kept where every draw gives the same."""
 
     def mean(values: list[Any]) -> Any:
         if any(v is None or isinstance(v, tuple) for v in values):
             return None  # a ratio missing somewhere, or an interval (not averaged)
+        if isinstance(values[0], str):  # what the figures were read on: the same for every draw, or mixed
+            return values[0] if len(set(values)) == 1 else "mixed"
         if isinstance(values[0], list):
             return [mean([v[i] for v in values]) for i in range(len(values[0]))]
         return float(np.mean(values))
