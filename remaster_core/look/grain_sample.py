@@ -377,8 +377,8 @@ def _axis_transfer(tile: int) -> np.ndarray:
     """float64 (WARP_STEPS, tile): the power each quantised fraction's 1-D interpolator passes at the
     DFT frequencies of a ``tile`` px tile (fftfreq order)."""
     w = _lanczos4_weights(np.arange(WARP_STEPS, dtype=np.float64) / WARP_STEPS)
-    phase = np.exp(-2j * np.pi * np.outer(np.arange(-3, 5), np.fft.fftfreq(tile)))
-    return np.abs(w @ phase) ** 2
+    angle = 2.0 * np.pi * np.outer(np.arange(-3, 5), np.fft.fftfreq(tile))
+    return (w @ np.cos(angle)) ** 2 + (w @ np.sin(angle)) ** 2  # |sum_k w_k exp(-2 pi i f k)|^2
 
 
 def _steps(positions: np.ndarray) -> np.ndarray:
