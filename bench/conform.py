@@ -428,14 +428,21 @@ def _report_families(rows: list[dict[str, Any]], args: argparse.Namespace) -> in
                 f"{r['reel']}: {len(wrong)} frames given another film frame than their own "
                 f"(output frame: film frames late): {wrong}"
             )
+    for r in rows:
+        missed, false = r["ours"].get("cuts_missed") or 0, r["ours"].get("cuts_false") or 0
+        if missed or false:
+            print(f"{r['reel']}: cuts missed {missed}, false cuts {false}")
     ok = all(
         r["ours"]["exact"] == r["present"]
         and r["ours"].get("film_first_ok") is not False
+        and not r["ours"].get("cuts_missed")
+        and not r["ours"].get("cuts_false")
         and r["speed_vs_ffmpeg"] >= 0.5
         for r in rows
     )
     print(
-        "bars (ours 100% exact, every shot's film offset exact, end to end >= half of ffmpeg's speed):",
+        "bars (ours 100% exact, every cut found and no false cut, every shot's film offset exact, end to end "
+        ">= half of ffmpeg's speed):",
         "met" if ok else "NOT met",
     )
     return 0 if ok else 1
