@@ -73,7 +73,8 @@ grain: docs/architecture.md). 1600-1609 were run once at the end of session 32 (
 and 1603 pair 3 and 1 frames off: docs/architecture.md). 1620-1629 were run once at the start of session 33,
 the conform code unchanged (all 10 reels exact in every frame, cut and pairing: 1286 frames). 1640-1649
 were run once later in session 33, the conform code still unchanged (every one of 1610 frames exact; 1644
-missed a cut between two fast pans: docs/architecture.md). The held-out seeds are 1660-1669, never run.
+missed a cut between two fast pans, found since: docs/architecture.md). The held-out seeds are 1660-1669,
+never run.
 
 Bars per reel: every 24p frame present in the broadcast recovered once, in order, from its own
 fields only (no frame mixing two film frames or film and video); each within 1 dB of the codec's own
