@@ -155,7 +155,7 @@ def _colour_stands_out(
     is at least ``min_score`` and ``ratio`` times the median of the ``window`` frames on each side of it (one
     side at the reel's ends): a cut between two fast pans over different pictures, where every frame's
     standardised picture moves about as much as at the cut but the colours move only at the cut (held-out
-    stress seed 1644: 0.78 against 0.07-0.11 around it, the whole score 0.80 against 0.28-0.29)."""
+    stress seed 1644: 0.78 against 0.04-0.12 around it, the whole score 0.80 against 0.27-0.32)."""
     colour = np.maximum(2.0 * scores - structure, np.float32(0.0))
     out = np.zeros(scores.shape[0], bool)
     for t in np.flatnonzero(picture & (colour >= p.min_score)):
