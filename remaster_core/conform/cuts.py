@@ -138,14 +138,17 @@ def _structure_stands_out(structure: np.ndarray, p: CutParams) -> np.ndarray:
     for t in np.flatnonzero(structure >= 0.5 * p.light_structure):  # few frames: the rest cannot qualify
         if t == 0 or structure[t] < structure[max(1, t - 2) : t + 3].max():
             continue
-        sides = [
-            side
-            for side in (structure[max(1, t - p.window) : t], structure[t + 1 : t + 1 + p.window])
-            if side.size
-        ]
-        if sides:
-            out[t] = bool(structure[t] >= p.ratio * max(float(np.median(side)) for side in sides))
+        out[t] = _clears_both_sides(structure, int(t), p)
     return out
+
+
+def _clears_both_sides(values: np.ndarray, t: int, p: CutParams) -> bool:
+    """Whether ``values[t]`` is at least ``ratio`` times the median of the ``window`` frames on each side
+    of it (frame 0 left out; one side at the reel's ends, False with neither)."""
+    sides = [
+        side for side in (values[max(1, t - p.window) : t], values[t + 1 : t + 1 + p.window]) if side.size
+    ]
+    return bool(sides) and bool(values[t] >= p.ratio * max(float(np.median(side)) for side in sides))
 
 
 def _colour_stands_out(
@@ -159,11 +162,7 @@ def _colour_stands_out(
     colour = np.maximum(2.0 * scores - structure, np.float32(0.0))
     out = np.zeros(scores.shape[0], bool)
     for t in np.flatnonzero(picture & (colour >= p.min_score)):
-        sides = [
-            side for side in (colour[max(1, t - p.window) : t], colour[t + 1 : t + 1 + p.window]) if side.size
-        ]
-        if sides:
-            out[t] = bool(colour[t] >= p.ratio * max(float(np.median(side)) for side in sides))
+        out[t] = _clears_both_sides(colour, int(t), p)
     return out
 
 
