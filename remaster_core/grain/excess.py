@@ -176,7 +176,7 @@ def _bands(film_profile: GrainProfile, output: GrainProfile, passed: tuple[float
             a2[b, c] = float((o * cut * cut * w).mean())
             at_sure = float((np.minimum(f, SURE * o) * w).mean())
             target[b, c] = [
-                float((np.minimum(f, k * o) * w).mean()) if k <= SURE else at_sure + (k - SURE) * a0[b, c]
+                float((np.minimum(f, k * o) * w).mean()) if k <= SURE else _past_sure(at_sure, k, a0[b, c])
                 for k in _STRENGTHS
             ]
     return _Bands(power, a0, a1, a2, target, gains)
@@ -219,6 +219,12 @@ def _transfers(plan: ExcessPlan, height: int, width: int) -> tuple[np.ndarray, n
     return band, excess
 
 
+def _past_sure(at_sure: float, k: np.ndarray | float, a0: float) -> np.ndarray | float:
+    """``T(k)`` above ``SURE`` (step 3): ``T(SURE)`` (``at_sure``) and the band's whole power ``a0`` per
+    unit of ``k`` beyond, i.e. the power taken from grain of ``SURE`` times the record's and no more."""
+    return at_sure + (k - SURE) * a0
+
+
 def _beta(strength: np.ndarray, ratio: np.ndarray, o: _Bands, b: int) -> np.ndarray:
     """float32 (H, W, 3) in 0..1: how much of band ``b``'s excess to take away (step 3) where the frame's
     grain is ``strength`` (float32 (H, W, 3), ``k``) times the record's and the film's level gain
@@ -232,7 +238,7 @@ def _beta(strength: np.ndarray, ratio: np.ndarray, o: _Bands, b: int) -> np.ndar
         x = k / rho
         at_sure = np.interp(np.log(SURE), log_k, o.target[b, c])
         below = np.interp(np.log(np.maximum(x, 1e-9)), log_k, o.target[b, c])
-        target = rho * np.where(x <= SURE, below, at_sure + (x - SURE) * o.a0[b, c])  # past the table too
+        target = rho * np.where(x <= SURE, below, _past_sure(at_sure, x, o.a0[b, c]))  # past the table too
         a0, a1, a2 = o.a0[b, c], o.a1[b, c], o.a2[b, c]
         if a2 <= 0:
             out[..., c] = 0.0
