@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python bench/conform.py                      # presets small and default, seeds 1 and 2
     .venv/bin/python bench/conform.py --stress 100-119     # the stress corpus's tuning seeds
-    .venv/bin/python bench/conform.py --stress 1660-1669   # held-out stress seeds (never run; 900-909,
+    .venv/bin/python bench/conform.py --stress 1680-1689   # held-out stress seeds (never run; 900-909,
                                                            # 940-949, 960-969, 980-989, 1000-1009,
                                                            # 1020-1029, 1040-1049, 1060-1069, 1080-1089,
                                                            # 1100-1109, 1120-1129, 1140-1149, 1160-1169,
@@ -13,8 +13,9 @@ Usage (from the repository root)::
                                                            # 1340-1349, 1360-1369, 1380-1389, 1400-1409,
                                                            # 1420-1429, 1440-1449, 1460-1469, 1480-1489,
                                                            # 1500-1509, 1520-1529, 1540-1549, 1560-1569,
-                                                           # 1580-1589, 1600-1609, 1620-1629 and 1640-1649
-                                                           # were held out until run or tuned on)
+                                                           # 1580-1589, 1600-1609, 1620-1629, 1640-1649
+                                                           # and 1660-1669 were held out until run or tuned
+                                                           # on)
     .venv/bin/python bench/conform.py --reels small:1 --json bench/results/conform.json
     .venv/bin/python bench/conform.py --real               # the real clip (scripts/fetch_real.sh), phases 0-3
     .venv/bin/python bench/conform.py --stress 100-105 --repeat 3   # end-to-end speed: median of 3
@@ -460,12 +461,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stress", default=None, metavar="SEEDS",
         help="run the stress corpus instead (remaster synth --preset stress), e.g. 100-119 (tuning seeds) or "
-        "1660-1669 (held out: never run; 900-909, 940-949, 960-969, 980-989, 1000-1009, 1020-1029, "
+        "1680-1689 (held out: never run; 900-909, 940-949, 960-969, 980-989, 1000-1009, 1020-1029, "
         "1040-1049, 1060-1069, 1080-1089, 1100-1109, 1120-1129, 1140-1149, 1160-1169, 1180-1189, "
         "1200-1209, 1220-1229, 1240-1249, 1260-1269, 1280-1289, 1300-1309, 1320-1329, 1340-1349, "
         "1360-1369, 1380-1389, 1400-1409, 1420-1429, 1440-1449, 1460-1469, 1480-1489, 1500-1509, "
-        "1520-1529, 1540-1549, 1560-1569, 1580-1589, 1600-1609, 1620-1629 and 1640-1649 were held out until "
-        "run or tuned on)",
+        "1520-1529, 1540-1549, 1560-1569, 1580-1589, 1600-1609, 1620-1629, 1640-1649 and 1660-1669 were "
+        "held out until run or tuned on)",
     )  # fmt: skip
     parser.add_argument(
         "--stress-frames", type=int, nargs=2, default=(100, 250), metavar=("MIN", "MAX"),
