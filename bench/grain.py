@@ -329,6 +329,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     out_params = DeflickerParams(radius=args.deflicker_output, sigma=args.deflicker_output_sigma)
     inputs: dict[str, list[np.ndarray]] = {}
     outs: dict[str, list[np.ndarray]] = {}
+    pairs_of: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # the grain step's pairs (+out only)
     for suffix, seq in sets.items():
         inputs[f"bilinear{suffix}"] = [
             np.ascontiguousarray(x[r, c]) for x, (r, c) in zip(seq, boxes, strict=True)
@@ -343,6 +344,12 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             if suffix and not out_params.off:
                 # as `remaster render --deflicker-output`: the model's output deflickered too (film raster)
                 outs[f"{name}{suffix}+out"] = _crops(_deflickered(full, out_params), boxes)
+                # and the grain step reads the model's outputs of each frame and the one before (the first
+                # frame: after) on its own region (``render.chunk.excess_pair``)
+                pairs_of[f"{name}{suffix}+out"] = [
+                    (full[k][r, c], full[k - 1 if k else min(1, len(full) - 1)][r, c])
+                    for k, (r, c) in enumerate(boxes)
+                ]
     shot = index.val[0].shot
     results = {name: score_variant(seq, films, {}, shot, []) for name, seq in inputs.items()}
     control = stock_control(
@@ -378,7 +385,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             # away in flat areas, then the film's less what is left synthesised
             plan = excess_plan(profile, own, passed) if own.tile == profile.tile else None
             if plan is not None and plan.removes:
-                reduced = [remove_excess(o, plan) for o in outs[label]]
+                pairs = pairs_of.get(label) or [None] * len(outs[label])
+                reduced = [remove_excess(o, plan, pair) for o, pair in zip(outs[label], pairs, strict=True)]
                 scored_excess = score_variant(
                     reduced, films, {"excess": plan.deficit}, shot, args.grain_seeds
                 )

@@ -479,16 +479,24 @@ def grain_plan(info: ModelInfo | None, passed: np.ndarray | None = None) -> Exce
 
 
 def apply_grain(
-    picture: np.ndarray, params: NodeParams, plan: ExcessPlan | None, *, shot: int, frame: int
+    picture: np.ndarray,
+    params: NodeParams,
+    plan: ExcessPlan | None,
+    *,
+    shot: int,
+    frame: int,
+    pair: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The grain step of ``render_frame`` (after the model and the mix): ``picture`` (float32 (H, W, 3)
-    on the output raster) less the grain it carries beyond the film's (``grain.excess.remove_excess``)
-    plus grain of ``plan.deficit`` keyed by (shot, frame, ``params.grain_seed``); ``picture`` itself
-    when the grain is off or there is no plan or profile (see the module docstring)."""
+    on the output raster) less the grain it carries beyond the film's (``grain.excess.remove_excess``,
+    its strength read on ``pair``'s moved difference too where given: the model's outputs of this
+    frame and an adjacent one) plus grain of ``plan.deficit`` keyed by (shot, frame,
+    ``params.grain_seed``); ``picture`` itself when the grain is off or there is no plan or profile (see
+    the module docstring)."""
     settings = params.grain()
     if settings.off or plan is None or plan.deficit is None:
         return picture
-    return add_grain(remove_excess(picture, plan), plan.deficit, settings, shot=shot, frame=frame)
+    return add_grain(remove_excess(picture, plan, pair), plan.deficit, settings, shot=shot, frame=frame)
 
 
 def grain_key(shot: ShotMapping | None, frame: int) -> tuple[int, int]:

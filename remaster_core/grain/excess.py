@@ -22,7 +22,20 @@ more than ``MIN_CUT`` of the film's), and each channel:
    power in the band, times the square of the output's level gain at the pixel,
    ``synthesis.gain_at_level``), read over a Gaussian of ``STRENGTH_SPREAD`` times ``MASK_SIGMA`` px (at
    the finest band; sqrt(2) wider a band down): about 1 where the frame's grain is the training
-   shots';
+   shots'. On one frame that power holds the picture's fine texture as well as the grain. Given the
+   model's output of an adjacent frame (``pair``; the render's output deflicker makes it), ``k`` is
+   also read on the two frames' difference once the neighbour is moved onto the frame
+   (``grain_difference``: the affine motion of ``look.motion`` or none, Lanczos-4 as the look metric
+   moves it; the power divided by ``1 +`` the band's mean warp transfer in each ``TRANSFER_TILE`` px
+   tile, as grain new in each frame adds), where texture that follows the motion cancels and grain does
+   not; the lower of the two reads is taken (an occlusion, a cut or motion the affine misses read high
+   in the difference and leave the frame's own). Held-out grain seed 64's shot: the finest half-octave
+   band's ``k`` read 1.83 on single frames in the look metric's flat tiles (its fine texture) while its
+   output carries 1.24 times the record's grain on frame differences, so the step took away what it
+   takes above ``SURE`` (the finest octave 2.61 -> 1.93 of the film's); read on the difference too,
+   2.61 -> 1.31 (``beta`` at most 1 leaves ``k`` times the film's at best). A neighbour showing the
+   same picture (a frozen shot, a repeated frame: the difference's median ``k`` under ``SAME_PICTURE``
+   in the first band looked at) is not used;
 3. **how much of R**: ``beta`` in 0..1 such that the band, ``k`` times ``O``'s power, less ``beta R``,
    holds the target ``T(k)``. Up to ``SURE`` (1.25: the strength's read scatters by less about the
    record's 1), ``sum w_b^2 min(F', k O)`` (``F'``: ``F`` at the film's level gain there): the film's
@@ -41,10 +54,16 @@ more than ``MIN_CUT`` of the film's), and each channel:
    more than grain): up to ``GRAIN_ONLY``, ``beta`` in full; none from ``DETAIL``, linearly between;
 5. ``picture - sum_b weight_b beta_b R_b``.
 
+The filters act on the picture, texture and grain alike: what tells them apart is only how much is
+taken (``beta``), and where (``weight``).
+
 The deficit synthesised afterwards is ``grain_deficit``'s (the profile export embeds): nothing in an
 octave where the output holds more than the film, the film's less the output's elsewhere. Whole-frame
-operations only (no tiles, no randomness): a frame is the same for any chunking or tiling. Cost: two
-inverse transforms per channel and band looked at (two or three bands for a fine excess).
+operations only (no tiles, no randomness): a frame is the same for any chunking or tiling (with ``pair``,
+for the same neighbour: the render reads it past the chunk's ends, as the output deflicker does). Cost: two
+inverse transforms per channel and band looked at (two or three bands for a fine excess); with ``pair``,
+the motion between the two frames, one more forward transform per channel and one more inverse per
+channel and band.
 """
 
 from __future__ import annotations
@@ -57,7 +76,9 @@ import numpy as np
 
 from remaster_core.grain.profile import GrainProfile, grain_deficit
 from remaster_core.grain.synthesis import ccs_frequencies, gain_at_level, picture_level
-from remaster_core.look.regions import LookParams, gaussian
+from remaster_core.look.grain_sample import WARP, warp_transfer
+from remaster_core.look.motion import motion_between
+from remaster_core.look.regions import LookParams, gaussian, tiles
 
 PAD = 16
 """px of mirrored picture around the frame before the transform (the band filters' kernels are a few
@@ -83,6 +104,14 @@ both."""
 SURE = 1.25
 """``k`` up to which a frame's grain is taken for the record's (the strength's read scatters by less);
 above it the frame keeps what it holds beyond (module docstring, step 3)."""
+SAME_PICTURE = 0.1
+"""A neighbour whose moved difference reads a median strength ``k`` under this in the finest band looked
+at shows the frame's own picture and grain (a frozen shot, a repeated frame): ``k`` is read on the frame
+alone (step 2)."""
+TRANSFER_TILE = 64
+"""px: the tiles whose sub-pixel positions give the warp's power transfer (``grain_difference``)."""
+FINE_SIGMA = 1.0
+"""px: the Gaussian above which ``grain_difference`` compares what two moves of a neighbour leave."""
 _STRENGTHS = np.geomspace(1e-3, 2 * DETAIL, 256)
 """The ``k`` at which each band's target power is tabulated (``_Bands.target``)."""
 
@@ -249,10 +278,63 @@ def _beta(strength: np.ndarray, ratio: np.ndarray, o: _Bands, b: int) -> np.ndar
     return out
 
 
-def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
+def grain_difference(frame: np.ndarray, neighbour: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """What grain new in each frame reads as once ``neighbour`` is moved onto ``frame`` (both float32
+    (H, W, 3), R'G'B', the model's outputs of two adjacent frames): ``(difference, transfer)``, the
+    difference float32 (H, W, 3) ``frame - warp(neighbour)`` and the warp's power transfer in each of
+    the frame's ``TRANSFER_TILE`` px tiles, float64 (rows, cols, t, t) (``look.grain_sample.
+    warp_transfer``, fftfreq order; one tile of the whole frame where it is smaller): there the
+    difference holds ``1 +`` it times a frame's grain power. The warp is the affine motion from
+    ``neighbour`` to ``frame`` (``look.motion.motion_between``'s model, resampled with
+    ``look.grain_sample.WARP``: a zoom's sub-pixel positions, and with them the transfer, change across
+    the frame) or none at all, whichever leaves less fine power (above a Gaussian of ``FINE_SIGMA`` px)
+    in the difference per unit of the grain it carries (``1 +`` the move's mean transfer there): a still
+    camera over a picture with nothing coarse to track (a flat wall's fine texture) gives the affine a
+    stray fraction of a pixel that the texture would not cancel at. None where the two differ in size."""
+    if neighbour.shape != frame.shape or frame.ndim != 3:
+        return None
+    frame = np.ascontiguousarray(frame, np.float32)
+    neighbour = np.ascontiguousarray(neighbour, np.float32)
+    h, w = frame.shape[:2]
+    still_x, still_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    t = min(TRANSFER_TILE, h, w)
+    radius = np.hypot(np.fft.fftfreq(t)[:, None], np.fft.fftfreq(t)[None, :])
+    above = (1.0 - np.exp(-2.0 * np.pi**2 * FINE_SIGMA**2 * radius**2)) ** 2  # what the fine residual keeps
+    above /= above.sum()
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for map_x, map_y in ((still_x, still_y), motion_between(neighbour, frame, LookParams()).model_maps()):
+        difference = frame - cv2.remap(neighbour, map_x, map_y, WARP, borderMode=cv2.BORDER_REPLICATE)
+        fine = difference - gaussian(difference, FINE_SIGMA)
+        cut_x, cut_y = tiles(map_x, t), tiles(map_y, t)
+        rows, cols = cut_x.shape[:2]
+        transfer = warp_transfer(cut_x.reshape(-1, t, t), cut_y.reshape(-1, t, t)).reshape(rows, cols, t, t)
+        # per unit of grain: a move that low-passes the neighbour leaves less of its grain, not less texture
+        power = float(np.mean(fine * fine)) / (1.0 + float((transfer.mean(axis=(0, 1)) * above).sum()))
+        if best is None or power < best[0]:
+            best = (power, difference, transfer)
+    assert best is not None
+    return best[1], best[2]
+
+
+@functools.lru_cache(maxsize=8)
+def _band_shares(size: int) -> np.ndarray:
+    """float64 (bands, size, size): ``w_b^2`` on a ``size`` px tile's DFT grid (fftfreq order), each
+    band's weights summing to 1 (a mean over the band)."""
+    radius = np.hypot(np.fft.fftfreq(size)[:, None], np.fft.fftfreq(size)[None, :])
+    weights = _band_weights(radius) ** 2
+    return weights / np.maximum(weights.sum(axis=(1, 2), keepdims=True), 1e-12)
+
+
+def remove_excess(
+    picture: np.ndarray, plan: ExcessPlan, pair: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """``picture`` (float32 (H, W, 3), the model's output on the output raster, R'G'B') less the grain it
     carries beyond the film's, in its flat areas (module docstring); ``picture`` itself when the plan
-    removes nothing. Not clipped."""
+    removes nothing. Not clipped.
+
+    ``pair``: (this frame's model output, an adjacent frame's), float32 (H, W, 3) each, before any output
+    deflicker (``picture`` may be the deflickered one): the strength is read on their moved difference
+    too (step 2). None, or of another size than ``picture``: on the frame alone."""
     if plan.bands is None:
         return picture
     assert plan.film is not None and plan.output is not None
@@ -261,8 +343,13 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
     pad = min(PAD, h - 1, w - 1)
     bottom = min(cv2.getOptimalDFTSize(h + 2 * pad) - h - pad, h - 1)  # a size the transform is fast at
     right = min(cv2.getOptimalDFTSize(w + 2 * pad) - w - pad, w - 1)
-    padded = cv2.copyMakeBorder(picture, pad, bottom, pad, right, cv2.BORDER_REFLECT_101)
-    band_filters, excess_filters = _transfers(plan, *padded.shape[:2])
+
+    def padded_spectra(image: np.ndarray) -> list[np.ndarray]:
+        padded = cv2.copyMakeBorder(image, pad, bottom, pad, right, cv2.BORDER_REFLECT_101)
+        return [cv2.dft(np.ascontiguousarray(padded[:, :, c])) for c in range(3)]
+
+    spectra = padded_spectra(picture)
+    band_filters, excess_filters = _transfers(plan, h + pad + bottom, w + pad + right)
     o = _bands(plan.film, plan.output, plan.passed)
     level = picture_level(picture, plan.output.smooth_sigma)
     if plan.film.smooth_sigma != plan.output.smooth_sigma:  # export writes them alike
@@ -271,20 +358,23 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
         film_level = level
     output_level = np.maximum(gain_at_level(plan.output, level) ** 2, np.float32(1e-12))
     ratio = gain_at_level(plan.film, film_level) ** 2 / output_level  # rho
-    spectra = [cv2.dft(np.ascontiguousarray(padded[:, :, c])) for c in range(3)]
+    moved = grain_difference(*pair) if pair is not None and pair[0].shape == picture.shape else None
+    moved_spectra = padded_spectra(moved[0]) if moved is not None else None
+    shares = _band_shares(moved[1].shape[-1]) if moved is not None else None
 
-    def filtered(transfer: np.ndarray, c: int) -> np.ndarray:
+    def filtered(source: list[np.ndarray], transfer: np.ndarray, c: int) -> np.ndarray:
         flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
-        return cv2.idft(spectra[c] * transfer, flags=flags)[pad : pad + h, pad : pad + w]
+        return cv2.idft(source[c] * transfer, flags=flags)[pad : pad + h, pad : pad + w]
 
     half = (max(1, w // 2), max(1, h // 2))  # the detail's power, at half the resolution
     small = (max(1, w // COARSE), max(1, h // COARSE))  # the strength's, at 1/COARSE
     small_ratio = cv2.resize(ratio, small, interpolation=cv2.INTER_AREA)
     out = picture.copy()
+    use_difference: bool | None = None if moved is not None else False  # judged on the first band looked at
     for b, on in enumerate(plan.bands):
         if not on:
             continue
-        band = cv2.merge([filtered(band_filters[b], c) for c in range(3)])
+        band = cv2.merge([filtered(spectra, band_filters[b], c) for c in range(3)])
         squared = band * band
         expected = output_level * o.a0[b].astype(np.float32) + np.float32(1e-20)
         sigma = MASK_SIGMA * 2.0 ** (b / 2)
@@ -292,12 +382,27 @@ def remove_excess(picture: np.ndarray, plan: ExcessPlan) -> np.ndarray:
         local = cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR) / expected
         weight = np.clip((DETAIL - local) / (DETAIL - GRAIN_ONLY), 0.0, 1.0)
         # how strong, read wider: at a quarter of the resolution (it changes slowly), then back
-        power = gaussian(
-            cv2.resize(squared, small, interpolation=cv2.INTER_AREA), STRENGTH_SPREAD * sigma / COARSE
-        )
-        strength = power / cv2.resize(expected, small, interpolation=cv2.INTER_AREA)
+        small_expected = cv2.resize(expected, small, interpolation=cv2.INTER_AREA)
+        spread = STRENGTH_SPREAD * sigma / COARSE
+        strength = gaussian(cv2.resize(squared, small, interpolation=cv2.INTER_AREA), spread) / small_expected
+        if (
+            use_difference is not False
+            and moved is not None
+            and moved_spectra is not None
+            and shares is not None
+        ):
+            moved_band = cv2.merge([filtered(moved_spectra, band_filters[b], c) for c in range(3)])
+            # the grain power the difference holds per unit of the frame's, tile by tile, at 1/COARSE
+            adds = (1.0 + np.einsum("rcij,ij->rc", moved[1], shares[b])).astype(np.float32)
+            adds = cv2.resize(adds, small, interpolation=cv2.INTER_LINEAR)[..., None]
+            power = gaussian(cv2.resize(moved_band * moved_band, small, interpolation=cv2.INTER_AREA), spread)
+            from_difference = power / (adds * small_expected)
+            if use_difference is None:  # a neighbour of the same picture differs by nothing
+                use_difference = bool(np.median(from_difference) >= SAME_PICTURE)
+            if use_difference:
+                strength = np.minimum(strength, from_difference)
         beta = _beta(strength, small_ratio, o, b)
         amount = weight * cv2.resize(beta, (w, h), interpolation=cv2.INTER_LINEAR)
-        excess = cv2.merge([filtered(excess_filters[b, c], c) for c in range(3)])
+        excess = cv2.merge([filtered(spectra, excess_filters[b, c], c) for c in range(3)])
         out -= amount * excess
     return out

@@ -780,6 +780,20 @@ def frame_grain(
     return grain_plan(info, passed)
 
 
+def excess_pair(
+    window: Sequence[np.ndarray | None], centre: int, starts_shot: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The model's outputs the grain step reads the output's grain on (``grain.excess.remove_excess``'s
+    ``pair``): the frame's (``window[centre]``) and the frame before's, else the frame after's (first
+    where the frame ``starts_shot``: the one before is another shot's); None without either (no output
+    deflicker: its window is the frame alone, and a frame's neighbour outside the chunk is not made)."""
+    own = window[centre]
+    for k in (centre + 1, centre - 1) if starts_shot else (centre - 1, centre + 1):
+        if own is not None and 0 <= k < len(window) and (other := window[k]) is not None:
+            return own, other
+    return None
+
+
 def _model_plans(settings: RenderSettings, opened: _Opened, plans: dict[int, _Plan]) -> dict[int, _Plan]:
     """``plans`` and, with an output deflicker, a plan (no key: never written) for each frame the input
     holds within its radius of a planned frame, whose model output the deflicker reads."""
@@ -861,7 +875,10 @@ def _render(
             plan = grain_of(frame)
             if not node.grain().off and plan is not None:
                 unmeasured = unmeasured_share(plan.deficit, mixed)
-            out = resampled.finish(apply_grain(mixed, node, plan, shot=shot, frame=in_shot))
+            grain = apply_grain(
+                mixed, node, plan, shot=shot, frame=in_shot, pair=excess_pair(window, q, in_shot == 0)
+            )
+            out = resampled.finish(grain)
             if colour is not None:
                 out, meta = colour.to_output(out), colour.tag(meta, settings.output.ext)
         except RemasterError as exc:

@@ -200,3 +200,36 @@ def test_taking_the_excess_away_is_bit_identical_for_any_chunking(
         assert np.array_equal(one[f], four[f]), f
         assert 0 < float(np.abs(one[f] - untouched[f]).max())
         assert float(np.std(one[f] - untouched[f])) < float(np.std(untouched[f] - clean[f]))
+
+
+def test_with_an_output_deflicker_the_excess_reads_a_neighbour_and_stays_bit_identical_for_any_chunking(
+    excess_models: tuple[Path, Path], plates: str, tmp_path: Path
+) -> None:
+    """With ``--deflicker-output`` the grain step reads each frame's grain on its difference with the
+    model's output of the frame before (``render.chunk.excess_pair``; the first frame: after), which the
+    chunk makes past its ends as the deflicker does: chunks of 1 and 4 frames give the same bits."""
+    with_excess, _ = excess_models
+    one = _render(plates, with_excess, tmp_path / "c1", "--chunk", "1", "--deflicker-output", "1")
+    four = _render(plates, with_excess, tmp_path / "c4", "--chunk", "4", "--deflicker-output", "1")
+    assert sorted(one) == FRAMES
+    for f in FRAMES:
+        assert np.array_equal(one[f], four[f]), f
+
+
+def test_the_grain_steps_neighbour_is_the_frame_before_else_after_and_after_first_at_a_shots_start() -> None:
+    """``excess_pair``: (the frame's output, the one before's) where there is one; the one after's at a
+    reel's start or a missing frame before, and first at a shot's start (the frame before is another
+    shot's); None with the frame alone."""
+    from remaster_core.render.chunk import excess_pair
+
+    a, b, c = (np.full((2, 2, 3), v, np.float32) for v in (0.1, 0.2, 0.3))
+    pair = excess_pair([a, b, c], 1)
+    assert pair is not None and pair[0] is b and pair[1] is a
+    pair = excess_pair([a, b, c], 1, starts_shot=True)
+    assert pair is not None and pair[1] is c
+    pair = excess_pair([None, b, c], 1)
+    assert pair is not None and pair[1] is c
+    pair = excess_pair([a, b, None], 1, starts_shot=True)
+    assert pair is not None and pair[1] is a
+    assert excess_pair([b], 0) is None
+    assert excess_pair([None, b, None], 1) is None
