@@ -17,7 +17,10 @@ one's RMS per channel against the profile's and the ratio of its power to ours i
 (should be 1 within sampling noise). Row ``excess``: the step before the grain for a model that
 records its output's grain (``remaster_core.grain.excess.remove_excess``; here an output holding twice
 the profile's power above 1/4 cycle/px, two half-octave bands looked at), timed the same way, as a
-ratio to ``add_grain``'s time (what it adds to the grain step). About 30 s on two cores.
+ratio to ``add_grain``'s time (what it adds to the grain step); row ``excess paired``: the same with the
+frame before given (``pair``: what the render does with ``--deflicker-output``; the motion between the
+two and the strength read on their difference too), as a ratio to ``add_grain``'s and to the step's
+alone. About 40 s on two cores.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ def measure(size: tuple[int, int], profile: GrainProfile, repeats: int) -> dict[
     plan = excess_plan(profile, _fine_excess(profile))
     grainy = add_grain(picture, _fine_excess(profile), GrainSettings(), shot=0, frame=1)
     row["excess_s"] = best_seconds(lambda k: remove_excess(grainy, plan), repeats)
+    before = add_grain(picture, _fine_excess(profile), GrainSettings(), shot=0, frame=0)
+    row["excess_paired_s"] = best_seconds(lambda k: remove_excess(grainy, plan, (grainy, before)), repeats)
     row["excess_bands"] = [int(i) for i, on in enumerate(plan.bands or ()) if on]
     for name, fn in BASELINES.items():
         row[f"{name}_s"] = best_seconds(lambda k, fn=fn: fn(picture, profile, 0, k), repeats)  # type: ignore[misc]
@@ -184,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['size']:>10} {'excess':>15} {r['excess_s'] * 1e3:7.1f} {excess_ratio:6.2f}x of ours (bands {r['excess_bands']})"
         )  # type: ignore[operator]
+        paired_ratio = r["excess_paired_s"] / r["ours_s"]  # type: ignore[operator]
+        print(
+            f"{r['size']:>10} {'excess paired':>15} {r['excess_paired_s'] * 1e3:7.1f} {paired_ratio:6.2f}x of ours"
+            f" ({r['excess_paired_s'] / r['excess_s']:.2f}x excess alone)"  # type: ignore[operator]
+        )
     write_json_atomic(args.out, {
         "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
         "numpy": np.__version__, "threads": os.environ.get("OMP_NUM_THREADS"), "results": rows,

@@ -111,8 +111,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="average the model output's low band over N frames each side, following the motion, before "
-        "the grain: takes out the slow change the model makes of the input's fine noise (0: off, the "
-        "default; 4 is a good start, with --deflicker 4; the model also runs on N frames beyond each chunk)",
+        "the grain: takes out the slow change the model makes of the input's fine noise, and lets the grain "
+        "step read the output's grain against the frame before's, where the picture's texture cancels (0: "
+        "off, the default; 4 is a good start, with --deflicker 4; the model also runs on N frames beyond "
+        "each chunk)",
     )
     p.add_argument(
         "--chunk",

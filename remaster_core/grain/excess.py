@@ -30,12 +30,12 @@ more than ``MIN_CUT`` of the film's), and each channel:
    tile, as grain new in each frame adds), where texture that follows the motion cancels and grain does
    not; the lower of the two reads is taken (an occlusion, a cut or motion the affine misses read high
    in the difference and leave the frame's own). Held-out grain seed 64's shot: the finest half-octave
-   band's ``k`` read 1.83 on single frames in the look metric's flat tiles (its fine texture) while its
-   output carries 1.24 times the record's grain on frame differences, so the step took away what it
-   takes above ``SURE`` (the finest octave 2.61 -> 1.93 of the film's); read on the difference too,
-   2.61 -> 1.31 (``beta`` at most 1 leaves ``k`` times the film's at best). A neighbour showing the
-   same picture (a frozen shot, a repeated frame: the difference's median ``k`` under ``SAME_PICTURE``
-   in the first band looked at) is not used;
+   band's ``k`` read 1.8-2.0 on single frames in the look metric's flat tiles (its fine texture) and
+   1.2-1.4 on the difference, so the step took away only what it takes above ``SURE`` (the finest
+   octave 2.61 -> 1.93 of the film's); read on the difference too, 2.61 -> 1.31 (``beta`` at most 1
+   leaves ``k`` times the film's at best). A neighbour showing the same picture (a frozen shot, a
+   repeated frame: the difference's median ``k`` under ``SAME_PICTURE`` in the first band looked at) is
+   not used;
 3. **how much of R**: ``beta`` in 0..1 such that the band, ``k`` times ``O``'s power, less ``beta R``,
    holds the target ``T(k)``. Up to ``SURE`` (1.25: the strength's read scatters by less about the
    record's 1), ``sum w_b^2 min(F', k O)`` (``F'``: ``F`` at the film's level gain there): the film's
@@ -110,6 +110,9 @@ at shows the frame's own picture and grain (a frozen shot, a repeated frame): ``
 alone (step 2)."""
 TRANSFER_TILE = 64
 """px: the tiles whose sub-pixel positions give the warp's power transfer (``grain_difference``)."""
+MOTION_WIDTH = 480
+"""px: the widest picture the motion between a frame and its neighbour is found on (``grain_difference``:
+a global affine; a 1440x1080 frame's at full size took 1.2 s of one core)."""
 FINE_SIGMA = 1.0
 """px: the Gaussian above which ``grain_difference`` compares what two moves of a neighbour leave."""
 _STRENGTHS = np.geomspace(1e-3, 2 * DETAIL, 256)
@@ -285,35 +288,67 @@ def grain_difference(frame: np.ndarray, neighbour: np.ndarray) -> tuple[np.ndarr
     the frame's ``TRANSFER_TILE`` px tiles, float64 (rows, cols, t, t) (``look.grain_sample.
     warp_transfer``, fftfreq order; one tile of the whole frame where it is smaller): there the
     difference holds ``1 +`` it times a frame's grain power. The warp is the affine motion from
-    ``neighbour`` to ``frame`` (``look.motion.motion_between``'s model, resampled with
-    ``look.grain_sample.WARP``: a zoom's sub-pixel positions, and with them the transfer, change across
-    the frame) or none at all, whichever leaves less fine power (above a Gaussian of ``FINE_SIGMA`` px)
-    in the difference per unit of the grain it carries (``1 +`` the move's mean transfer there): a still
-    camera over a picture with nothing coarse to track (a flat wall's fine texture) gives the affine a
-    stray fraction of a pixel that the texture would not cancel at. None where the two differ in size."""
+    ``neighbour`` to ``frame`` (``look.motion.motion_between``'s model, found at most ``MOTION_WIDTH``
+    px wide: ``_affine_maps``; resampled with ``look.grain_sample.WARP``: a zoom's sub-pixel positions,
+    and with them the transfer, change across the frame) or none at all, whichever leaves less fine
+    power (above a Gaussian of ``FINE_SIGMA`` px) in the difference per unit of the grain it carries
+    (``1 +`` the move's mean transfer there): a still camera over a picture with nothing coarse to track
+    (a flat wall's fine texture) gives the affine a stray fraction of a pixel that the texture would not
+    cancel at. None where the two differ in size."""
     if neighbour.shape != frame.shape or frame.ndim != 3:
         return None
     frame = np.ascontiguousarray(frame, np.float32)
     neighbour = np.ascontiguousarray(neighbour, np.float32)
     h, w = frame.shape[:2]
-    still_x, still_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     t = min(TRANSFER_TILE, h, w)
     radius = np.hypot(np.fft.fftfreq(t)[:, None], np.fft.fftfreq(t)[None, :])
     above = (1.0 - np.exp(-2.0 * np.pi**2 * FINE_SIGMA**2 * radius**2)) ** 2  # what the fine residual keeps
     above /= above.sum()
+    rows, cols = max(1, h // t), max(1, w // t)
+    map_x, map_y = _affine_maps(frame, neighbour)
+    cut_x, cut_y = tiles(map_x, t), tiles(map_y, t)
+    moves = (
+        (frame - neighbour, np.ones((rows, cols, t, t))),  # none: whole pixels, everything passes
+        (
+            frame - cv2.remap(neighbour, map_x, map_y, WARP, borderMode=cv2.BORDER_REPLICATE),
+            warp_transfer(cut_x.reshape(-1, t, t), cut_y.reshape(-1, t, t)).reshape(rows, cols, t, t),
+        ),
+    )
     best: tuple[float, np.ndarray, np.ndarray] | None = None
-    for map_x, map_y in ((still_x, still_y), motion_between(neighbour, frame, LookParams()).model_maps()):
-        difference = frame - cv2.remap(neighbour, map_x, map_y, WARP, borderMode=cv2.BORDER_REPLICATE)
+    for difference, transfer in moves:
         fine = difference - gaussian(difference, FINE_SIGMA)
-        cut_x, cut_y = tiles(map_x, t), tiles(map_y, t)
-        rows, cols = cut_x.shape[:2]
-        transfer = warp_transfer(cut_x.reshape(-1, t, t), cut_y.reshape(-1, t, t)).reshape(rows, cols, t, t)
         # per unit of grain: a move that low-passes the neighbour leaves less of its grain, not less texture
         power = float(np.mean(fine * fine)) / (1.0 + float((transfer.mean(axis=(0, 1)) * above).sum()))
         if best is None or power < best[0]:
             best = (power, difference, transfer)
     assert best is not None
     return best[1], best[2]
+
+
+def _affine_maps(frame: np.ndarray, neighbour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (H, W) sampling maps into ``neighbour`` of the affine motion from it to ``frame`` (both
+    float32 (H, W, 3)): ``look.motion.motion_between``'s global model, found on both downscaled to at
+    most ``MOTION_WIDTH`` px wide (area average; the model brought back to full size, pixel centres
+    kept) and applied at full size."""
+    h, w = frame.shape[:2]
+    size = (max(1, min(w, MOTION_WIDTH)), max(1, round(h * min(w, MOTION_WIDTH) / w)))
+    if size[0] < w:
+        small = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in (neighbour, frame)]
+        m = motion_between(small[0], small[1], LookParams()).model
+        sx, sy = size[0] / w, size[1] / h
+        ox, oy = 0.5 * (sx - 1.0), 0.5 * (sy - 1.0)  # small = s * full + o, at pixel centres
+        m = np.array(
+            [
+                [m[0, 0], m[0, 1] * sy / sx, (m[0, 0] * ox + m[0, 1] * oy + m[0, 2] - ox) / sx],
+                [m[1, 0] * sx / sy, m[1, 1], (m[1, 0] * ox + m[1, 1] * oy + m[1, 2] - oy) / sy],
+            ]
+        )
+    else:
+        m = motion_between(neighbour, frame, LookParams()).model
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    map_x = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
+    map_y = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
+    return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)
