@@ -394,8 +394,8 @@ def remove_excess(
     output_level = np.maximum(gain_at_level(plan.output, level) ** 2, np.float32(1e-12))
     ratio = gain_at_level(plan.film, film_level) ** 2 / output_level  # rho
     moved = grain_difference(*pair) if pair is not None and pair[0].shape == picture.shape else None
-    moved_spectra = padded_spectra(moved[0]) if moved is not None else None
-    shares = _band_shares(moved[1].shape[-1]) if moved is not None else None
+    # the difference's spectra, its tiles' warp transfer and the band weights on the transfer's grid
+    reading = (padded_spectra(moved[0]), moved[1], _band_shares(moved[1].shape[-1])) if moved else None
 
     def filtered(source: list[np.ndarray], transfer: np.ndarray, c: int) -> np.ndarray:
         flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
@@ -405,7 +405,7 @@ def remove_excess(
     small = (max(1, w // COARSE), max(1, h // COARSE))  # the strength's, at 1/COARSE
     small_ratio = cv2.resize(ratio, small, interpolation=cv2.INTER_AREA)
     out = picture.copy()
-    use_difference: bool | None = None if moved is not None else False  # judged on the first band looked at
+    use_difference: bool | None = None  # judged on the first band looked at
     for b, on in enumerate(plan.bands):
         if not on:
             continue
@@ -420,15 +420,11 @@ def remove_excess(
         small_expected = cv2.resize(expected, small, interpolation=cv2.INTER_AREA)
         spread = STRENGTH_SPREAD * sigma / COARSE
         strength = gaussian(cv2.resize(squared, small, interpolation=cv2.INTER_AREA), spread) / small_expected
-        if (
-            use_difference is not False
-            and moved is not None
-            and moved_spectra is not None
-            and shares is not None
-        ):
+        if reading is not None and use_difference is not False:
+            moved_spectra, transfer, shares = reading
             moved_band = cv2.merge([filtered(moved_spectra, band_filters[b], c) for c in range(3)])
             # the grain power the difference holds per unit of the frame's, tile by tile, at 1/COARSE
-            adds = (1.0 + np.einsum("rcij,ij->rc", moved[1], shares[b])).astype(np.float32)
+            adds = (1.0 + np.einsum("rcij,ij->rc", transfer, shares[b])).astype(np.float32)
             adds = cv2.resize(adds, small, interpolation=cv2.INTER_LINEAR)[..., None]
             power = gaussian(cv2.resize(moved_band * moved_band, small, interpolation=cv2.INTER_AREA), spread)
             from_difference = power / (adds * small_expected)
