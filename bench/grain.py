@@ -34,8 +34,10 @@ raster, default the render's); with ``--deflicker-output N`` also with the model
 frames each side as ``remaster render --deflicker-output N`` does ("+deflicker+out", the deficit taking both
 deflickers' ``passed_power``). Kinds ``excess_clean`` and ``excess_*``: what ``remaster render`` does with
 a model that records its output's grain (``node.grain_plan``): the grain the output carries beyond
-the film's taken away in flat areas (``remaster_core.grain.excess``), clean and with the film's less
-what is left synthesised; only where the output has such an excess. The grain is measured on
+the film's taken away in flat areas (``remaster_core.grain.excess``; in the "+out" rows each frame's
+grain also read against the model's output of the frame before, the first frame's against the one
+after, as the render does with an output deflicker: ``render.chunk.excess_pair``), clean and with the
+film's less what is left synthesised; only where the output has such an excess. The grain is measured on
 motion-compensated frame differences
 (``remaster_core.look.grain_sample``), the profile and the output's grain alike.
 """
