@@ -77,7 +77,7 @@ import numpy as np
 from remaster_core.grain.profile import GrainProfile, grain_deficit
 from remaster_core.grain.synthesis import ccs_frequencies, gain_at_level, picture_level
 from remaster_core.look.grain_sample import WARP, warp_transfer
-from remaster_core.look.motion import motion_between
+from remaster_core.look.motion import affine_maps, motion_between
 from remaster_core.look.regions import LookParams, gaussian, tiles
 
 PAD = 16
@@ -345,10 +345,7 @@ def _affine_maps(frame: np.ndarray, neighbour: np.ndarray) -> tuple[np.ndarray, 
         )
     else:
         m = motion_between(neighbour, frame, LookParams()).model
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    map_x = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
-    map_y = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
-    return map_x.astype(np.float32), map_y.astype(np.float32)
+    return affine_maps(m, frame.shape)
 
 
 @functools.lru_cache(maxsize=8)

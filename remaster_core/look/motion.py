@@ -57,12 +57,8 @@ class Motion:
 
     @functools.cached_property
     def _model_maps(self) -> tuple[np.ndarray, np.ndarray]:
-        h, w = self.valid.shape
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-        m = self.model
-        map_x = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
-        map_y = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
-        return _read_only(map_x.astype(np.float32)), _read_only(map_y.astype(np.float32))
+        map_x, map_y = affine_maps(self.model, self.valid.shape)
+        return _read_only(map_x), _read_only(map_y)
 
     @property
     def valid_share(self) -> float:
@@ -106,6 +102,16 @@ class Motion:
         bilinear, edges replicated."""
         map_x, map_y = self.follow_maps()
         return cv2.remap(previous, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def affine_maps(model: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (H, W) sampling maps for ``cv2.remap`` of an affine ``model`` (float64 (2, 3): pixel (x, y)
+    of a picture of ``shape`` (H, W, ...) taken from ``model @ (x, y, 1)``), worked out in float64."""
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    map_x = model[0, 0] * xx + model[0, 1] * yy + model[0, 2]
+    map_y = model[1, 0] * xx + model[1, 1] * yy + model[1, 2]
+    return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
