@@ -79,6 +79,7 @@ from remaster_core.io.atomic import write_json_atomic
 from remaster_core.io.images import read_image, write_image
 from remaster_core.look import score_sequences
 from remaster_core.look.regions import LookParams
+from remaster_core.render.chunk import excess_pair
 from remaster_core.render.deflicker import OUTPUT_SIGMA, DeflickerParams, deflicker_frame, passed_power
 from remaster_core.synth.scenes import CameraPath, GrainParams, drawn_stock, load_picture, render_view
 from remaster_core.synth.scenes import add_grain as stock_grain
@@ -331,7 +332,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     out_params = DeflickerParams(radius=args.deflicker_output, sigma=args.deflicker_output_sigma)
     inputs: dict[str, list[np.ndarray]] = {}
     outs: dict[str, list[np.ndarray]] = {}
-    pairs_of: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # the grain step's pairs (+out only)
+    pairs_of: dict[str, list[tuple[np.ndarray, np.ndarray] | None]] = {}  # the grain step's pairs (+out)
     for suffix, seq in sets.items():
         inputs[f"bilinear{suffix}"] = [
             np.ascontiguousarray(x[r, c]) for x, (r, c) in zip(seq, boxes, strict=True)
@@ -346,10 +347,12 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             if suffix and not out_params.off:
                 # as `remaster render --deflicker-output`: the model's output deflickered too (film raster)
                 outs[f"{name}{suffix}+out"] = _crops(_deflickered(full, out_params), boxes)
-                # and the grain step reads the model's outputs of each frame and the one before (the first
-                # frame: after) on its own region (``render.chunk.excess_pair``)
+                # and the grain step reads the model's outputs of each frame and the one before (the
+                # first frame: after) as the render picks them, on the frame's own region
                 pairs_of[f"{name}{suffix}+out"] = [
-                    (full[k][r, c], full[k - 1 if k else min(1, len(full) - 1)][r, c])
+                    None
+                    if (pair := excess_pair(full, k, starts_shot=k == 0)) is None
+                    else (pair[0][r, c], pair[1][r, c])
                     for k, (r, c) in enumerate(boxes)
                 ]
     shot = index.val[0].shot
@@ -387,8 +390,10 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             # away in flat areas, then the film's less what is left synthesised
             plan = excess_plan(profile, own, passed) if own.tile == profile.tile else None
             if plan is not None and plan.removes:
-                pairs = pairs_of.get(label) or [None] * len(outs[label])
-                reduced = [remove_excess(o, plan, pair) for o, pair in zip(outs[label], pairs, strict=True)]
+                excess_pairs = pairs_of.get(label) or [None] * len(outs[label])
+                reduced = [
+                    remove_excess(o, plan, pair) for o, pair in zip(outs[label], excess_pairs, strict=True)
+                ]
                 scored_excess = score_variant(
                     reduced, films, {"excess": plan.deficit}, shot, args.grain_seeds
                 )
